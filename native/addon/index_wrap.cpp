@@ -1,0 +1,245 @@
+// NativeIndex: the JS face of lmrec::VectorIndex. Validates arguments, copies inputs that
+// async work reads later, and runs long work (batched search, save, load) off the JS thread.
+#include "index_wrap.h"
+
+#include <memory>
+
+#include "addon_data.h"
+#include "args.h"
+#include "errors.h"
+#include "index/vector_index.h"
+
+namespace lmrec::addon {
+namespace {
+
+using IndexPtr = std::shared_ptr<VectorIndex>;
+
+Metric parse_metric(const std::string& s) {
+  if (s == "ip") return Metric::InnerProduct;
+  if (s == "cosine") return Metric::Cosine;
+  if (s == "l2") return Metric::L2;
+  throw Error(ErrorCode::InvalidArgument, "metric must be 'ip', 'cosine' or 'l2', got '" + s + "'");
+}
+
+simd::Storage parse_storage(const std::string& s) {
+  if (s == "int8") return simd::Storage::Int8;
+  if (s == "f16") return simd::Storage::F16;
+  if (s == "f32") return simd::Storage::F32;
+  throw Error(ErrorCode::InvalidArgument, "storage must be 'int8', 'f16' or 'f32', got '" + s + "'");
+}
+
+const simd::Kernels* parse_kernels(const Napi::Object& o) {
+  const std::string name = string_or(o, "kernel", "");
+  if (name.empty()) return nullptr;
+  if (const simd::Kernels* k = simd::find_kernels(name.c_str())) return k;
+  throw Error(ErrorCode::Unsupported, "kernel '" + name + "' is not available on this CPU (see kernels())");
+}
+
+int parse_threads(const Napi::Object& o) {
+  const Napi::Value v = o.Get("threads");
+  return v.IsUndefined() ? 0 : int(count(v, "threads", 1024));
+}
+
+Napi::Object options_object(const Napi::Value& v) {
+  if (v.IsUndefined()) return Napi::Object::New(v.Env());
+  if (!v.IsObject()) throw Error(ErrorCode::InvalidArgument, "options must be an object");
+  return v.As<Napi::Object>();
+}
+
+// Search arguments, with the queries copied so async work does not read JS memory.
+struct SearchRequest {
+  std::vector<float> queries;
+  size_t nq = 0;
+  SearchParams params;
+};
+
+SearchRequest read_search(const Napi::CallbackInfo& info, const VectorIndex& index, bool copy,
+                          FloatSpan* view) {
+  SearchRequest r;
+  const FloatSpan q = float32_array(arg(info, 0), "queries");
+  const size_t dim = index.options().dim;
+  if (q.size == 0) throw Error(ErrorCode::InvalidArgument, "no queries given");
+  if (q.size % dim != 0)
+    throw Error(ErrorCode::DimMismatch, "queries hold " + std::to_string(q.size) +
+                                            " floats, not a multiple of the index dimension " + std::to_string(dim));
+  r.nq = q.size / dim;
+  r.params.k = count(arg(info, 1), "k", 1e12, ErrorCode::InvalidK);
+  const Napi::Value rescore = arg(info, 2);
+  r.params.rescore = rescore.IsUndefined() ? 0 : count(rescore, "rescore", 1024);
+  if (copy) r.queries.assign(q.data, q.data + q.size);
+  *view = q;
+  return r;
+}
+
+Napi::Object result_object(Napi::Env env, const std::vector<uint64_t>& ids, const std::vector<float>& scores) {
+  auto out_ids = Napi::Float64Array::New(env, ids.size());
+  auto out_scores = Napi::Float32Array::New(env, scores.size());
+  for (size_t i = 0; i < ids.size(); ++i) out_ids[i] = double(ids[i]);
+  std::copy(scores.begin(), scores.end(), out_scores.Data());
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("ids", out_ids);
+  o.Set("scores", out_scores);
+  return o;
+}
+
+class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
+ public:
+  explicit IndexWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<IndexWrap>(info) {
+    guard(info.Env(), [&] {
+      const Napi::Value first = arg(info, 0);
+      if (first.IsExternal()) {  // from load(): adopts an index built off-thread
+        index_ = *first.As<Napi::External<IndexPtr>>().Data();
+        return;
+      }
+      const Napi::Object o = options_object(first);
+      IndexOptions opt;
+      opt.dim = count(o.Get("dim"), "dim", double(VectorIndex::kMaxDim));
+      opt.metric = parse_metric(string_or(o, "metric", "ip"));
+      opt.storage = parse_storage(string_or(o, "storage", "int8"));
+      const Napi::Value keep = o.Get("keepOriginals");
+      opt.keep_originals = keep.IsBoolean() && keep.As<Napi::Boolean>().Value();
+      opt.threads = parse_threads(o);
+      opt.kernels = parse_kernels(o);
+      index_ = std::make_shared<VectorIndex>(opt);
+    });
+  }
+
+  Napi::Value Add(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      const std::vector<uint64_t> ids = id_array(arg(info, 0), "ids");
+      const FloatSpan v = float32_array(arg(info, 1), "vectors");
+      const size_t dim = index_->options().dim;
+      if (v.size != ids.size() * dim)
+        throw Error(ErrorCode::DimMismatch, std::to_string(ids.size()) + " ids need " + std::to_string(ids.size() * dim) +
+                                                " floats (dim " + std::to_string(dim) + "), got " + std::to_string(v.size));
+      index_->add(ids.data(), v.data, ids.size());
+      return info.Env().Undefined();
+    });
+  }
+
+  Napi::Value Remove(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      const std::vector<uint64_t> ids = id_array(arg(info, 0), "ids");
+      index_->remove(ids.data(), ids.size());
+      return info.Env().Undefined();
+    });
+  }
+
+  Napi::Value Has(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      const double d = number(arg(info, 0), "id");
+      const bool valid = d >= 0 && d <= 9007199254740991.0 && d == double(uint64_t(d));
+      return Napi::Boolean::New(info.Env(), valid && index_->has(uint64_t(d)));
+    });
+  }
+
+  Napi::Value Size(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), double(index_->size()));
+  }
+
+  Napi::Value MemoryBytes(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), double(index_->memory_bytes()));
+  }
+
+  Napi::Value Info(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const IndexOptions& o = index_->options();
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("dim", double(o.dim));
+    out.Set("metric", metric_name(o.metric));
+    out.Set("storage", storage_name(o.storage));
+    out.Set("keepOriginals", o.keep_originals);
+    out.Set("threads", double(o.threads));
+    out.Set("kernel", o.kernels->name);
+    return out;
+  }
+
+  // Sync search: for small indexes and single queries where a thread hop costs more.
+  Napi::Value Search(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      FloatSpan q;
+      SearchRequest r = read_search(info, *index_, false, &q);
+      std::vector<uint64_t> ids(r.nq * r.params.k);
+      std::vector<float> scores(ids.size());
+      index_->search(q.data, r.nq, r.params, ids.data(), scores.data());
+      return result_object(info.Env(), ids, scores);
+    });
+  }
+
+  Napi::Value SearchAsync(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      FloatSpan q;
+      auto r = std::make_shared<SearchRequest>(read_search(info, *index_, true, &q));
+      auto ids = std::make_shared<std::vector<uint64_t>>();
+      auto scores = std::make_shared<std::vector<float>>();
+      IndexPtr index = index_;
+      return PromiseWorker::run(
+          info.Env(), "lmrec.search",
+          [index, r, ids, scores] {
+            ids->resize(r->nq * r->params.k);
+            scores->resize(ids->size());
+            index->search(r->queries.data(), r->nq, r->params, ids->data(), scores->data());
+          },
+          [ids, scores](Napi::Env env) -> Napi::Value { return result_object(env, *ids, *scores); });
+    });
+  }
+
+  Napi::Value Save(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      const Napi::Value p = arg(info, 0);
+      if (!p.IsString()) throw Error(ErrorCode::InvalidArgument, "path must be a string");
+      const std::string path = p.As<Napi::String>().Utf8Value();
+      IndexPtr index = index_;
+      return PromiseWorker::run(
+          info.Env(), "lmrec.save", [index, path] { index->save(path); },
+          [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
+    });
+  }
+
+  static Napi::Value Load(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      const Napi::Value p = arg(info, 0);
+      if (!p.IsString()) throw Error(ErrorCode::InvalidArgument, "path must be a string");
+      const std::string path = p.As<Napi::String>().Utf8Value();
+      const Napi::Object o = options_object(arg(info, 1));
+      LoadOptions opt;
+      const Napi::Value map = o.Get("mmap"), verify = o.Get("verify");
+      opt.map = map.IsBoolean() && map.As<Napi::Boolean>().Value();
+      opt.verify = !verify.IsBoolean() || verify.As<Napi::Boolean>().Value();
+      opt.threads = parse_threads(o);
+      opt.kernels = parse_kernels(o);
+      auto loaded = std::make_shared<IndexPtr>();
+      return PromiseWorker::run(
+          info.Env(), "lmrec.load", [loaded, path, opt] { *loaded = VectorIndex::load(path, opt); },
+          [loaded](Napi::Env env) -> Napi::Value {
+            return addon_data(env).index_class.New({Napi::External<IndexPtr>::New(env, loaded.get())});
+          });
+    });
+  }
+
+ private:
+  IndexPtr index_;
+};
+
+}  // namespace
+
+Napi::Function init_index_class(Napi::Env env) {
+  Napi::Function cls = IndexWrap::DefineClass(
+      env, "NativeIndex",
+      {
+          IndexWrap::InstanceMethod<&IndexWrap::Add>("add"),
+          IndexWrap::InstanceMethod<&IndexWrap::Remove>("remove"),
+          IndexWrap::InstanceMethod<&IndexWrap::Has>("has"),
+          IndexWrap::InstanceMethod<&IndexWrap::Size>("size"),
+          IndexWrap::InstanceMethod<&IndexWrap::MemoryBytes>("memoryBytes"),
+          IndexWrap::InstanceMethod<&IndexWrap::Info>("info"),
+          IndexWrap::InstanceMethod<&IndexWrap::Search>("search"),
+          IndexWrap::InstanceMethod<&IndexWrap::SearchAsync>("searchAsync"),
+          IndexWrap::InstanceMethod<&IndexWrap::Save>("save"),
+          IndexWrap::StaticMethod<&IndexWrap::Load>("load"),
+      });
+  addon_data(env).index_class = Napi::Persistent(cls);
+  return cls;
+}
+
+}  // namespace lmrec::addon

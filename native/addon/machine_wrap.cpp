@@ -1,0 +1,84 @@
+#include "machine_wrap.h"
+
+#include "args.h"
+#include "errors.h"
+#include "machine/probe.h"
+#include "simd/cpu_features.h"
+#include "util/thread_pool.h"
+
+namespace lmrec::addon {
+namespace {
+
+const simd::Kernels& kernels_arg(const Napi::Value& v) {
+  if (v.IsUndefined()) return simd::best_kernels();
+  if (!v.IsString()) throw Error(ErrorCode::InvalidArgument, "kernel must be a string");
+  const std::string name = v.As<Napi::String>().Utf8Value();
+  const simd::Kernels* k = simd::find_kernels(name.c_str());
+  if (!k) throw Error(ErrorCode::Unsupported, "kernel '" + name + "' is not available on this CPU");
+  return *k;
+}
+
+Napi::Value Kernels(const Napi::CallbackInfo& info) {
+  const simd::Kernels* list[8];
+  const int n = simd::available_kernels(list, 8);
+  Napi::Array out = Napi::Array::New(info.Env(), n);
+  for (int i = 0; i < n; ++i) out.Set(uint32_t(i), list[i]->name);
+  return out;
+}
+
+Napi::Value CpuFeatures(const Napi::CallbackInfo& info) {
+  const simd::CpuFeatures& f = simd::cpu_features();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("avx2", f.avx2);
+  o.Set("avx512", f.avx512);
+  o.Set("avx512vnni", f.avx512vnni);
+  o.Set("neon", f.neon);
+  return o;
+}
+
+Napi::Value HardwareThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), hardware_threads());
+}
+
+// probeInt8Peak(seconds, kernel?) -> Promise<multiply-adds per second, one core>
+Napi::Value ProbeInt8Peak(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    const double seconds = number(arg(info, 0), "seconds");
+    if (!(seconds > 0 && seconds <= 60)) throw Error(ErrorCode::InvalidArgument, "seconds must be in (0, 60]");
+    const simd::Kernels* k = &kernels_arg(arg(info, 1));
+    auto result = std::make_shared<double>(0);
+    return PromiseWorker::run(
+        info.Env(), "lmrec.probe", [k, seconds, result] { *result = machine::int8_macs_per_second(*k, seconds); },
+        [result](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, *result); });
+  });
+}
+
+// probeReadBandwidth(bytes, threads, repeats) -> Promise<bytes per second>
+Napi::Value ProbeReadBandwidth(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    const size_t bytes = count(arg(info, 0), "bytes", double(size_t(1) << 36));
+    const int threads = int(count(arg(info, 1), "threads", 1024));
+    const int repeats = int(count(arg(info, 2), "repeats", 100));
+    if (bytes < (1 << 20) || threads < 1 || repeats < 1)
+      throw Error(ErrorCode::InvalidArgument, "need bytes >= 1 MiB, threads >= 1, repeats >= 1");
+    auto result = std::make_shared<double>(0);
+    return PromiseWorker::run(
+        info.Env(), "lmrec.probe",
+        [bytes, threads, repeats, result] {
+          *result = machine::read_bytes_per_second(simd::best_kernels(), bytes, threads, repeats);
+        },
+        [result](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, *result); });
+  });
+}
+
+}  // namespace
+
+void init_machine_functions(Napi::Env env, Napi::Object exports) {
+  exports.Set("kernels", Napi::Function::New<Kernels>(env, "kernels"));
+  exports.Set("cpuFeatures", Napi::Function::New<CpuFeatures>(env, "cpuFeatures"));
+  exports.Set("hardwareThreads", Napi::Function::New<HardwareThreads>(env, "hardwareThreads"));
+  exports.Set("probeInt8Peak", Napi::Function::New<ProbeInt8Peak>(env, "probeInt8Peak"));
+  exports.Set("probeReadBandwidth", Napi::Function::New<ProbeReadBandwidth>(env, "probeReadBandwidth"));
+}
+
+}  // namespace lmrec::addon

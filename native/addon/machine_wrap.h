@@ -1,0 +1,9 @@
+#pragma once
+#include <napi.h>
+
+namespace lmrec::addon {
+
+// Adds kernels(), cpuFeatures(), hardwareThreads(), probeInt8Peak() and probeReadBandwidth().
+void init_machine_functions(Napi::Env env, Napi::Object exports);
+
+}  // namespace lmrec::addon

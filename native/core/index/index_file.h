@@ -1,0 +1,50 @@
+// On-disk format of a VectorIndex, version 1 (little-endian):
+//   [0, 64)    FileHeader
+//   sections, each starting on a 64-byte boundary (so a mapped file is used in place):
+//              ids u64[count]; scale f32[blocks*16] (int8); bias f32[blocks*16] (l2);
+//              code blocks; originals f32[count*dim] (when kept)
+//   last 16    FileTrailer: CRC-32C of every byte before it, then "LMRECEND"
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace lmrec {
+
+constexpr char kIndexMagic[8] = {'L', 'M', 'R', 'E', 'C', 'V', 'I', 'X'};
+constexpr char kIndexEndMagic[8] = {'L', 'M', 'R', 'E', 'C', 'E', 'N', 'D'};
+
+struct FileHeader {
+  char magic[8];
+  uint32_t version;
+  uint32_t header_bytes;
+  uint32_t dim;
+  uint32_t dim_padded;
+  uint8_t metric;
+  uint8_t storage;
+  uint8_t flags;  // bit 0: originals kept
+  uint8_t reserved0;
+  uint32_t reserved1;
+  uint64_t count;
+  uint64_t payload_bytes;  // from the end of the header to the start of the trailer
+  uint8_t reserved2[16];
+};
+static_assert(sizeof(FileHeader) == 64, "FileHeader must be 64 bytes");
+
+struct FileTrailer {
+  uint32_t crc32c;
+  uint32_t reserved;
+  char magic[8];
+};
+static_assert(sizeof(FileTrailer) == 16, "FileTrailer must be 16 bytes");
+
+// Byte offsets of each section for a header's fields (0 where a section is absent).
+struct FileLayout {
+  uint64_t ids = 0, scale = 0, bias = 0, blocks = 0, originals = 0;
+  uint64_t ids_bytes = 0, scale_bytes = 0, bias_bytes = 0, blocks_bytes = 0, originals_bytes = 0;
+  uint64_t trailer = 0;  // offset of the trailer
+  uint64_t total = 0;    // file size
+};
+
+FileLayout file_layout(const FileHeader& h);
+
+}  // namespace lmrec

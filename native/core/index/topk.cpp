@@ -1,0 +1,65 @@
+#include "index/topk.h"
+
+#include <algorithm>
+
+namespace lmrec {
+
+TopKSet::TopKSet(int queries, int k)
+    : k_(k),
+      key_(size_t(queries) * k),
+      pos_(size_t(queries) * k),
+      size_(queries, 0),
+      threshold_(queries, -std::numeric_limits<float>::infinity()) {}
+
+void TopKSet::push(int query, float key, uint32_t position) {
+  float* keys = key_.data() + size_t(query) * k_;
+  uint32_t* pos = pos_.data() + size_t(query) * k_;
+  int& n = size_[query];
+  if (n < k_) {  // sift up
+    int i = n++;
+    while (i > 0) {
+      const int parent = (i - 1) / 2;
+      if (keys[parent] <= key) break;
+      keys[i] = keys[parent];
+      pos[i] = pos[parent];
+      i = parent;
+    }
+    keys[i] = key;
+    pos[i] = position;
+  } else {  // replace the minimum, sift down
+    int i = 0;
+    for (;;) {
+      int child = 2 * i + 1;
+      if (child >= k_) break;
+      if (child + 1 < k_ && keys[child + 1] < keys[child]) ++child;
+      if (keys[child] >= key) break;
+      keys[i] = keys[child];
+      pos[i] = pos[child];
+      i = child;
+    }
+    keys[i] = key;
+    pos[i] = position;
+  }
+  if (n == k_) threshold_[query] = keys[0];
+}
+
+void TopKSet::merge_from(const TopKSet& other) {
+  for (size_t q = 0; q < size_.size(); ++q) {
+    const float* keys = other.key_.data() + q * k_;
+    const uint32_t* pos = other.pos_.data() + q * k_;
+    for (int i = 0; i < other.size_[q]; ++i)
+      if (keys[i] > threshold_[q]) push(int(q), keys[i], pos[i]);
+  }
+}
+
+void TopKSet::sorted(int query, std::vector<std::pair<float, uint32_t>>& out) const {
+  const float* keys = key_.data() + size_t(query) * k_;
+  const uint32_t* pos = pos_.data() + size_t(query) * k_;
+  out.clear();
+  for (int i = 0; i < size_[query]; ++i) out.emplace_back(keys[i], pos[i]);
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  });
+}
+
+}  // namespace lmrec

@@ -1,0 +1,375 @@
+#include "index/vector_index.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+#include "index/block_layout.h"
+#include "index/topk.h"
+#include "quant/int8.h"
+#include "util/error.h"
+#include "util/thread_pool.h"
+
+namespace lmrec {
+namespace {
+
+using simd::kLanes;
+using simd::Storage;
+
+constexpr size_t kQueryChunk = 1024;             // queries scanned together (they stay in L2)
+constexpr size_t kHeapBudgetBytes = size_t(256) << 20;  // top-k heaps of one chunk, all threads
+constexpr size_t kMinBlocksPerThread = 64;       // below this a thread costs more than it saves
+constexpr size_t kBlockAlign = 4;                // thread ranges in multiples of a kernel tile
+
+size_t blocks_for(size_t n) { return (n + kLanes - 1) / kLanes; }
+
+double squared_norm(const float* v, size_t n) {
+  double s = 0;
+  for (size_t i = 0; i < n; ++i) s += double(v[i]) * v[i];
+  return s;
+}
+
+float dot(const float* a, const float* b, size_t n) {
+  float s = 0;
+  for (size_t i = 0; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+float squared_distance(const float* a, const float* b, size_t n) {
+  float s = 0;
+  for (size_t i = 0; i < n; ++i) s += (a[i] - b[i]) * (a[i] - b[i]);
+  return s;
+}
+
+// Throws NonFinite naming the first bad value; `what` is "vector" or "query". Norms are
+// bounded too, so that no dot product or distance can overflow float32 in a scan.
+void check_finite(const float* v, size_t n, size_t dim, const char* what) {
+  for (size_t i = 0; i < n * dim; ++i)
+    if (!std::isfinite(v[i]))
+      throw Error(ErrorCode::NonFinite, std::string(what) + " " + std::to_string(i / dim) +
+                                            " has a NaN or infinite value at dimension " +
+                                            std::to_string(i % dim));
+  for (size_t i = 0; i < n; ++i)
+    if (squared_norm(v + i * dim, dim) > 1e36)
+      throw Error(ErrorCode::NonFinite, std::string(what) + " " + std::to_string(i) +
+                                            " is too large: its norm exceeds 1e18, where float32 scores overflow");
+}
+
+// Copies v (normalised when `normalize`) into out; throws for a zero vector under cosine.
+void unit_or_copy(const float* v, size_t dim, bool normalize, float* out, const char* what,
+                  size_t which) {
+  if (!normalize) {
+    std::memcpy(out, v, dim * sizeof(float));
+    return;
+  }
+  const double norm = std::sqrt(squared_norm(v, dim));
+  if (norm == 0)
+    throw Error(ErrorCode::InvalidArgument, std::string(what) + " " + std::to_string(which) +
+                                                " is all zeros: cosine similarity needs a non-zero vector");
+  for (size_t d = 0; d < dim; ++d) out[d] = float(v[d] / norm);
+}
+
+void check_unique(const uint64_t* ids, size_t n) {
+  std::vector<uint64_t> sorted(ids, ids + n);
+  std::sort(sorted.begin(), sorted.end());
+  const auto dup = std::adjacent_find(sorted.begin(), sorted.end());
+  if (dup != sorted.end())
+    throw Error(ErrorCode::DuplicateId, "id " + std::to_string(*dup) + " appears twice in one call");
+}
+
+}  // namespace
+
+const char* metric_name(Metric m) {
+  switch (m) {
+    case Metric::InnerProduct: return "ip";
+    case Metric::Cosine: return "cosine";
+    case Metric::L2: return "l2";
+  }
+  return "?";
+}
+
+const char* storage_name(Storage s) {
+  switch (s) {
+    case Storage::Int8: return "int8";
+    case Storage::F16: return "f16";
+    case Storage::F32: return "f32";
+  }
+  return "?";
+}
+
+struct VectorIndex::PreparedQueries {
+  simd::QueryBlock block;
+  std::vector<int8_t> codes;
+  std::vector<int32_t> acc_init;
+  std::vector<float> values;     // float storages: padded queries
+  std::vector<float> key_mul;    // l2: the query's scale, so keys come out as q.x - |x|^2/2
+  std::vector<float> key_scale;  // ip/cosine: kernel key * key_scale = q.x
+  std::vector<float> unit;       // the queries as compared (normalised for cosine), nq x dim
+};
+
+VectorIndex::VectorIndex(const IndexOptions& options)
+    : options_(options), dim_padded_(simd::padded_dim(options.dim)) {
+  if (options.dim == 0 || options.dim > kMaxDim)
+    throw Error(ErrorCode::InvalidArgument,
+                "dim must be between 1 and " + std::to_string(kMaxDim) + ", got " + std::to_string(options.dim));
+  if (options.threads < 0) throw Error(ErrorCode::InvalidArgument, "threads must be >= 0");
+  if (!options_.kernels) options_.kernels = &simd::best_kernels();
+}
+
+size_t VectorIndex::size() const {
+  std::shared_lock lock(mu_);
+  return count_;
+}
+
+bool VectorIndex::has(uint64_t id) const {
+  std::shared_lock lock(mu_);
+  return position_.count(id) != 0;
+}
+
+size_t VectorIndex::memory_bytes() const {
+  std::shared_lock lock(mu_);
+  const size_t map_entry = sizeof(uint64_t) + sizeof(uint32_t) + 2 * sizeof(void*);
+  return ids_.owned_bytes() + scale_.owned_bytes() + bias_.owned_bytes() + blocks_.owned_bytes() +
+         originals_.owned_bytes() + position_.size() * map_entry +
+         position_.bucket_count() * sizeof(void*) + (file_ && !file_->mapped() ? file_->size() : 0);
+}
+
+void VectorIndex::take_ownership() {
+  if (!file_) return;
+  ids_.mutable_data();
+  scale_.mutable_data();
+  bias_.mutable_data();
+  blocks_.mutable_data();
+  originals_.mutable_data();
+  file_.reset();
+}
+
+void VectorIndex::add(const uint64_t* ids, const float* vectors, size_t n) {
+  if (n == 0) return;
+  const size_t dim = options_.dim;
+  const bool cosine = options_.metric == Metric::Cosine;
+  check_finite(vectors, n, dim, "vector");
+  check_unique(ids, n);
+  std::vector<float> unit(dim);
+  if (cosine)
+    for (size_t i = 0; i < n; ++i) unit_or_copy(vectors + i * dim, dim, true, unit.data(), "vector", i);
+
+  std::unique_lock lock(mu_);
+  if (count_ + n > kMaxCount)
+    throw Error(ErrorCode::RequestTooLarge, "an index holds at most " + std::to_string(kMaxCount) + " vectors");
+  for (size_t i = 0; i < n; ++i)
+    if (position_.count(ids[i]))
+      throw Error(ErrorCode::DuplicateId, "id " + std::to_string(ids[i]) +
+                                              " is already in the index (remove it first to replace it)");
+  take_ownership();
+
+  const Storage st = options_.storage;
+  const size_t bb = simd::block_bytes(st, dim_padded_);
+  const size_t new_count = count_ + n;
+  const size_t nb = blocks_for(new_count);
+  blocks_.resize(nb * bb, st == Storage::Int8 ? uint8_t(128) : uint8_t(0));
+  if (st == Storage::Int8) scale_.resize(nb * kLanes, 0.0f);
+  if (options_.metric == Metric::L2) bias_.resize(nb * kLanes, 0.0f);
+  ids_.resize(new_count);
+  if (options_.keep_originals) originals_.resize(new_count * dim);
+  position_.reserve(new_count);
+
+  std::vector<int8_t> codes(dim);
+  for (size_t i = 0; i < n; ++i) {
+    const float* v = vectors + i * dim;
+    unit_or_copy(v, dim, cosine, unit.data(), "vector", i);
+    const size_t pos = count_ + i;
+    uint8_t* block = blocks_.mutable_data() + (pos / kLanes) * bb;
+    if (st == Storage::Int8) scale_.mutable_data()[pos] = quant::quantize_int8(unit.data(), dim, codes.data());
+    layout::write_lane(st, block, dim_padded_, int(pos % kLanes), dim, codes.data(), unit.data());
+    if (options_.metric == Metric::L2) bias_.mutable_data()[pos] = float(-0.5 * squared_norm(v, dim));
+    if (options_.keep_originals) std::memcpy(originals_.mutable_data() + pos * dim, unit.data(), dim * 4);
+    ids_.mutable_data()[pos] = ids[i];
+    position_.emplace(ids[i], uint32_t(pos));
+  }
+  count_ = new_count;
+}
+
+void VectorIndex::remove(const uint64_t* ids, size_t n) {
+  if (n == 0) return;
+  check_unique(ids, n);
+  std::unique_lock lock(mu_);
+  for (size_t i = 0; i < n; ++i)
+    if (!position_.count(ids[i]))
+      throw Error(ErrorCode::UnknownId, "id " + std::to_string(ids[i]) + " is not in the index");
+  take_ownership();
+
+  // Fill each hole with the last vector, so the codes stay dense and scans need no tombstones.
+  const Storage st = options_.storage;
+  const size_t bb = simd::block_bytes(st, dim_padded_);
+  const size_t dim = options_.dim;
+  uint8_t* blocks = blocks_.mutable_data();
+  for (size_t i = 0; i < n; ++i) {
+    const auto it = position_.find(ids[i]);
+    const size_t pos = it->second, last = count_ - 1;
+    position_.erase(it);
+    if (pos != last) {
+      layout::copy_lane(st, blocks + (last / kLanes) * bb, int(last % kLanes), blocks + (pos / kLanes) * bb,
+                        int(pos % kLanes), dim_padded_);
+      if (st == Storage::Int8) scale_.mutable_data()[pos] = scale_.data()[last];
+      if (options_.metric == Metric::L2) bias_.mutable_data()[pos] = bias_.data()[last];
+      if (options_.keep_originals)
+        std::memcpy(originals_.mutable_data() + pos * dim, originals_.data() + last * dim, dim * 4);
+      const uint64_t moved = ids_.data()[last];
+      ids_.mutable_data()[pos] = moved;
+      position_[moved] = uint32_t(pos);
+    }
+    layout::clear_lane(st, blocks + (last / kLanes) * bb, int(last % kLanes), dim_padded_);
+    if (st == Storage::Int8) scale_.mutable_data()[last] = 0;
+    if (options_.metric == Metric::L2) bias_.mutable_data()[last] = 0;
+    --count_;
+  }
+  const size_t nb = blocks_for(count_);
+  blocks_.resize(nb * bb);
+  if (st == Storage::Int8) scale_.resize(nb * kLanes);
+  if (options_.metric == Metric::L2) bias_.resize(nb * kLanes);
+  ids_.resize(count_);
+  if (options_.keep_originals) originals_.resize(count_ * dim);
+}
+
+simd::CodeView VectorIndex::code_view() const {
+  simd::CodeView v;
+  v.storage = options_.storage;
+  v.dim_padded = dim_padded_;
+  v.blocks = blocks_.data();
+  v.scale = options_.storage == Storage::Int8 ? scale_.data() : nullptr;
+  v.bias = options_.metric == Metric::L2 ? bias_.data() : nullptr;
+  v.count = count_;
+  return v;
+}
+
+int VectorIndex::search_threads() const {
+  const size_t want = options_.threads > 0 ? size_t(options_.threads) : size_t(hardware_threads());
+  return int(std::max<size_t>(1, std::min(want, blocks_for(count_) / kMinBlocksPerThread)));
+}
+
+void VectorIndex::validate_search(const float* queries, size_t nq, const SearchParams& p) const {
+  if (count_ == 0) throw Error(ErrorCode::EmptyIndex, "the index is empty: add vectors before searching");
+  if (nq == 0) throw Error(ErrorCode::InvalidArgument, "no queries given");
+  if (p.k == 0) throw Error(ErrorCode::InvalidK, "k must be at least 1");
+  if (p.k > count_)
+    throw Error(ErrorCode::InvalidK, "k = " + std::to_string(p.k) + " exceeds the index size (" +
+                                         std::to_string(count_) + ")");
+  if (p.rescore && !options_.keep_originals)
+    throw Error(ErrorCode::NoOriginals, "rescoring needs the fp32 originals: create the index with keepOriginals: true");
+  if (p.rescore > 1024) throw Error(ErrorCode::InvalidArgument, "rescore factor must be at most 1024");
+  if (nq > kMaxResultBytes / (p.k * (sizeof(uint64_t) + sizeof(float))))
+    throw Error(ErrorCode::RequestTooLarge, std::to_string(nq) + " queries x k = " + std::to_string(p.k) +
+                                                " results exceed the per-call limit; search in smaller batches");
+  check_finite(queries, nq, options_.dim, "query");
+}
+
+void VectorIndex::prepare(const float* queries, size_t nq, PreparedQueries& out) const {
+  const size_t dim = options_.dim, dp = dim_padded_;
+  const bool int8 = options_.storage == Storage::Int8;
+  out.unit.resize(nq * dim);
+  out.key_mul.assign(nq, 1.0f);
+  out.key_scale.assign(nq, 1.0f);
+  if (int8) {
+    out.codes.assign(nq * dp, 0);
+    out.acc_init.assign(nq, 0);
+  } else {
+    out.values.assign(nq * dp, 0.0f);
+  }
+  for (size_t i = 0; i < nq; ++i) {
+    float* unit = out.unit.data() + i * dim;
+    unit_or_copy(queries + i * dim, dim, options_.metric == Metric::Cosine, unit, "query", i);
+    if (int8) {
+      int8_t* codes = out.codes.data() + i * dp;
+      const float s = quant::quantize_int8(unit, dim, codes);
+      const float eff = s > 0 ? s : 1.0f;  // an all-zero query: codes are 0, any scale works
+      int32_t sum = 0;
+      for (size_t d = 0; d < dim; ++d) sum += codes[d];
+      out.acc_init[i] = -128 * sum;
+      out.key_scale[i] = eff;
+      out.key_mul[i] = eff;
+    } else {
+      std::memcpy(out.values.data() + i * dp, unit, dim * sizeof(float));
+    }
+  }
+  out.block.nq = int(nq);
+  out.block.dim_padded = dp;
+  out.block.codes = int8 ? out.codes.data() : nullptr;
+  out.block.acc_init = int8 ? out.acc_init.data() : nullptr;
+  out.block.values = int8 ? nullptr : out.values.data();
+  out.block.key_mul = out.key_mul.data();
+}
+
+void VectorIndex::finish_query(const float* query, const PreparedQueries& prep, int qi,
+                               const std::vector<std::pair<float, uint32_t>>& candidates,
+                               const SearchParams& p, uint64_t* out_ids, float* out_scores) const {
+  const size_t dim = options_.dim;
+  const bool l2 = options_.metric == Metric::L2;
+  const float* unit = prep.unit.data() + size_t(qi) * dim;
+  if (!p.rescore) {
+    const float q2 = l2 ? float(squared_norm(query, dim)) : 0.0f;
+    for (size_t i = 0; i < p.k; ++i) {
+      const float key = candidates[i].first;
+      out_ids[i] = ids_.data()[candidates[i].second];
+      out_scores[i] = l2 ? std::max(0.0f, q2 - 2.0f * key) : key * prep.key_scale[qi];
+    }
+    return;
+  }
+  std::vector<std::pair<float, uint32_t>> exact;
+  exact.reserve(candidates.size());
+  for (const auto& c : candidates) {
+    const float* x = originals_.data() + size_t(c.second) * dim;
+    exact.emplace_back(l2 ? -squared_distance(unit, x, dim) : dot(unit, x, dim), c.second);
+  }
+  std::partial_sort(exact.begin(), exact.begin() + p.k, exact.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  });
+  for (size_t i = 0; i < p.k; ++i) {
+    out_ids[i] = ids_.data()[exact[i].second];
+    out_scores[i] = l2 ? -exact[i].first : exact[i].first;
+  }
+}
+
+void VectorIndex::search(const float* queries, size_t nq, const SearchParams& p, uint64_t* out_ids,
+                         float* out_scores) const {
+  std::shared_lock lock(mu_);
+  validate_search(queries, nq, p);
+  const size_t dim = options_.dim;
+  const size_t k_scan = p.rescore ? std::min(count_, p.k * p.rescore) : p.k;
+  const int threads = search_threads();
+  const size_t chunk =
+      std::clamp<size_t>(kHeapBudgetBytes / (k_scan * 8 * size_t(threads)), 1, kQueryChunk);
+
+  // Thread t scans blocks [bounds[t], bounds[t+1]).
+  const size_t nb = blocks_for(count_);
+  const size_t per = (nb + threads - 1) / threads;
+  const size_t step = (per + kBlockAlign - 1) / kBlockAlign * kBlockAlign;
+  std::vector<size_t> bounds(threads + 1);
+  for (int t = 0; t <= threads; ++t) bounds[t] = std::min(nb, step * t);
+
+  const simd::CodeView view = code_view();
+  const simd::ScanFn scan = options_.storage == Storage::Int8  ? options_.kernels->scan_int8
+                            : options_.storage == Storage::F16 ? options_.kernels->scan_f16
+                                                               : options_.kernels->scan_f32;
+  PreparedQueries prep;
+  std::vector<std::unique_ptr<TopKSet>> sets(threads);
+  std::vector<std::pair<float, uint32_t>> candidates;
+  for (size_t q0 = 0; q0 < nq; q0 += chunk) {
+    const size_t qn = std::min(chunk, nq - q0);
+    prepare(queries + q0 * dim, qn, prep);
+    ThreadPool::global().parallel_for(threads, threads, [&](int t) {
+      sets[t] = std::make_unique<TopKSet>(int(qn), int(k_scan));
+      scan(prep.block, view, bounds[t], bounds[t + 1], *sets[t]);
+    });
+    for (int t = 1; t < threads; ++t) sets[0]->merge_from(*sets[t]);
+    for (size_t i = 0; i < qn; ++i) {
+      sets[0]->sorted(int(i), candidates);
+      finish_query(queries + (q0 + i) * dim, prep, int(i), candidates, p, out_ids + (q0 + i) * p.k,
+                   out_scores + (q0 + i) * p.k);
+    }
+  }
+}
+
+}  // namespace lmrec

@@ -1,0 +1,142 @@
+#include "util/file_io.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+#include "util/crc32c.h"
+#include "util/error.h"
+
+namespace lmrec {
+namespace {
+
+constexpr size_t kBufferBytes = 1 << 20;
+
+[[noreturn]] void io_fail(const std::string& what, const std::string& path) {
+  throw Error(ErrorCode::IoError, what + " '" + path + "': " + std::strerror(errno));
+}
+
+std::string parent_dir(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+}  // namespace
+
+AtomicFileWriter::AtomicFileWriter(const std::string& path) : path_(path) {
+  static std::atomic<uint64_t> counter{0};
+  temp_ = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) io_fail("cannot create", temp_);
+  buf_.reset(new uint8_t[kBufferBytes]);
+}
+
+AtomicFileWriter::~AtomicFileWriter() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!committed_) ::unlink(temp_.c_str());
+}
+
+void AtomicFileWriter::flush() {
+  size_t done = 0;
+  while (done < buffered_) {
+    const ssize_t n = ::write(fd_, buf_.get() + done, buffered_ - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      io_fail("cannot write", temp_);
+    }
+    done += size_t(n);
+  }
+  buffered_ = 0;
+}
+
+void AtomicFileWriter::write(const void* data, size_t bytes) {
+  crc_ = crc32c(data, bytes, crc_);
+  offset_ += bytes;
+  const uint8_t* p = static_cast<const uint8_t*>(data);
+  while (bytes > 0) {
+    const size_t take = std::min(bytes, kBufferBytes - buffered_);
+    std::memcpy(buf_.get() + buffered_, p, take);
+    buffered_ += take;
+    p += take;
+    bytes -= take;
+    if (buffered_ == kBufferBytes) flush();
+  }
+}
+
+void AtomicFileWriter::pad_to(size_t alignment) {
+  static const uint8_t zeros[64] = {};
+  while (offset_ % alignment) write(zeros, std::min<size_t>(alignment - offset_ % alignment, 64));
+}
+
+void AtomicFileWriter::commit() {
+  flush();
+  if (::fsync(fd_) != 0) io_fail("cannot fsync", temp_);
+  if (::close(fd_) != 0) {
+    fd_ = -1;
+    io_fail("cannot close", temp_);
+  }
+  fd_ = -1;
+  if (::rename(temp_.c_str(), path_.c_str()) != 0) io_fail("cannot rename into", path_);
+  committed_ = true;
+  const int dir = ::open(parent_dir(path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {  // makes the rename itself durable
+    ::fsync(dir);
+    ::close(dir);
+  }
+}
+
+std::shared_ptr<FileBytes> FileBytes::open(const std::string& path, bool map) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) io_fail("cannot open", path);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    io_fail("cannot stat", path);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw Error(ErrorCode::IoError, "'" + path + "' is not a regular file");
+  }
+  std::shared_ptr<FileBytes> f(new FileBytes());
+  f->size_ = size_t(st.st_size);
+  if (f->size_ == 0) {
+    ::close(fd);
+    return f;
+  }
+  if (map) {
+    void* p = ::mmap(nullptr, f->size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    ::close(fd);
+    if (p == MAP_FAILED) io_fail("cannot map", path);
+    f->data_ = static_cast<const uint8_t*>(p);
+    f->mapped_ = true;
+    return f;
+  }
+  f->owned_.reserve(f->size_);
+  uint8_t* dst = f->owned_.mutable_data();
+  size_t done = 0;
+  while (done < f->size_) {
+    const ssize_t n = ::read(fd, dst + done, f->size_ - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::close(fd);
+      io_fail("cannot read", path);
+    }
+    done += size_t(n);
+  }
+  ::close(fd);
+  f->data_ = dst;
+  return f;
+}
+
+FileBytes::~FileBytes() {
+  if (mapped_) ::munmap(const_cast<uint8_t*>(data_), size_);
+}
+
+}  // namespace lmrec

@@ -1,0 +1,18 @@
+# Writes OUT (a header) with LMREC_SOURCE_HASH: SHA-256 over "path\0sha256(file)\n" for every
+# native source and CMakeLists.txt, sorted by path. scripts/source-hash.mjs computes the same.
+file(GLOB_RECURSE files RELATIVE ${ROOT} ${ROOT}/native/*.h ${ROOT}/native/*.cpp ${ROOT}/native/*.cmake)
+list(APPEND files CMakeLists.txt)
+list(SORT files)
+set(manifest "")
+foreach(f IN LISTS files)
+  file(SHA256 ${ROOT}/${f} h)
+  string(APPEND manifest "${f}:${h}\n")
+endforeach()
+string(SHA256 hash "${manifest}")
+set(content "#pragma once\n#define LMREC_SOURCE_HASH \"${hash}\"\n")
+if(EXISTS ${OUT})
+  file(READ ${OUT} old)
+endif()
+if(NOT "${old}" STREQUAL "${content}")
+  file(WRITE ${OUT} "${content}")
+endif()
