@@ -13,6 +13,7 @@ if (!env.npm_config_nodedir) {
 }
 const require = createRequire(import.meta.url);
 const cli = path.join(path.dirname(require.resolve('cmake-js/package.json')), 'bin', 'cmake-js');
-const args = [cli, 'compile', '--out', 'build', ...process.argv.slice(2)];
+const extra = process.argv.slice(2);
+const args = [cli, 'compile', ...(extra.includes('--out') ? [] : ['--out', 'build']), ...extra];
 const r = spawnSync(process.execPath, args, { cwd: root, env, stdio: 'inherit' });
 process.exit(r.status ?? 1);

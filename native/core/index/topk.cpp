@@ -15,6 +15,9 @@ void TopKSet::push(int query, float key, uint32_t position) {
   float* keys = key_.data() + size_t(query) * k_;
   uint32_t* pos = pos_.data() + size_t(query) * k_;
   int& n = size_[query];
+  // Kernels test a whole vector of keys against the threshold before pushing its survivors,
+  // so a key may have fallen behind an earlier push of the same batch.
+  if (n == k_ && !(key > keys[0])) return;
   if (n < k_) {  // sift up
     int i = n++;
     while (i > 0) {

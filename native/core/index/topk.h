@@ -13,6 +13,8 @@ class TopKSet final : public simd::TopKSink {
  public:
   TopKSet(int queries, int k);
   const float* thresholds() const override { return threshold_.data(); }
+  // Keeps the key if it beats the query's current k-th best (the threshold may have risen
+  // since the caller compared against it).
   void push(int query, float key, uint32_t position) override;
   void merge_from(const TopKSet& other);
   // Entries of one query, best first (ties by lower position).

@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError } from 'commander';
+import { runDemo } from './demo.js';
+
+function positiveInt(value: string): number {
+  const n = Number(value.replace(/_/g, ''));
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+const program = new Command();
+program.name('lmrec').description('Language-model-powered recommendations for Node.js');
+
+program
+  .command('demo')
+  .description('index generated clustered vectors, query them, and report speed and recall')
+  .option('--n <count>', 'vectors to index', positiveInt, 1_000_000)
+  .option('--dim <dim>', 'vector dimension', positiveInt, 128)
+  .option('--queries <count>', 'queries to run', positiveInt, 1000)
+  .option('--k <k>', 'neighbours per query', positiveInt, 10)
+  .option('--threads <count>', 'threads per search (default: all)', positiveInt)
+  .action(async (opts: { n: number; dim: number; queries: number; k: number; threads?: number }) => {
+    await runDemo(opts);
+  });
+
+program.parseAsync().catch((err: unknown) => {
+  const e = err as { code?: string; message?: string };
+  process.stderr.write(`lmrec: ${e.code ? `[${e.code}] ` : ''}${e.message ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,210 @@
+/**
+ * VectorIndex: exact k-nearest-neighbour search over compact vectors, backed by the native core.
+ *
+ * Vectors are stored as int8 codes with a per-vector scale (or f16/f32) in a block layout that
+ * the SIMD kernels scan a block of queries at a time. `searchBatch` runs off the JS thread.
+ */
+import { LmrecError } from '../errors.js';
+import { native, type NativeIndex, type NativeIndexInfo, type NativeSearchResult } from '../native.js';
+
+export type Metric = 'ip' | 'cosine' | 'l2';
+export type Storage = 'int8' | 'f16' | 'f32';
+
+export interface VectorIndexOptions {
+  /** Vector dimension, 1..65536. */
+  dim: number;
+  /** 'ip' (inner product, default), 'cosine', or 'l2' (squared Euclidean distance). */
+  metric?: Metric;
+  /** Code type: 'int8' (default, 1 byte a dimension), 'f16' or 'f32'. */
+  storage?: Storage;
+  /** Keep fp32 copies so searches can re-rank candidates exactly (`rescore`). */
+  keepOriginals?: boolean;
+  /** Threads one search may use; default: every hardware thread. */
+  threads?: number;
+  /** Force a kernel ('avx512vnni', 'avx2', 'neon', 'scalar'); default: the best for this CPU. */
+  kernel?: string;
+}
+
+export interface SearchOptions {
+  /**
+   * Re-rank exactly in fp32: `true` takes the top 4k by codes, a number r the top r*k.
+   * Needs `keepOriginals`.
+   */
+  rescore?: boolean | number;
+}
+
+export interface SearchResult {
+  /** Best first. */
+  ids: number[];
+  /** Similarity for 'ip' and 'cosine' (higher is better); squared distance for 'l2'. */
+  scores: number[];
+}
+
+export interface LoadOptions {
+  /** Memory-map the file instead of reading it; the index is copied only when modified. */
+  mmap?: boolean;
+  /** Check the file's checksum (reads the whole file once). Default true. */
+  verify?: boolean;
+  threads?: number;
+  kernel?: string;
+}
+
+const DEFAULT_RESCORE = 4;
+
+/** Module-private key: lets load() wrap a native index built off-thread. */
+const ADOPT = Symbol('lmrec.adopt');
+type Adopt = { readonly [ADOPT]: NativeIndex };
+
+export class VectorIndex {
+  readonly #native: NativeIndex;
+  readonly #info: NativeIndexInfo;
+
+  constructor(options: VectorIndexOptions) {
+    if (typeof options !== 'object' || options === null) {
+      throw new LmrecError('VectorIndex needs an options object with at least { dim }', 'INVALID_ARGUMENT');
+    }
+    this.#native =
+      (options as Partial<Adopt>)[ADOPT] ??
+      new native.NativeIndex({
+        dim: options.dim,
+        metric: options.metric ?? 'ip',
+        storage: options.storage ?? 'int8',
+        keepOriginals: options.keepOriginals ?? false,
+        threads: options.threads ?? 0,
+        kernel: options.kernel,
+      });
+    this.#info = this.#native.info();
+  }
+
+  /** Kernels this CPU can run, best first. */
+  static kernels(): string[] {
+    return native.kernels();
+  }
+
+  /** Loads an index written by `save`. Corrupt, truncated or foreign files are rejected. */
+  static async load(path: string, options: LoadOptions = {}): Promise<VectorIndex> {
+    const loaded = await native.NativeIndex.load(path, {
+      mmap: options.mmap ?? false,
+      verify: options.verify ?? true,
+      threads: options.threads ?? 0,
+      kernel: options.kernel,
+    });
+    return new VectorIndex({ [ADOPT]: loaded } as Adopt as unknown as VectorIndexOptions);
+  }
+
+  get dim(): number {
+    return this.#info.dim;
+  }
+  get metric(): Metric {
+    return this.#info.metric;
+  }
+  get storage(): Storage {
+    return this.#info.storage;
+  }
+  /** The kernel this index scans with. */
+  get kernel(): string {
+    return this.#info.kernel;
+  }
+  get size(): number {
+    return this.#native.size();
+  }
+  /** Bytes of memory this index holds (a memory-mapped file's pages are not counted). */
+  get memoryBytes(): number {
+    return this.#native.memoryBytes();
+  }
+
+  /**
+   * Adds vectors: `vectors` is either n*dim floats, row after row, or n arrays of dim numbers.
+   * All-or-nothing: a duplicate id or a bad value adds nothing.
+   */
+  add(ids: ArrayLike<number>, vectors: Float32Array | ArrayLike<number>[]): void {
+    this.#native.add(toIds(ids), toMatrix(vectors, this.dim, 'vectors'));
+  }
+
+  /** Removes ids. All-or-nothing: an unknown id removes nothing. */
+  remove(ids: ArrayLike<number>): void {
+    this.#native.remove(toIds(ids));
+  }
+
+  has(id: number): boolean {
+    return this.#native.has(id);
+  }
+
+  /** The k best matches of one query, on the calling thread (fast for one query). */
+  search(query: Float32Array | ArrayLike<number>, k: number, options: SearchOptions = {}): SearchResult {
+    const q = toMatrix([query], this.dim, 'query');
+    const r = this.#native.search(q, k, rescoreFactor(options));
+    return split(r, k)[0] as SearchResult;
+  }
+
+  /** The k best matches of each query, computed off the JS thread. */
+  async searchBatch(
+    queries: Float32Array | ArrayLike<number>[],
+    k: number,
+    options: SearchOptions = {},
+  ): Promise<SearchResult[]> {
+    const q = toMatrix(queries, this.dim, 'queries');
+    return split(await this.#native.searchAsync(q, k, rescoreFactor(options)), k);
+  }
+
+  /** Writes the index atomically (temp file, fsync, rename) with a checksum. */
+  save(path: string): Promise<void> {
+    return this.#native.save(path);
+  }
+
+}
+
+function rescoreFactor(options: SearchOptions): number {
+  const r = options.rescore;
+  if (r === undefined || r === false) return 0;
+  if (r === true) return DEFAULT_RESCORE;
+  if (!Number.isInteger(r) || r < 1) {
+    throw new LmrecError(`rescore must be true or an integer >= 1, got ${String(r)}`, 'INVALID_ARGUMENT');
+  }
+  return r;
+}
+
+function toIds(ids: ArrayLike<number>): Float64Array {
+  if (ids instanceof Float64Array) return ids;
+  if (ids === null || typeof ids !== 'object' || typeof ids.length !== 'number') {
+    throw new LmrecError('ids must be an array of numbers', 'INVALID_ARGUMENT');
+  }
+  return Float64Array.from(ids);
+}
+
+/** Flattens queries or vectors into one Float32Array of rows of `dim`. */
+function toMatrix(rows: Float32Array | ArrayLike<number>[], dim: number, what: string): Float32Array {
+  if (rows instanceof Float32Array) return rows;
+  if (rows === null || typeof rows !== 'object' || typeof rows.length !== 'number') {
+    throw new LmrecError(`${what} must be a Float32Array or an array of number arrays`, 'INVALID_ARGUMENT');
+  }
+  const out = new Float32Array(rows.length * dim);
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i];
+    if (row === null || typeof row !== 'object' || typeof row.length !== 'number') {
+      throw new LmrecError(`${what}[${i}] is not an array of numbers`, 'INVALID_ARGUMENT');
+    }
+    if (row.length !== dim) {
+      throw new LmrecError(`${what}[${i}] has ${row.length} values; the index dimension is ${dim}`, 'DIM_MISMATCH');
+    }
+    for (let d = 0; d < dim; d++) {
+      const v = row[d];
+      if (typeof v !== 'number') {
+        throw new LmrecError(`${what}[${i}][${d}] is not a number`, 'INVALID_ARGUMENT');
+      }
+      out[i * dim + d] = v;
+    }
+  }
+  return out;
+}
+
+function split(r: NativeSearchResult, k: number): SearchResult[] {
+  const out: SearchResult[] = [];
+  for (let q = 0; q * k < r.ids.length; q++) {
+    out.push({
+      ids: Array.from(r.ids.subarray(q * k, (q + 1) * k)),
+      scores: Array.from(r.scores.subarray(q * k, (q + 1) * k)),
+    });
+  }
+  return out;
+}

@@ -1,0 +1,111 @@
+/**
+ * Loads the native addon: the local build (build/Release, found with `bindings`) when there is
+ * one, else the prebuilt binary in prebuilds/<platform>-<arch>/. LMREC_NATIVE=prebuild or
+ * LMREC_NATIVE=build forces one of them.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import bindings from 'bindings';
+import { LmrecError } from './errors.js';
+
+export interface NativeSearchResult {
+  ids: Float64Array;
+  scores: Float32Array;
+}
+
+export interface NativeIndexInfo {
+  dim: number;
+  metric: 'ip' | 'cosine' | 'l2';
+  storage: 'int8' | 'f16' | 'f32';
+  keepOriginals: boolean;
+  threads: number;
+  kernel: string;
+}
+
+export interface NativeIndex {
+  add(ids: Float64Array, vectors: Float32Array): void;
+  remove(ids: Float64Array): void;
+  has(id: number): boolean;
+  size(): number;
+  memoryBytes(): number;
+  info(): NativeIndexInfo;
+  search(queries: Float32Array, k: number, rescore: number): NativeSearchResult;
+  searchAsync(queries: Float32Array, k: number, rescore: number): Promise<NativeSearchResult>;
+  save(path: string): Promise<void>;
+}
+
+export interface NativeIndexConstructor {
+  new (options: {
+    dim: number;
+    metric: string;
+    storage: string;
+    keepOriginals: boolean;
+    threads: number;
+    kernel?: string | undefined;
+  }): NativeIndex;
+  load(
+    path: string,
+    options: { mmap: boolean; verify: boolean; threads: number; kernel?: string | undefined },
+  ): Promise<NativeIndex>;
+}
+
+export interface NativeAddon {
+  sourceHash: string;
+  setErrorClass(cls: typeof LmrecError): void;
+  NativeIndex: NativeIndexConstructor;
+  kernels(): string[];
+  cpuFeatures(): { avx2: boolean; avx512: boolean; avx512vnni: boolean; neon: boolean };
+  hardwareThreads(): number;
+  probeInt8Peak(seconds: number, kernel?: string): Promise<number>;
+  probeReadBandwidth(bytes: number, threads: number, repeats: number): Promise<number>;
+}
+
+export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const prebuildPath = path.join(
+  packageRoot,
+  'prebuilds',
+  `${process.platform}-${process.arch}`,
+  'lmrec.node',
+);
+
+const require = createRequire(import.meta.url);
+
+/** Loads an addon file directly (tests use it to check the committed prebuild). */
+export function loadAddonFile(file: string): NativeAddon {
+  const addon = require(file) as NativeAddon;
+  addon.setErrorClass(LmrecError);
+  return addon;
+}
+
+function loadAddon(): { addon: NativeAddon; from: string } {
+  const force = process.env.LMREC_NATIVE;
+  const errors: string[] = [];
+  if (force !== 'prebuild') {
+    try {
+      const addon = bindings({ bindings: 'lmrec.node', module_root: packageRoot }) as NativeAddon;
+      addon.setErrorClass(LmrecError);
+      return { addon, from: 'build' };
+    } catch (e) {
+      errors.push(`local build: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+  if (force !== 'build' && existsSync(prebuildPath)) {
+    try {
+      return { addon: loadAddonFile(prebuildPath), from: prebuildPath };
+    } catch (e) {
+      errors.push(`prebuild: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+  throw new LmrecError(
+    `lmrec's native addon could not be loaded (${errors.join('; ') || 'no prebuild for ' +
+      `${process.platform}-${process.arch}`}). Run \`npm run build:native\` (needs cmake and a C++17 compiler).`,
+    'NATIVE_UNAVAILABLE',
+  );
+}
+
+const loaded = loadAddon();
+export const native: NativeAddon = loaded.addon;
+/** Where the addon came from: 'build' or the prebuild's path. */
+export const nativeSource: string = loaded.from;

@@ -1,0 +1,120 @@
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync, truncateSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { LmrecError, VectorIndex, clusteredQueries, clusteredVectors, type Metric, type Storage } from '../src/index.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'lmrec-persist-'));
+const dim = 20;
+const data = clusteredVectors({ n: 1000, dim, seed: 2 });
+const queries = clusteredQueries(data, 10, dim);
+const ids = Array.from({ length: 1000 }, (_, i) => i * 7 + 1);
+
+async function rejection(p: Promise<unknown>): Promise<LmrecError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(LmrecError);
+    return e as LmrecError;
+  }
+  throw new Error('expected a rejection');
+}
+
+async function savedIndex(name: string): Promise<string> {
+  const index = new VectorIndex({ dim, keepOriginals: true });
+  index.add(ids, data.vectors);
+  const file = path.join(dir, name);
+  await index.save(file);
+  return file;
+}
+
+describe('save and load', () => {
+  for (const storage of ['int8', 'f16', 'f32'] as Storage[]) {
+    for (const metric of ['ip', 'cosine', 'l2'] as Metric[]) {
+      for (const mmap of [false, true]) {
+        it(`round-trips ${storage}/${metric}${mmap ? ' (memory-mapped)' : ''}`, async () => {
+          const index = new VectorIndex({ dim, metric, storage, keepOriginals: storage === 'int8' });
+          index.add(ids, data.vectors);
+          index.remove([8, 15]); // leaves a partial last block and moved vectors
+          const file = path.join(dir, `${storage}-${metric}-${mmap}.lmrec`);
+          await index.save(file);
+          const loaded = await VectorIndex.load(file, { mmap });
+          expect(loaded.size).toBe(998);
+          expect([loaded.dim, loaded.metric, loaded.storage]).toEqual([dim, metric, storage]);
+          expect(await loaded.searchBatch(queries, 10)).toEqual(await index.searchBatch(queries, 10));
+          if (storage === 'int8') {
+            expect(await loaded.searchBatch(queries, 5, { rescore: true })).toEqual(
+              await index.searchBatch(queries, 5, { rescore: true }),
+            );
+          }
+          // a loaded (even mapped) index can still change; the file is left alone
+          const before = readFileSync(file);
+          loaded.add([5], data.vectors.subarray(0, dim));
+          loaded.remove([1]);
+          expect(loaded.has(5) && !loaded.has(1)).toBe(true);
+          expect(readFileSync(file).equals(before)).toBe(true);
+        });
+      }
+    }
+  }
+
+  it('writes atomically: no temp files remain, and a failed save keeps the old file', async () => {
+    const file = await savedIndex('atomic.lmrec');
+    expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    const before = readFileSync(file);
+    const index = new VectorIndex({ dim });
+    index.add([1], data.vectors.subarray(0, dim));
+    const e = await rejection(index.save(path.join(dir, 'no-such-dir', 'x.lmrec')));
+    expect(e.code).toBe('IO_ERROR');
+    expect(readFileSync(file).equals(before)).toBe(true);
+  });
+
+  it('rejects a damaged file', async () => {
+    const file = await savedIndex('corrupt.lmrec');
+    const bytes = readFileSync(file);
+    bytes[bytes.length >> 1] ^= 0x40;
+    writeFileSync(file, bytes);
+    expect((await rejection(VectorIndex.load(file))).code).toBe('CORRUPT_FILE');
+    expect((await rejection(VectorIndex.load(file, { mmap: true }))).code).toBe('CORRUPT_FILE');
+  });
+
+  it('rejects a damaged header', async () => {
+    const file = await savedIndex('header.lmrec');
+    const bytes = readFileSync(file);
+    bytes.writeUInt32LE(70000, 16); // dim
+    writeFileSync(file, bytes);
+    expect((await rejection(VectorIndex.load(file))).code).toBe('CORRUPT_FILE');
+  });
+
+  it('rejects truncated files', async () => {
+    const file = await savedIndex('truncated.lmrec');
+    truncateSync(file, statSync(file).size - 100);
+    expect((await rejection(VectorIndex.load(file))).code).toBe('TRUNCATED_FILE');
+    truncateSync(file, 30);
+    expect((await rejection(VectorIndex.load(file))).code).toBe('TRUNCATED_FILE');
+  });
+
+  it('rejects foreign and empty files', async () => {
+    const foreign = path.join(dir, 'foreign.json');
+    writeFileSync(foreign, JSON.stringify({ hello: 'world' }).repeat(10));
+    expect((await rejection(VectorIndex.load(foreign))).code).toBe('NOT_AN_INDEX');
+    const empty = path.join(dir, 'empty');
+    writeFileSync(empty, '');
+    expect((await rejection(VectorIndex.load(empty))).code).toBe('NOT_AN_INDEX');
+  });
+
+  it('rejects a file from a newer format version with a clear message', async () => {
+    const file = await savedIndex('newer.lmrec');
+    const bytes = readFileSync(file);
+    bytes.writeUInt32LE(2, 8);
+    writeFileSync(file, bytes);
+    const e = await rejection(VectorIndex.load(file));
+    expect(e.code).toBe('UNSUPPORTED_VERSION');
+    expect(e.message).toMatch(/upgrade lmrec/);
+  });
+
+  it('rejects missing files and directories', async () => {
+    expect((await rejection(VectorIndex.load(path.join(dir, 'missing')))).code).toBe('IO_ERROR');
+    expect((await rejection(VectorIndex.load(dir))).code).toBe('IO_ERROR');
+  });
+});

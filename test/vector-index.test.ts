@@ -1,0 +1,121 @@
+import { describe, expect, it } from 'vitest';
+import { VectorIndex, clusteredQueries, clusteredVectors, type Metric } from '../src/index.js';
+import { recallAtK } from '../src/index/recall.js';
+import { bruteForce } from './helpers/reference.js';
+
+const ids = (n: number, from = 0) => Array.from({ length: n }, (_, i) => from + i);
+
+describe('VectorIndex', () => {
+  it('adds, reports and removes vectors', () => {
+    const index = new VectorIndex({ dim: 3, metric: 'l2', keepOriginals: true });
+    expect(index.size).toBe(0);
+    index.add([10, 11, 12], [
+      [1, 0, 0],
+      [0, 1, 0],
+      [0, 0, 1],
+    ]);
+    expect(index.size).toBe(3);
+    expect(index.has(11)).toBe(true);
+    expect(index.has(13)).toBe(false);
+    expect(index.has(-1)).toBe(false);
+    expect(index.search([0, 1, 0.1], 1).ids).toEqual([11]);
+    index.remove([11]);
+    expect(index.has(11)).toBe(false);
+    expect(index.size).toBe(2);
+    expect(index.search([0, 1, 0.1], 2).ids).toEqual([12, 10]);
+    expect(index.memoryBytes).toBeGreaterThan(0);
+    expect(index.dim).toBe(3);
+    expect(index.metric).toBe('l2');
+    expect(index.storage).toBe('int8');
+  });
+
+  it('scores: exact rescoring returns the fp32 similarity and distance', () => {
+    const ip = new VectorIndex({ dim: 2, keepOriginals: true });
+    ip.add([1, 2], [
+      [1, 2],
+      [3, -1],
+    ]);
+    const r = ip.search([0.5, 0.25], 2, { rescore: true });
+    expect(r.ids).toEqual([2, 1]);
+    expect(r.scores[0]).toBeCloseTo(1.25, 6);
+    expect(r.scores[1]).toBeCloseTo(1.0, 6);
+    const l2 = new VectorIndex({ dim: 2, metric: 'l2', keepOriginals: true });
+    l2.add([1, 2], [
+      [1, 2],
+      [3, -1],
+    ]);
+    const d = l2.search([1, 1], 2, { rescore: 2 });
+    expect(d.ids).toEqual([1, 2]);
+    expect(d.scores).toEqual([1, 8]);
+  });
+
+  it('after removals, searches equal those of an index built from the survivors', async () => {
+    const dim = 24;
+    const data = clusteredVectors({ n: 3000, dim, seed: 3 });
+    const queries = clusteredQueries(data, 20, dim);
+    const index = new VectorIndex({ dim, metric: 'cosine' });
+    index.add(ids(3000), data.vectors);
+    const removed = ids(3000).filter((i) => i % 3 === 0 || (i > 2950 && i % 2 === 0));
+    index.remove(removed);
+    const gone = new Set(removed);
+    const fresh = new VectorIndex({ dim, metric: 'cosine' });
+    const keep = ids(3000).filter((i) => !gone.has(i));
+    fresh.add(keep, Float32Array.from(keep.flatMap((i) => Array.from(data.vectors.subarray(i * dim, (i + 1) * dim)))));
+    expect(index.size).toBe(keep.length);
+    const a = await index.searchBatch(queries, 10);
+    const b = await fresh.searchBatch(queries, 10);
+    for (let q = 0; q < 20; q++) {
+      expect(a[q]!.ids.some((id) => gone.has(id))).toBe(false);
+      expect(a[q]!.scores).toEqual(b[q]!.scores);
+    }
+  });
+
+  it('gives the same answers batched or one at a time, on one thread or two', async () => {
+    const dim = 40;
+    const data = clusteredVectors({ n: 20_000, dim, seed: 5 });
+    const queries = clusteredQueries(data, 25, dim);
+    const one = new VectorIndex({ dim, threads: 1 });
+    const two = new VectorIndex({ dim, threads: 2 });
+    one.add(ids(20_000), data.vectors);
+    two.add(ids(20_000), data.vectors);
+    const batched = await two.searchBatch(queries, 15);
+    const single = await one.searchBatch(queries, 15);
+    for (let q = 0; q < 25; q++) {
+      const s = one.search(queries.subarray(q * dim, (q + 1) * dim), 15);
+      expect(s).toEqual(single[q]);
+      expect(batched[q]!.scores).toEqual(single[q]!.scores);
+    }
+  });
+
+  for (const [dim, metric] of [
+    [64, 'ip'],
+    [128, 'cosine'],
+    [128, 'l2'],
+  ] as [number, Metric][]) {
+    it(`recall@10 on clustered data (dim ${dim}, ${metric}): >= 0.95 from int8 codes, >= 0.99 rescored`, async () => {
+      const n = 20_000;
+      const data = clusteredVectors({ n, dim, seed: 9 });
+      const queries = clusteredQueries(data, 100, dim);
+      const truth = bruteForce(data.vectors, queries, dim, 10, metric).map((t) => ({ ids: t, scores: [] }));
+      const index = new VectorIndex({ dim, metric, keepOriginals: true });
+      index.add(ids(n), data.vectors);
+      const plain = recallAtK(await index.searchBatch(queries, 10), truth, 10);
+      const rescored = recallAtK(await index.searchBatch(queries, 10, { rescore: true }), truth, 10);
+      expect(plain).toBeGreaterThanOrEqual(0.95);
+      expect(rescored).toBeGreaterThanOrEqual(0.99);
+      const f32 = new VectorIndex({ dim, metric, storage: 'f32' });
+      f32.add(ids(n), data.vectors);
+      expect(recallAtK(await f32.searchBatch(queries, 10), truth, 10)).toBeGreaterThanOrEqual(0.999);
+    });
+  }
+
+  it('accepts ids up to 2^53 - 1', () => {
+    const index = new VectorIndex({ dim: 2 });
+    const big = Number.MAX_SAFE_INTEGER;
+    index.add([big, 0], [
+      [1, 1],
+      [-1, -1],
+    ]);
+    expect(index.search([1, 1], 1).ids).toEqual([big]);
+  });
+});
