@@ -72,7 +72,8 @@ describe('save and load', () => {
   it('rejects a damaged file', async () => {
     const file = await savedIndex('corrupt.lmrec');
     const bytes = readFileSync(file);
-    bytes[bytes.length >> 1] ^= 0x40;
+    const at = bytes.length >> 1;
+    bytes.writeUInt8(bytes.readUInt8(at) ^ 0x40, at);
     writeFileSync(file, bytes);
     expect((await rejection(VectorIndex.load(file))).code).toBe('CORRUPT_FILE');
     expect((await rejection(VectorIndex.load(file, { mmap: true }))).code).toBe('CORRUPT_FILE');

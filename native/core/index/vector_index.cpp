@@ -105,6 +105,7 @@ struct VectorIndex::PreparedQueries {
   std::vector<int32_t> acc_init;
   std::vector<float> values;     // float storages: padded queries
   std::vector<float> key_mul;    // l2: the query's scale, so keys come out as q.x - |x|^2/2
+  std::vector<float> inv_key_mul;
   std::vector<float> key_scale;  // ip/cosine: kernel key * key_scale = q.x
   std::vector<float> unit;       // the queries as compared (normalised for cosine), nq x dim
 };
@@ -271,6 +272,7 @@ void VectorIndex::prepare(const float* queries, size_t nq, PreparedQueries& out)
   const bool int8 = options_.storage == Storage::Int8;
   out.unit.resize(nq * dim);
   out.key_mul.assign(nq, 1.0f);
+  out.inv_key_mul.assign(nq, 1.0f);
   out.key_scale.assign(nq, 1.0f);
   if (int8) {
     out.codes.assign(nq * dp, 0);
@@ -290,6 +292,7 @@ void VectorIndex::prepare(const float* queries, size_t nq, PreparedQueries& out)
       out.acc_init[i] = -128 * sum;
       out.key_scale[i] = eff;
       out.key_mul[i] = eff;
+      out.inv_key_mul[i] = 1.0f / eff;
     } else {
       std::memcpy(out.values.data() + i * dp, unit, dim * sizeof(float));
     }
@@ -300,6 +303,7 @@ void VectorIndex::prepare(const float* queries, size_t nq, PreparedQueries& out)
   out.block.acc_init = int8 ? out.acc_init.data() : nullptr;
   out.block.values = int8 ? nullptr : out.values.data();
   out.block.key_mul = out.key_mul.data();
+  out.block.inv_key_mul = out.inv_key_mul.data();
 }
 
 void VectorIndex::finish_query(const float* query, const PreparedQueries& prep, int qi,
@@ -308,6 +312,10 @@ void VectorIndex::finish_query(const float* query, const PreparedQueries& prep, 
   const size_t dim = options_.dim;
   const bool l2 = options_.metric == Metric::L2;
   const float* unit = prep.unit.data() + size_t(qi) * dim;
+  // Every vector is offered to the heaps and every key is finite, so they fill; checked anyway
+  // so a kernel bug surfaces as an error rather than a read past the end.
+  if (candidates.size() < std::min(count_, p.rescore ? p.k * p.rescore : p.k))
+    throw Error(ErrorCode::Internal, "scan returned fewer candidates than requested");
   if (!p.rescore) {
     const float q2 = l2 ? float(squared_norm(query, dim)) : 0.0f;
     for (size_t i = 0; i < p.k; ++i) {

@@ -38,6 +38,7 @@ struct QueryBlock {
   const int32_t* acc_init = nullptr;  // int8 storage: -128 * sum(codes) per query
   const float* values = nullptr;      // f16/f32 storage: the queries themselves
   const float* key_mul = nullptr;     // per query: scales the dot product when there is a bias
+  const float* inv_key_mul = nullptr; // 1 / key_mul
 };
 
 // The stored side. `scale` (int8 only) and `bias` (l2 only, else null) have one float per

@@ -80,40 +80,53 @@ struct GroupBounds {
   float max_bias;       // max bias (0 without a bias)
 };
 
-// Largest integer dot product that provably cannot beat `threshold` in the group, or
-// INT32_MIN when no such bound holds (heap not full, or a negative threshold). Keys satisfy
-// key <= key_mul * max_scale * max(acc, 0) + max_bias, so acc <= (thr - max_bias) /
-// (key_mul * max_scale) cannot pass; the margin absorbs float rounding.
-inline int32_t int8_bound(float threshold, float key_mul, const GroupBounds& gb) {
-  const float room = threshold - gb.max_bias;
-  if (!(room >= 0) || gb.inv_max_scale == 0) return INT32_MIN;
-  const float v = room * gb.inv_max_scale / key_mul;
-  if (!(v < 2e9f)) return INT32_MAX;
-  return int32_t(v - v * 1e-6f) - 2;
+// For each of the tile's QB queries, the largest integer dot product that provably cannot
+// beat its threshold in this group of blocks. Keys satisfy
+//   key <= key_mul * max_scale * max(acc, 0) + max_bias,
+// so acc <= (thr - max_bias) / (key_mul * max_scale) cannot pass. Where no such bound holds
+// (heap not yet full, or a negative margin) the bound is INT32_MIN, which every accumulator
+// passes. All rows at once in one vector: per-row scalar math would compete with vpdpbusd for
+// the same ports. The margin absorbs float rounding.
+template <int QB>
+__attribute__((always_inline)) inline void int8_bounds(const QueryBlock& q, const CodeView& x, int q0,
+                                                       const GroupBounds& gb, const float* thr,
+                                                       int32_t (&out)[8]) {
+  const __mmask8 rows = __mmask8((1u << QB) - 1);
+  const __m256 room = _mm256_sub_ps(_mm256_maskz_loadu_ps(rows, thr + q0), _mm256_set1_ps(gb.max_bias));
+  __m256 v = _mm256_mul_ps(room, _mm256_set1_ps(gb.inv_max_scale));
+  if (x.bias) v = _mm256_mul_ps(v, _mm256_maskz_loadu_ps(rows, q.inv_key_mul + q0));
+  const __mmask8 usable = _mm256_cmp_ps_mask(room, _mm256_setzero_ps(), _CMP_GE_OQ) &
+                          (gb.inv_max_scale > 0 ? __mmask8(0xFF) : __mmask8(0));
+  const __mmask8 huge = _mm256_cmp_ps_mask(v, _mm256_set1_ps(2e9f), _CMP_GE_OQ);
+  const __m256i t = _mm256_sub_epi32(
+      _mm256_cvttps_epi32(_mm256_fnmadd_ps(v, _mm256_set1_ps(1e-6f), v)), _mm256_set1_epi32(2));
+  __m256i bound = _mm256_mask_blend_epi32(usable, _mm256_set1_epi32(INT32_MIN), t);
+  bound = _mm256_mask_blend_epi32(usable & huge, bound, _mm256_set1_epi32(INT32_MAX));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), bound);
 }
 
 // Offers one query row of an int8 tile. Most rows have no accumulator above the integer
-// bound, which costs one compare per accumulator instead of a convert, scale and compare.
+// bound: one compare per accumulator instead of a convert, scale and compare, and only the
+// blocks that fail it are looked at exactly.
 template <int VB>
 __attribute__((always_inline)) inline void offer_int8_row(const QueryBlock& q, const CodeView& x,
-                                                          int qi, size_t b0, const GroupBounds& gb,
+                                                          int qi, size_t b0, int32_t bound,
                                                           const __m512 (&scale)[4],
                                                           const __m512i (&acc)[4],
                                                           const float* thr, TopKSink& sink) {
-  const float key_mul = x.bias ? q.key_mul[qi] : 1.0f;
-  const int32_t bound = int8_bound(thr[qi], key_mul, gb);
-  if (bound != INT32_MIN) {
-    const __m512i t = _mm512_set1_epi32(bound);
-    __mmask16 any = _mm512_cmpgt_epi32_mask(acc[0], t);
-    if constexpr (VB == 4)
-      any |= _mm512_cmpgt_epi32_mask(acc[1], t) | _mm512_cmpgt_epi32_mask(acc[2], t) |
-             _mm512_cmpgt_epi32_mask(acc[3], t);
-    if (__builtin_expect(any == 0, 1)) return;
+  const __m512i t = _mm512_set1_epi32(bound);
+  if constexpr (VB == 4) {  // max first: one compare per row on the ports vpdpbusd needs
+    const __m512i top = _mm512_max_epi32(_mm512_max_epi32(acc[0], acc[1]), _mm512_max_epi32(acc[2], acc[3]));
+    if (__builtin_expect(_mm512_cmpgt_epi32_mask(top, t) == 0, 1)) return;
+  } else {
+    if (__builtin_expect(_mm512_cmpgt_epi32_mask(acc[0], t) == 0, 1)) return;
   }
+  const float key_mul = x.bias ? q.key_mul[qi] : 1.0f;
   unroll<VB>([&](auto j) {
+    const __mmask16 hit = _mm512_cmpgt_epi32_mask(acc[j], t);
+    if (!hit) return;
     const size_t b = b0 + j;
-    const __mmask16 valid = valid_lanes(x, b);
-    if (!valid) return;
+    const __mmask16 valid = valid_lanes(x, b) & hit;
     __m512 k = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[j]), scale[j]);
     if (x.bias) k = _mm512_fmadd_ps(k, _mm512_set1_ps(key_mul), _mm512_loadu_ps(x.bias + b * kLanes));
     __mmask16 m = _mm512_mask_cmp_ps_mask(valid, k, _mm512_set1_ps(thr[qi]), _CMP_GT_OQ);
@@ -171,10 +184,12 @@ void tile_int8(const QueryBlock& q, const CodeView& x, int q0, size_t b0, const 
   }
   __m512 scale[4];
   unroll<VB>([&](auto j) { scale[j] = _mm512_loadu_ps(x.scale + (b0 + j) * kLanes); });
+  int32_t bounds[8];
+  int8_bounds<QB>(q, x, q0, gb, thr, bounds);
 #define LMREC_OFFER(i)                                                               \
   if constexpr (QB > i) {                                                            \
     const __m512i row[4] = {a##i##0, a##i##1, a##i##2, a##i##3};                     \
-    offer_int8_row<VB>(q, x, q0 + i, b0, gb, scale, row, thr, sink);                 \
+    offer_int8_row<VB>(q, x, q0 + i, b0, bounds[i], scale, row, thr, sink);          \
   }
   LMREC_ROWS(LMREC_OFFER)
 #undef LMREC_DECLARE

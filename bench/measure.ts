@@ -1,0 +1,40 @@
+/** Timing helpers on top of tinybench, and the rows every benchmark writes. */
+import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
+import path from 'node:path';
+import { Bench } from 'tinybench';
+
+/**
+ * Milliseconds per call of fn, measured by tinybench over at least `iterations` calls: the
+ * median, since the machines are shared and noisy (outliers come from other tenants).
+ */
+export async function medianMs(fn: () => unknown, iterations: number, minTimeMs = 0): Promise<number> {
+  const bench = new Bench({ iterations, time: minTimeMs, warmupIterations: 1, warmupTime: 0 });
+  bench.add('task', fn);
+  await bench.run();
+  const result = bench.tasks[0]?.result;
+  if (!result || result.state !== 'completed') throw new Error(`benchmark task failed: ${JSON.stringify(result)}`);
+  return result.latency.p50;
+}
+
+/** Writes JSON atomically (a reader never sees half a file). */
+export function writeJson(file: string, value: unknown): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(value, null, 1)}\n`);
+  renameSync(tmp, file);
+}
+
+export function rssMb(): number {
+  return process.memoryUsage().rss / 2 ** 20;
+}
+
+/** Prints rows as an aligned table with the given columns. */
+export function printTable(rows: Record<string, unknown>[], columns: string[]): void {
+  const cell = (v: unknown) =>
+    typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v >= 100 ? v.toFixed(0) : v.toPrecision(3)) : v == null ? '' : String(v);
+  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
+  const line = (vals: string[]) => vals.map((v, i) => (i < 2 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ');
+  console.log(line(columns));
+  console.log(line(widths.map((w) => '-'.repeat(w))));
+  for (const r of rows) console.log(line(columns.map((c) => cell(r[c]))));
+}
