@@ -70,17 +70,18 @@ describe('VectorIndex', () => {
     }
   });
 
-  it('gives the same answers batched or one at a time, on one thread or two', async () => {
+  // 100 queries on two threads split the queries between them; 25 split the codes.
+  it.each([25, 100])('gives the same answers batched or one at a time, on one thread or two (%i queries)', async (nq) => {
     const dim = 40;
     const data = clusteredVectors({ n: 20_000, dim, seed: 5 });
-    const queries = clusteredQueries(data, 25, dim);
+    const queries = clusteredQueries(data, nq, dim);
     const one = new VectorIndex({ dim, threads: 1 });
     const two = new VectorIndex({ dim, threads: 2 });
     one.add(ids(20_000), data.vectors);
     two.add(ids(20_000), data.vectors);
     const batched = await two.searchBatch(queries, 15);
     const single = await one.searchBatch(queries, 15);
-    for (let q = 0; q < 25; q++) {
+    for (let q = 0; q < nq; q++) {
       const s = one.search(queries.subarray(q * dim, (q + 1) * dim), 15);
       expect(s).toEqual(single[q]);
       expect(batched[q]!.scores).toEqual(single[q]!.scores);

@@ -22,6 +22,7 @@ constexpr size_t kQueryChunk = 1024;             // queries scanned together (th
 constexpr size_t kHeapBudgetBytes = size_t(256) << 20;  // top-k heaps of one chunk, all threads
 constexpr size_t kMinBlocksPerThread = 64;       // below this a thread costs more than it saves
 constexpr size_t kBlockAlign = 4;                // thread ranges in multiples of a kernel tile
+constexpr size_t kQueriesPerThread = 24;         // below this, threads split codes, not queries
 
 size_t blocks_for(size_t n) { return (n + kLanes - 1) / kLanes; }
 
@@ -340,6 +341,22 @@ void VectorIndex::finish_query(const float* query, const PreparedQueries& prep, 
   }
 }
 
+namespace {
+
+// The queries [first, first + count) of a prepared block.
+simd::QueryBlock query_slice(const simd::QueryBlock& q, size_t first, size_t count) {
+  simd::QueryBlock s = q;
+  s.nq = int(count);
+  if (q.codes) s.codes = q.codes + first * q.dim_padded;
+  if (q.acc_init) s.acc_init = q.acc_init + first;
+  if (q.values) s.values = q.values + first * q.dim_padded;
+  s.key_mul = q.key_mul + first;
+  s.inv_key_mul = q.inv_key_mul + first;
+  return s;
+}
+
+}  // namespace
+
 void VectorIndex::search(const float* queries, size_t nq, const SearchParams& p, uint64_t* out_ids,
                          float* out_scores) const {
   std::shared_lock lock(mu_);
@@ -349,33 +366,50 @@ void VectorIndex::search(const float* queries, size_t nq, const SearchParams& p,
   const int threads = search_threads();
   const size_t chunk =
       std::clamp<size_t>(kHeapBudgetBytes / (k_scan * 8 * size_t(threads)), 1, kQueryChunk);
-
-  // Thread t scans blocks [bounds[t], bounds[t+1]).
   const size_t nb = blocks_for(count_);
-  const size_t per = (nb + threads - 1) / threads;
-  const size_t step = (per + kBlockAlign - 1) / kBlockAlign * kBlockAlign;
-  std::vector<size_t> bounds(threads + 1);
-  for (int t = 0; t <= threads; ++t) bounds[t] = std::min(nb, step * t);
 
   const simd::CodeView view = code_view();
   const simd::ScanFn scan = options_.storage == Storage::Int8  ? options_.kernels->scan_int8
                             : options_.storage == Storage::F16 ? options_.kernels->scan_f16
                                                                : options_.kernels->scan_f32;
+  // Work is split across threads by queries when each thread gets enough of them to fill its
+  // kernel tiles: every thread then scans all codes for its own queries, with no merge and no
+  // repeated warm-up of the top-k thresholds. Small batches split the codes instead.
+  struct Part {
+    size_t q0, qn, b0, b1;
+  };
   PreparedQueries prep;
+  std::vector<Part> parts(threads);
   std::vector<std::unique_ptr<TopKSet>> sets(threads);
   std::vector<std::pair<float, uint32_t>> candidates;
-  for (size_t q0 = 0; q0 < nq; q0 += chunk) {
-    const size_t qn = std::min(chunk, nq - q0);
-    prepare(queries + q0 * dim, qn, prep);
+  for (size_t c0 = 0; c0 < nq; c0 += chunk) {
+    const size_t cn = std::min(chunk, nq - c0);
+    const bool by_queries = cn >= size_t(threads) * kQueriesPerThread;
+    for (int t = 0; t < threads; ++t) {
+      if (by_queries) {
+        const size_t per = (cn + threads - 1) / threads;
+        parts[t] = {std::min(cn, per * t), std::min(cn, per * (t + 1)) - std::min(cn, per * t), 0, nb};
+      } else {
+        const size_t per = (nb + threads - 1) / threads;
+        const size_t step = (per + kBlockAlign - 1) / kBlockAlign * kBlockAlign;
+        parts[t] = {0, cn, std::min(nb, step * t), std::min(nb, step * (t + 1))};
+      }
+    }
+    prepare(queries + c0 * dim, cn, prep);
     ThreadPool::global().parallel_for(threads, threads, [&](int t) {
-      sets[t] = std::make_unique<TopKSet>(int(qn), int(k_scan));
-      scan(prep.block, view, bounds[t], bounds[t + 1], *sets[t]);
+      const Part& part = parts[t];
+      sets[t] = std::make_unique<TopKSet>(int(part.qn), int(k_scan));
+      if (part.qn) scan(query_slice(prep.block, part.q0, part.qn), view, part.b0, part.b1, *sets[t]);
     });
-    for (int t = 1; t < threads; ++t) sets[0]->merge_from(*sets[t]);
-    for (size_t i = 0; i < qn; ++i) {
-      sets[0]->sorted(int(i), candidates);
-      finish_query(queries + (q0 + i) * dim, prep, int(i), candidates, p, out_ids + (q0 + i) * p.k,
-                   out_scores + (q0 + i) * p.k);
+    if (!by_queries)
+      for (int t = 1; t < threads; ++t) sets[0]->merge_from(*sets[t]);
+    for (int t = 0; t < (by_queries ? threads : 1); ++t) {
+      for (size_t i = 0; i < parts[t].qn; ++i) {
+        const size_t qi = parts[t].q0 + i;  // within the chunk
+        sets[t]->sorted(int(i), candidates);
+        finish_query(queries + (c0 + qi) * dim, prep, int(qi), candidates, p, out_ids + (c0 + qi) * p.k,
+                     out_scores + (c0 + qi) * p.k);
+      }
     }
   }
 }
