@@ -8,6 +8,7 @@
  * are measured in the same run, so every speed can be read as a fraction of them.
  * Writes bench/results/knn.json; --quick runs 100k x 128 only and prints JSON lines.
  */
+import { rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -116,7 +117,7 @@ async function main(): Promise<void> {
     const lmRss = rssMb() - rss0;
     const codeBytes = Math.ceil(dim / 4) * 4 + 4; // codes + scale, what a scan reads
     for (const threads of [1, 2]) {
-      const index = threads === 1 ? lm : await VectorIndex.load(await saveTmp(lm), { threads, mmap: false });
+      const index = threads === 1 ? lm : await reloaded(lm, threads);
       // The peak probed right beside the run: on a shared machine it drifts during a benchmark.
       const peak = await native.probeInt8Peak(0.3);
       const batchMs = await medianMs(() => index.searchBatch(queries, K), QUICK ? 3 : 5);
@@ -161,11 +162,15 @@ async function main(): Promise<void> {
   }
 }
 
-let tmpCount = 0;
-async function saveTmp(index: VectorIndex): Promise<string> {
-  const file = path.join(os.tmpdir(), `lmrec-bench-${process.pid}-${tmpCount++}.lmrec`);
+/** The same index with another thread count (a save and load, which also exercises them). */
+async function reloaded(index: VectorIndex, threads: number): Promise<VectorIndex> {
+  const file = path.join(os.tmpdir(), `lmrec-bench-${process.pid}.lmrec`);
   await index.save(file);
-  return file;
+  try {
+    return await VectorIndex.load(file, { threads });
+  } finally {
+    rmSync(file, { force: true });
+  }
 }
 
 /** The other engines, each on the same normalized data; slow ones on a subset of queries. */

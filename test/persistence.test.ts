@@ -1,10 +1,11 @@
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync, truncateSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, truncateSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { LmrecError, VectorIndex, clusteredQueries, clusteredVectors, type Metric, type Storage } from '../src/index.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'lmrec-persist-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const dim = 20;
 const data = clusteredVectors({ n: 1000, dim, seed: 2 });
 const queries = clusteredQueries(data, 10, dim);

@@ -46,7 +46,9 @@ double read_bytes_per_second(const simd::Kernels& kernels, size_t bytes, int thr
     });
     best = std::max(best, double(part) * threads / seconds_since(t0));
   }
-  return sink.load() == 42 ? best + 0 : best;  // uses sink so the reads stay
+  volatile uint64_t keep = sink.load();  // the sums are used, so the reads cannot be dropped
+  (void)keep;
+  return best;
 }
 
 }  // namespace lmrec::machine

@@ -47,6 +47,18 @@ __attribute__((always_inline)) inline void dpbusd(__m512i& acc, __m512i u8, __m5
   __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u8), "v"(s8));
 }
 
+// Pushes the lanes of `keys` set in m (the rare survivors of a threshold test).
+__attribute__((always_inline)) inline void push_lanes(__mmask16 m, __m512 keys, int qi, size_t block,
+                                                      TopKSink& sink) {
+  alignas(64) float k[kLanes];
+  _mm512_store_ps(k, keys);
+  do {
+    const int lane = __builtin_ctz(m);
+    sink.push(qi, k[lane], uint32_t(block * kLanes + lane));
+    m &= m - 1;
+  } while (m);
+}
+
 // Adds the bias, compares with each query's threshold and pushes the few survivors.
 template <int QB, int VB>
 __attribute__((always_inline)) inline void offer_tile(const QueryBlock& q, const CodeView& x, int q0,
@@ -60,16 +72,8 @@ __attribute__((always_inline)) inline void offer_tile(const QueryBlock& q, const
     unroll<QB>([&](auto i) {
       __m512 k = key[i][j];
       if (x.bias) k = _mm512_fmadd_ps(k, _mm512_set1_ps(q.key_mul[q0 + i]), bias);
-      __mmask16 m = _mm512_mask_cmp_ps_mask(valid, k, _mm512_set1_ps(thr[q0 + i]), _CMP_GT_OQ);
-      if (__builtin_expect(m != 0, 0)) {
-        alignas(64) float keys[kLanes];
-        _mm512_store_ps(keys, k);
-        do {
-          const int lane = __builtin_ctz(m);
-          sink.push(q0 + i, keys[lane], uint32_t(b * kLanes + lane));
-          m &= m - 1;
-        } while (m);
-      }
+      const __mmask16 m = _mm512_mask_cmp_ps_mask(valid, k, _mm512_set1_ps(thr[q0 + i]), _CMP_GT_OQ);
+      if (__builtin_expect(m != 0, 0)) push_lanes(m, k, q0 + i, b, sink);
     });
   });
 }
@@ -129,16 +133,8 @@ __attribute__((always_inline)) inline void offer_int8_row(const QueryBlock& q, c
     const __mmask16 valid = valid_lanes(x, b) & hit;
     __m512 k = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[j]), scale[j]);
     if (x.bias) k = _mm512_fmadd_ps(k, _mm512_set1_ps(key_mul), _mm512_loadu_ps(x.bias + b * kLanes));
-    __mmask16 m = _mm512_mask_cmp_ps_mask(valid, k, _mm512_set1_ps(thr[qi]), _CMP_GT_OQ);
-    if (m) {
-      alignas(64) float keys[kLanes];
-      _mm512_store_ps(keys, k);
-      do {
-        const int lane = __builtin_ctz(m);
-        sink.push(qi, keys[lane], uint32_t(b * kLanes + lane));
-        m &= m - 1;
-      } while (m);
-    }
+    const __mmask16 m = _mm512_mask_cmp_ps_mask(valid, k, _mm512_set1_ps(thr[qi]), _CMP_GT_OQ);
+    if (m) push_lanes(m, k, qi, b, sink);
   });
 }
 
