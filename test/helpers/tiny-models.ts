@@ -1,0 +1,80 @@
+/** Writes small random Hugging Face model directories for tests. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { writeSafetensors, type SafetensorsDtype, type TensorToWrite } from '../../src/lm/safetensors.js';
+import { Random } from '../../src/util/random.js';
+
+export interface TinyDecoderOptions {
+  modelType?: 'llama' | 'qwen2' | 'mistral';
+  hidden?: number;
+  intermediate?: number;
+  layers?: number;
+  heads?: number;
+  kvHeads?: number;
+  vocab?: number;
+  tied?: boolean;
+  dtype?: SafetensorsDtype;
+  seed?: number;
+}
+
+export function writeTinyDecoder(dir: string, o: TinyDecoderOptions = {}): Record<string, unknown> {
+  const hidden = o.hidden ?? 32;
+  const heads = o.heads ?? 4;
+  const kvHeads = o.kvHeads ?? 2;
+  const headDim = hidden / heads;
+  const intermediate = o.intermediate ?? 48;
+  const layers = o.layers ?? 3;
+  const vocab = o.vocab ?? 61;
+  const modelType = o.modelType ?? 'llama';
+  const tied = o.tied ?? false;
+  const rng = new Random(o.seed ?? 1);
+  const rand = (n: number, scale: number) => Float32Array.from({ length: n }, () => rng.normal() * scale);
+  const t = (name: string, shape: number[], scale = 0.2): TensorToWrite => ({
+    name,
+    shape,
+    data: scale === 1 ? Float32Array.from({ length: shape[0]! }, () => 1 + 0.1 * rng.normal()) : rand(shape.reduce((a, b) => a * b, 1), scale),
+    dtype: o.dtype ?? 'F32',
+  });
+  const tensors: TensorToWrite[] = [t('model.embed_tokens.weight', [vocab, hidden], 1 / Math.sqrt(hidden) * 3)];
+  for (let l = 0; l < layers; l++) {
+    const p = `model.layers.${l}.`;
+    tensors.push(
+      t(`${p}input_layernorm.weight`, [hidden], 1),
+      t(`${p}self_attn.q_proj.weight`, [heads * headDim, hidden]),
+      t(`${p}self_attn.k_proj.weight`, [kvHeads * headDim, hidden]),
+      t(`${p}self_attn.v_proj.weight`, [kvHeads * headDim, hidden]),
+      t(`${p}self_attn.o_proj.weight`, [hidden, heads * headDim]),
+      t(`${p}post_attention_layernorm.weight`, [hidden], 1),
+      t(`${p}mlp.gate_proj.weight`, [intermediate, hidden]),
+      t(`${p}mlp.up_proj.weight`, [intermediate, hidden]),
+      t(`${p}mlp.down_proj.weight`, [hidden, intermediate]),
+    );
+    if (modelType === 'qwen2') {
+      tensors.push(
+        t(`${p}self_attn.q_proj.bias`, [heads * headDim]),
+        t(`${p}self_attn.k_proj.bias`, [kvHeads * headDim]),
+        t(`${p}self_attn.v_proj.bias`, [kvHeads * headDim]),
+      );
+    }
+  }
+  tensors.push(t('model.norm.weight', [hidden], 1));
+  if (!tied) tensors.push(t('lm_head.weight', [vocab, hidden]));
+  const config = {
+    model_type: modelType,
+    architectures: [modelType === 'qwen2' ? 'Qwen2ForCausalLM' : modelType === 'mistral' ? 'MistralForCausalLM' : 'LlamaForCausalLM'],
+    hidden_size: hidden,
+    intermediate_size: intermediate,
+    num_hidden_layers: layers,
+    num_attention_heads: heads,
+    num_key_value_heads: kvHeads,
+    vocab_size: vocab,
+    rms_norm_eps: 1e-6,
+    rope_theta: 10000,
+    tie_word_embeddings: tied,
+    hidden_act: 'silu',
+  };
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+  writeSafetensors(path.join(dir, 'model.safetensors'), tensors);
+  return config;
+}

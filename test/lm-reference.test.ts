@@ -1,0 +1,58 @@
+/**
+ * The reference forward pass against the transformers library on real weights: the
+ * stories260K Llama in ../shared/fixtures (every layer, the last logits, 40 greedy tokens).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readConfig, type DecoderConfig } from '../src/lm/config.js';
+import { decoderWeights } from '../src/lm/decoder-weights.js';
+import { decoderForward, lastLogits } from '../src/lm/reference/decoder.js';
+import { Safetensors } from '../src/lm/safetensors.js';
+
+const fixture = path.resolve(__dirname, '../../shared/fixtures/stories260k-hf');
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+describe.runIf(existsSync(fixture))('reference decoder on stories260K (vs transformers)', () => {
+  const ref = JSON.parse(readFileSync(path.join(fixture, 'reference.json'), 'utf8')) as {
+    input_ids: number[];
+    hidden_states: number[][][];
+    last_layer_prenorm: number[][];
+    last_logits: number[];
+    greedy_next_ids: number[];
+  };
+  const config = readConfig(fixture) as DecoderConfig;
+  const weights = decoderWeights(Safetensors.open(fixture), config);
+
+  it('reads the config', () => {
+    expect(config).toMatchObject({ family: 'decoder', layers: 5, heads: 8, kvHeads: 4, headDim: 8, tiedEmbeddings: true });
+  });
+
+  it('matches every layer within 1e-4, and the logits', () => {
+    const out = decoderForward(config, weights, ref.input_ids);
+    // transformers: [0] embeddings, [1..L-1] layer outputs, [L] after the final norm
+    for (let l = 0; l < config.layers; l++) {
+      expect(maxAbsDiff(out.layers[l]!, ref.hidden_states[l]!.flat()), `layer ${l}`).toBeLessThanOrEqual(1e-4);
+    }
+    expect(maxAbsDiff(out.layers[config.layers]!, ref.last_layer_prenorm.flat())).toBeLessThanOrEqual(1e-4);
+    expect(maxAbsDiff(out.final, ref.hidden_states[config.layers]!.flat())).toBeLessThanOrEqual(1e-4);
+    expect(maxAbsDiff(lastLogits(config, weights, out), ref.last_logits)).toBeLessThanOrEqual(1e-4);
+  });
+
+  it('continues greedily with the same 40 tokens', () => {
+    const ids = [...ref.input_ids];
+    for (let i = 0; i < ref.greedy_next_ids.length; i++) {
+      const logits = lastLogits(config, weights, decoderForward(config, weights, ids));
+      let best = 0;
+      for (let v = 1; v < logits.length; v++) if (logits[v]! > logits[best]!) best = v;
+      ids.push(best);
+    }
+    expect(ids.slice(ref.input_ids.length)).toEqual(ref.greedy_next_ids);
+  });
+});
