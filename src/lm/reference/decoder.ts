@@ -137,9 +137,9 @@ export function decoderForward(
   const H = c.hidden;
   const positions = options.positions ?? ids.map((_, i) => i);
   const allowed = options.allowed ?? ((t, s) => s <= t);
-  let x = new Float32Array(T * H);
+  let x: Float32Array = new Float32Array(T * H);
   ids.forEach((id, t) => x.set(w.embed.subarray(id * H, (id + 1) * H), t * H));
-  const layers = [x];
+  const layers: Float32Array[] = [x];
   for (const layer of w.layers) {
     x = decoderLayer(x, T, c, layer, positions, allowed);
     layers.push(x);
