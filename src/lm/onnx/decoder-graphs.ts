@@ -1,0 +1,116 @@
+/**
+ * ONNX graphs for a Llama-style decoder, built from its weights and cut into pieces:
+ *   embeddings:  input_ids [B,T] -> hidden [B,T,H]
+ *   block(a, n): hidden, position_ids [B,T], attention_bias [B,1,T,T] -> hidden_{a+1..a+n}
+ *   final:       hidden -> final (after the last norm), logits [B,T,V] when the head is kept
+ * The attention bias is additive (0 = may attend, MASKED = may not), so one graph serves
+ * causal, padded and segment-local (late interaction) attention; positions are inputs too.
+ */
+import type { DecoderConfig } from '../config.js';
+import type { DecoderLayerWeights, DecoderWeights } from '../decoder-weights.js';
+import { GraphBuilder } from './graph-builder.js';
+
+/** Added to the scores of pairs that may not attend (finite, so a fully masked row stays finite). */
+export const MASKED = -1e30;
+
+function transposed(w: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(w.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = w[r * cols + c]!;
+  return out;
+}
+
+/** x @ W^T (+ b) for a PyTorch Linear weight W of [out, in]. */
+function linear(g: GraphBuilder, x: string, w: Float32Array, outDim: number, inDim: number, bias?: Float32Array): string {
+  const y = g.op('MatMul', [x, g.floats('w', transposed(w, outDim, inDim), [inDim, outDim])]);
+  return bias ? g.op('Add', [y, g.floats('b', bias, [outDim])]) : y;
+}
+
+function rmsNorm(g: GraphBuilder, x: string, weight: Float32Array, eps: number): string {
+  const variance = g.op('ReduceMean', [g.op('Mul', [x, x])], { axes: [-1], keepdims: 1 });
+  const norm = g.op('Div', [x, g.op('Sqrt', [g.op('Add', [variance, g.scalar('eps', eps)])])]);
+  return g.op('Mul', [norm, g.floats('norm', weight, [weight.length])]);
+}
+
+/** [B,T,heads*hd] -> [B,heads,T,hd] */
+function splitHeads(g: GraphBuilder, x: string, heads: number, hd: number): string {
+  return g.op('Transpose', [g.op('Reshape', [x, g.ints('shape', [0, 0, heads, hd])])], { perm: [0, 2, 1, 3] });
+}
+
+function rotary(g: GraphBuilder, x: string, cos: string, sin: string, hd: number): string {
+  const axis = g.ints('axis', [3]);
+  const x1 = g.op('Slice', [x, g.ints('start', [0]), g.ints('end', [hd / 2]), axis]);
+  const x2 = g.op('Slice', [x, g.ints('start', [hd / 2]), g.ints('end', [hd]), axis]);
+  const rotated = g.op('Concat', [g.op('Neg', [x2]), x1], { axis: 3 });
+  return g.op('Add', [g.op('Mul', [x, cos]), g.op('Mul', [rotated, sin])]);
+}
+
+function layer(g: GraphBuilder, c: DecoderConfig, w: DecoderLayerWeights, x: string, cos: string, sin: string, bias: string): string {
+  const H = c.hidden;
+  const hd = c.headDim;
+  const group = c.heads / c.kvHeads;
+  const h = rmsNorm(g, x, w.inputNorm, c.eps);
+  const q = rotary(g, splitHeads(g, linear(g, h, w.q, c.heads * hd, H, w.qBias), c.heads, hd), cos, sin, hd);
+  let k = rotary(g, splitHeads(g, linear(g, h, w.k, c.kvHeads * hd, H, w.kBias), c.kvHeads, hd), cos, sin, hd);
+  let v = splitHeads(g, linear(g, h, w.v, c.kvHeads * hd, H, w.vBias), c.kvHeads, hd);
+  if (group > 1) {
+    // grouped-query attention: each key/value head serves `group` query heads
+    const repeat = (t: string) =>
+      g.op('Reshape', [
+        g.op('Expand', [g.op('Unsqueeze', [t, g.ints('axes', [2])]), g.ints('shape', [1, 1, group, 1, 1])]),
+        g.ints('shape', [0, c.heads, -1, hd]),
+      ]);
+    k = repeat(k);
+    v = repeat(v);
+  }
+  const scores = g.op('Add', [
+    g.op('Mul', [g.op('MatMul', [q, g.op('Transpose', [k], { perm: [0, 1, 3, 2] })]), g.scalar('scale', 1 / Math.sqrt(hd))]),
+    bias,
+  ]);
+  const context = g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), v]);
+  const merged = g.op('Reshape', [g.op('Transpose', [context], { perm: [0, 2, 1, 3] }), g.ints('shape', [0, 0, c.heads * hd])]);
+  const x1 = g.op('Add', [x, linear(g, merged, w.o, H, c.heads * hd)]);
+  const h2 = rmsNorm(g, x1, w.postNorm, c.eps);
+  const gate = linear(g, h2, w.gate, c.intermediate, H);
+  const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), linear(g, h2, w.up, c.intermediate, H)]);
+  return g.op('Add', [x1, linear(g, act, w.down, H, c.intermediate)]);
+}
+
+export function embeddingGraph(c: DecoderConfig, w: DecoderWeights): Uint8Array {
+  const g = new GraphBuilder('embeddings');
+  const ids = g.input('input_ids', 'int64', ['batch', 'tokens']);
+  const hidden = g.op('Gather', [g.floats('embed', w.embed, [c.vocab, c.hidden]), ids], { axis: 0 });
+  g.output(hidden, 'hidden', 'float', ['batch', 'tokens', c.hidden]);
+  return g.build();
+}
+
+/** Layers [first, first + count): outputs `hidden_<l>` for l = first + 1 .. first + count. */
+export function blockGraph(c: DecoderConfig, w: DecoderWeights, first: number, count: number): Uint8Array {
+  const g = new GraphBuilder(`layers_${first}_${first + count}`);
+  let x = g.input('hidden', 'float', ['batch', 'tokens', c.hidden]);
+  const positions = g.input('position_ids', 'int64', ['batch', 'tokens']);
+  const bias = g.input('attention_bias', 'float', ['batch', 1, 'tokens', 'tokens']);
+  // cos/sin of the rotary embedding, once for every layer of the block (as transformers: fp32)
+  const half = c.headDim / 2;
+  const invFreq = Float32Array.from({ length: half }, (_, i) => 1 / c.ropeTheta ** ((2 * i) / c.headDim));
+  const freqs = g.op('Mul', [
+    g.op('Unsqueeze', [g.op('Cast', [positions], { to: 1 }), g.ints('axes', [-1])]),
+    g.floats('inv_freq', invFreq, [half]),
+  ]);
+  const angles = g.op('Unsqueeze', [g.op('Concat', [freqs, freqs], { axis: -1 }), g.ints('axes', [1])]);
+  const cos = g.op('Cos', [angles]);
+  const sin = g.op('Sin', [angles]);
+  for (let l = first; l < first + count; l++) {
+    x = layer(g, c, w.layers[l]!, x, cos, sin, bias);
+    g.output(x, `hidden_${l + 1}`, 'float', ['batch', 'tokens', c.hidden]);
+  }
+  return g.build();
+}
+
+export function finalGraph(c: DecoderConfig, w: DecoderWeights, withHead: boolean): Uint8Array {
+  const g = new GraphBuilder('final');
+  const x = g.input('hidden', 'float', ['batch', 'tokens', c.hidden]);
+  const final = rmsNorm(g, x, w.finalNorm, c.eps);
+  g.output(final, 'final', 'float', ['batch', 'tokens', c.hidden]);
+  if (withHead) g.output(linear(g, final, w.head, c.vocab, c.hidden), 'logits', 'float', ['batch', 'tokens', c.vocab]);
+  return g.build();
+}

@@ -1,0 +1,101 @@
+/** The segmented ONNX graphs against the TypeScript reference and against transformers. */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LmrecError } from '../src/errors.js';
+import { readConfig, type DecoderConfig } from '../src/lm/config.js';
+import { decoderWeights } from '../src/lm/decoder-weights.js';
+import { LanguageModel } from '../src/lm/language-model.js';
+import { decoderForward, lastLogits } from '../src/lm/reference/decoder.js';
+import { Safetensors } from '../src/lm/safetensors.js';
+import { writeTinyDecoder, type TinyDecoderOptions } from './helpers/tiny-models.js';
+
+const root = mkdtempSync(path.join(tmpdir(), 'lmrec-onnx-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+const fixture = path.resolve(__dirname, '../../shared/fixtures/stories260k-hf');
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+const models: [string, TinyDecoderOptions, number][] = [
+  ['llama, grouped-query attention, untied head', { modelType: 'llama', heads: 4, kvHeads: 2 }, 1],
+  ['qwen2 with q/k/v biases, tied head, bf16 weights', { modelType: 'qwen2', heads: 4, kvHeads: 1, tied: true, dtype: 'BF16' }, 2],
+  ['mistral, multi-head attention, fp16 weights, 5 layers', { modelType: 'mistral', heads: 2, kvHeads: 2, layers: 5, dtype: 'F16' }, 3],
+];
+
+describe('segmented ONNX decoder graphs', () => {
+  for (const [name, options, blockSize] of models) {
+    it(`${name} (blocks of ${blockSize}): every layer within 1e-4 of the reference`, async () => {
+      const dir = path.join(root, name.split(',')[0]!);
+      writeTinyDecoder(dir, { ...options, seed: blockSize });
+      const c = readConfig(dir) as DecoderConfig;
+      const w = decoderWeights(Safetensors.open(dir), c);
+      const ids = [3, 17, 5, 42, 9, 11, 0, 60, 7];
+      const ref = decoderForward(c, w, ids);
+      const lm = await LanguageModel.load(dir, { blockSize, threads: 1 });
+      const layers = Array.from({ length: c.layers + 1 }, (_, l) => l);
+      const got = await lm.hiddenStates(ids, { layers: [...layers, 'final'] });
+      for (const l of layers) expect(maxAbsDiff(got[l]!, ref.layers[l]!), `layer ${l}`).toBeLessThanOrEqual(1e-4);
+      expect(maxAbsDiff(got[c.layers + 1]!, ref.final)).toBeLessThanOrEqual(1e-4);
+      expect(maxAbsDiff(await lm.logits(ids), lastLogits(c, w, ref))).toBeLessThanOrEqual(1e-4);
+      // asking for layers in any order, and a middle layer alone, gives the same arrays
+      const [mid, emb] = await lm.hiddenStates(ids, { layers: [2, 0] });
+      expect(maxAbsDiff(mid!, ref.layers[2]!)).toBeLessThanOrEqual(1e-4);
+      expect(maxAbsDiff(emb!, ref.layers[0]!)).toBe(0);
+      await lm.release();
+    });
+  }
+
+  it('rejects bad token ids and layers', async () => {
+    const dir = path.join(root, 'errors');
+    writeTinyDecoder(dir);
+    const lm = await LanguageModel.load(dir);
+    for (const [ids, layers] of [
+      [[1, 99999], [1]],
+      [[1, -1], [1]],
+      [[1.5], [1]],
+      [[], [1]],
+      [[1, 2], [7]],
+      [[1, 2], [-1]],
+    ] as [number[], number[]][]) {
+      await expect(lm.hiddenStates(ids, { layers })).rejects.toBeInstanceOf(LmrecError);
+    }
+    await expect(LanguageModel.load(dir, { blockSize: 0 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
+  describe.runIf(existsSync(fixture))('stories260K (vs transformers)', () => {
+    const ref = JSON.parse(readFileSync(path.join(fixture, 'reference.json'), 'utf8')) as {
+      input_ids: number[];
+      hidden_states: number[][][];
+      last_layer_prenorm: number[][];
+      last_logits: number[];
+      greedy_next_ids: number[];
+    };
+
+    it.each([1, 2, 5])('blocks of %i: every layer within 1e-4, and the same 40 greedy tokens', async (blockSize) => {
+      const lm = await LanguageModel.load(fixture, { blockSize, threads: 1 });
+      const L = lm.config.layers;
+      const got = await lm.hiddenStates(ref.input_ids, { layers: [0, 1, 2, 3, 4, 5, 'final'] });
+      for (let l = 0; l < L; l++) expect(maxAbsDiff(got[l]!, ref.hidden_states[l]!.flat()), `layer ${l}`).toBeLessThanOrEqual(1e-4);
+      expect(maxAbsDiff(got[L]!, ref.last_layer_prenorm.flat())).toBeLessThanOrEqual(1e-4);
+      expect(maxAbsDiff(got[L + 1]!, ref.hidden_states[L]!.flat())).toBeLessThanOrEqual(1e-4);
+      expect(maxAbsDiff(await lm.logits(ref.input_ids), ref.last_logits)).toBeLessThanOrEqual(1e-4);
+      if (blockSize === 1) {
+        const ids = [...ref.input_ids];
+        for (let i = 0; i < ref.greedy_next_ids.length; i++) {
+          const logits = await lm.logits(ids);
+          let best = 0;
+          for (let v = 1; v < logits.length; v++) if (logits[v]! > logits[best]!) best = v;
+          ids.push(best);
+        }
+        expect(ids.slice(ref.input_ids.length)).toEqual(ref.greedy_next_ids);
+      }
+      await lm.release();
+    });
+  });
+});
