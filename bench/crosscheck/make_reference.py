@@ -1,0 +1,63 @@
+"""Random Hugging Face decoders and their hidden states from the transformers library.
+
+Run where torch and transformers are installed (the GPU machine has them; the work is done on
+its CPU in fp32, so TF32 cannot blur the reference):
+    python3 bench/crosscheck/make_reference.py OUT
+then compare lmrec against it here:
+    npx tsx bench/crosscheck/compare.ts OUT
+Each OUT/<name>/ holds config.json, model.safetensors and reference.json.
+"""
+import json
+import os
+import sys
+
+import torch
+import transformers
+from safetensors.torch import save_file
+from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+
+out = sys.argv[1]
+torch.manual_seed(0)
+common = dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=8, vocab_size=1000,
+              max_position_embeddings=512, initializer_range=0.08)
+cases = {
+    # q/k/v biases, grouped-query attention 8:2, large rope theta, tied head
+    "qwen2": (Qwen2ForCausalLM(Qwen2Config(intermediate_size=704, num_key_value_heads=2, rope_theta=1e6,
+                                           rms_norm_eps=1e-6, tie_word_embeddings=True, **common)), torch.float32),
+    # untied head, weights stored as bf16
+    "llama-bf16": (LlamaForCausalLM(LlamaConfig(intermediate_size=688, num_key_value_heads=4, rope_theta=10000.0,
+                                                rms_norm_eps=1e-5, tie_word_embeddings=False, **common)), torch.bfloat16),
+}
+for name, (model, dtype) in cases.items():
+    model.eval()
+    with torch.no_grad():
+        for n, p in model.named_parameters():  # random biases too (transformers initialises them to zero)
+            if n.endswith(".bias"):
+                p.normal_(0, 0.1)
+        # Round the weights to the storage dtype but compute in fp32. (model.to(bf16) would also
+        # round buffers such as the rotary inv_freq, which a bf16 checkpoint does not store.)
+        for p in model.parameters():
+            p.copy_(p.to(dtype).to(torch.float32))
+    d = os.path.join(out, name)
+    os.makedirs(d, exist_ok=True)
+    model.config.save_pretrained(d)
+    state = {k: v.to(dtype).contiguous() for k, v in model.state_dict().items()
+             if not (model.config.tie_word_embeddings and k == "lm_head.weight")}
+    save_file(state, os.path.join(d, "model.safetensors"), metadata={"format": "pt"})
+    captured = {}
+    model.model.layers[-1].register_forward_hook(
+        lambda mod, inp, outp: captured.__setitem__("prenorm", outp[0] if isinstance(outp, tuple) else outp))
+    ids = torch.randint(0, 1000, (1, 24))
+    with torch.no_grad():
+        o = model(ids, output_hidden_states=True)
+    ref = {
+        "transformers": transformers.__version__,
+        "torch": torch.__version__,
+        "input_ids": ids[0].tolist(),
+        "hidden_states": [h[0].tolist() for h in o.hidden_states],
+        "last_layer_prenorm": captured["prenorm"][0].tolist(),
+        "last_logits": o.logits[0, -1].tolist(),
+    }
+    with open(os.path.join(out, name, "reference.json"), "w") as f:
+        json.dump(ref, f)
+    print(name, "saved", dtype, "hidden states", len(ref["hidden_states"]))
