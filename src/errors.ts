@@ -17,6 +17,7 @@ export type LmrecErrorCode =
   | 'UNSUPPORTED'
   | 'OUT_OF_MEMORY'
   | 'NATIVE_UNAVAILABLE'
+  | 'NO_TOKENIZER'
   | 'INTERNAL';
 
 export class LmrecError extends Error {

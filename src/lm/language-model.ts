@@ -9,6 +9,7 @@ import { readConfig, type DecoderConfig } from './config.js';
 import { decoderWeights } from './decoder-weights.js';
 import { blockGraph, embeddingGraph, finalGraph, MASKED } from './onnx/decoder-graphs.js';
 import { Safetensors } from './safetensors.js';
+import { loadTokenizer, type TextTokenizer } from '../text/tokenizer.js';
 
 export interface LanguageModelOptions {
   /** Layers per block graph (1 = every layer its own graph). Default 4. */
@@ -20,6 +21,22 @@ export interface LanguageModelOptions {
 /** A layer index (0 = embeddings, l = output of layer l before the final norm) or 'final'. */
 export type LayerRef = number | 'final';
 
+/** Text (tokenized with the model's tokenizer.json) or token ids. */
+export type ModelInput = string | ArrayLike<number>;
+
+export interface EncodeOptions {
+  /** Which layer's states to pool (default 'final'). Only the layers up to it run. */
+  layer?: LayerRef;
+  /** 'mean' over tokens (default), the 'last' token, or the last occurrence of `marker`. */
+  pooling?: 'mean' | 'last' | 'marker';
+  /** Token id whose state 'marker' pooling takes. */
+  marker?: number;
+  /** L2-normalize each vector. */
+  normalize?: boolean;
+  /** Sequences run together, padded to the longest (default 16). */
+  batchSize?: number;
+}
+
 interface Block {
   first: number;
   count: number;
@@ -28,12 +45,23 @@ interface Block {
 
 export class LanguageModel {
   readonly config: DecoderConfig;
+  readonly #dir: string;
+  readonly #tokenizer: TextTokenizer | undefined;
   readonly #embed: ort.InferenceSession;
   readonly #blocks: Block[];
   readonly #final: ort.InferenceSession;
 
-  private constructor(config: DecoderConfig, embed: ort.InferenceSession, blocks: Block[], final: ort.InferenceSession) {
+  private constructor(
+    dir: string,
+    config: DecoderConfig,
+    tokenizer: TextTokenizer | undefined,
+    embed: ort.InferenceSession,
+    blocks: Block[],
+    final: ort.InferenceSession,
+  ) {
+    this.#dir = dir;
     this.config = config;
+    this.#tokenizer = tokenizer;
     this.#embed = embed;
     this.#blocks = blocks;
     this.#final = final;
@@ -60,14 +88,27 @@ export class LanguageModel {
       const count = Math.min(blockSize, config.layers - first);
       blocks.push({ first, count, session: await create(blockGraph(config, weights, first, count)) });
     }
-    return new LanguageModel(config, await create(embeddingGraph(config, weights)), blocks, await create(finalGraph(config, weights, true)));
+    const tokenizer = loadTokenizer(dir);
+    return new LanguageModel(dir, config, tokenizer, await create(embeddingGraph(config, weights)), blocks, await create(finalGraph(config, weights, true)));
+  }
+
+  /** Token ids of a text, with the model's tokenizer. */
+  tokenize(text: string): number[] {
+    if (!this.#tokenizer) {
+      throw new LmrecError(`'${this.#dir}' has no tokenizer.json: pass token ids, or add the model's tokenizer.json`, 'NO_TOKENIZER');
+    }
+    return this.#tokenizer.encode(text);
+  }
+
+  #ids(input: ModelInput): ArrayLike<number> {
+    return typeof input === 'string' ? this.tokenize(input) : input;
   }
 
   /**
    * Hidden states of one token sequence at the requested layers, in the order asked, each
    * [tokens x hidden] row-major. Runs the layers up to the deepest one requested.
    */
-  async hiddenStates(ids: ArrayLike<number>, options: { layers: LayerRef[] }): Promise<Float32Array[]> {
+  async hiddenStates(input: ModelInput, options: { layers: LayerRef[] }): Promise<Float32Array[]> {
     const L = this.config.layers;
     for (const l of options.layers) {
       if (l !== 'final' && !(Number.isInteger(l) && l >= 0 && l <= L)) {
@@ -75,13 +116,13 @@ export class LanguageModel {
       }
     }
     const deepest = options.layers.reduce<number>((m, l) => Math.max(m, l === 'final' ? L : l), 0);
-    const states = await this.#run(ids, deepest, options.layers.includes('final'), false);
+    const states = await this.#run([this.#ids(input)], deepest, options.layers.includes('final'), false);
     return options.layers.map((l) => states.get(l)!);
   }
 
   /** Logits at the last position, [vocab]. */
-  async logits(ids: ArrayLike<number>): Promise<Float32Array> {
-    const states = await this.#run(ids, this.config.layers, true, true);
+  async logits(input: ModelInput): Promise<Float32Array> {
+    const states = await this.#run([this.#ids(input)], this.config.layers, true, true);
     const logits = states.get('logits')!;
     const V = this.config.vocab;
     return logits.slice(logits.length - V);
@@ -91,26 +132,79 @@ export class LanguageModel {
     await Promise.all([this.#embed, this.#final, ...this.#blocks.map((b) => b.session)].map((s) => s.release()));
   }
 
-  async #run(ids: ArrayLike<number>, deepest: number, final: boolean, logits: boolean): Promise<Map<LayerRef | 'logits', Float32Array>> {
-    const T = ids.length;
-    if (T === 0) throw new LmrecError('no tokens given', 'INVALID_ARGUMENT');
-    const tokens = new BigInt64Array(T);
-    for (let i = 0; i < T; i++) {
-      const id = ids[i]!;
-      if (!Number.isInteger(id) || id < 0 || id >= this.config.vocab) {
-        throw new LmrecError(`token id ${id} at position ${i} is outside the vocabulary (0..${this.config.vocab - 1})`, 'INVALID_ARGUMENT');
-      }
-      tokens[i] = BigInt(id);
+  /**
+   * One vector per input: the layer's states pooled over each sequence's tokens. Inputs are
+   * run in padded batches; padding is masked out of attention and pooling.
+   */
+  async encode(inputs: ModelInput[], options: EncodeOptions = {}): Promise<Float32Array[]> {
+    const layer = options.layer ?? 'final';
+    const L = this.config.layers;
+    if (layer !== 'final' && !(Number.isInteger(layer) && layer >= 0 && layer <= L)) {
+      throw new LmrecError(`layer ${String(layer)} does not exist: use 0..${L} or 'final'`, 'INVALID_ARGUMENT');
     }
+    const pooling = options.pooling ?? 'mean';
+    if (pooling === 'marker' && !Number.isInteger(options.marker)) {
+      throw new LmrecError("pooling 'marker' needs the marker token id", 'INVALID_ARGUMENT');
+    }
+    const batchSize = options.batchSize ?? 16;
+    const H = this.config.hidden;
+    const out: Float32Array[] = [];
+    for (let b0 = 0; b0 < inputs.length; b0 += batchSize) {
+      const batch = inputs.slice(b0, b0 + batchSize).map((x) => this.#ids(x));
+      const states = await this.#run(batch, layer === 'final' ? L : layer, layer === 'final', false);
+      const hidden = states.get(layer)!;
+      const T = Math.max(...batch.map((s) => s.length));
+      batch.forEach((ids, i) => {
+        const v = new Float32Array(H);
+        const rows: number[] = [];
+        if (pooling === 'mean') for (let t = 0; t < ids.length; t++) rows.push(t);
+        else if (pooling === 'last') rows.push(ids.length - 1);
+        else {
+          let t = ids.length - 1;
+          while (t >= 0 && ids[t] !== options.marker) t--;
+          if (t < 0) throw new LmrecError(`input ${b0 + i} does not contain the marker token ${options.marker}`, 'INVALID_ARGUMENT');
+          rows.push(t);
+        }
+        for (const t of rows) for (let h = 0; h < H; h++) v[h] = v[h]! + hidden[(i * T + t) * H + h]! / rows.length;
+        if (options.normalize) {
+          const norm = Math.hypot(...v);
+          if (norm > 0) for (let h = 0; h < H; h++) v[h] = v[h]! / norm;
+        }
+        out.push(v);
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Runs sequences (right-padded to the longest) up to layer `deepest`, and the final norm
+   * (and head) when asked. States come back as [batch x tokens x hidden].
+   */
+  async #run(seqs: ArrayLike<number>[], deepest: number, final: boolean, logits: boolean): Promise<Map<LayerRef | 'logits', Float32Array>> {
+    const B = seqs.length;
+    const T = Math.max(0, ...seqs.map((s) => s.length));
+    const tokens = new BigInt64Array(B * T);
+    const positions = new BigInt64Array(B * T);
+    seqs.forEach((ids, b) => {
+      if (ids.length === 0) throw new LmrecError(`input ${b} has no tokens`, 'INVALID_ARGUMENT');
+      for (let t = 0; t < ids.length; t++) {
+        const id = ids[t]!;
+        if (!Number.isInteger(id) || id < 0 || id >= this.config.vocab) {
+          throw new LmrecError(`token id ${id} at position ${t} is outside the vocabulary (0..${this.config.vocab - 1})`, 'INVALID_ARGUMENT');
+        }
+        tokens[b * T + t] = BigInt(id);
+        positions[b * T + t] = BigInt(t);
+      }
+    });
     const out = new Map<LayerRef | 'logits', Float32Array>();
-    const embedded = await this.#embed.run({ input_ids: new ort.Tensor('int64', tokens, [1, T]) });
+    const embedded = await this.#embed.run({ input_ids: new ort.Tensor('int64', tokens, [B, T]) });
     let hidden = embedded.hidden!;
     out.set(0, hidden.data as Float32Array);
-    const positions = new ort.Tensor('int64', BigInt64Array.from({ length: T }, (_, i) => BigInt(i)), [1, T]);
-    const bias = new ort.Tensor('float32', causalBias(T), [1, 1, T, T]);
+    const positionIds = new ort.Tensor('int64', positions, [B, T]);
+    const bias = new ort.Tensor('float32', attentionBias(seqs.map((s) => s.length), T), [B, 1, T, T]);
     for (const block of this.#blocks) {
       if (block.first >= deepest) break;
-      const result = await block.session.run({ hidden, position_ids: positions, attention_bias: bias });
+      const result = await block.session.run({ hidden, position_ids: positionIds, attention_bias: bias });
       for (let l = block.first + 1; l <= block.first + block.count; l++) out.set(l, result[`hidden_${l}`]!.data as Float32Array);
       hidden = result[`hidden_${block.first + block.count}`]!;
     }
@@ -123,9 +217,15 @@ export class LanguageModel {
   }
 }
 
-/** Additive attention bias of a causal mask, [T x T]. */
-export function causalBias(T: number): Float32Array {
-  const bias = new Float32Array(T * T);
-  for (let t = 0; t < T; t++) for (let s = t + 1; s < T; s++) bias[t * T + s] = MASKED;
+/**
+ * Additive attention bias for right-padded causal sequences, [B x T x T]: token t of sequence
+ * b may attend to s <= t within its length. Padding rows attend to themselves only, so they
+ * stay finite (their states are never used).
+ */
+export function attentionBias(lengths: number[], T: number): Float32Array {
+  const bias = new Float32Array(lengths.length * T * T).fill(MASKED);
+  lengths.forEach((len, b) => {
+    for (let t = 0; t < T; t++) for (let s = 0; s <= t; s++) if (s < len || s === t) bias[(b * T + t) * T + s] = 0;
+  });
   return bias;
 }

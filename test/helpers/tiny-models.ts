@@ -78,3 +78,21 @@ export function writeTinyDecoder(dir: string, o: TinyDecoderOptions = {}): Recor
   writeSafetensors(path.join(dir, 'model.safetensors'), tensors);
   return config;
 }
+
+/** Writes a small WordPiece tokenizer.json whose ids fit a vocabulary of `vocab`. */
+export function writeTinyTokenizer(dir: string, words: string[]): void {
+  const vocab: Record<string, number> = { '[UNK]': 0 };
+  words.forEach((w, i) => (vocab[w] = i + 1));
+  const tokenizer = {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: [{ id: 0, content: '[UNK]', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }],
+    normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
+    pre_tokenizer: { type: 'BertPreTokenizer' },
+    post_processor: null,
+    decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
+    model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab },
+  };
+  writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(tokenizer));
+}

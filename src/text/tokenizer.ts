@@ -1,0 +1,36 @@
+/** A model directory's tokenizer (`tokenizer.json` + `tokenizer_config.json`), when it has one. */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Tokenizer } from '@huggingface/tokenizers';
+import { LmrecError } from '../errors.js';
+
+export interface TextTokenizer {
+  encode(text: string): number[];
+  decode(ids: number[]): string;
+}
+
+function readJson(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new LmrecError(`cannot read '${file}': ${(e as Error).message}`, 'CORRUPT_FILE');
+  }
+}
+
+/** The tokenizer of `dir`, or undefined when it has no tokenizer.json (token ids still work). */
+export function loadTokenizer(dir: string): TextTokenizer | undefined {
+  const file = path.join(dir, 'tokenizer.json');
+  if (!existsSync(file)) return undefined;
+  const configFile = path.join(dir, 'tokenizer_config.json');
+  const config = existsSync(configFile) ? readJson(configFile) : {};
+  let tokenizer: Tokenizer;
+  try {
+    tokenizer = new Tokenizer(readJson(file) as object, config as object);
+  } catch (e) {
+    throw new LmrecError(`'${file}' is not a tokenizer this runtime can load: ${(e as Error).message}`, 'UNSUPPORTED');
+  }
+  return {
+    encode: (text) => tokenizer.encode(text).ids,
+    decode: (ids) => tokenizer.decode(ids),
+  };
+}
