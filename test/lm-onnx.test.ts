@@ -6,7 +6,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { LmrecError } from '../src/errors.js';
 import { readConfig, type DecoderConfig } from '../src/lm/config.js';
 import { decoderWeights } from '../src/lm/decoder-weights.js';
-import { LanguageModel } from '../src/lm/language-model.js';
+import { attentionBias, LanguageModel } from '../src/lm/language-model.js';
+import { wholeGraph } from '../src/lm/onnx/decoder-graphs.js';
+import ort from 'onnxruntime-node';
 import { decoderForward, lastLogits } from '../src/lm/reference/decoder.js';
 import { Safetensors } from '../src/lm/safetensors.js';
 import { writeTinyDecoder, type TinyDecoderOptions } from './helpers/tiny-models.js';
@@ -31,7 +33,7 @@ const models: [string, TinyDecoderOptions, number][] = [
 describe('segmented ONNX decoder graphs', () => {
   for (const [name, options, blockSize] of models) {
     it(`${name} (blocks of ${blockSize}): every layer within 1e-4 of the reference`, async () => {
-      const dir = path.join(root, name.split(',')[0]!);
+      const dir = path.join(root, `${options.modelType}-${blockSize}`);
       writeTinyDecoder(dir, { ...options, seed: blockSize });
       const c = readConfig(dir) as DecoderConfig;
       const w = decoderWeights(Safetensors.open(dir), c);
@@ -50,6 +52,47 @@ describe('segmented ONNX decoder graphs', () => {
       await lm.release();
     });
   }
+
+  it('int8 weights (MatMulNBits) keep pooled states at cosine >= 0.99 at every layer', async () => {
+    const dirs = [path.join(root, 'int8-llama'), path.join(root, 'int8-qwen2'), ...(existsSync(fixture) ? [fixture] : [])];
+    writeTinyDecoder(dirs[0]!, { modelType: 'llama', hidden: 64, intermediate: 96, seed: 21 });
+    writeTinyDecoder(dirs[1]!, { modelType: 'qwen2', hidden: 48, kvHeads: 1, seed: 22 });
+    for (const dir of dirs) {
+      const fp32 = await LanguageModel.load(dir, { blockSize: 2 });
+      const int8 = await LanguageModel.load(dir, { blockSize: 2, precision: 'int8' });
+      const inputs = [[1, 5, 9, 13, 17, 21, 25, 29], [2, 3, 5, 7, 11], [40, 41]];
+      for (let layer = 1; layer <= fp32.config.layers; layer++) {
+        const a = await fp32.encode(inputs, { layer, normalize: true });
+        const b = await int8.encode(inputs, { layer, normalize: true });
+        a.forEach((v, i) => {
+          const cos = v.reduce((s, x, j) => s + x * b[i]![j]!, 0);
+          expect(cos, `${dir} layer ${layer} input ${i}`).toBeGreaterThanOrEqual(0.99);
+        });
+      }
+      await fp32.release();
+      await int8.release();
+    }
+    await expect(LanguageModel.load(dirs[0]!, { precision: 'int4' as never })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
+  it('the one-graph baseline computes what the segments compute', async () => {
+    const dir = path.join(root, 'whole');
+    writeTinyDecoder(dir, { modelType: 'mistral', layers: 4, seed: 23 });
+    const c = readConfig(dir) as DecoderConfig;
+    const session = await ort.InferenceSession.create(wholeGraph(c, decoderWeights(Safetensors.open(dir), c)));
+    const ids = [4, 8, 15, 16, 23, 42];
+    const T = ids.length;
+    const r = await session.run({
+      input_ids: new ort.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, T]),
+      position_ids: new ort.Tensor('int64', BigInt64Array.from(ids.map((_, i) => BigInt(i))), [1, T]),
+      attention_bias: new ort.Tensor('float32', attentionBias([T], T), [1, 1, T, T]),
+    });
+    const lm = await LanguageModel.load(dir, { blockSize: 2 });
+    const [final] = await lm.hiddenStates(ids, { layers: ['final'] });
+    expect(maxAbsDiff(r.final!.data as Float32Array, final!)).toBeLessThanOrEqual(1e-5);
+    await lm.release();
+    await session.release();
+  });
 
   it('rejects bad token ids and layers', async () => {
     const dir = path.join(root, 'errors');

@@ -7,7 +7,7 @@ import ort from 'onnxruntime-node';
 import { LmrecError } from '../errors.js';
 import { readConfig, type DecoderConfig } from './config.js';
 import { decoderWeights } from './decoder-weights.js';
-import { blockGraph, embeddingGraph, finalGraph, MASKED } from './onnx/decoder-graphs.js';
+import { blockGraph, embeddingGraph, finalGraph, MASKED, type Precision } from './onnx/decoder-graphs.js';
 import { Safetensors } from './safetensors.js';
 import { loadTokenizer, type TextTokenizer } from '../text/tokenizer.js';
 
@@ -16,6 +16,8 @@ export interface LanguageModelOptions {
   blockSize?: number;
   /** Threads onnxruntime may use inside one operator. Default: all. */
   threads?: number;
+  /** Weights of the matrix products: 'fp32' (default) or 'int8' (per-block symmetric, MatMulNBits). */
+  precision?: Precision;
 }
 
 /** A layer index (0 = embeddings, l = output of layer l before the final norm) or 'final'. */
@@ -76,6 +78,10 @@ export class LanguageModel {
     if (!Number.isInteger(blockSize) || blockSize < 1) {
       throw new LmrecError(`blockSize must be an integer >= 1, got ${blockSize}`, 'INVALID_ARGUMENT');
     }
+    const precision = options.precision ?? 'fp32';
+    if (precision !== 'fp32' && precision !== 'int8') {
+      throw new LmrecError(`precision must be 'fp32' or 'int8', got '${String(precision)}'`, 'INVALID_ARGUMENT');
+    }
     const weights = decoderWeights(Safetensors.open(dir), config);
     const sessionOptions: ort.InferenceSession.SessionOptions = {
       graphOptimizationLevel: 'all',
@@ -86,10 +92,10 @@ export class LanguageModel {
     const blocks: Block[] = [];
     for (let first = 0; first < config.layers; first += blockSize) {
       const count = Math.min(blockSize, config.layers - first);
-      blocks.push({ first, count, session: await create(blockGraph(config, weights, first, count)) });
+      blocks.push({ first, count, session: await create(blockGraph(config, weights, first, count, precision)) });
     }
     const tokenizer = loadTokenizer(dir);
-    return new LanguageModel(dir, config, tokenizer, await create(embeddingGraph(config, weights)), blocks, await create(finalGraph(config, weights, true)));
+    return new LanguageModel(dir, config, tokenizer, await create(embeddingGraph(config, weights)), blocks, await create(finalGraph(config, weights, true, precision)));
   }
 
   /** Token ids of a text, with the model's tokenizer. */

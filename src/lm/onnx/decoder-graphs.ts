@@ -19,9 +19,52 @@ function transposed(w: Float32Array, rows: number, cols: number): Float32Array {
   return out;
 }
 
+/** Weight precision of the matrix multiplications; norms, attention and RoPE stay fp32. */
+export type Precision = 'fp32' | 'int8';
+
+/** int8 weights: symmetric, one scale per QUANT_BLOCK consecutive inputs of an output. */
+export const QUANT_BLOCK = 32;
+
+/**
+ * W [out, in] as MatMulNBits wants it: codes [out, blocks, QUANT_BLOCK] as uint8 (code + 128,
+ * zero padding past `in`) and scales [out * blocks].
+ */
+export function quantizeBlocks(w: Float32Array, outDim: number, inDim: number): { codes: Uint8Array; scales: Float32Array; blocks: number } {
+  const blocks = Math.ceil(inDim / QUANT_BLOCK);
+  const codes = new Uint8Array(outDim * blocks * QUANT_BLOCK).fill(128);
+  const scales = new Float32Array(outDim * blocks);
+  for (let o = 0; o < outDim; o++) {
+    for (let b = 0; b < blocks; b++) {
+      const start = b * QUANT_BLOCK;
+      const end = Math.min(inDim, start + QUANT_BLOCK);
+      let max = 0;
+      for (let i = start; i < end; i++) max = Math.max(max, Math.abs(w[o * inDim + i]!));
+      const scale = max > 0 ? max / 127 : 1;
+      scales[o * blocks + b] = scale;
+      for (let i = start; i < end; i++) {
+        codes[(o * blocks + b) * QUANT_BLOCK + (i - start)] = 128 + Math.max(-127, Math.min(127, Math.round(w[o * inDim + i]! / scale)));
+      }
+    }
+  }
+  return { codes, scales, blocks };
+}
+
 /** x @ W^T (+ b) for a PyTorch Linear weight W of [out, in]. */
 function linear(g: GraphBuilder, x: string, w: Float32Array, outDim: number, inDim: number, bias?: Float32Array): string {
-  const y = g.op('MatMul', [x, g.floats('w', transposed(w, outDim, inDim), [inDim, outDim])]);
+  let y: string;
+  if (g.precision === 'int8') {
+    const q = quantizeBlocks(w, outDim, inDim);
+    y = g.op(
+      'MatMulNBits',
+      [x, g.bytes('wq', q.codes, [outDim, q.blocks, QUANT_BLOCK]), g.floats('wscale', q.scales, [outDim * q.blocks])],
+      // accuracy_level 4: int8 activations in the kernel, which is where the speed comes from
+      { K: inDim, N: outDim, bits: 8, block_size: QUANT_BLOCK, accuracy_level: 4 },
+      undefined,
+      'com.microsoft',
+    );
+  } else {
+    y = g.op('MatMul', [x, g.floats('w', transposed(w, outDim, inDim), [inDim, outDim])]);
+  }
   return bias ? g.op('Add', [y, g.floats('b', bias, [outDim])]) : y;
 }
 
@@ -75,21 +118,25 @@ function layer(g: GraphBuilder, c: DecoderConfig, w: DecoderLayerWeights, x: str
   return g.op('Add', [x1, linear(g, act, w.down, H, c.intermediate)]);
 }
 
-export function embeddingGraph(c: DecoderConfig, w: DecoderWeights): Uint8Array {
-  const g = new GraphBuilder('embeddings');
-  const ids = g.input('input_ids', 'int64', ['batch', 'tokens']);
-  const hidden = g.op('Gather', [g.floats('embed', w.embed, [c.vocab, c.hidden]), ids], { axis: 0 });
-  g.output(hidden, 'hidden', 'float', ['batch', 'tokens', c.hidden]);
-  return g.build();
+function embed(g: GraphBuilder, c: DecoderConfig, w: DecoderWeights, ids: string): string {
+  return g.op('Gather', [g.floats('embed', w.embed, [c.vocab, c.hidden]), ids], { axis: 0 });
 }
 
-/** Layers [first, first + count): outputs `hidden_<l>` for l = first + 1 .. first + count. */
-export function blockGraph(c: DecoderConfig, w: DecoderWeights, first: number, count: number): Uint8Array {
-  const g = new GraphBuilder(`layers_${first}_${first + count}`);
-  let x = g.input('hidden', 'float', ['batch', 'tokens', c.hidden]);
-  const positions = g.input('position_ids', 'int64', ['batch', 'tokens']);
-  const bias = g.input('attention_bias', 'float', ['batch', 1, 'tokens', 'tokens']);
-  // cos/sin of the rotary embedding, once for every layer of the block (as transformers: fp32)
+/**
+ * Appends layers [first, first + count) to g; `each` sees every layer's output. The rotary
+ * cos/sin are computed once for all of them (in fp32, as transformers does).
+ */
+function appendLayers(
+  g: GraphBuilder,
+  c: DecoderConfig,
+  w: DecoderWeights,
+  x: string,
+  positions: string,
+  bias: string,
+  first: number,
+  count: number,
+  each: (layer: number, value: string) => void = () => {},
+): string {
   const half = c.headDim / 2;
   const invFreq = Float32Array.from({ length: half }, (_, i) => 1 / c.ropeTheta ** ((2 * i) / c.headDim));
   const freqs = g.op('Mul', [
@@ -101,16 +148,52 @@ export function blockGraph(c: DecoderConfig, w: DecoderWeights, first: number, c
   const sin = g.op('Sin', [angles]);
   for (let l = first; l < first + count; l++) {
     x = layer(g, c, w.layers[l]!, x, cos, sin, bias);
-    g.output(x, `hidden_${l + 1}`, 'float', ['batch', 'tokens', c.hidden]);
+    each(l + 1, x);
   }
+  return x;
+}
+
+function blockInputs(g: GraphBuilder): { positions: string; bias: string } {
+  return {
+    positions: g.input('position_ids', 'int64', ['batch', 'tokens']),
+    bias: g.input('attention_bias', 'float', ['batch', 1, 'tokens', 'tokens']),
+  };
+}
+
+export function embeddingGraph(c: DecoderConfig, w: DecoderWeights): Uint8Array {
+  const g = new GraphBuilder('embeddings', 'fp32');
+  g.output(embed(g, c, w, g.input('input_ids', 'int64', ['batch', 'tokens'])), 'hidden', 'float', ['batch', 'tokens', c.hidden]);
   return g.build();
 }
 
-export function finalGraph(c: DecoderConfig, w: DecoderWeights, withHead: boolean): Uint8Array {
-  const g = new GraphBuilder('final');
+/** Layers [first, first + count): outputs `hidden_<l>` for l = first + 1 .. first + count. */
+export function blockGraph(c: DecoderConfig, w: DecoderWeights, first: number, count: number, precision: Precision = 'fp32'): Uint8Array {
+  const g = new GraphBuilder(`layers_${first}_${first + count}`, precision);
   const x = g.input('hidden', 'float', ['batch', 'tokens', c.hidden]);
-  const final = rmsNorm(g, x, w.finalNorm, c.eps);
+  const { positions, bias } = blockInputs(g);
+  appendLayers(g, c, w, x, positions, bias, first, count, (l, value) =>
+    g.output(value, `hidden_${l}`, 'float', ['batch', 'tokens', c.hidden]),
+  );
+  return g.build();
+}
+
+export function finalGraph(c: DecoderConfig, w: DecoderWeights, withHead: boolean, precision: Precision = 'fp32'): Uint8Array {
+  const g = new GraphBuilder('final', precision);
+  const final = rmsNorm(g, g.input('hidden', 'float', ['batch', 'tokens', c.hidden]), w.finalNorm, c.eps);
   g.output(final, 'final', 'float', ['batch', 'tokens', c.hidden]);
   if (withHead) g.output(linear(g, final, w.head, c.vocab, c.hidden), 'logits', 'float', ['batch', 'tokens', c.vocab]);
+  return g.build();
+}
+
+/**
+ * The whole model as one graph: input_ids -> 'final' (after the last norm). Not what the
+ * runtime uses; the benchmark's baseline for what segmentation costs.
+ */
+export function wholeGraph(c: DecoderConfig, w: DecoderWeights, precision: Precision = 'fp32'): Uint8Array {
+  const g = new GraphBuilder('decoder', precision);
+  const x = embed(g, c, w, g.input('input_ids', 'int64', ['batch', 'tokens']));
+  const { positions, bias } = blockInputs(g);
+  const last = appendLayers(g, c, w, x, positions, bias, 0, c.layers);
+  g.output(rmsNorm(g, last, w.finalNorm, c.eps), 'final', 'float', ['batch', 'tokens', c.hidden]);
   return g.build();
 }

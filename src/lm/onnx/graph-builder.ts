@@ -18,9 +18,14 @@ export class GraphBuilder {
   readonly #inputs: onnxProto.onnx.IValueInfoProto[] = [];
   readonly #outputs: onnxProto.onnx.IValueInfoProto[] = [];
   readonly #used = new Set<string>();
+  readonly #domains = new Set<string>();
   #counter = 0;
 
-  constructor(readonly name: string) {}
+  /** `precision` tells the graph code how to emit weight matrix products. */
+  constructor(
+    readonly name: string,
+    readonly precision: 'fp32' | 'int8' = 'fp32',
+  ) {}
 
   /** A fresh value name with the given prefix. */
   fresh(prefix: string): string {
@@ -57,6 +62,13 @@ export class GraphBuilder {
     return name;
   }
 
+  /** A uint8 initializer (quantized weights). */
+  bytes(prefix: string, data: Uint8Array, dims: number[]): string {
+    const name = this.fresh(prefix);
+    this.#initializers.push({ name, dims, dataType: DataType.UINT8, rawData: data });
+    return name;
+  }
+
   scalar(prefix: string, value: number): string {
     return this.floats(prefix, Float32Array.of(value), []);
   }
@@ -65,6 +77,7 @@ export class GraphBuilder {
   op(type: string, inputs: string[], attrs: Record<string, Attr> = {}, output?: string, domain = ''): string {
     const out = output ?? this.fresh(type.toLowerCase());
     this.#used.add(out);
+    if (domain) this.#domains.add(domain);
     this.#nodes.push({
       opType: type,
       domain,
@@ -81,7 +94,7 @@ export class GraphBuilder {
     const model = onnx.ModelProto.create({
       irVersion: 8,
       producerName: 'lmrec',
-      opsetImport: [{ domain: '', version: OPSET }],
+      opsetImport: [{ domain: '', version: OPSET }, ...[...this.#domains].map((domain) => ({ domain, version: 1 }))],
       graph: {
         name: this.name,
         node: this.#nodes,
