@@ -11,3 +11,13 @@ export {
 export { clusteredVectors, clusteredQueries, type ClusteredOptions, type ClusteredData } from './data/clustered-vectors.js';
 export { probeMachine, type MachineLimits } from './machine.js';
 export { Random } from './util/random.js';
+export {
+  LanguageModel,
+  type LanguageModelOptions,
+  type EncodeOptions,
+  type LayerRef,
+  type ModelInput,
+} from './lm/language-model.js';
+export type { Precision } from './lm/onnx/decoder-graphs.js';
+export { parseConfig, readConfig, type ModelConfig, type DecoderConfig, type EncoderConfig } from './lm/config.js';
+export { Safetensors, writeSafetensors, type TensorInfo, type TensorToWrite } from './lm/safetensors.js';

@@ -53,7 +53,7 @@ describe('segmented ONNX decoder graphs', () => {
     });
   }
 
-  it('int8 weights (MatMulNBits) keep pooled states at cosine >= 0.99 at every layer', async () => {
+  it('int8 (DynamicQuantizeMatMul) keeps pooled states at cosine >= 0.99 at every layer', async () => {
     const dirs = [path.join(root, 'int8-llama'), path.join(root, 'int8-qwen2'), ...(existsSync(fixture) ? [fixture] : [])];
     writeTinyDecoder(dirs[0]!, { modelType: 'llama', hidden: 64, intermediate: 96, seed: 21 });
     writeTinyDecoder(dirs[1]!, { modelType: 'qwen2', hidden: 48, kvHeads: 1, seed: 22 });

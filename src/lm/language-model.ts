@@ -6,7 +6,8 @@
 import ort from 'onnxruntime-node';
 import { LmrecError } from '../errors.js';
 import { readConfig, type DecoderConfig } from './config.js';
-import { decoderWeights } from './decoder-weights.js';
+import { decoderWeights, type DecoderWeights } from './decoder-weights.js';
+import { defaultCacheDir, GraphCache, graphKey } from './graph-cache.js';
 import { blockGraph, embeddingGraph, finalGraph, MASKED, type Precision } from './onnx/decoder-graphs.js';
 import { Safetensors } from './safetensors.js';
 import { loadTokenizer, type TextTokenizer } from '../text/tokenizer.js';
@@ -16,8 +17,10 @@ export interface LanguageModelOptions {
   blockSize?: number;
   /** Threads onnxruntime may use inside one operator. Default: all. */
   threads?: number;
-  /** Weights of the matrix products: 'fp32' (default) or 'int8' (per-block symmetric, MatMulNBits). */
+  /** Matrix products in 'fp32' (default) or 'int8' (int8 weights per output channel, activations quantized per call). */
   precision?: Precision;
+  /** Where built graphs are kept (default ~/.cache/lmrec/graphs); false builds them every time. */
+  cacheDir?: string | false;
 }
 
 /** A layer index (0 = embeddings, l = output of layer l before the final norm) or 'final'. */
@@ -82,20 +85,35 @@ export class LanguageModel {
     if (precision !== 'fp32' && precision !== 'int8') {
       throw new LmrecError(`precision must be 'fp32' or 'int8', got '${String(precision)}'`, 'INVALID_ARGUMENT');
     }
-    const weights = decoderWeights(Safetensors.open(dir), config);
-    const sessionOptions: ort.InferenceSession.SessionOptions = {
-      graphOptimizationLevel: 'all',
-      interOpNumThreads: 1,
-      ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
+    const sessionOptions = lmSessionOptions(options.threads);
+    const cache =
+      options.cacheDir === false
+        ? undefined
+        : new GraphCache(options.cacheDir ?? defaultCacheDir(), await graphKey(dir, { precision, blockSize }));
+    // Weights are decoded only when a graph has to be built.
+    let weights: DecoderWeights | undefined;
+    const load = () => (weights ??= decoderWeights(Safetensors.open(dir), config));
+    const session = async (name: string, build: (w: DecoderWeights) => Uint8Array) => {
+      if (cache?.has(name)) {
+        try {
+          return await ort.InferenceSession.create(cache.path(name), sessionOptions);
+        } catch {
+          // a damaged cache file: rebuilt below
+        }
+      }
+      const bytes = build(load());
+      cache?.write(name, bytes);
+      return ort.InferenceSession.create(bytes, sessionOptions);
     };
-    const create = (bytes: Uint8Array) => ort.InferenceSession.create(bytes, sessionOptions);
     const blocks: Block[] = [];
     for (let first = 0; first < config.layers; first += blockSize) {
       const count = Math.min(blockSize, config.layers - first);
-      blocks.push({ first, count, session: await create(blockGraph(config, weights, first, count, precision)) });
+      blocks.push({ first, count, session: await session(`layers_${first}_${count}`, (w) => blockGraph(config, w, first, count, precision)) });
     }
+    const embed = await session('embeddings', (w) => embeddingGraph(config, w));
+    const final = await session('final', (w) => finalGraph(config, w, true, precision));
     const tokenizer = loadTokenizer(dir);
-    return new LanguageModel(dir, config, tokenizer, await create(embeddingGraph(config, weights)), blocks, await create(finalGraph(config, weights, true, precision)));
+    return new LanguageModel(dir, config, tokenizer, embed, blocks, final);
   }
 
   /** Token ids of a text, with the model's tokenizer. */
@@ -221,6 +239,20 @@ export class LanguageModel {
     }
     return out;
   }
+}
+
+/**
+ * Options for every session of a model. Each session has its own intra-op thread pool, and by
+ * default its threads spin after a run; with several sessions run back to back, the spinning
+ * threads of one steal the cores from the next (measured: 2x slower), so spinning is off.
+ */
+export function lmSessionOptions(threads?: number): ort.InferenceSession.SessionOptions {
+  return {
+    graphOptimizationLevel: 'all',
+    interOpNumThreads: 1,
+    ...(threads ? { intraOpNumThreads: threads } : {}),
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  };
 }
 
 /**

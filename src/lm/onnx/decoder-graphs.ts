@@ -22,43 +22,34 @@ function transposed(w: Float32Array, rows: number, cols: number): Float32Array {
 /** Weight precision of the matrix multiplications; norms, attention and RoPE stay fp32. */
 export type Precision = 'fp32' | 'int8';
 
-/** int8 weights: symmetric, one scale per QUANT_BLOCK consecutive inputs of an output. */
-export const QUANT_BLOCK = 32;
-
 /**
- * W [out, in] as MatMulNBits wants it: codes [out, blocks, QUANT_BLOCK] as uint8 (code + 128,
- * zero padding past `in`) and scales [out * blocks].
+ * W [out, in] as int8 W^T [in, out] with one symmetric scale per output channel (what
+ * DynamicQuantizeMatMul takes).
  */
-export function quantizeBlocks(w: Float32Array, outDim: number, inDim: number): { codes: Uint8Array; scales: Float32Array; blocks: number } {
-  const blocks = Math.ceil(inDim / QUANT_BLOCK);
-  const codes = new Uint8Array(outDim * blocks * QUANT_BLOCK).fill(128);
-  const scales = new Float32Array(outDim * blocks);
+export function quantizeColumns(w: Float32Array, outDim: number, inDim: number): { codes: Int8Array; scales: Float32Array } {
+  const codes = new Int8Array(inDim * outDim);
+  const scales = new Float32Array(outDim);
   for (let o = 0; o < outDim; o++) {
-    for (let b = 0; b < blocks; b++) {
-      const start = b * QUANT_BLOCK;
-      const end = Math.min(inDim, start + QUANT_BLOCK);
-      let max = 0;
-      for (let i = start; i < end; i++) max = Math.max(max, Math.abs(w[o * inDim + i]!));
-      const scale = max > 0 ? max / 127 : 1;
-      scales[o * blocks + b] = scale;
-      for (let i = start; i < end; i++) {
-        codes[(o * blocks + b) * QUANT_BLOCK + (i - start)] = 128 + Math.max(-127, Math.min(127, Math.round(w[o * inDim + i]! / scale)));
-      }
-    }
+    let max = 0;
+    for (let i = 0; i < inDim; i++) max = Math.max(max, Math.abs(w[o * inDim + i]!));
+    const scale = max > 0 ? max / 127 : 1;
+    scales[o] = scale;
+    for (let i = 0; i < inDim; i++) codes[i * outDim + o] = Math.max(-127, Math.min(127, Math.round(w[o * inDim + i]! / scale)));
   }
-  return { codes, scales, blocks };
+  return { codes, scales };
 }
 
 /** x @ W^T (+ b) for a PyTorch Linear weight W of [out, in]. */
 function linear(g: GraphBuilder, x: string, w: Float32Array, outDim: number, inDim: number, bias?: Float32Array): string {
   let y: string;
   if (g.precision === 'int8') {
-    const q = quantizeBlocks(w, outDim, inDim);
+    // Activations are quantized to uint8 per call (per tensor), weights are int8 per output
+    // channel: MLAS's u8 x s8 GEMM (VNNI where the CPU has it).
+    const q = quantizeColumns(w, outDim, inDim);
     y = g.op(
-      'MatMulNBits',
-      [x, g.bytes('wq', q.codes, [outDim, q.blocks, QUANT_BLOCK]), g.floats('wscale', q.scales, [outDim * q.blocks])],
-      // accuracy_level 4: int8 activations in the kernel, which is where the speed comes from
-      { K: inDim, N: outDim, bits: 8, block_size: QUANT_BLOCK, accuracy_level: 4 },
+      'DynamicQuantizeMatMul',
+      [x, g.int8s('wq', q.codes, [inDim, outDim]), g.floats('wscale', q.scales, [outDim])],
+      {},
       undefined,
       'com.microsoft',
     );

@@ -62,10 +62,10 @@ export class GraphBuilder {
     return name;
   }
 
-  /** A uint8 initializer (quantized weights). */
-  bytes(prefix: string, data: Uint8Array, dims: number[]): string {
+  /** An int8 initializer (quantized weights). */
+  int8s(prefix: string, data: Int8Array, dims: number[]): string {
     const name = this.fresh(prefix);
-    this.#initializers.push({ name, dims, dataType: DataType.UINT8, rawData: data });
+    this.#initializers.push({ name, dims, dataType: DataType.INT8, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
     return name;
   }
 

@@ -1,0 +1,58 @@
+/**
+ * Built ONNX graphs on disk, so a model is turned into graphs once. The key hashes the weight
+ * files' bytes, the config, the build options and the graph format version; each graph file is
+ * written atomically (temp + rename), and a file that fails to load is rebuilt.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/** Bump when the graphs built from the same weights change. */
+export const GRAPH_FORMAT_VERSION = 1;
+
+export function defaultCacheDir(): string {
+  const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  return path.join(base, 'lmrec', 'graphs');
+}
+
+async function hashFile(file: string, hash: ReturnType<typeof createHash>): Promise<void> {
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 22 })) hash.update(chunk as Buffer);
+}
+
+/** Hash of a model directory's weights and config plus the build options. */
+export async function graphKey(dir: string, options: Record<string, unknown>): Promise<string> {
+  const hash = createHash('sha256');
+  hash.update(JSON.stringify({ version: GRAPH_FORMAT_VERSION, options }));
+  const files = readdirSync(dir)
+    .filter((f) => f === 'config.json' || f.endsWith('.safetensors') || f === 'model.safetensors.index.json')
+    .sort();
+  for (const f of files) {
+    hash.update(`\0${f}\0`);
+    await hashFile(path.join(dir, f), hash);
+  }
+  return hash.digest('hex').slice(0, 32);
+}
+
+export class GraphCache {
+  readonly dir: string;
+
+  constructor(root: string, key: string) {
+    this.dir = path.join(root, key);
+  }
+
+  path(name: string): string {
+    return path.join(this.dir, `${name}.onnx`);
+  }
+
+  has(name: string): boolean {
+    return existsSync(this.path(name));
+  }
+
+  write(name: string, bytes: Uint8Array): void {
+    mkdirSync(this.dir, { recursive: true });
+    const tmp = `${this.path(name)}.tmp-${process.pid}`;
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, this.path(name));
+  }
+}

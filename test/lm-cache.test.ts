@@ -1,0 +1,48 @@
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LanguageModel } from '../src/lm/language-model.js';
+import { writeTinyDecoder } from './helpers/tiny-models.js';
+
+const root = mkdtempSync(path.join(tmpdir(), 'lmrec-cache-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('graph cache', () => {
+  const model = path.join(root, 'model');
+  const cacheDir = path.join(root, 'cache');
+  writeTinyDecoder(model, { seed: 31, layers: 3 });
+  const ids = [3, 1, 4, 1, 5, 9, 2, 6];
+
+  it('builds graphs once, reuses them, and keys them by options', async () => {
+    const first = await LanguageModel.load(model, { cacheDir, blockSize: 2 });
+    const [a] = await first.hiddenStates(ids, { layers: ['final'] });
+    await first.release();
+    const keys = readdirSync(cacheDir);
+    expect(keys).toHaveLength(1);
+    expect(readdirSync(path.join(cacheDir, keys[0]!)).sort()).toEqual(['embeddings.onnx', 'final.onnx', 'layers_0_2.onnx', 'layers_2_1.onnx']);
+    const again = await LanguageModel.load(model, { cacheDir, blockSize: 2 });
+    const [b] = await again.hiddenStates(ids, { layers: ['final'] });
+    expect(Array.from(b!)).toEqual(Array.from(a!));
+    await again.release();
+    await (await LanguageModel.load(model, { cacheDir, blockSize: 1 })).release();
+    await (await LanguageModel.load(model, { cacheDir, precision: 'int8' })).release();
+    expect(readdirSync(cacheDir)).toHaveLength(3);
+  });
+
+  it('rebuilds a damaged cache file', async () => {
+    const key = readdirSync(cacheDir).find((k) => readdirSync(path.join(cacheDir, k)).includes('layers_0_2.onnx'))!;
+    writeFileSync(path.join(cacheDir, key, 'layers_0_2.onnx'), 'garbage');
+    const lm = await LanguageModel.load(model, { cacheDir, blockSize: 2 });
+    const fresh = await LanguageModel.load(model, { cacheDir: false, blockSize: 2 });
+    expect(await lm.hiddenStates(ids, { layers: [2] })).toEqual(await fresh.hiddenStates(ids, { layers: [2] }));
+    await lm.release();
+    await fresh.release();
+  });
+
+  it('changes key when the weights change', async () => {
+    writeTinyDecoder(model, { seed: 32, layers: 3 });
+    await (await LanguageModel.load(model, { cacheDir, blockSize: 2 })).release();
+    expect(readdirSync(cacheDir)).toHaveLength(4);
+  });
+});
