@@ -20,15 +20,16 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 describe.runIf(existsSync(fixture))('reference decoder on stories260K (vs transformers)', () => {
-  const ref = JSON.parse(readFileSync(path.join(fixture, 'reference.json'), 'utf8')) as {
+  const ref = (existsSync(fixture) ? JSON.parse(readFileSync(path.join(fixture, 'reference.json'), 'utf8')) : {}) as {
     input_ids: number[];
     hidden_states: number[][][];
     last_layer_prenorm: number[][];
     last_logits: number[];
     greedy_next_ids: number[];
   };
-  const config = readConfig(fixture) as DecoderConfig;
-  const weights = decoderWeights(Safetensors.open(fixture), config);
+  const present = existsSync(fixture);
+  const config = (present ? readConfig(fixture) : undefined) as DecoderConfig;
+  const weights = present ? decoderWeights(Safetensors.open(fixture), config) : (undefined as never);
 
   it('reads the config', () => {
     expect(config).toMatchObject({ family: 'decoder', layers: 5, heads: 8, kvHeads: 4, headDim: 8, tiedEmbeddings: true });
