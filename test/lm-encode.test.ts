@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LanguageModel } from '../src/lm/language-model.js';
+import { maxAbsDiff } from './helpers/compare.js';
 import { writeTinyDecoder, writeTinyTokenizer } from './helpers/tiny-models.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'lmrec-encode-'));
@@ -23,11 +24,6 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-};
 
 function pool(states: Float32Array, H: number, rows: number[]): Float32Array {
   const v = new Float32Array(H);

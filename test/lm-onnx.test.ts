@@ -1,5 +1,5 @@
 /** The segmented ONNX graphs against the TypeScript reference and against transformers. */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,18 +11,12 @@ import { wholeGraph } from '../src/lm/onnx/decoder-graphs.js';
 import ort from 'onnxruntime-node';
 import { decoderForward, lastLogits } from '../src/lm/reference/decoder.js';
 import { Safetensors } from '../src/lm/safetensors.js';
+import { maxAbsDiff } from './helpers/compare.js';
+import { hasStories, storiesDir as fixture, storiesReference } from './helpers/stories.js';
 import { writeTinyDecoder, type TinyDecoderOptions } from './helpers/tiny-models.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'lmrec-onnx-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-const fixture = path.resolve(__dirname, '../../shared/fixtures/stories260k-hf');
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
 
 const models: [string, TinyDecoderOptions, number][] = [
   ['llama, grouped-query attention, untied head', { modelType: 'llama', heads: 4, kvHeads: 2 }, 1],
@@ -54,7 +48,7 @@ describe('segmented ONNX decoder graphs', () => {
   }
 
   it('int8 (DynamicQuantizeMatMul) keeps pooled states at cosine >= 0.99 at every layer', async () => {
-    const dirs = [path.join(root, 'int8-llama'), path.join(root, 'int8-qwen2'), ...(existsSync(fixture) ? [fixture] : [])];
+    const dirs = [path.join(root, 'int8-llama'), path.join(root, 'int8-qwen2'), ...(hasStories ? [fixture] : [])];
     writeTinyDecoder(dirs[0]!, { modelType: 'llama', hidden: 64, intermediate: 96, seed: 21 });
     writeTinyDecoder(dirs[1]!, { modelType: 'qwen2', hidden: 48, kvHeads: 1, seed: 22 });
     for (const dir of dirs) {
@@ -111,14 +105,8 @@ describe('segmented ONNX decoder graphs', () => {
     await expect(LanguageModel.load(dir, { blockSize: 0 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 
-  describe.runIf(existsSync(fixture))('stories260K (vs transformers)', () => {
-    const ref = (existsSync(fixture) ? JSON.parse(readFileSync(path.join(fixture, 'reference.json'), 'utf8')) : {}) as {
-      input_ids: number[];
-      hidden_states: number[][][];
-      last_layer_prenorm: number[][];
-      last_logits: number[];
-      greedy_next_ids: number[];
-    };
+  describe.runIf(hasStories)('stories260K (vs transformers)', () => {
+    const ref = hasStories ? storiesReference() : (undefined as never);
 
     it.each([1, 2, 5])('blocks of %i: every layer within 1e-4, and the same 40 greedy tokens', async (blockSize) => {
       const lm = await LanguageModel.load(fixture, { blockSize, threads: 1 });

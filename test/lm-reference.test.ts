@@ -2,34 +2,19 @@
  * The reference forward pass against the transformers library on real weights: the
  * stories260K Llama in ../shared/fixtures (every layer, the last logits, 40 greedy tokens).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readConfig, type DecoderConfig } from '../src/lm/config.js';
 import { decoderWeights } from '../src/lm/decoder-weights.js';
 import { decoderForward, lastLogits } from '../src/lm/reference/decoder.js';
 import { Safetensors } from '../src/lm/safetensors.js';
+import { maxAbsDiff } from './helpers/compare.js';
+import { hasStories, storiesDir, storiesReference } from './helpers/stories.js';
 
-const fixture = path.resolve(__dirname, '../../shared/fixtures/stories260k-hf');
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
-
-describe.runIf(existsSync(fixture))('reference decoder on stories260K (vs transformers)', () => {
-  const ref = (existsSync(fixture) ? JSON.parse(readFileSync(path.join(fixture, 'reference.json'), 'utf8')) : {}) as {
-    input_ids: number[];
-    hidden_states: number[][][];
-    last_layer_prenorm: number[][];
-    last_logits: number[];
-    greedy_next_ids: number[];
-  };
-  const present = existsSync(fixture);
-  const config = (present ? readConfig(fixture) : undefined) as DecoderConfig;
-  const weights = present ? decoderWeights(Safetensors.open(fixture), config) : (undefined as never);
+// describe bodies run even when skipped, so nothing is read unless the fixture is there
+describe.runIf(hasStories)('reference decoder on stories260K (vs transformers)', () => {
+  const ref = hasStories ? storiesReference() : (undefined as never);
+  const config = (hasStories ? readConfig(storiesDir) : undefined) as DecoderConfig;
+  const weights = hasStories ? decoderWeights(Safetensors.open(storiesDir), config) : (undefined as never);
 
   it('reads the config', () => {
     expect(config).toMatchObject({ family: 'decoder', layers: 5, heads: 8, kvHeads: 4, headDim: 8, tiedEmbeddings: true });
@@ -37,7 +22,6 @@ describe.runIf(existsSync(fixture))('reference decoder on stories260K (vs transf
 
   it('matches every layer within 1e-4, and the logits', () => {
     const out = decoderForward(config, weights, ref.input_ids);
-    // transformers: [0] embeddings, [1..L-1] layer outputs, [L] after the final norm
     for (let l = 0; l < config.layers; l++) {
       expect(maxAbsDiff(out.layers[l]!, ref.hidden_states[l]!.flat()), `layer ${l}`).toBeLessThanOrEqual(1e-4);
     }
