@@ -1,14 +1,17 @@
 /**
- * LanguageModel: a Hugging Face model directory run through onnxruntime-node as segmented
- * graphs (embeddings, blocks of layers, final norm + head), so any layer's hidden states are
- * one call away and a request runs only the layers it needs.
+ * LanguageModel: a Hugging Face model directory (a Llama-style decoder or a BERT-style
+ * encoder) run through onnxruntime-node as segmented graphs (embeddings, blocks of layers,
+ * and for decoders the final norm + head), so any layer's hidden states are one call away and
+ * a request runs only the layers it needs.
  */
 import ort from 'onnxruntime-node';
 import { LmrecError } from '../errors.js';
-import { readConfig, type DecoderConfig } from './config.js';
-import { decoderWeights, type DecoderWeights } from './decoder-weights.js';
+import { readConfig, type ModelConfig } from './config.js';
+import { decoderWeights } from './decoder-weights.js';
+import { encoderWeights } from './encoder-weights.js';
 import { defaultCacheDir, GraphCache, graphKey } from './graph-cache.js';
 import { blockGraph, embeddingGraph, finalGraph, MASKED, type Precision } from './onnx/decoder-graphs.js';
+import { encoderBlockGraph, encoderEmbeddingGraph } from './onnx/encoder-graphs.js';
 import { Safetensors } from './safetensors.js';
 import { loadTokenizer, type TextTokenizer } from '../text/tokenizer.js';
 
@@ -49,20 +52,20 @@ interface Block {
 }
 
 export class LanguageModel {
-  readonly config: DecoderConfig;
+  readonly config: ModelConfig;
   readonly #dir: string;
   readonly #tokenizer: TextTokenizer | undefined;
   readonly #embed: ort.InferenceSession;
   readonly #blocks: Block[];
-  readonly #final: ort.InferenceSession;
+  readonly #final: ort.InferenceSession | undefined; // decoders: final norm + head
 
   private constructor(
     dir: string,
-    config: DecoderConfig,
+    config: ModelConfig,
     tokenizer: TextTokenizer | undefined,
     embed: ort.InferenceSession,
     blocks: Block[],
-    final: ort.InferenceSession,
+    final: ort.InferenceSession | undefined,
   ) {
     this.#dir = dir;
     this.config = config;
@@ -74,9 +77,6 @@ export class LanguageModel {
 
   static async load(dir: string, options: LanguageModelOptions = {}): Promise<LanguageModel> {
     const config = readConfig(dir);
-    if (config.family !== 'decoder') {
-      throw new LmrecError(`${dir}: BERT-style encoders are not supported by the ONNX runtime yet`, 'UNSUPPORTED');
-    }
     const blockSize = options.blockSize ?? 4;
     if (!Number.isInteger(blockSize) || blockSize < 1) {
       throw new LmrecError(`blockSize must be an integer >= 1, got ${blockSize}`, 'INVALID_ARGUMENT');
@@ -91,9 +91,8 @@ export class LanguageModel {
         ? undefined
         : new GraphCache(options.cacheDir ?? defaultCacheDir(), await graphKey(dir, { precision, blockSize }));
     // Weights are decoded only when a graph has to be built.
-    let weights: DecoderWeights | undefined;
-    const load = () => (weights ??= decoderWeights(Safetensors.open(dir), config));
-    const session = async (name: string, build: (w: DecoderWeights) => Uint8Array) => {
+    const build = graphBuilders(dir, config, precision);
+    const session = async (name: string, make: () => Uint8Array) => {
       if (cache?.has(name)) {
         try {
           return await ort.InferenceSession.create(cache.path(name), sessionOptions);
@@ -101,17 +100,17 @@ export class LanguageModel {
           // a damaged cache file: rebuilt below
         }
       }
-      const bytes = build(load());
+      const bytes = make();
       cache?.write(name, bytes);
       return ort.InferenceSession.create(bytes, sessionOptions);
     };
     const blocks: Block[] = [];
     for (let first = 0; first < config.layers; first += blockSize) {
       const count = Math.min(blockSize, config.layers - first);
-      blocks.push({ first, count, session: await session(`layers_${first}_${count}`, (w) => blockGraph(config, w, first, count, precision)) });
+      blocks.push({ first, count, session: await session(`layers_${first}_${count}`, () => build.block(first, count)) });
     }
-    const embed = await session('embeddings', (w) => embeddingGraph(config, w));
-    const final = await session('final', (w) => finalGraph(config, w, true, precision));
+    const embed = await session('embeddings', build.embedding);
+    const final = build.final ? await session('final', build.final) : undefined;
     const tokenizer = loadTokenizer(dir);
     return new LanguageModel(dir, config, tokenizer, embed, blocks, final);
   }
@@ -146,6 +145,7 @@ export class LanguageModel {
 
   /** Logits at the last position, [vocab]. */
   async logits(input: ModelInput): Promise<Float32Array> {
+    if (!this.#final) throw new LmrecError(`'${this.#dir}' is an encoder: it has no language-model head`, 'UNSUPPORTED');
     const states = await this.#run([this.#ids(input)], this.config.layers, true, true);
     const logits = states.get('logits')!;
     const V = this.config.vocab;
@@ -153,7 +153,8 @@ export class LanguageModel {
   }
 
   async release(): Promise<void> {
-    await Promise.all([this.#embed, this.#final, ...this.#blocks.map((b) => b.session)].map((s) => s.release()));
+    const sessions = [this.#embed, ...this.#blocks.map((b) => b.session), ...(this.#final ? [this.#final] : [])];
+    await Promise.all(sessions.map((s) => s.release()));
   }
 
   /**
@@ -207,6 +208,9 @@ export class LanguageModel {
   async #run(seqs: ArrayLike<number>[], deepest: number, final: boolean, logits: boolean): Promise<Map<LayerRef | 'logits', Float32Array>> {
     const B = seqs.length;
     const T = Math.max(0, ...seqs.map((s) => s.length));
+    if (this.config.family === 'encoder' && T > this.config.maxPositions) {
+      throw new LmrecError(`an input of ${T} tokens is longer than the model's ${this.config.maxPositions} positions`, 'INVALID_ARGUMENT');
+    }
     const tokens = new BigInt64Array(B * T);
     const positions = new BigInt64Array(B * T);
     seqs.forEach((ids, b) => {
@@ -221,18 +225,26 @@ export class LanguageModel {
       }
     });
     const out = new Map<LayerRef | 'logits', Float32Array>();
-    const embedded = await this.#embed.run({ input_ids: new ort.Tensor('int64', tokens, [B, T]) });
+    const lengths = seqs.map((s) => s.length);
+    const inputs: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor('int64', tokens, [B, T]),
+      position_ids: new ort.Tensor('int64', positions, [B, T]),
+      attention_bias: new ort.Tensor('float32', attentionBias(lengths, T, this.config.family === 'decoder'), [B, 1, T, T]),
+    };
+    // each graph takes the inputs it declares
+    const feeds = (session: ort.InferenceSession, extra: Record<string, ort.Tensor>) =>
+      Object.fromEntries(session.inputNames.map((name) => [name, extra[name] ?? inputs[name]!]));
+    const embedded = await this.#embed.run(feeds(this.#embed, {}));
     let hidden = embedded.hidden!;
     out.set(0, hidden.data as Float32Array);
-    const positionIds = new ort.Tensor('int64', positions, [B, T]);
-    const bias = new ort.Tensor('float32', attentionBias(seqs.map((s) => s.length), T), [B, 1, T, T]);
     for (const block of this.#blocks) {
       if (block.first >= deepest) break;
-      const result = await block.session.run({ hidden, position_ids: positionIds, attention_bias: bias });
+      const result = await block.session.run(feeds(block.session, { hidden }));
       for (let l = block.first + 1; l <= block.first + block.count; l++) out.set(l, result[`hidden_${l}`]!.data as Float32Array);
       hidden = result[`hidden_${block.first + block.count}`]!;
     }
-    if (final) {
+    if (final && !this.#final) out.set('final', hidden.data as Float32Array); // encoders end normalized
+    if (final && this.#final) {
       const result = await this.#final.run({ hidden }, logits ? ['final', 'logits'] : ['final']);
       out.set('final', result.final!.data as Float32Array);
       if (logits) out.set('logits', result.logits!.data as Float32Array);
@@ -256,14 +268,39 @@ export function lmSessionOptions(threads?: number): ort.InferenceSession.Session
 }
 
 /**
- * Additive attention bias for right-padded causal sequences, [B x T x T]: token t of sequence
- * b may attend to s <= t within its length. Padding rows attend to themselves only, so they
- * stay finite (their states are never used).
+ * Additive attention bias for right-padded sequences, [B x T x T]: token t of sequence b may
+ * attend to the tokens s within its length (and, when causal, only s <= t). Padding rows
+ * attend to themselves only, so they stay finite (their states are never used).
  */
-export function attentionBias(lengths: number[], T: number): Float32Array {
+export function attentionBias(lengths: number[], T: number, causal = true): Float32Array {
   const bias = new Float32Array(lengths.length * T * T).fill(MASKED);
   lengths.forEach((len, b) => {
-    for (let t = 0; t < T; t++) for (let s = 0; s <= t; s++) if (s < len || s === t) bias[(b * T + t) * T + s] = 0;
+    for (let t = 0; t < T; t++) {
+      for (let s = 0; s < (causal ? t + 1 : T); s++) if (s < len || s === t) bias[(b * T + t) * T + s] = 0;
+    }
   });
   return bias;
+}
+
+/** Builders of one model's graphs; weights are decoded once, on first use. */
+function graphBuilders(
+  dir: string,
+  config: ModelConfig,
+  precision: Precision,
+): { embedding: () => Uint8Array; block: (first: number, count: number) => Uint8Array; final?: () => Uint8Array } {
+  if (config.family === 'encoder') {
+    let w: ReturnType<typeof encoderWeights> | undefined;
+    const weights = () => (w ??= encoderWeights(Safetensors.open(dir), config));
+    return {
+      embedding: () => encoderEmbeddingGraph(config, weights()),
+      block: (first, count) => encoderBlockGraph(config, weights(), first, count, precision),
+    };
+  }
+  let w: ReturnType<typeof decoderWeights> | undefined;
+  const weights = () => (w ??= decoderWeights(Safetensors.open(dir), config));
+  return {
+    embedding: () => embeddingGraph(config, weights()),
+    block: (first, count) => blockGraph(config, weights(), first, count, precision),
+    final: () => finalGraph(config, weights(), true, precision),
+  };
 }

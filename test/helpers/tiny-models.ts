@@ -96,3 +96,63 @@ export function writeTinyTokenizer(dir: string, words: string[]): void {
   };
   writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(tokenizer));
 }
+
+export interface TinyEncoderOptions {
+  hidden?: number;
+  heads?: number;
+  intermediate?: number;
+  layers?: number;
+  vocab?: number;
+  maxPositions?: number;
+  /** Name tensors as a BertFor* checkpoint does ('bert.' prefix, LayerNorm gamma/beta). */
+  legacyNames?: boolean;
+  seed?: number;
+}
+
+export function writeTinyEncoder(dir: string, o: TinyEncoderOptions = {}): void {
+  const H = o.hidden ?? 32;
+  const heads = o.heads ?? 4;
+  const I = o.intermediate ?? 64;
+  const layers = o.layers ?? 3;
+  const vocab = o.vocab ?? 61;
+  const maxPositions = o.maxPositions ?? 40;
+  const rng = new Random(o.seed ?? 1);
+  const pre = o.legacyNames ? 'bert.' : '';
+  const [w, b] = o.legacyNames ? ['gamma', 'beta'] : ['weight', 'bias'];
+  const t = (name: string, shape: number[], scale = 0.2, offset = 0): TensorToWrite => ({
+    name: `${pre}${name}`,
+    shape,
+    data: Float32Array.from({ length: shape.reduce((x, y) => x * y, 1) }, () => offset + rng.normal() * scale),
+  });
+  const norm = (name: string) => [t(`${name}.${w}`, [H], 0.1, 1), t(`${name}.${b}`, [H], 0.1)];
+  const dense = (name: string, out: number, inp: number) => [t(`${name}.weight`, [out, inp]), t(`${name}.bias`, [out], 0.1)];
+  const tensors: TensorToWrite[] = [
+    t('embeddings.word_embeddings.weight', [vocab, H], 0.5),
+    t('embeddings.position_embeddings.weight', [maxPositions, H], 0.5),
+    t('embeddings.token_type_embeddings.weight', [2, H], 0.5),
+    ...norm('embeddings.LayerNorm'),
+  ];
+  for (let l = 0; l < layers; l++) {
+    const p = `encoder.layer.${l}.`;
+    tensors.push(
+      ...dense(`${p}attention.self.query`, H, H),
+      ...dense(`${p}attention.self.key`, H, H),
+      ...dense(`${p}attention.self.value`, H, H),
+      ...dense(`${p}attention.output.dense`, H, H),
+      ...norm(`${p}attention.output.LayerNorm`),
+      ...dense(`${p}intermediate.dense`, I, H),
+      ...dense(`${p}output.dense`, H, I),
+      ...norm(`${p}output.LayerNorm`),
+    );
+  }
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    path.join(dir, 'config.json'),
+    JSON.stringify({
+      model_type: 'bert', architectures: ['BertModel'], hidden_size: H, num_attention_heads: heads, intermediate_size: I,
+      num_hidden_layers: layers, vocab_size: vocab, max_position_embeddings: maxPositions, type_vocab_size: 2,
+      layer_norm_eps: 1e-12, hidden_act: 'gelu',
+    }),
+  );
+  writeSafetensors(path.join(dir, 'model.safetensors'), tensors);
+}
