@@ -2,8 +2,8 @@
 
 Run where torch and transformers are installed (the GPU machine has them; the work is done on
 its CPU in fp32, so TF32 cannot blur the reference):
-    python3 bench/crosscheck/make_reference.py OUT
-then compare lmrec against it here:
+    python3 bench/crosscheck/make_reference.py OUT [NAME ...]
+(NAME: qwen2, llama-bf16, bert; default all), then compare lmrec against it here:
     npx tsx bench/crosscheck/compare.ts OUT
 Each OUT/<name>/ holds config.json, model.safetensors and reference.json.
 """
@@ -14,9 +14,10 @@ import sys
 import torch
 import transformers
 from safetensors.torch import save_file
-from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+from transformers import BertConfig, BertModel, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
 out = sys.argv[1]
+only = set(sys.argv[2:])
 torch.manual_seed(0)
 common = dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=8, vocab_size=1000,
               max_position_embeddings=512, initializer_range=0.08)
@@ -27,8 +28,14 @@ cases = {
     # untied head, weights stored as bf16
     "llama-bf16": (LlamaForCausalLM(LlamaConfig(intermediate_size=688, num_key_value_heads=4, rope_theta=10000.0,
                                                 rms_norm_eps=1e-5, tie_word_embeddings=False, **common)), torch.bfloat16),
+    # a post-LayerNorm encoder (MiniLM/bge/e5/gte family); no head
+    "bert": (BertModel(BertConfig(hidden_size=256, num_hidden_layers=4, num_attention_heads=8, intermediate_size=1024,
+                                  vocab_size=1000, max_position_embeddings=512, initializer_range=0.08),
+                       add_pooling_layer=False), torch.float32),
 }
 for name, (model, dtype) in cases.items():
+    if only and name not in only:
+        continue
     model.eval()
     with torch.no_grad():
         for n, p in model.named_parameters():  # random biases too (transformers initialises them to zero)
@@ -45,8 +52,10 @@ for name, (model, dtype) in cases.items():
              if not (model.config.tie_word_embeddings and k == "lm_head.weight")}
     save_file(state, os.path.join(d, "model.safetensors"), metadata={"format": "pt"})
     captured = {}
-    model.model.layers[-1].register_forward_hook(
-        lambda mod, inp, outp: captured.__setitem__("prenorm", outp[0] if isinstance(outp, tuple) else outp))
+    decoder = hasattr(model, "model")
+    if decoder:
+        model.model.layers[-1].register_forward_hook(
+            lambda mod, inp, outp: captured.__setitem__("prenorm", outp[0] if isinstance(outp, tuple) else outp))
     ids = torch.randint(0, 1000, (1, 24))
     with torch.no_grad():
         o = model(ids, output_hidden_states=True)
@@ -55,9 +64,10 @@ for name, (model, dtype) in cases.items():
         "torch": torch.__version__,
         "input_ids": ids[0].tolist(),
         "hidden_states": [h[0].tolist() for h in o.hidden_states],
-        "last_layer_prenorm": captured["prenorm"][0].tolist(),
-        "last_logits": o.logits[0, -1].tolist(),
     }
+    if decoder:
+        ref["last_layer_prenorm"] = captured["prenorm"][0].tolist()
+        ref["last_logits"] = o.logits[0, -1].tolist()
     with open(os.path.join(out, name, "reference.json"), "w") as f:
         json.dump(ref, f)
     print(name, "saved", dtype, "hidden states", len(ref["hidden_states"]))
