@@ -2,27 +2,34 @@
  * npm run bench:lm [-- --quick]
  *
  * encode() throughput of the segmented ONNX runtime against onnxruntime-node running the same
- * model as one unsegmented graph, on random weights of a realistic shape (a Qwen2.5-0.5B-like
- * decoder; --quick: a 4-layer, 256-wide one). fp32 and int8, full depth and truncated to the
- * middle layer. Writes bench/results/lm.json and prints a table.
+ * model as one unsegmented graph, on random weights of realistic shapes: a Qwen2.5-0.5B-like
+ * decoder and a 6-layer, 384-wide BERT (--quick: a 4-layer, 256-wide decoder and a 4-layer
+ * BERT). fp32 and int8, full depth and truncated to the middle layer. Writes
+ * bench/results/lm.json and prints a table.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
-import { readConfig, type DecoderConfig } from '../src/lm/config.js';
+import { readConfig } from '../src/lm/config.js';
 import { decoderWeights } from '../src/lm/decoder-weights.js';
+import { encoderWeights } from '../src/lm/encoder-weights.js';
 import { attentionBias, LanguageModel, lmSessionOptions } from '../src/lm/language-model.js';
 import { wholeGraph, type Precision } from '../src/lm/onnx/decoder-graphs.js';
+import { encoderWholeGraph } from '../src/lm/onnx/encoder-graphs.js';
 import { Safetensors, writeSafetensors, type TensorToWrite } from '../src/lm/safetensors.js';
 import { printTable, writeJson } from './measure.js';
 
 const QUICK = process.argv.includes('--quick');
-const shape = QUICK
+const DECODER = QUICK
   ? { name: 'decoder-4x256 (quick)', layers: 4, hidden: 256, heads: 8, kvHeads: 2, intermediate: 704, vocab: 4000 }
   : // Qwen2.5-0.5B's shape; the vocabulary is cut to 32k (encode never runs the head)
     { name: 'qwen2.5-0.5b-like', layers: 24, hidden: 896, heads: 14, kvHeads: 2, intermediate: 4864, vocab: 32000 };
+// all-MiniLM-L6's shape (BERT, 6 layers, 384 wide)
+const ENCODER = QUICK
+  ? { name: 'bert-4x128 (quick)', layers: 4, hidden: 128, heads: 4, intermediate: 512, vocab: 4000, maxPositions: 512 }
+  : { name: 'bert-6x384', layers: 6, hidden: 384, heads: 12, intermediate: 1536, vocab: 30522, maxPositions: 512 };
 const BATCH = 4;
 const TOKENS = QUICK ? 64 : 64;
 
@@ -40,8 +47,8 @@ function randomTensor(n: number, std: number, seed: number): Float32Array {
   return out;
 }
 
-function writeModel(dir: string): void {
-  const { layers, hidden: H, heads, kvHeads, intermediate: I, vocab } = shape;
+function writeDecoder(dir: string): void {
+  const { layers, hidden: H, heads, kvHeads, intermediate: I, vocab } = DECODER;
   const hd = H / heads;
   let seed = 1;
   const t = (name: string, dims: number[], std = 0.02): TensorToWrite => ({
@@ -78,6 +85,46 @@ function writeModel(dir: string): void {
   writeSafetensors(path.join(dir, 'model.safetensors'), tensors);
 }
 
+function writeEncoder(dir: string): void {
+  const { layers, hidden: H, heads, intermediate: I, vocab, maxPositions } = ENCODER;
+  let seed = 1000;
+  const t = (name: string, dims: number[], fill?: number): TensorToWrite => ({
+    name,
+    shape: dims,
+    data: fill === undefined ? randomTensor(dims.reduce((x, y) => x * y, 1), 0.02, seed++) : new Float32Array(dims[0]!).fill(fill),
+  });
+  const norm = (name: string) => [t(`${name}.weight`, [H], 1), t(`${name}.bias`, [H], 0)];
+  const dense = (name: string, out: number, inp: number) => [t(`${name}.weight`, [out, inp]), t(`${name}.bias`, [out], 0)];
+  const tensors: TensorToWrite[] = [
+    t('embeddings.word_embeddings.weight', [vocab, H]),
+    t('embeddings.position_embeddings.weight', [maxPositions, H]),
+    t('embeddings.token_type_embeddings.weight', [2, H]),
+    ...norm('embeddings.LayerNorm'),
+  ];
+  for (let l = 0; l < layers; l++) {
+    const p = `encoder.layer.${l}.`;
+    tensors.push(
+      ...dense(`${p}attention.self.query`, H, H),
+      ...dense(`${p}attention.self.key`, H, H),
+      ...dense(`${p}attention.self.value`, H, H),
+      ...dense(`${p}attention.output.dense`, H, H),
+      ...norm(`${p}attention.output.LayerNorm`),
+      ...dense(`${p}intermediate.dense`, I, H),
+      ...dense(`${p}output.dense`, H, I),
+      ...norm(`${p}output.LayerNorm`),
+    );
+  }
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    path.join(dir, 'config.json'),
+    JSON.stringify({
+      model_type: 'bert', hidden_size: H, num_attention_heads: heads, intermediate_size: I, num_hidden_layers: layers,
+      vocab_size: vocab, max_position_embeddings: maxPositions, type_vocab_size: 2, layer_norm_eps: 1e-12, hidden_act: 'gelu',
+    }),
+  );
+  writeSafetensors(path.join(dir, 'model.safetensors'), tensors);
+}
+
 interface Row {
   model: string;
   precision: Precision;
@@ -88,12 +135,13 @@ interface Row {
   vs_baseline: number;
 }
 
-async function main(): Promise<void> {
+/** Runs every variant of one model; `blockSize` divides the depth so the middle layer ends a block. */
+async function benchModel(name: string, write: (dir: string) => void, blockSize: number): Promise<Row[]> {
   const dir = mkdtempSync(path.join(tmpdir(), 'lmrec-bench-lm-'));
   try {
-    console.error(`writing ${shape.name} random weights...`);
-    writeModel(dir);
-    const c = readConfig(dir) as DecoderConfig;
+    console.error(`writing ${name} random weights...`);
+    write(dir);
+    const c = readConfig(dir);
     const inputs = Array.from({ length: BATCH }, (_, b) => Array.from({ length: TOKENS }, (_, t) => (b * 7919 + t * 104729) % c.vocab));
     const tokens = BATCH * TOKENS;
     // Every variant is loaded first and then run in interleaved rounds, so drift on a shared
@@ -109,21 +157,24 @@ async function main(): Promise<void> {
     const variants: Variant[] = [];
     const closers: (() => Promise<void>)[] = [];
     for (const precision of ['fp32', 'int8'] as Precision[]) {
-      console.error(`${precision}: building graphs...`);
-      const weights = decoderWeights(Safetensors.open(dir), c);
-      const whole = await ort.InferenceSession.create(wholeGraph(c, weights, precision), lmSessionOptions());
+      console.error(`${name} ${precision}: building graphs...`);
+      const graph =
+        c.family === 'decoder'
+          ? wholeGraph(c, decoderWeights(Safetensors.open(dir), c), precision)
+          : encoderWholeGraph(c, encoderWeights(Safetensors.open(dir), c), precision);
+      const whole = await ort.InferenceSession.create(graph, lmSessionOptions());
       const feeds = {
         input_ids: new ort.Tensor('int64', BigInt64Array.from(inputs.flat().map(BigInt)), [BATCH, TOKENS]),
         position_ids: new ort.Tensor('int64', BigInt64Array.from(inputs.flat().map((_, i) => BigInt(i % TOKENS))), [BATCH, TOKENS]),
-        attention_bias: new ort.Tensor('float32', attentionBias(inputs.map((s) => s.length), TOKENS), [BATCH, 1, TOKENS, TOKENS]),
+        attention_bias: new ort.Tensor('float32', attentionBias(inputs.map((s) => s.length), TOKENS, c.family === 'decoder'), [BATCH, 1, TOKENS, TOKENS]),
       };
       variants.push({ precision, block_size: 'whole', layers_run: c.layers, run: () => whole.run(feeds), times: [] });
       closers.push(() => whole.release());
-      for (const blockSize of [4, 1]) {
-        const lm = await LanguageModel.load(dir, { precision, blockSize, cacheDir: false });
+      for (const size of [blockSize, 1]) {
+        const lm = await LanguageModel.load(dir, { precision, blockSize: size, cacheDir: false });
         closers.push(() => lm.release());
-        for (const layer of blockSize === 4 ? [c.layers, c.layers / 2] : [c.layers]) {
-          variants.push({ precision, block_size: blockSize, layers_run: layer, run: () => lm.encode(inputs, { layer: layer === c.layers ? 'final' : layer, batchSize: BATCH }), times: [] });
+        for (const layer of size === blockSize ? [c.layers, c.layers / 2] : [c.layers]) {
+          variants.push({ precision, block_size: size, layers_run: layer, run: () => lm.encode(inputs, { layer: layer === c.layers ? 'final' : layer, batchSize: BATCH }), times: [] });
         }
       }
     }
@@ -142,19 +193,32 @@ async function main(): Promise<void> {
       const tps = (tokens * 1000) / median(v.times);
       const base = variants.find((w) => w.precision === v.precision && w.block_size === 'whole')!;
       const baseline = (tokens * 1000) / median(base.times);
-      return { model: shape.name, precision: v.precision, block_size: v.block_size, layers_run: v.layers_run, tokens_per_s: tps, baseline_tokens_per_s: baseline, vs_baseline: tps / baseline };
+      return { model: name, precision: v.precision, block_size: v.block_size, layers_run: v.layers_run, tokens_per_s: tps, baseline_tokens_per_s: baseline, vs_baseline: tps / baseline };
     });
-    const here = path.dirname(fileURLToPath(import.meta.url));
-    if (!QUICK) writeJson(path.join(here, 'results', 'lm.json'), rows);
-    printTable(rows as unknown as Record<string, unknown>[], ['model', 'precision', 'block_size', 'layers_run', 'tokens_per_s', 'baseline_tokens_per_s', 'vs_baseline']);
-    const get = (p: Precision, b: number | 'whole', l: number) => rows.find((r) => r.precision === p && r.block_size === b && r.layers_run === l)!;
-    console.log(
-      `\nsegmentation cost (blocks of 4, full depth): fp32 ${((1 - get('fp32', 4, c.layers).vs_baseline) * 100).toFixed(1)}%, int8 ${((1 - get('int8', 4, c.layers).vs_baseline) * 100).toFixed(1)}%` +
-        `\nint8 / fp32 (segmented, full depth): ${(get('int8', 4, c.layers).tokens_per_s / get('fp32', 4, c.layers).tokens_per_s).toFixed(2)}x; one graph: ${(get('int8', 'whole', c.layers).tokens_per_s / get('fp32', 'whole', c.layers).tokens_per_s).toFixed(2)}x` +
-        `\nmiddle layer / full depth: fp32 ${(get('fp32', 4, c.layers / 2).tokens_per_s / get('fp32', 4, c.layers).tokens_per_s).toFixed(2)}x, int8 ${(get('int8', 4, c.layers / 2).tokens_per_s / get('int8', 4, c.layers).tokens_per_s).toFixed(2)}x`,
-    );
+    return rows;
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const rows = [
+    ...(await benchModel(DECODER.name, writeDecoder, 4)),
+    ...(await benchModel(ENCODER.name, writeEncoder, ENCODER.layers / 2)),
+  ];
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  if (!QUICK) writeJson(path.join(here, 'results', 'lm.json'), rows);
+  printTable(rows as unknown as Record<string, unknown>[], ['model', 'precision', 'block_size', 'layers_run', 'tokens_per_s', 'baseline_tokens_per_s', 'vs_baseline']);
+  for (const model of [DECODER.name, ENCODER.name]) {
+    const mine = rows.filter((r) => r.model === model);
+    const full = Math.max(...mine.map((r) => r.layers_run));
+    const blocks = mine.find((r) => typeof r.block_size === 'number' && r.block_size > 1)!.block_size;
+    const get = (p: Precision, b: number | 'whole', l: number) => mine.find((r) => r.precision === p && r.block_size === b && r.layers_run === l)!;
+    console.log(
+      `\n${model}: segmentation cost (blocks of ${blocks}, full depth): fp32 ${((1 - get('fp32', blocks, full).vs_baseline) * 100).toFixed(1)}%, int8 ${((1 - get('int8', blocks, full).vs_baseline) * 100).toFixed(1)}%` +
+        `; int8 / fp32: ${(get('int8', blocks, full).tokens_per_s / get('fp32', blocks, full).tokens_per_s).toFixed(2)}x (one graph ${(get('int8', 'whole', full).tokens_per_s / get('fp32', 'whole', full).tokens_per_s).toFixed(2)}x)` +
+        `; middle layer / full depth: fp32 ${(get('fp32', blocks, full / 2).tokens_per_s / get('fp32', blocks, full).tokens_per_s).toFixed(2)}x, int8 ${(get('int8', blocks, full / 2).tokens_per_s / get('int8', blocks, full).tokens_per_s).toFixed(2)}x`,
+    );
   }
 }
 

@@ -57,7 +57,10 @@ export class LanguageModel {
   readonly #tokenizer: TextTokenizer | undefined;
   readonly #embed: ort.InferenceSession;
   readonly #blocks: Block[];
-  readonly #final: ort.InferenceSession | undefined; // decoders: final norm + head
+  // decoders: the final norm, and the norm + LM head (separate: onnxruntime computes every
+  // node of a graph whatever is fetched, and the head is the costliest product for encode)
+  readonly #final: ort.InferenceSession | undefined;
+  readonly #head: ort.InferenceSession | undefined;
 
   private constructor(
     dir: string,
@@ -66,6 +69,7 @@ export class LanguageModel {
     embed: ort.InferenceSession,
     blocks: Block[],
     final: ort.InferenceSession | undefined,
+    head: ort.InferenceSession | undefined,
   ) {
     this.#dir = dir;
     this.config = config;
@@ -73,6 +77,7 @@ export class LanguageModel {
     this.#embed = embed;
     this.#blocks = blocks;
     this.#final = final;
+    this.#head = head;
   }
 
   static async load(dir: string, options: LanguageModelOptions = {}): Promise<LanguageModel> {
@@ -111,8 +116,9 @@ export class LanguageModel {
     }
     const embed = await session('embeddings', build.embedding);
     const final = build.final ? await session('final', build.final) : undefined;
+    const head = build.head ? await session('head', build.head) : undefined;
     const tokenizer = loadTokenizer(dir);
-    return new LanguageModel(dir, config, tokenizer, embed, blocks, final);
+    return new LanguageModel(dir, config, tokenizer, embed, blocks, final, head);
   }
 
   /** Token ids of a text, with the model's tokenizer. */
@@ -145,7 +151,7 @@ export class LanguageModel {
 
   /** Logits at the last position, [vocab]. */
   async logits(input: ModelInput): Promise<Float32Array> {
-    if (!this.#final) throw new LmrecError(`'${this.#dir}' is an encoder: it has no language-model head`, 'UNSUPPORTED');
+    if (!this.#head) throw new LmrecError(`'${this.#dir}' is an encoder: it has no language-model head`, 'UNSUPPORTED');
     const states = await this.#run([this.#ids(input)], this.config.layers, true, true);
     const logits = states.get('logits')!;
     const V = this.config.vocab;
@@ -153,7 +159,7 @@ export class LanguageModel {
   }
 
   async release(): Promise<void> {
-    const sessions = [this.#embed, ...this.#blocks.map((b) => b.session), ...(this.#final ? [this.#final] : [])];
+    const sessions = [this.#embed, ...this.#blocks.map((b) => b.session), ...(this.#final ? [this.#final] : []), ...(this.#head ? [this.#head] : [])];
     await Promise.all(sessions.map((s) => s.release()));
   }
 
@@ -243,11 +249,15 @@ export class LanguageModel {
       for (let l = block.first + 1; l <= block.first + block.count; l++) out.set(l, result[`hidden_${l}`]!.data as Float32Array);
       hidden = result[`hidden_${block.first + block.count}`]!;
     }
-    if (final && !this.#final) out.set('final', hidden.data as Float32Array); // encoders end normalized
-    if (final && this.#final) {
-      const result = await this.#final.run({ hidden }, logits ? ['final', 'logits'] : ['final']);
-      out.set('final', result.final!.data as Float32Array);
-      if (logits) out.set('logits', result.logits!.data as Float32Array);
+    if (final) {
+      const last = logits ? this.#head : this.#final;
+      if (!last) {
+        out.set('final', hidden.data as Float32Array); // encoders end normalized
+      } else {
+        const result = await last.run({ hidden });
+        out.set('final', result.final!.data as Float32Array);
+        if (logits) out.set('logits', result.logits!.data as Float32Array);
+      }
     }
     return out;
   }
@@ -287,7 +297,7 @@ function graphBuilders(
   dir: string,
   config: ModelConfig,
   precision: Precision,
-): { embedding: () => Uint8Array; block: (first: number, count: number) => Uint8Array; final?: () => Uint8Array } {
+): { embedding: () => Uint8Array; block: (first: number, count: number) => Uint8Array; final?: () => Uint8Array; head?: () => Uint8Array } {
   if (config.family === 'encoder') {
     let w: ReturnType<typeof encoderWeights> | undefined;
     const weights = () => (w ??= encoderWeights(Safetensors.open(dir), config));
@@ -301,6 +311,7 @@ function graphBuilders(
   return {
     embedding: () => embeddingGraph(config, weights()),
     block: (first, count) => blockGraph(config, weights(), first, count, precision),
-    final: () => finalGraph(config, weights(), true, precision),
+    final: () => finalGraph(config, weights(), false, precision),
+    head: () => finalGraph(config, weights(), true, precision),
   };
 }

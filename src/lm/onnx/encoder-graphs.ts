@@ -37,11 +37,8 @@ function layer(g: GraphBuilder, c: EncoderConfig, w: EncoderLayerWeights, x: str
   return layerNorm(g, g.op('Add', [linear(g, up, w.down.weight, H, c.intermediate, w.down.bias), attn]), w.outNorm, c.eps);
 }
 
-export function encoderEmbeddingGraph(c: EncoderConfig, w: EncoderWeights): Uint8Array {
-  const g = new GraphBuilder('embeddings', 'fp32');
+function embed(g: GraphBuilder, c: EncoderConfig, w: EncoderWeights, ids: string, positions: string): string {
   const H = c.hidden;
-  const ids = g.input('input_ids', 'int64', ['batch', 'tokens']);
-  const positions = g.input('position_ids', 'int64', ['batch', 'tokens']);
   const sum = g.op('Add', [
     g.op('Add', [
       g.op('Gather', [g.floats('word', w.word, [c.vocab, H]), ids], { axis: 0 }),
@@ -49,7 +46,17 @@ export function encoderEmbeddingGraph(c: EncoderConfig, w: EncoderWeights): Uint
     ]),
     g.floats('token_type0', w.tokenType.subarray(0, H), [H]),
   ]);
-  g.output(layerNorm(g, sum, w.embedNorm, c.eps), 'hidden', 'float', ['batch', 'tokens', H]);
+  return layerNorm(g, sum, w.embedNorm, c.eps);
+}
+
+function tokenInputs(g: GraphBuilder): { ids: string; positions: string } {
+  return { ids: g.input('input_ids', 'int64', ['batch', 'tokens']), positions: g.input('position_ids', 'int64', ['batch', 'tokens']) };
+}
+
+export function encoderEmbeddingGraph(c: EncoderConfig, w: EncoderWeights): Uint8Array {
+  const g = new GraphBuilder('embeddings', 'fp32');
+  const { ids, positions } = tokenInputs(g);
+  g.output(embed(g, c, w, ids, positions), 'hidden', 'float', ['batch', 'tokens', c.hidden]);
   return g.build();
 }
 
@@ -61,5 +68,16 @@ export function encoderBlockGraph(c: EncoderConfig, w: EncoderWeights, first: nu
     x = layer(g, c, w.layers[l]!, x, bias);
     g.output(x, `hidden_${l + 1}`, 'float', ['batch', 'tokens', c.hidden]);
   }
+  return g.build();
+}
+
+/** The whole encoder as one graph: input_ids -> 'final'. The benchmark's baseline. */
+export function encoderWholeGraph(c: EncoderConfig, w: EncoderWeights, precision: Precision = 'fp32'): Uint8Array {
+  const g = new GraphBuilder('encoder', precision);
+  const { ids, positions } = tokenInputs(g);
+  const bias = g.input('attention_bias', 'float', ['batch', 1, 'tokens', 'tokens']);
+  let x = embed(g, c, w, ids, positions);
+  for (let l = 0; l < c.layers; l++) x = layer(g, c, w.layers[l]!, x, bias);
+  g.output(x, 'final', 'float', ['batch', 'tokens', c.hidden]);
   return g.build();
 }
