@@ -7,18 +7,19 @@
  * BERT). fp32 and int8, full depth and truncated to the middle layer. Writes
  * bench/results/lm.json and prints a table.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
-import { readConfig } from '../src/lm/config.js';
+import { writeDecoderCheckpoint, writeEncoderCheckpoint, type TensorSource } from '../src/lm/checkpoint-writer.js';
+import { readConfig, type DecoderConfig, type EncoderConfig } from '../src/lm/config.js';
 import { decoderWeights } from '../src/lm/decoder-weights.js';
 import { encoderWeights } from '../src/lm/encoder-weights.js';
 import { attentionBias, LanguageModel, lmSessionOptions } from '../src/lm/language-model.js';
 import { wholeGraph, type Precision } from '../src/lm/onnx/decoder-graphs.js';
 import { encoderWholeGraph } from '../src/lm/onnx/encoder-graphs.js';
-import { Safetensors, writeSafetensors, type TensorToWrite } from '../src/lm/safetensors.js';
+import { Safetensors } from '../src/lm/safetensors.js';
 import { printTable, writeJson } from './measure.js';
 
 const QUICK = process.argv.includes('--quick');
@@ -47,82 +48,32 @@ function randomTensor(n: number, std: number, seed: number): Float32Array {
   return out;
 }
 
-function writeDecoder(dir: string): void {
-  const { layers, hidden: H, heads, kvHeads, intermediate: I, vocab } = DECODER;
-  const hd = H / heads;
+/** Uniform weights with the std of a fresh model's init (speed is what is measured here). */
+function initSource(): TensorSource {
   let seed = 1;
-  const t = (name: string, dims: number[], std = 0.02): TensorToWrite => ({
-    name,
-    shape: dims,
-    data: std === 0 ? new Float32Array(dims[0]!).fill(1) : randomTensor(dims.reduce((x, y) => x * y, 1), std, seed++),
-  });
-  const tensors: TensorToWrite[] = [t('model.embed_tokens.weight', [vocab, H]), t('model.norm.weight', [H], 0)];
-  for (let l = 0; l < layers; l++) {
-    const p = `model.layers.${l}.`;
-    tensors.push(
-      t(`${p}input_layernorm.weight`, [H], 0),
-      t(`${p}post_attention_layernorm.weight`, [H], 0),
-      t(`${p}self_attn.q_proj.weight`, [heads * hd, H]),
-      t(`${p}self_attn.q_proj.bias`, [heads * hd]),
-      t(`${p}self_attn.k_proj.weight`, [kvHeads * hd, H]),
-      t(`${p}self_attn.k_proj.bias`, [kvHeads * hd]),
-      t(`${p}self_attn.v_proj.weight`, [kvHeads * hd, H]),
-      t(`${p}self_attn.v_proj.bias`, [kvHeads * hd]),
-      t(`${p}self_attn.o_proj.weight`, [H, heads * hd]),
-      t(`${p}mlp.gate_proj.weight`, [I, H]),
-      t(`${p}mlp.up_proj.weight`, [I, H]),
-      t(`${p}mlp.down_proj.weight`, [H, I]),
-    );
-  }
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(
-    path.join(dir, 'config.json'),
-    JSON.stringify({
-      model_type: 'qwen2', hidden_size: H, intermediate_size: I, num_hidden_layers: layers, num_attention_heads: heads,
-      num_key_value_heads: kvHeads, vocab_size: vocab, rms_norm_eps: 1e-6, rope_theta: 1000000, tie_word_embeddings: true,
-    }),
-  );
-  writeSafetensors(path.join(dir, 'model.safetensors'), tensors);
+  return (_name, shape, kind) => {
+    const n = shape.reduce((x, y) => x * y, 1);
+    if (kind === 'norm-weight') return new Float32Array(n).fill(1);
+    if (kind === 'norm-bias' || kind === 'bias') return new Float32Array(n);
+    return randomTensor(n, 0.02, seed++);
+  };
+}
+
+function writeDecoder(dir: string): void {
+  const { layers, hidden, heads, kvHeads, intermediate, vocab } = DECODER;
+  const config: DecoderConfig = {
+    family: 'decoder', modelType: 'qwen2', hidden, intermediate, layers, heads, kvHeads, headDim: hidden / heads, vocab,
+    eps: 1e-6, ropeTheta: 1000000, tiedEmbeddings: true, qkvBias: true,
+  };
+  writeDecoderCheckpoint(dir, config, initSource());
 }
 
 function writeEncoder(dir: string): void {
-  const { layers, hidden: H, heads, intermediate: I, vocab, maxPositions } = ENCODER;
-  let seed = 1000;
-  const t = (name: string, dims: number[], fill?: number): TensorToWrite => ({
-    name,
-    shape: dims,
-    data: fill === undefined ? randomTensor(dims.reduce((x, y) => x * y, 1), 0.02, seed++) : new Float32Array(dims[0]!).fill(fill),
-  });
-  const norm = (name: string) => [t(`${name}.weight`, [H], 1), t(`${name}.bias`, [H], 0)];
-  const dense = (name: string, out: number, inp: number) => [t(`${name}.weight`, [out, inp]), t(`${name}.bias`, [out], 0)];
-  const tensors: TensorToWrite[] = [
-    t('embeddings.word_embeddings.weight', [vocab, H]),
-    t('embeddings.position_embeddings.weight', [maxPositions, H]),
-    t('embeddings.token_type_embeddings.weight', [2, H]),
-    ...norm('embeddings.LayerNorm'),
-  ];
-  for (let l = 0; l < layers; l++) {
-    const p = `encoder.layer.${l}.`;
-    tensors.push(
-      ...dense(`${p}attention.self.query`, H, H),
-      ...dense(`${p}attention.self.key`, H, H),
-      ...dense(`${p}attention.self.value`, H, H),
-      ...dense(`${p}attention.output.dense`, H, H),
-      ...norm(`${p}attention.output.LayerNorm`),
-      ...dense(`${p}intermediate.dense`, I, H),
-      ...dense(`${p}output.dense`, H, I),
-      ...norm(`${p}output.LayerNorm`),
-    );
-  }
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(
-    path.join(dir, 'config.json'),
-    JSON.stringify({
-      model_type: 'bert', hidden_size: H, num_attention_heads: heads, intermediate_size: I, num_hidden_layers: layers,
-      vocab_size: vocab, max_position_embeddings: maxPositions, type_vocab_size: 2, layer_norm_eps: 1e-12, hidden_act: 'gelu',
-    }),
-  );
-  writeSafetensors(path.join(dir, 'model.safetensors'), tensors);
+  const { layers, hidden, heads, intermediate, vocab, maxPositions } = ENCODER;
+  const config: EncoderConfig = {
+    family: 'encoder', modelType: 'bert', hidden, intermediate, layers, heads, vocab, maxPositions, typeVocab: 2, eps: 1e-12, act: 'gelu',
+  };
+  writeEncoderCheckpoint(dir, config, initSource());
 }
 
 interface Row {

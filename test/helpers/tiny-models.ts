@@ -1,7 +1,9 @@
 /** Writes small random Hugging Face model directories for tests. */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { writeSafetensors, type SafetensorsDtype, type TensorToWrite } from '../../src/lm/safetensors.js';
+import { writeDecoderCheckpoint, writeEncoderCheckpoint, type TensorKind, type TensorSource } from '../../src/lm/checkpoint-writer.js';
+import type { DecoderConfig, EncoderConfig } from '../../src/lm/config.js';
+import type { SafetensorsDtype } from '../../src/lm/safetensors.js';
 import { Random } from '../../src/util/random.js';
 
 export interface TinyDecoderOptions {
@@ -17,65 +19,26 @@ export interface TinyDecoderOptions {
   seed?: number;
 }
 
-export function writeTinyDecoder(dir: string, o: TinyDecoderOptions = {}): Record<string, unknown> {
+/** Random values scaled so activations stay in a useful range through a few layers. */
+function randomSource(seed: number, scales: Omit<Record<TensorKind, number>, 'norm-weight'>): TensorSource {
+  const rng = new Random(seed);
+  return (_name, shape, kind) =>
+    Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () =>
+      kind === 'norm-weight' ? 1 + 0.1 * rng.normal() : rng.normal() * scales[kind],
+    );
+}
+
+export function writeTinyDecoder(dir: string, o: TinyDecoderOptions = {}): DecoderConfig {
   const hidden = o.hidden ?? 32;
   const heads = o.heads ?? 4;
-  const kvHeads = o.kvHeads ?? 2;
-  const headDim = hidden / heads;
-  const intermediate = o.intermediate ?? 48;
-  const layers = o.layers ?? 3;
-  const vocab = o.vocab ?? 61;
   const modelType = o.modelType ?? 'llama';
-  const tied = o.tied ?? false;
-  const rng = new Random(o.seed ?? 1);
-  const rand = (n: number, scale: number) => Float32Array.from({ length: n }, () => rng.normal() * scale);
-  const t = (name: string, shape: number[], scale = 0.2): TensorToWrite => ({
-    name,
-    shape,
-    data: scale === 1 ? Float32Array.from({ length: shape[0]! }, () => 1 + 0.1 * rng.normal()) : rand(shape.reduce((a, b) => a * b, 1), scale),
-    dtype: o.dtype ?? 'F32',
-  });
-  const tensors: TensorToWrite[] = [t('model.embed_tokens.weight', [vocab, hidden], 1 / Math.sqrt(hidden) * 3)];
-  for (let l = 0; l < layers; l++) {
-    const p = `model.layers.${l}.`;
-    tensors.push(
-      t(`${p}input_layernorm.weight`, [hidden], 1),
-      t(`${p}self_attn.q_proj.weight`, [heads * headDim, hidden]),
-      t(`${p}self_attn.k_proj.weight`, [kvHeads * headDim, hidden]),
-      t(`${p}self_attn.v_proj.weight`, [kvHeads * headDim, hidden]),
-      t(`${p}self_attn.o_proj.weight`, [hidden, heads * headDim]),
-      t(`${p}post_attention_layernorm.weight`, [hidden], 1),
-      t(`${p}mlp.gate_proj.weight`, [intermediate, hidden]),
-      t(`${p}mlp.up_proj.weight`, [intermediate, hidden]),
-      t(`${p}mlp.down_proj.weight`, [hidden, intermediate]),
-    );
-    if (modelType === 'qwen2') {
-      tensors.push(
-        t(`${p}self_attn.q_proj.bias`, [heads * headDim]),
-        t(`${p}self_attn.k_proj.bias`, [kvHeads * headDim]),
-        t(`${p}self_attn.v_proj.bias`, [kvHeads * headDim]),
-      );
-    }
-  }
-  tensors.push(t('model.norm.weight', [hidden], 1));
-  if (!tied) tensors.push(t('lm_head.weight', [vocab, hidden]));
-  const config = {
-    model_type: modelType,
-    architectures: [modelType === 'qwen2' ? 'Qwen2ForCausalLM' : modelType === 'mistral' ? 'MistralForCausalLM' : 'LlamaForCausalLM'],
-    hidden_size: hidden,
-    intermediate_size: intermediate,
-    num_hidden_layers: layers,
-    num_attention_heads: heads,
-    num_key_value_heads: kvHeads,
-    vocab_size: vocab,
-    rms_norm_eps: 1e-6,
-    rope_theta: 10000,
-    tie_word_embeddings: tied,
-    hidden_act: 'silu',
+  const config: DecoderConfig = {
+    family: 'decoder', modelType, hidden, intermediate: o.intermediate ?? 48, layers: o.layers ?? 3, heads,
+    kvHeads: o.kvHeads ?? 2, headDim: hidden / heads, vocab: o.vocab ?? 61, eps: 1e-6, ropeTheta: 10000,
+    tiedEmbeddings: o.tied ?? false, qkvBias: modelType === 'qwen2',
   };
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
-  writeSafetensors(path.join(dir, 'model.safetensors'), tensors);
+  const source = randomSource(o.seed ?? 1, { embedding: 3 / Math.sqrt(hidden), matrix: 0.2, bias: 0.2, 'norm-bias': 0 });
+  writeDecoderCheckpoint(dir, config, source, o.dtype ?? 'F32');
   return config;
 }
 
@@ -109,50 +72,12 @@ export interface TinyEncoderOptions {
   seed?: number;
 }
 
-export function writeTinyEncoder(dir: string, o: TinyEncoderOptions = {}): void {
-  const H = o.hidden ?? 32;
-  const heads = o.heads ?? 4;
-  const I = o.intermediate ?? 64;
-  const layers = o.layers ?? 3;
-  const vocab = o.vocab ?? 61;
-  const maxPositions = o.maxPositions ?? 40;
-  const rng = new Random(o.seed ?? 1);
-  const pre = o.legacyNames ? 'bert.' : '';
-  const [w, b] = o.legacyNames ? ['gamma', 'beta'] : ['weight', 'bias'];
-  const t = (name: string, shape: number[], scale = 0.2, offset = 0): TensorToWrite => ({
-    name: `${pre}${name}`,
-    shape,
-    data: Float32Array.from({ length: shape.reduce((x, y) => x * y, 1) }, () => offset + rng.normal() * scale),
-  });
-  const norm = (name: string) => [t(`${name}.${w}`, [H], 0.1, 1), t(`${name}.${b}`, [H], 0.1)];
-  const dense = (name: string, out: number, inp: number) => [t(`${name}.weight`, [out, inp]), t(`${name}.bias`, [out], 0.1)];
-  const tensors: TensorToWrite[] = [
-    t('embeddings.word_embeddings.weight', [vocab, H], 0.5),
-    t('embeddings.position_embeddings.weight', [maxPositions, H], 0.5),
-    t('embeddings.token_type_embeddings.weight', [2, H], 0.5),
-    ...norm('embeddings.LayerNorm'),
-  ];
-  for (let l = 0; l < layers; l++) {
-    const p = `encoder.layer.${l}.`;
-    tensors.push(
-      ...dense(`${p}attention.self.query`, H, H),
-      ...dense(`${p}attention.self.key`, H, H),
-      ...dense(`${p}attention.self.value`, H, H),
-      ...dense(`${p}attention.output.dense`, H, H),
-      ...norm(`${p}attention.output.LayerNorm`),
-      ...dense(`${p}intermediate.dense`, I, H),
-      ...dense(`${p}output.dense`, H, I),
-      ...norm(`${p}output.LayerNorm`),
-    );
-  }
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(
-    path.join(dir, 'config.json'),
-    JSON.stringify({
-      model_type: 'bert', architectures: ['BertModel'], hidden_size: H, num_attention_heads: heads, intermediate_size: I,
-      num_hidden_layers: layers, vocab_size: vocab, max_position_embeddings: maxPositions, type_vocab_size: 2,
-      layer_norm_eps: 1e-12, hidden_act: 'gelu',
-    }),
-  );
-  writeSafetensors(path.join(dir, 'model.safetensors'), tensors);
+export function writeTinyEncoder(dir: string, o: TinyEncoderOptions = {}): EncoderConfig {
+  const config: EncoderConfig = {
+    family: 'encoder', modelType: 'bert', hidden: o.hidden ?? 32, intermediate: o.intermediate ?? 64, layers: o.layers ?? 3,
+    heads: o.heads ?? 4, vocab: o.vocab ?? 61, maxPositions: o.maxPositions ?? 40, typeVocab: 2, eps: 1e-12, act: 'gelu',
+  };
+  const source = randomSource(o.seed ?? 1, { embedding: 0.5, matrix: 0.2, bias: 0.1, 'norm-bias': 0.1 });
+  writeEncoderCheckpoint(dir, config, source, o.legacyNames ?? false);
+  return config;
 }
