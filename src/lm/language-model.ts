@@ -145,14 +145,14 @@ export class LanguageModel {
       }
     }
     const deepest = options.layers.reduce<number>((m, l) => Math.max(m, l === 'final' ? L : l), 0);
-    const states = await this.#run([this.#ids(input)], deepest, options.layers.includes('final'), false);
+    const states = await this.#run([this.#ids(input)], deepest, options.layers, false);
     return options.layers.map((l) => states.get(l)!);
   }
 
   /** Logits at the last position, [vocab]. */
   async logits(input: ModelInput): Promise<Float32Array> {
     if (!this.#head) throw new LmrecError(`'${this.#dir}' is an encoder: it has no language-model head`, 'UNSUPPORTED');
-    const states = await this.#run([this.#ids(input)], this.config.layers, true, true);
+    const states = await this.#run([this.#ids(input)], this.config.layers, ['final'], true);
     const logits = states.get('logits')!;
     const V = this.config.vocab;
     return logits.slice(logits.length - V);
@@ -182,7 +182,7 @@ export class LanguageModel {
     const out: Float32Array[] = [];
     for (let b0 = 0; b0 < inputs.length; b0 += batchSize) {
       const batch = inputs.slice(b0, b0 + batchSize).map((x) => this.#ids(x));
-      const states = await this.#run(batch, layer === 'final' ? L : layer, layer === 'final', false);
+      const states = await this.#run(batch, layer === 'final' ? L : layer, [layer], false);
       const hidden = states.get(layer)!;
       const T = Math.max(...batch.map((s) => s.length));
       batch.forEach((ids, i) => {
@@ -211,7 +211,8 @@ export class LanguageModel {
    * Runs sequences (right-padded to the longest) up to layer `deepest`, and the final norm
    * (and head) when asked. States come back as [batch x tokens x hidden].
    */
-  async #run(seqs: ArrayLike<number>[], deepest: number, final: boolean, logits: boolean): Promise<Map<LayerRef | 'logits', Float32Array>> {
+  async #run(seqs: ArrayLike<number>[], deepest: number, wanted: LayerRef[], logits: boolean): Promise<Map<LayerRef | 'logits', Float32Array>> {
+    const final = wanted.includes('final');
     const B = seqs.length;
     const T = Math.max(0, ...seqs.map((s) => s.length));
     if (this.config.family === 'encoder' && T > this.config.maxPositions) {
@@ -245,9 +246,14 @@ export class LanguageModel {
     out.set(0, hidden.data as Float32Array);
     for (const block of this.#blocks) {
       if (block.first >= deepest) break;
-      const result = await block.session.run(feeds(block.session, { hidden }));
-      for (let l = block.first + 1; l <= block.first + block.count; l++) out.set(l, result[`hidden_${l}`]!.data as Float32Array);
-      hidden = result[`hidden_${block.first + block.count}`]!;
+      // fetch only the block's last layer and the layers asked for: every fetched output is
+      // copied out of onnxruntime
+      const last = block.first + block.count;
+      const fetch = [`hidden_${last}`];
+      for (let l = block.first + 1; l < last; l++) if (wanted.includes(l)) fetch.push(`hidden_${l}`);
+      const result = await block.session.run(feeds(block.session, { hidden }), fetch);
+      for (const name of fetch) out.set(Number(name.slice(7)), result[name]!.data as Float32Array);
+      hidden = result[`hidden_${last}`]!;
     }
     if (final) {
       const last = logits ? this.#head : this.#final;
