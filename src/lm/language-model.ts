@@ -138,21 +138,14 @@ export class LanguageModel {
    * [tokens x hidden] row-major. Runs the layers up to the deepest one requested.
    */
   async hiddenStates(input: ModelInput, options: { layers: LayerRef[] }): Promise<Float32Array[]> {
-    const L = this.config.layers;
-    for (const l of options.layers) {
-      if (l !== 'final' && !(Number.isInteger(l) && l >= 0 && l <= L)) {
-        throw new LmrecError(`layer ${String(l)} does not exist: use 0..${L} or 'final'`, 'INVALID_ARGUMENT');
-      }
-    }
-    const deepest = options.layers.reduce<number>((m, l) => Math.max(m, l === 'final' ? L : l), 0);
-    const states = await this.#run([this.#ids(input)], deepest, options.layers, false);
+    const states = await this.#run([this.#ids(input)], options.layers, false);
     return options.layers.map((l) => states.get(l)!);
   }
 
   /** Logits at the last position, [vocab]. */
   async logits(input: ModelInput): Promise<Float32Array> {
     if (!this.#head) throw new LmrecError(`'${this.#dir}' is an encoder: it has no language-model head`, 'UNSUPPORTED');
-    const states = await this.#run([this.#ids(input)], this.config.layers, ['final'], true);
+    const states = await this.#run([this.#ids(input)], ['final'], true);
     const logits = states.get('logits')!;
     const V = this.config.vocab;
     return logits.slice(logits.length - V);
@@ -169,10 +162,7 @@ export class LanguageModel {
    */
   async encode(inputs: ModelInput[], options: EncodeOptions = {}): Promise<Float32Array[]> {
     const layer = options.layer ?? 'final';
-    const L = this.config.layers;
-    if (layer !== 'final' && !(Number.isInteger(layer) && layer >= 0 && layer <= L)) {
-      throw new LmrecError(`layer ${String(layer)} does not exist: use 0..${L} or 'final'`, 'INVALID_ARGUMENT');
-    }
+    this.#deepest([layer]);
     const pooling = options.pooling ?? 'mean';
     if (pooling === 'marker' && !Number.isInteger(options.marker)) {
       throw new LmrecError("pooling 'marker' needs the marker token id", 'INVALID_ARGUMENT');
@@ -182,7 +172,7 @@ export class LanguageModel {
     const out: Float32Array[] = [];
     for (let b0 = 0; b0 < inputs.length; b0 += batchSize) {
       const batch = inputs.slice(b0, b0 + batchSize).map((x) => this.#ids(x));
-      const states = await this.#run(batch, layer === 'final' ? L : layer, [layer], false);
+      const states = await this.#run(batch, [layer], false);
       const hidden = states.get(layer)!;
       const T = Math.max(...batch.map((s) => s.length));
       batch.forEach((ids, i) => {
@@ -207,11 +197,25 @@ export class LanguageModel {
     return out;
   }
 
+  /** The deepest layer a request needs; throws for a layer the model does not have. */
+  #deepest(layers: LayerRef[]): number {
+    const L = this.config.layers;
+    let deepest = 0;
+    for (const l of layers) {
+      if (l !== 'final' && !(Number.isInteger(l) && l >= 0 && l <= L)) {
+        throw new LmrecError(`layer ${String(l)} does not exist: use 0..${L} or 'final'`, 'INVALID_ARGUMENT');
+      }
+      deepest = Math.max(deepest, l === 'final' ? L : l);
+    }
+    return deepest;
+  }
+
   /**
-   * Runs sequences (right-padded to the longest) up to layer `deepest`, and the final norm
-   * (and head) when asked. States come back as [batch x tokens x hidden].
+   * Runs sequences (right-padded to the longest) up to the deepest layer `wanted`, and the
+   * final norm (and head) when asked. States come back as [batch x tokens x hidden].
    */
-  async #run(seqs: ArrayLike<number>[], deepest: number, wanted: LayerRef[], logits: boolean): Promise<Map<LayerRef | 'logits', Float32Array>> {
+  async #run(seqs: ArrayLike<number>[], wanted: LayerRef[], logits: boolean): Promise<Map<LayerRef | 'logits', Float32Array>> {
+    const deepest = this.#deepest(wanted);
     const final = wanted.includes('final');
     const B = seqs.length;
     const T = Math.max(0, ...seqs.map((s) => s.length));
