@@ -18,6 +18,7 @@ export type LmrecErrorCode =
   | 'OUT_OF_MEMORY'
   | 'NATIVE_UNAVAILABLE'
   | 'NO_TOKENIZER'
+  | 'INVALID_DATA'
   | 'INTERNAL';
 
 export class LmrecError extends Error {

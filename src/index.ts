@@ -22,3 +22,5 @@ export type { Precision } from './lm/onnx/decoder-graphs.js';
 export { parseConfig, readConfig, type ModelConfig, type DecoderConfig, type EncoderConfig } from './lm/config.js';
 export { Safetensors, writeSafetensors, type TensorInfo, type TensorToWrite } from './lm/safetensors.js';
 export { writeDecoderCheckpoint, writeEncoderCheckpoint, type TensorKind, type TensorSource } from './lm/checkpoint-writer.js';
+export { readItems, readEvents, type ItemRecord, type EventRecord } from './data/records.js';
+export { IdMap, readInteractions, readCatalogIds, type Interactions } from './data/interactions.js';

@@ -1,0 +1,83 @@
+/**
+ * Interaction logs as the models need them: string ids mapped to dense integers, and each
+ * user's events ordered by time.
+ */
+import { readEvents, readItems } from './records.js';
+
+/** String ids <-> dense integers 0..size-1, in order of first appearance. */
+export class IdMap {
+  readonly #index = new Map<string, number>();
+  readonly #names: string[] = [];
+
+  get size(): number {
+    return this.#names.length;
+  }
+
+  /** The id's integer, assigning the next one if it is new. */
+  add(name: string): number {
+    let i = this.#index.get(name);
+    if (i === undefined) {
+      i = this.#names.length;
+      this.#index.set(name, i);
+      this.#names.push(name);
+    }
+    return i;
+  }
+
+  /** The id's integer, or undefined when unknown. */
+  get(name: string): number | undefined {
+    return this.#index.get(name);
+  }
+
+  name(i: number): string {
+    const n = this.#names[i];
+    if (n === undefined) throw new RangeError(`no id number ${i}`);
+    return n;
+  }
+}
+
+export interface Interactions {
+  users: IdMap;
+  items: IdMap;
+  /** Per user (by its integer), item integers oldest first; equal timestamps keep file order. */
+  sequences: Int32Array[];
+  events: number;
+  /** Events skipped because their item is not in the catalog. */
+  unknownItems: number;
+}
+
+/** The item ids of a catalog file, in file order. */
+export async function readCatalogIds(itemsFile: string): Promise<IdMap> {
+  const items = new IdMap();
+  for await (const item of readItems(itemsFile)) items.add(item.id);
+  return items;
+}
+
+/**
+ * Reads an events file. With `items` (a catalog), events whose item is not in it are skipped
+ * and counted; without it, every item seen becomes known.
+ */
+export async function readInteractions(eventsFile: string, options: { items?: IdMap } = {}): Promise<Interactions> {
+  const users = new IdMap();
+  const items = options.items ?? new IdMap();
+  const perUser: { ts: number[]; item: number[] }[] = [];
+  let events = 0;
+  let unknownItems = 0;
+  for await (const e of readEvents(eventsFile)) {
+    const item = options.items ? items.get(e.item) : items.add(e.item);
+    if (item === undefined) {
+      unknownItems++;
+      continue;
+    }
+    const u = users.add(e.user);
+    const list = (perUser[u] ??= { ts: [], item: [] });
+    list.ts.push(e.ts);
+    list.item.push(item);
+    events++;
+  }
+  const sequences = perUser.map(({ ts, item }) => {
+    const order = ts.map((_, i) => i).sort((a, b) => ts[a]! - ts[b]! || a - b);
+    return Int32Array.from(order, (i) => item[i]!);
+  });
+  return { users, items, sequences, events, unknownItems };
+}
