@@ -24,3 +24,4 @@ export { Safetensors, writeSafetensors, type TensorInfo, type TensorToWrite } fr
 export { writeDecoderCheckpoint, writeEncoderCheckpoint, type TensorKind, type TensorSource } from './lm/checkpoint-writer.js';
 export { readItems, readEvents, type ItemRecord, type EventRecord } from './data/records.js';
 export { IdMap, readInteractions, readCatalogIds, type Interactions } from './data/interactions.js';
+export { generateSynthetic, writeSynthetic, type SyntheticOptions, type SyntheticData, type SyntheticItem } from './data/synthetic.js';

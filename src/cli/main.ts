@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from 'commander';
+import { writeSynthetic } from '../data/synthetic.js';
 import { runDemo } from './demo.js';
 
 function positiveInt(value: string): number {
@@ -21,6 +22,19 @@ program
   .option('--threads <count>', 'threads per search (default: all)', positiveInt)
   .action(async (opts: { n: number; dim: number; queries: number; k: number; threads?: number }) => {
     await runDemo(opts);
+  });
+
+program
+  .command('synth')
+  .description('write a seeded synthetic catalog (items.jsonl) and interaction log (events.jsonl)')
+  .requiredOption('--out <dir>', 'directory to write into')
+  .option('--items <count>', 'catalog size', positiveInt, 10_000)
+  .option('--users <count>', 'users', positiveInt, 2_000)
+  .option('--topics <count>', 'latent topics', positiveInt, 20)
+  .option('--seed <seed>', 'random seed', positiveInt, 1)
+  .action((opts: { out: string; items: number; users: number; topics: number; seed: number }) => {
+    const data = writeSynthetic(opts.out, opts);
+    process.stdout.write(`wrote ${data.items.length} items and ${data.events.length} events to ${opts.out}\n`);
   });
 
 program.parseAsync().catch((err: unknown) => {

@@ -1,0 +1,68 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { readCatalogIds, readInteractions } from '../src/data/interactions.js';
+import { generateSynthetic, writeSynthetic } from '../src/data/synthetic.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'lmrec-synth-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('synthetic data', () => {
+  const options = { items: 2000, users: 400, topics: 20, seed: 5 };
+  const data = generateSynthetic(options);
+
+  it('is deterministic under a seed and writes files the readers accept', async () => {
+    expect(generateSynthetic(options)).toEqual(data);
+    expect(generateSynthetic({ ...options, seed: 6 }).events).not.toEqual(data.events);
+    writeSynthetic(dir, options);
+    const catalog = await readCatalogIds(path.join(dir, 'items.jsonl'));
+    const log = await readInteractions(path.join(dir, 'events.jsonl'), { items: catalog });
+    expect(catalog.size).toBe(2000);
+    expect(log.users.size).toBe(400);
+    expect(log.unknownItems).toBe(0);
+    expect(log.events).toBe(data.events.length);
+    expect(readFileSync(path.join(dir, 'items.jsonl'), 'utf8').split('\n')[0]).toMatch(/^\{"id":"i0","title":"[a-z ]+","text":"[a-z ]+"\}$/);
+  });
+
+  it('puts signal in the text: items of one topic share words far more than items of two', () => {
+    const words = data.items.map((it) => new Set(`${it.title} ${it.text}`.split(' ')));
+    const overlap = (a: number, b: number) => [...words[a]!].filter((w) => words[b]!.has(w)).length;
+    let same = 0;
+    let sameN = 0;
+    let other = 0;
+    let otherN = 0;
+    for (let a = 0; a < 300; a++) {
+      for (let b = a + 1; b < 300; b++) {
+        if (data.itemTopic[a] === data.itemTopic[b]) (same += overlap(a, b)), sameN++;
+        else (other += overlap(a, b)), otherN++;
+      }
+    }
+    expect(same / sameN).toBeGreaterThan(4 * (other / otherN));
+  });
+
+  it('gives users topic habits and skewed popularity', () => {
+    const topicOf = new Map(data.items.map((it, i) => [it.id, data.itemTopic[i]!]));
+    let stays = 0;
+    let steps = 0;
+    for (let i = 1; i < data.events.length; i++) {
+      if (data.events[i]!.user !== data.events[i - 1]!.user) continue;
+      steps++;
+      if (topicOf.get(data.events[i]!.item) === topicOf.get(data.events[i - 1]!.item)) stays++;
+    }
+    expect(stays / steps).toBeGreaterThan(0.6); // 1/20 if topics were random
+    const counts = new Map<string, number>();
+    for (const e of data.events) counts.set(e.item, (counts.get(e.item) ?? 0) + 1);
+    const sorted = [...counts.values()].sort((a, b) => b - a);
+    const top = sorted.slice(0, 200).reduce((a, b) => a + b, 0); // the top 10% of the catalog
+    expect(top / data.events.length).toBeGreaterThan(0.35);
+    for (let i = 1; i < data.events.length; i++) {
+      if (data.events[i]!.user === data.events[i - 1]!.user) expect(data.events[i]!.ts).toBeGreaterThan(data.events[i - 1]!.ts);
+    }
+  });
+
+  it('rejects bad sizes', () => {
+    expect(() => generateSynthetic({ items: 0, users: 1 })).toThrow(/items/);
+    expect(() => generateSynthetic({ items: 5, users: 1, eventsPerUser: [5, 2] })).toThrow(/eventsPerUser/);
+  });
+});
