@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LmrecError } from '../src/errors.js';
 import { readCatalogIds, readInteractions } from '../src/data/interactions.js';
 import { readEvents, readItems } from '../src/data/records.js';
+import { rejection } from './helpers/errors.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'lmrec-data-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -18,15 +18,6 @@ const collect = async <T>(it: AsyncIterable<T>) => {
   for await (const x of it) out.push(x);
   return out;
 };
-async function failure(p: Promise<unknown>): Promise<LmrecError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(LmrecError);
-    return e as LmrecError;
-  }
-  throw new Error('expected an error');
-}
 
 describe('data files', () => {
   it('reads items and events from JSON lines and CSV alike', async () => {
@@ -57,12 +48,12 @@ describe('data files', () => {
       ['quote.csv', 'user,item,ts\nu,"i,1\n', /quote\.csv:\d+:/],
     ];
     for (const [name, content, message] of cases) {
-      const e = await failure(collect(readEvents(file(name, content))));
+      const e = await rejection(collect(readEvents(file(name, content))));
       expect(e.code).toBe('INVALID_DATA');
       expect(e.message).toMatch(message);
     }
-    expect((await failure(collect(readEvents(file('x.parquet', ''))))).code).toBe('INVALID_ARGUMENT');
-    expect((await failure(collect(readItems(file('noid.jsonl', '{"title":"x"}\n'))))).message).toMatch(/noid\.jsonl:1: missing 'id'/);
+    expect((await rejection(collect(readEvents(file('x.parquet', ''))))).code).toBe('INVALID_ARGUMENT');
+    expect((await rejection(collect(readItems(file('noid.jsonl', '{"title":"x"}\n'))))).message).toMatch(/noid\.jsonl:1: missing 'id'/);
   });
 
   it('orders each user by time, keeps ties in file order, and counts unknown items', async () => {

@@ -1,6 +1,7 @@
 /** Every kind of bad input gets an LmrecError with a code, never a crash or a wrong answer. */
 import { describe, expect, it } from 'vitest';
 import { LmrecError, VectorIndex, type LmrecErrorCode } from '../src/index.js';
+import { rejection } from './helpers/errors.js';
 
 function code(fn: () => unknown): LmrecErrorCode {
   try {
@@ -14,13 +15,7 @@ function code(fn: () => unknown): LmrecErrorCode {
 }
 
 async function asyncCode(p: () => Promise<unknown>): Promise<LmrecErrorCode> {
-  try {
-    await p();
-  } catch (e) {
-    expect(e).toBeInstanceOf(LmrecError);
-    return (e as LmrecError).code;
-  }
-  throw new Error('expected a rejection');
+  return (await rejection(p())).code;
 }
 
 function filled(dim: number, n = 3): VectorIndex {

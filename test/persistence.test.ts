@@ -2,7 +2,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, truncate
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LmrecError, VectorIndex, clusteredQueries, clusteredVectors, type Metric, type Storage } from '../src/index.js';
+import { rejection } from './helpers/errors.js';
+import { VectorIndex, clusteredQueries, clusteredVectors, type Metric, type Storage } from '../src/index.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'lmrec-persist-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -10,16 +11,6 @@ const dim = 20;
 const data = clusteredVectors({ n: 1000, dim, seed: 2 });
 const queries = clusteredQueries(data, 10, dim);
 const ids = Array.from({ length: 1000 }, (_, i) => i * 7 + 1);
-
-async function rejection(p: Promise<unknown>): Promise<LmrecError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(LmrecError);
-    return e as LmrecError;
-  }
-  throw new Error('expected a rejection');
-}
 
 async function savedIndex(name: string): Promise<string> {
   const index = new VectorIndex({ dim, keepOriginals: true });

@@ -148,7 +148,8 @@ export class VectorIndex {
   }
 
   /** Writes the index atomically (temp file, fsync, rename) with a checksum. */
-  save(path: string): Promise<void> {
+  async save(path: string): Promise<void> {
+    // async, so bad arguments reject like any other failure instead of throwing
     return this.#native.save(path);
   }
 
