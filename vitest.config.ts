@@ -1,5 +1,3 @@
-import os from 'node:os';
-import path from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -9,7 +7,6 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 120_000,
     hookTimeout: 120_000,
-    // built LM graphs go to a scratch cache, not the user's ~/.cache
-    env: { XDG_CACHE_HOME: path.join(os.tmpdir(), `lmrec-test-cache-${process.pid}`) },
+    globalSetup: ['test/helpers/global-setup.ts'],
   },
 });
