@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { writeSynthetic } from '../data/synthetic.js';
 import { runDemo } from './demo.js';
+import { runEval } from './eval.js';
 
 function positiveInt(value: string): number {
   const n = Number(value.replace(/_/g, ''));
@@ -35,6 +36,16 @@ program
   .action((opts: { out: string; items: number; users: number; topics: number; seed: number }) => {
     const data = writeSynthetic(opts.out, opts);
     process.stdout.write(`wrote ${data.items.length} items and ${data.events.length} events to ${opts.out}\n`);
+  });
+
+program
+  .command('eval')
+  .description('leave-one-out evaluation (full ranking, history masked): HR@K, NDCG@K, MRR')
+  .requiredOption('--items <file>', 'catalog (.jsonl or .csv with an id column)')
+  .requiredOption('--events <file>', 'interactions (.jsonl or .csv with user, item, ts)')
+  .option('--out <file>', 'write the report as JSON')
+  .action(async (opts: { items: string; events: string; out?: string }) => {
+    await runEval(opts, (line) => process.stdout.write(`${line}\n`));
   });
 
 program.parseAsync().catch((err: unknown) => {

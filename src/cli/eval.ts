@@ -1,0 +1,61 @@
+/**
+ * `lmrec eval`: leave-one-out evaluation of a catalog and interaction log, printed as a table
+ * and written as JSON. Models: the popularity baseline (the SRM and the LM recommender join
+ * as they land).
+ */
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { readCatalogIds, readInteractions } from '../data/interactions.js';
+import { evaluate, leaveOneOut, popularityScorer, type Metrics } from '../eval/leave-one-out.js';
+
+export interface EvalOptions {
+  items: string;
+  events: string;
+  out?: string | undefined;
+  ks?: number[];
+}
+
+export interface EvalReport {
+  items: number;
+  users: number;
+  events: number;
+  unknownItems: number;
+  evaluatedUsers: number;
+  models: Record<string, { valid: Metrics; test: Metrics }>;
+}
+
+export async function runEval(o: EvalOptions, log: (line: string) => void = () => {}): Promise<EvalReport> {
+  const catalog = await readCatalogIds(o.items);
+  const data = await readInteractions(o.events, { items: catalog });
+  const split = leaveOneOut(data.sequences);
+  const ks = o.ks ?? [1, 5, 10, 20];
+  const scorer = popularityScorer(split.train, catalog.size);
+  const report: EvalReport = {
+    items: catalog.size,
+    users: data.users.size,
+    events: data.events,
+    unknownItems: data.unknownItems,
+    evaluatedUsers: split.test.length,
+    models: {
+      popularity: {
+        valid: await evaluate(split.valid, catalog.size, scorer, ks),
+        test: await evaluate(split.test, catalog.size, scorer, ks),
+      },
+    },
+  };
+  log(`${report.items} items, ${report.users} users, ${report.events} events (${report.unknownItems} with unknown items skipped); ${report.evaluatedUsers} users evaluated`);
+  const columns = [...ks.flatMap((k) => [`HR@${k}`, `NDCG@${k}`]), 'MRR'];
+  log(['model', 'split', ...columns].map((c, i) => (i < 2 ? c.padEnd(12) : c.padStart(9))).join(''));
+  for (const [model, r] of Object.entries(report.models)) {
+    for (const name of ['valid', 'test'] as const) {
+      log([model.padEnd(12), name.padEnd(12), ...columns.map((c) => r[name][c]!.toFixed(4).padStart(9))].join(''));
+    }
+  }
+  if (o.out) {
+    mkdirSync(path.dirname(o.out), { recursive: true });
+    writeFileSync(`${o.out}.tmp`, `${JSON.stringify(report, null, 1)}\n`);
+    renameSync(`${o.out}.tmp`, o.out);
+    log(`wrote ${o.out}`);
+  }
+  return report;
+}
