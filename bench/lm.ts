@@ -17,7 +17,8 @@ import { readConfig, type DecoderConfig, type EncoderConfig } from '../src/lm/co
 import { decoderWeights } from '../src/lm/decoder-weights.js';
 import { encoderWeights } from '../src/lm/encoder-weights.js';
 import { attentionBias, LanguageModel, lmSessionOptions } from '../src/lm/language-model.js';
-import { wholeGraph, type Precision } from '../src/lm/onnx/decoder-graphs.js';
+import { wholeGraph } from '../src/lm/onnx/decoder-graphs.js';
+import type { Precision } from '../src/lm/onnx/ops.js';
 import { encoderWholeGraph } from '../src/lm/onnx/encoder-graphs.js';
 import { Safetensors } from '../src/lm/safetensors.js';
 import { printTable, writeJson } from './measure.js';
@@ -32,7 +33,7 @@ const ENCODER = QUICK
   ? { name: 'bert-4x128 (quick)', layers: 4, hidden: 128, heads: 4, intermediate: 512, vocab: 4000, maxPositions: 512 }
   : { name: 'bert-6x384', layers: 6, hidden: 384, heads: 12, intermediate: 1536, vocab: 30522, maxPositions: 512 };
 const BATCH = 4;
-const TOKENS = QUICK ? 64 : 64;
+const TOKENS = 64;
 
 /** Fast uniform weights with std `std` (speed only matters here, not the values). */
 function randomTensor(n: number, std: number, seed: number): Float32Array {
@@ -97,7 +98,7 @@ async function benchModel(name: string, write: (dir: string) => void, blockSize:
     const tokens = BATCH * TOKENS;
     // Every variant is loaded first and then run in interleaved rounds, so drift on a shared
     // machine hits all of them alike; each figure is the median over the rounds.
-    const rounds = QUICK ? 5 : 5;
+    const rounds = 5;
     interface Variant {
       precision: Precision;
       block_size: number | 'whole';

@@ -18,7 +18,7 @@ export {
   type LayerRef,
   type ModelInput,
 } from './lm/language-model.js';
-export type { Precision } from './lm/onnx/decoder-graphs.js';
+export type { Precision } from './lm/onnx/ops.js';
 export { parseConfig, readConfig, type ModelConfig, type DecoderConfig, type EncoderConfig } from './lm/config.js';
 export { Safetensors, writeSafetensors, type TensorInfo, type TensorToWrite } from './lm/safetensors.js';
 export { writeDecoderCheckpoint, writeEncoderCheckpoint, type TensorKind, type TensorSource } from './lm/checkpoint-writer.js';

@@ -11,8 +11,6 @@ import type { DecoderLayerWeights, DecoderWeights } from '../decoder-weights.js'
 import { GraphBuilder } from './graph-builder.js';
 import { linear, splitHeads, type Precision } from './ops.js';
 
-export { MASKED, type Precision } from './ops.js';
-
 function rmsNorm(g: GraphBuilder, x: string, weight: Float32Array, eps: number): string {
   const variance = g.op('ReduceMean', [g.op('Mul', [x, x])], { axes: [-1], keepdims: 1 });
   const norm = g.op('Div', [x, g.op('Sqrt', [g.op('Add', [variance, g.scalar('eps', eps)])])]);
