@@ -1,4 +1,4 @@
-# Writes OUT (a header) with LMREC_SOURCE_HASH: SHA-256 over "path\0sha256(file)\n" for every
+# Writes OUT (a header) with LMREC_SOURCE_HASH: SHA-256 over "path:sha256(file)\n" for every
 # native source and CMakeLists.txt, sorted by path. scripts/source-hash.mjs computes the same.
 file(GLOB_RECURSE files RELATIVE ${ROOT} ${ROOT}/native/*.h ${ROOT}/native/*.cpp ${ROOT}/native/*.cu ${ROOT}/native/*.cuh ${ROOT}/native/*.cmake)
 list(APPEND files CMakeLists.txt)
