@@ -10,6 +10,8 @@ export type LmrecErrorCode =
   | 'REQUEST_TOO_LARGE'
   | 'NO_ORIGINALS'
   | 'NOT_AN_INDEX'
+  | 'NOT_A_MODEL'
+  | 'BUSY'
   | 'UNSUPPORTED_VERSION'
   | 'CORRUPT_FILE'
   | 'TRUNCATED_FILE'

@@ -23,6 +23,17 @@ export { parseConfig, readConfig, type ModelConfig, type DecoderConfig, type Enc
 export { Safetensors, writeSafetensors, type TensorInfo, type TensorToWrite } from './lm/safetensors.js';
 export { writeDecoderCheckpoint, writeEncoderCheckpoint, type TensorKind, type TensorSource } from './lm/checkpoint-writer.js';
 export { readItems, readEvents, type ItemRecord, type EventRecord } from './data/records.js';
-export { IdMap, readInteractions, readCatalogIds, type Interactions } from './data/interactions.js';
+export { IdMap, readInteractions, collectInteractions, readCatalogIds, type Interactions } from './data/interactions.js';
 export { generateSynthetic, writeSynthetic, type SyntheticOptions, type SyntheticData, type SyntheticItem } from './data/synthetic.js';
 export { leaveOneOut, evaluate, popularityScorer, type Split, type LeaveOneOut, type Metrics, type Scorer } from './eval/leave-one-out.js';
+export {
+  SequentialRecommender,
+  type SrmShapeOptions,
+  type SrmTrainOptions,
+  type SrmFitOptions,
+  type EpochReport,
+  type ScoreResult,
+  type TopKResult,
+  type UpdateOptions,
+  type UpdateReport,
+} from './srm/sequential-recommender.js';

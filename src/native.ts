@@ -51,11 +51,104 @@ export interface NativeIndexConstructor {
   ): Promise<NativeIndex>;
 }
 
+export interface NativeSrmInfo {
+  items: number;
+  dim: number;
+  blocks: number;
+  heads: number;
+  maxLen: number;
+  steps: number;
+  parameters: number;
+}
+
+/** Training options as the addon reads them (see srm_config.h); absent fields take defaults. */
+export interface NativeTrainOptions {
+  lr?: number | undefined;
+  beta1?: number | undefined;
+  beta2?: number | undefined;
+  eps?: number | undefined;
+  weightDecay?: number | undefined;
+  dropout?: number | undefined;
+  batchSize?: number | undefined;
+  loss?: 'full' | 'sampled' | undefined;
+  negatives?: number | undefined;
+  samplePower?: number | undefined;
+  logitsBytes?: number | undefined;
+  seed?: number | undefined;
+  threads?: number | undefined;
+}
+
+export interface NativeTrainReport {
+  loss: number;
+  steps: number;
+  windows: number;
+  targets: number;
+}
+
+/** Sequences travel as CSR: a flat Int32Array of items and Float64Array offsets (count + 1). */
+export interface NativeSrm {
+  info(): NativeSrmInfo;
+  layout(): { name: string; rows: number; cols: number; offset: number }[];
+  setItemEmbeddings(vectors: Float32Array): void;
+  countPopularity(items: Int32Array, offsets: Float64Array, reset: boolean): void;
+  popularity(): Float32Array;
+  trainEpoch(items: Int32Array, offsets: Float64Array, options: NativeTrainOptions, epoch: number): Promise<NativeTrainReport>;
+  trainRecent(
+    items: Int32Array,
+    offsets: Float64Array,
+    fresh: number,
+    options: NativeTrainOptions,
+    passes: number,
+  ): Promise<NativeTrainReport>;
+  scoreAll(items: Int32Array, offsets: Float64Array, options: { threads?: number | undefined }): Promise<Float32Array>;
+  score(history: Int32Array, candidates: Int32Array): Float32Array;
+  topK(history: Int32Array, k: number, excludeHistory: boolean): { items: Int32Array; scores: Float32Array };
+  lossAndGradients(
+    items: Int32Array,
+    offsets: Float64Array,
+    options: NativeTrainOptions,
+    step: number,
+  ): { loss: number; gradients: Float32Array };
+  params(): Float32Array;
+  setParams(params: Float32Array): void;
+  checkpoint(): void;
+  restore(): void;
+  save(path: string): Promise<void>;
+}
+
+export interface NativeSrmConstructor {
+  new (options: {
+    items: number;
+    dim?: number | undefined;
+    blocks?: number | undefined;
+    heads?: number | undefined;
+    maxLen?: number | undefined;
+    seed?: number | undefined;
+  }): NativeSrm;
+  load(path: string): Promise<NativeSrm>;
+}
+
 export interface NativeAddon {
+  NativeSrm: NativeSrmConstructor;
   sourceHash: string;
   setErrorClass(cls: typeof LmrecError): void;
   NativeIndex: NativeIndexConstructor;
   kernels(): string[];
+  /** C = alpha op(A) op(B) + beta C in place, on the named micro-kernel (tests). */
+  sgemm(
+    kernel: string | undefined,
+    m: number,
+    n: number,
+    k: number,
+    alpha: number,
+    a: Float32Array,
+    transA: boolean,
+    b: Float32Array,
+    transB: boolean,
+    beta: number,
+    c: Float32Array,
+    threads: number,
+  ): void;
   cpuFeatures(): { avx2: boolean; avx512: boolean; avx512vnni: boolean; neon: boolean };
   hardwareThreads(): number;
   probeInt8Peak(seconds: number, kernel?: string): Promise<number>;

@@ -25,7 +25,7 @@ describe('leave-one-out evaluation', () => {
     const scores = Float32Array.from([5, 4, 3, 2, 1]);
     const { test } = leaveOneOut(seqs([0, 1, 2, 3], [4, 0, 1], [1, 2, 4], [3, 0, 3]));
     // ranks (0-based): 0 (0,1,2 masked), 0 (4,0 masked), 2 (0 and 3 beat 4), 2 (1 and 2 beat 3; 3 is the target)
-    const m = await evaluate(test, 5, () => scores, [1, 5]);
+    const m = await evaluate(test, 5, (b) => tile(scores, b.length), [1, 5]);
     expect(m['HR@1']).toBeCloseTo(0.5);
     expect(m['HR@5']).toBeCloseTo(1);
     expect(m['NDCG@1']).toBeCloseTo(0.5);
@@ -36,8 +36,8 @@ describe('leave-one-out evaluation', () => {
   it('rejects scorers of the wrong size, NaN targets, and nothing to evaluate', async () => {
     const { test } = leaveOneOut(seqs([0, 1, 2]));
     await expect(evaluate(test, 3, () => new Float32Array(2))).rejects.toMatchObject({ code: 'DIM_MISMATCH' });
-    await expect(evaluate(test, 3, () => Float32Array.from([0, 0, Number.NaN]))).rejects.toMatchObject({ code: 'NON_FINITE' });
-    await expect(evaluate([], 3, () => new Float32Array(3))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(evaluate(test, 3, (b) => tile(Float32Array.from([0, 0, Number.NaN]), b.length))).rejects.toMatchObject({ code: 'NON_FINITE' });
+    await expect(evaluate([], 3, (b) => new Float32Array(3 * b.length))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 
   it('popularity beats chance by far on the synthetic log', async () => {
@@ -52,3 +52,9 @@ describe('leave-one-out evaluation', () => {
     expect(m['HR@10']).toBeGreaterThan(5 * (10 / items.size));
   });
 });
+
+function tile(row: Float32Array, n: number): Float32Array {
+  const out = new Float32Array(row.length * n);
+  for (let i = 0; i < n; i++) out.set(row, i * row.length);
+  return out;
+}

@@ -7,6 +7,7 @@ namespace lmrec::addon {
 struct AddonData {
   Napi::FunctionReference error_class;  // LmrecError, registered by src/native.ts
   Napi::FunctionReference index_class;  // NativeIndex
+  Napi::FunctionReference srm_class;    // NativeSrm
 };
 
 inline AddonData& addon_data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }

@@ -63,4 +63,38 @@ inline std::string string_or(const Napi::Object& o, const char* key, const std::
   return v.As<Napi::String>().Utf8Value();
 }
 
+inline int parse_threads(const Napi::Object& o) {
+  const Napi::Value v = o.Get("threads");
+  return v.IsUndefined() ? 0 : int(count(v, "threads", 1024));
+}
+
+inline Napi::Object options_object(const Napi::Value& v) {
+  if (v.IsUndefined()) return Napi::Object::New(v.Env());
+  if (!v.IsObject()) throw Error(ErrorCode::InvalidArgument, "options must be an object");
+  return v.As<Napi::Object>();
+}
+
+inline std::string path_arg(const Napi::Value& v) {
+  if (!v.IsString()) throw Error(ErrorCode::InvalidArgument, "path must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+struct Int32Span {
+  const int32_t* data;
+  size_t size;
+};
+
+inline Int32Span int32_array(const Napi::Value& v, const char* name) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    throw Error(ErrorCode::InvalidArgument, std::string(name) + " must be an Int32Array");
+  auto a = v.As<Napi::Int32Array>();
+  return {a.Data(), a.ElementLength()};
+}
+
+// An optional number option; `fallback` when absent.
+inline double number_or(const Napi::Object& o, const char* key, double fallback) {
+  const Napi::Value v = o.Get(key);
+  return v.IsUndefined() ? fallback : number(v, key);
+}
+
 }  // namespace lmrec::addon

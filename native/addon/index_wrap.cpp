@@ -35,17 +35,6 @@ const simd::Kernels* parse_kernels(const Napi::Object& o) {
   throw Error(ErrorCode::Unsupported, "kernel '" + name + "' is not available on this CPU (see kernels())");
 }
 
-int parse_threads(const Napi::Object& o) {
-  const Napi::Value v = o.Get("threads");
-  return v.IsUndefined() ? 0 : int(count(v, "threads", 1024));
-}
-
-Napi::Object options_object(const Napi::Value& v) {
-  if (v.IsUndefined()) return Napi::Object::New(v.Env());
-  if (!v.IsObject()) throw Error(ErrorCode::InvalidArgument, "options must be an object");
-  return v.As<Napi::Object>();
-}
-
 // Search arguments, with the queries copied so async work does not read JS memory.
 struct SearchRequest {
   std::vector<float> queries;
@@ -186,9 +175,7 @@ class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
 
   Napi::Value Save(const Napi::CallbackInfo& info) {
     return guard(info.Env(), [&]() -> Napi::Value {
-      const Napi::Value p = arg(info, 0);
-      if (!p.IsString()) throw Error(ErrorCode::InvalidArgument, "path must be a string");
-      const std::string path = p.As<Napi::String>().Utf8Value();
+      const std::string path = path_arg(arg(info, 0));
       IndexPtr index = index_;
       return PromiseWorker::run(
           info.Env(), "lmrec.save", [index, path] { index->save(path); },
@@ -198,9 +185,7 @@ class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
 
   static Napi::Value Load(const Napi::CallbackInfo& info) {
     return guard(info.Env(), [&]() -> Napi::Value {
-      const Napi::Value p = arg(info, 0);
-      if (!p.IsString()) throw Error(ErrorCode::InvalidArgument, "path must be a string");
-      const std::string path = p.As<Napi::String>().Utf8Value();
+      const std::string path = path_arg(arg(info, 0));
       const Napi::Object o = options_object(arg(info, 1));
       LoadOptions opt;
       const Napi::Value map = o.Get("mmap"), verify = o.Get("verify");

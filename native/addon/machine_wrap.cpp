@@ -3,6 +3,7 @@
 #include "args.h"
 #include "errors.h"
 #include "machine/probe.h"
+#include "nn/gemm.h"
 #include "simd/cpu_features.h"
 #include "util/thread_pool.h"
 
@@ -24,6 +25,26 @@ Napi::Value Kernels(const Napi::CallbackInfo& info) {
   Napi::Array out = Napi::Array::New(info.Env(), n);
   for (int i = 0; i < n; ++i) out.Set(uint32_t(i), list[i]->name);
   return out;
+}
+
+// sgemm(kernel, m, n, k, alpha, a, transA, b, transB, beta, c, threads): C is updated in place.
+// Exposed so tests can hold every micro-kernel against the reference.
+Napi::Value Sgemm(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    const simd::Kernels& k = kernels_arg(arg(info, 0));
+    const size_t m = count(arg(info, 1), "m", 1 << 16), n = count(arg(info, 2), "n", 1 << 16);
+    const size_t depth = count(arg(info, 3), "k", 1 << 16);
+    const float alpha = float(number(arg(info, 4), "alpha")), beta = float(number(arg(info, 9), "beta"));
+    const FloatSpan a = float32_array(arg(info, 5), "a"), b = float32_array(arg(info, 7), "b");
+    const FloatSpan c = float32_array(arg(info, 10), "c");
+    const bool ta = arg(info, 6).ToBoolean().Value(), tb = arg(info, 8).ToBoolean().Value();
+    const int threads = int(count(arg(info, 11), "threads", 1024));
+    if (a.size != m * depth || b.size != depth * n || c.size != m * n)
+      throw Error(ErrorCode::DimMismatch, "sgemm operand sizes do not match m, n, k");
+    const nn::Mat A{a.data, ta ? m : depth, ta}, B{b.data, tb ? depth : n, tb};
+    nn::sgemm_parallel(m, n, depth, alpha, A, B, beta, const_cast<float*>(c.data), n, threads, k);
+    return info.Env().Undefined();
+  });
 }
 
 Napi::Value CpuFeatures(const Napi::CallbackInfo& info) {
@@ -75,6 +96,7 @@ Napi::Value ProbeReadBandwidth(const Napi::CallbackInfo& info) {
 
 void init_machine_functions(Napi::Env env, Napi::Object exports) {
   exports.Set("kernels", Napi::Function::New<Kernels>(env, "kernels"));
+  exports.Set("sgemm", Napi::Function::New<Sgemm>(env, "sgemm"));
   exports.Set("cpuFeatures", Napi::Function::New<CpuFeatures>(env, "cpuFeatures"));
   exports.Set("hardwareThreads", Napi::Function::New<HardwareThreads>(env, "hardwareThreads"));
   exports.Set("probeInt8Peak", Napi::Function::New<ProbeInt8Peak>(env, "probeInt8Peak"));

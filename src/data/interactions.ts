@@ -2,7 +2,7 @@
  * Interaction logs as the models need them: string ids mapped to dense integers, and each
  * user's events ordered by time.
  */
-import { readEvents, readItems } from './records.js';
+import { readEvents, readItems, type EventRecord } from './records.js';
 
 /** String ids <-> dense integers 0..size-1, in order of first appearance. */
 export class IdMap {
@@ -58,12 +58,20 @@ export async function readCatalogIds(itemsFile: string): Promise<IdMap> {
  * and counted; without it, every item seen becomes known.
  */
 export async function readInteractions(eventsFile: string, options: { items?: IdMap } = {}): Promise<Interactions> {
+  return collectInteractions(readEvents(eventsFile), options);
+}
+
+/** The same from events already in memory (or any stream of them). */
+export async function collectInteractions(
+  events: Iterable<EventRecord> | AsyncIterable<EventRecord>,
+  options: { items?: IdMap } = {},
+): Promise<Interactions> {
   const users = new IdMap();
   const items = options.items ?? new IdMap();
   const perUser: { ts: number[]; item: number[] }[] = [];
-  let events = 0;
+  let count = 0;
   let unknownItems = 0;
-  for await (const e of readEvents(eventsFile)) {
+  for await (const e of events) {
     const item = options.items ? items.get(e.item) : items.add(e.item);
     if (item === undefined) {
       unknownItems++;
@@ -73,11 +81,11 @@ export async function readInteractions(eventsFile: string, options: { items?: Id
     const list = (perUser[u] ??= { ts: [], item: [] });
     list.ts.push(e.ts);
     list.item.push(item);
-    events++;
+    count++;
   }
   const sequences = perUser.map(({ ts, item }) => {
     const order = ts.map((_, i) => i).sort((a, b) => ts[a]! - ts[b]! || a - b);
     return Int32Array.from(order, (i) => item[i]!);
   });
-  return { users, items, sequences, events, unknownItems };
+  return { users, items, sequences, events: count, unknownItems };
 }

@@ -40,8 +40,14 @@ export function leaveOneOut(sequences: Int32Array[]): LeaveOneOut {
 
 export type Metrics = Record<string, number>; // HR@K, NDCG@K, MRR
 
-/** Scores of every item for one split (higher is better); length = catalog size. */
-export type Scorer = (split: Split) => Float32Array | Promise<Float32Array>;
+/**
+ * Scores of every item (higher is better) for a batch of splits: one row of catalog-size
+ * scores per split, concatenated. Batches let a model score many users in one native call.
+ */
+export type Scorer = (splits: Split[]) => Float32Array | Promise<Float32Array>;
+
+/** Splits scored per call of the scorer. */
+const BATCH = 256;
 
 /**
  * HR@K, NDCG@K for each K, and MRR, averaged over the splits. The target's rank counts the
@@ -54,24 +60,24 @@ export async function evaluate(splits: Split[], items: number, scorer: Scorer, k
   const ndcg = new Array<number>(ks.length).fill(0);
   let mrr = 0;
   const seen = new Uint8Array(items);
-  for (const split of splits) {
-    const scores = await scorer(split);
-    if (scores.length !== items) {
-      throw new LmrecError(`the scorer returned ${scores.length} scores for a catalog of ${items}`, 'DIM_MISMATCH');
-    }
-    for (const i of split.history) seen[i] = 1;
-    seen[split.target] = 0;
-    const target = scores[split.target]!;
-    if (Number.isNaN(target)) throw new LmrecError(`the scorer returned NaN for user ${split.user}'s target`, 'NON_FINITE');
-    let rank = 0; // 0-based
-    for (let i = 0; i < items; i++) if (!seen[i] && scores[i]! > target) rank++;
-    for (const i of split.history) seen[i] = 0;
+  const add = (rank: number): void => {
     mrr += 1 / (rank + 1);
     ks.forEach((k, j) => {
       if (rank < k) {
         hits[j]! += 1;
         ndcg[j]! += 1 / Math.log2(rank + 2);
       }
+    });
+  };
+  for (let b = 0; b < splits.length; b += BATCH) {
+    const batch = splits.slice(b, b + BATCH);
+    const rows = await scorer(batch);
+    if (rows.length !== items * batch.length) {
+      throw new LmrecError(`the scorer returned ${rows.length} scores for ${batch.length} splits of a ${items}-item catalog`, 'DIM_MISMATCH');
+    }
+    batch.forEach((split, j) => {
+      const rank = targetRank(rows.subarray(j * items, (j + 1) * items), split, seen);
+      add(rank);
     });
   }
   const n = splits.length;
@@ -84,9 +90,25 @@ export async function evaluate(splits: Split[], items: number, scorer: Scorer, k
   return out;
 }
 
+/** 0-based rank of the split's target among the items outside its history. */
+function targetRank(scores: Float32Array, split: Split, seen: Uint8Array): number {
+  for (const i of split.history) seen[i] = 1;
+  seen[split.target] = 0;
+  const target = scores[split.target]!;
+  if (Number.isNaN(target)) throw new LmrecError(`the scorer returned NaN for user ${split.user}'s target`, 'NON_FINITE');
+  let rank = 0;
+  for (let i = 0; i < scores.length; i++) if (!seen[i] && scores[i]! > target) rank++;
+  for (const i of split.history) seen[i] = 0;
+  return rank;
+}
+
 /** The baseline every model must beat: items by their count in the training sequences. */
 export function popularityScorer(train: Int32Array[], items: number): Scorer {
   const counts = new Float32Array(items);
   for (const seq of train) for (const i of seq) counts[i]! += 1;
-  return () => counts;
+  return (splits) => {
+    const rows = new Float32Array(items * splits.length);
+    for (let j = 0; j < splits.length; j++) rows.set(counts, j * items);
+    return rows;
+  };
 }

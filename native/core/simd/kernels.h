@@ -78,6 +78,9 @@ struct Kernels {
   // streaming read of `bytes` (returns a checksum so the loads cannot be optimised away).
   uint64_t (*int8_peak_loop)(uint64_t iterations);
   uint64_t (*stream_read)(const uint8_t* data, size_t bytes);
+  // f32 GEMM micro-kernel (see sgemm_tile.h): c[sgemm_mr x sgemm_nr] += packed a · packed b.
+  int sgemm_mr, sgemm_nr;
+  void (*sgemm_tile)(int kc, const float* a, const float* b, float* c, size_t ldc);
 };
 
 // Every kernel table this CPU can run, best first; the scalar one is always last.

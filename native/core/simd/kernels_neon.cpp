@@ -3,6 +3,7 @@
 #include <arm_neon.h>
 
 #include "simd/kernels.h"
+#include "simd/sgemm_tile.h"
 
 namespace lmrec::simd {
 namespace {
@@ -102,7 +103,8 @@ uint64_t stream_read(const uint8_t* data, size_t bytes) {
 }
 
 const Kernels kTable = {"neon", scan_int8, scan_float<true>, scan_float<false>, int8_peak_loop,
-                        stream_read};
+                        stream_read,
+                        6, 8, sgemm_tile<4, 6, 2>};
 
 }  // namespace
 

@@ -17,6 +17,8 @@ enum class ErrorCode {
   RequestTooLarge,
   NoOriginals,
   NotAnIndex,
+  NotAModel,
+  Busy,
   UnsupportedVersion,
   CorruptFile,
   TruncatedFile,

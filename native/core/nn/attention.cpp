@@ -1,0 +1,115 @@
+#include "nn/attention.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "nn/gemm.h"
+#include "nn/random.h"
+#include "util/thread_pool.h"
+
+namespace lmrec::nn {
+namespace {
+
+float keep_scale(const AttentionDropout& d, size_t index) {
+  return uniform(d.key, index) < d.p ? 0.f : 1.f / (1.f - d.p);
+}
+
+// Runs fn(sequence, head) for every pair on the pool; each pair writes its own rows and columns.
+template <class F>
+void for_each_head(const PackedSequences& seqs, size_t heads, int threads, F&& fn) {
+  const size_t n = seqs.count() * heads;
+  ThreadPool::global().parallel_for(int(n), threads, [&](int i) { fn(size_t(i) / heads, size_t(i) % heads); });
+}
+
+float* scratch(std::vector<float>& buf, size_t floats) {
+  if (buf.size() < floats) buf.resize(floats);
+  return buf.data();
+}
+
+}  // namespace
+
+void PackedSequences::add(uint32_t n, size_t heads) {
+  begin.push_back(uint32_t(rows));
+  len.push_back(n);
+  prob_offset.push_back(prob_floats);
+  rows += n;
+  prob_floats += heads * size_t(n) * n;
+}
+
+void PackedSequences::clear() {
+  begin.clear();
+  len.clear();
+  prob_offset.clear();
+  rows = prob_floats = 0;
+}
+
+void attention_forward(const float* q, const float* k, const float* v, const PackedSequences& seqs, size_t dim,
+                       size_t heads, const AttentionDropout& drop, float* probs, float* out, int threads) {
+  const size_t dh = dim / heads;
+  const float scale = 1.f / std::sqrt(float(dh));
+  for_each_head(seqs, heads, threads, [&](size_t s, size_t h) {
+    thread_local std::vector<float> buf;
+    const size_t n = seqs.len[s], row0 = seqs.begin[s], col = h * dh;
+    const size_t at = row0 * dim + col;
+    float* p = probs ? probs + seqs.prob_offset[s] + h * n * n : scratch(buf, n * n);
+    sgemm(n, n, dh, scale, Mat{q + at, dim}, T(Mat{k + at, dim}), 0.f, p, n);
+    for (size_t i = 0; i < n; ++i) {
+      float* row = p + i * n;
+      const float mx = *std::max_element(row, row + i + 1);
+      float sum = 0.f;
+      for (size_t j = 0; j <= i; ++j) sum += (row[j] = std::exp(row[j] - mx));
+      const float inv = 1.f / sum;
+      for (size_t j = 0; j <= i; ++j) row[j] *= inv;
+      std::fill(row + i + 1, row + n, 0.f);
+    }
+    const float* used = p;
+    if (drop.p > 0.f) {
+      float* pd = probs ? scratch(buf, n * n) : p;
+      const size_t base = seqs.prob_offset[s] + h * n * n;
+      for (size_t e = 0; e < n * n; ++e) pd[e] = p[e] * keep_scale(drop, base + e);
+      used = pd;
+    }
+    sgemm(n, dh, n, 1.f, Mat{used, n}, Mat{v + at, dim}, 0.f, out + at, dim);
+  });
+}
+
+void attention_backward(const float* q, const float* k, const float* v, const PackedSequences& seqs, size_t dim,
+                        size_t heads, const AttentionDropout& drop, const float* probs, const float* dout, float* dq,
+                        float* dk, float* dv, int threads) {
+  const size_t dh = dim / heads;
+  const float scale = 1.f / std::sqrt(float(dh));
+  for_each_head(seqs, heads, threads, [&](size_t s, size_t h) {
+    thread_local std::vector<float> buf;
+    const size_t n = seqs.len[s], row0 = seqs.begin[s], col = h * dh;
+    const size_t at = row0 * dim + col;
+    const size_t base = seqs.prob_offset[s] + h * n * n;
+    const float* p = probs + base;
+    float* ds = scratch(buf, 2 * n * n);
+    float* pd = ds + n * n;
+    // dP (into ds) = dO V^T; dV = P_dropped^T dO.
+    sgemm(n, n, dh, 1.f, Mat{dout + at, dim}, T(Mat{v + at, dim}), 0.f, ds, n);
+    const float* used = p;
+    if (drop.p > 0.f) {
+      for (size_t e = 0; e < n * n; ++e) {
+        const float keep = keep_scale(drop, base + e);
+        pd[e] = p[e] * keep;
+        ds[e] *= keep;  // now the gradient of the probabilities before dropout
+      }
+      used = pd;
+    }
+    sgemm(n, dh, n, 1.f, T(Mat{used, n}), Mat{dout + at, dim}, 0.f, dv + at, dim);
+    // Softmax backward: dS = P * (dP - rowsum(P * dP)); entries above the diagonal have P = 0.
+    for (size_t i = 0; i < n; ++i) {
+      float* row = ds + i * n;
+      const float* pr = p + i * n;
+      double dot = 0;
+      for (size_t j = 0; j <= i; ++j) dot += double(pr[j]) * row[j];
+      for (size_t j = 0; j <= i; ++j) row[j] = pr[j] * (row[j] - float(dot));
+      std::fill(row + i + 1, row + n, 0.f);
+    }
+    sgemm(n, dh, n, scale, Mat{ds, n}, Mat{k + at, dim}, 0.f, dq + at, dim);
+    sgemm(n, dh, n, scale, T(Mat{ds, n}), Mat{q + at, dim}, 0.f, dk + at, dim);
+  });
+}
+
+}  // namespace lmrec::nn

@@ -1,0 +1,38 @@
+// Causal multi-head self-attention over packed variable-length sequences: sequence s
+// occupies rows [begin[s], begin[s] + len[s]) of the [rows x dim] Q, K, V matrices, and a row
+// attends to the rows of its own sequence up to itself. No padding rows are ever computed.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace lmrec::nn {
+
+struct PackedSequences {
+  std::vector<uint32_t> begin, len;
+  size_t rows = 0;
+  // Offsets of each sequence's heads x len x len attention probabilities, and their total.
+  std::vector<size_t> prob_offset;
+  size_t prob_floats = 0;
+
+  void add(uint32_t n, size_t heads);
+  void clear();
+  size_t count() const { return len.size(); }
+};
+
+struct AttentionDropout {
+  float p = 0.f;     // 0 disables it
+  uint64_t key = 0;  // nn::random stream of the keep decisions
+};
+
+// out = softmax(Q K^T / sqrt(dh) + causal mask), dropped out, times V, head by head.
+// probs (size seqs.prob_floats, may be null) receives the probabilities before dropout.
+void attention_forward(const float* q, const float* k, const float* v, const PackedSequences& seqs, size_t dim,
+                       size_t heads, const AttentionDropout& drop, float* probs, float* out, int threads);
+
+// Gradients of Q, K, V (overwritten) from dout, using the forward's probs.
+void attention_backward(const float* q, const float* k, const float* v, const PackedSequences& seqs, size_t dim,
+                        size_t heads, const AttentionDropout& drop, const float* probs, const float* dout, float* dq,
+                        float* dk, float* dv, int threads);
+
+}  // namespace lmrec::nn

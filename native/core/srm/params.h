@@ -1,0 +1,39 @@
+// The SRM's parameters live in one flat float array (so AdamW, checkpoints and files handle
+// a single buffer); named views into it follow one layout. Gradients and the optimiser's
+// moments use the same layout over arrays of the same size.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "srm/srm_config.h"
+
+namespace lmrec::srm {
+
+enum class Init : uint8_t { Xavier, Zero, One };
+
+struct TensorInfo {
+  std::string name;
+  size_t rows, cols, offset;
+  Init init;
+};
+
+std::vector<TensorInfo> param_layout(const Shape& s);
+size_t param_count(const Shape& s);
+
+struct BlockView {
+  float *ln1_g, *ln1_b, *wq, *bq, *wk, *bk, *wv, *bv, *wo, *bo, *ln2_g, *ln2_b, *w1, *b1, *w2, *b2;
+};
+
+struct ParamView {
+  float* item_emb;  // [items x dim]; also the output layer (scores = hidden . item_emb)
+  float* pos_emb;   // [max_len x dim]; row max_len-1 is the most recent event
+  std::vector<BlockView> blocks;
+  float *lnf_g, *lnf_b;
+};
+
+ParamView view_params(const Shape& s, float* base);
+
+// Xavier-normal matrices, zero biases, unit gains; deterministic in the seed.
+void init_params(const Shape& s, float* base, uint64_t seed);
+
+}  // namespace lmrec::srm

@@ -1,0 +1,97 @@
+// The small sequential recommender: a SASRec model with its optimiser state, popularity
+// counts (the fallback for empty histories), training loop and scoring. Scoring may run on
+// many threads at once; training takes the model exclusively one step at a time, so
+// requests keep being answered while it trains.
+#pragma once
+#include <atomic>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "srm/loss.h"
+#include "srm/model.h"
+
+namespace lmrec::srm {
+
+// Item sequences in CSR form: sequence i is items[offsets[i] .. offsets[i+1]).
+struct Sequences {
+  std::vector<int32_t> items;
+  std::vector<uint64_t> offsets{0};
+  size_t count() const { return offsets.size() - 1; }
+  const int32_t* data(size_t i) const { return items.data() + offsets[i]; }
+  uint32_t len(size_t i) const { return uint32_t(offsets[i + 1] - offsets[i]); }
+};
+
+struct TrainReport {
+  double loss = 0;  // mean over the steps
+  uint64_t steps = 0, windows = 0, targets = 0;
+};
+
+class Recommender {
+ public:
+  Recommender(const Shape& shape, uint64_t seed);
+  static std::unique_ptr<Recommender> load(const std::string& path);
+  void save(const std::string& path) const;
+
+  const Shape& shape() const { return shape_; }
+  uint64_t steps_done() const { return step_; }
+
+  // Every item id in [0, items); throws UnknownId naming the first that is not.
+  void check_items(const Sequences& s, const char* what) const;
+
+  // Item embeddings from given vectors [items x dim] (e.g. compressed LM codes).
+  void set_item_embeddings(const float* v);
+  // Popularity = occurrences of each item in s (replacing or adding to the counts).
+  void count_popularity(const Sequences& s, bool reset);
+  const std::vector<float>& popularity() const { return popularity_; }
+
+  // One pass over every event of `data` as a target: each sequence is cut into windows of
+  // max_len + 1 events from its end, windows are shuffled (seeded by o.seed and `epoch`) and
+  // batched.
+  TrainReport train_epoch(const Sequences& data, const TrainOptions& o, uint64_t epoch);
+  // Incremental training: one window ending at each sequence's end, the loss only on its
+  // last `fresh` events, `passes` passes.
+  TrainReport train_recent(const Sequences& data, uint32_t fresh, const TrainOptions& o, uint32_t passes);
+
+  // Scores of every item after each history (count x items). Histories must be non-empty.
+  void score_all(const Sequences& histories, float* out, int threads) const;
+  // Scores of the candidates after one history.
+  void score(const int32_t* history, uint32_t n, const int32_t* candidates, size_t m, float* out) const;
+  // The k best items after one history (best first), the history's own items excluded when
+  // asked; returns how many were written (fewer than k only when the catalog runs out).
+  size_t top_k(const int32_t* history, uint32_t n, size_t k, bool exclude_history, int32_t* items, float* scores) const;
+  // The final hidden state after each history (count x dim).
+  void encode(const Sequences& histories, float* out, int threads) const;
+
+  // Loss and full gradient of one batch holding every window of `data` (as in an epoch),
+  // with dropout and negatives as at step `step`; for gradient checks.
+  double loss_and_gradients(const Sequences& data, const TrainOptions& o, uint64_t step, std::vector<float>& grads);
+
+  std::vector<float> params() const;
+  void set_params(const float* p, size_t n);
+  size_t param_count() const { return params_.size(); }
+
+  void checkpoint();  // remembers the current parameters
+  void restore();     // returns to them (no-op without a checkpoint)
+
+ private:
+  struct Window {
+    uint32_t seq, begin, len, loss_from;  // inputs items[begin, begin+len); targets from row loss_from
+  };
+  // Every event of every sequence as a target once: windows of max_len + 1 events from the end.
+  std::vector<Window> epoch_windows(const Sequences& data) const;
+  TrainReport run_windows(const Sequences& data, std::vector<Window> windows, const TrainOptions& o,
+                          uint64_t shuffle_seed);
+  double step(const Batch& b, const TrainOptions& o, const AliasSampler* sampler, std::vector<float>& grads);
+  AliasSampler make_sampler(float power) const;
+  void add_window(Batch& b, const Sequences& data, const Window& w) const;
+
+  Shape shape_;
+  std::vector<float> params_, m_, v_, best_, popularity_;
+  uint64_t step_ = 0;
+  mutable std::shared_mutex mu_;
+  std::atomic<bool> training_{false};
+};
+
+}  // namespace lmrec::srm

@@ -1,0 +1,37 @@
+// Shape and training options of the small sequential recommender (SASRec-style).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "nn/adamw.h"
+
+namespace lmrec::srm {
+
+struct Shape {
+  uint32_t items = 0;    // catalog size; item ids are 0..items-1
+  uint32_t dim = 64;     // embedding width d (also the feed-forward width, as in SASRec)
+  uint32_t blocks = 2;   // self-attention blocks
+  uint32_t heads = 1;    // attention heads; must divide dim
+  uint32_t max_len = 200;  // longest history the model reads (the most recent events)
+
+  void validate() const;  // throws InvalidArgument naming the bad field
+};
+
+enum class Loss : uint8_t { Full = 0, Sampled = 1 };
+
+struct TrainOptions {
+  nn::AdamWOptions adam;
+  float dropout = 0.2f;
+  uint32_t batch_size = 128;  // sequences (windows) a step
+  Loss loss = Loss::Full;
+  uint32_t negatives = 256;     // sampled loss: shared negatives a step
+  float sample_power = 0.75f;   // sampled loss: negatives drawn with probability ~ count^power
+  size_t logits_bytes = 64u << 20;  // full loss: bound on the logits block held at once
+  uint64_t seed = 1;
+  int threads = 0;  // 0 = all hardware threads
+
+  void validate() const;
+};
+
+}  // namespace lmrec::srm
