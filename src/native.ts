@@ -149,6 +149,8 @@ export interface NativeAddon {
     c: Float32Array,
     threads: number,
   ): void;
+  /** Dot products of q with every dim-float row of x, on the named kernel (tests). */
+  dotRows(kernel: string | undefined, x: Float32Array, dim: number, q: Float32Array): Float32Array;
   cpuFeatures(): { avx2: boolean; avx512: boolean; avx512vnni: boolean; neon: boolean };
   hardwareThreads(): number;
   probeInt8Peak(seconds: number, kernel?: string): Promise<number>;

@@ -51,6 +51,18 @@ describe('sgemm', () => {
     });
   }
 
+  for (const kernel of native.kernels()) {
+    it(`${kernel}: dot products of one query with many rows match the reference`, () => {
+      const rng = new Random(4);
+      for (const [rows, dim] of [[1, 1], [7, 3], [9, 64], [33, 70], [5, 129]] as const) {
+        const x = matrix(rows * dim, rng), q = matrix(dim, rng);
+        const want = reference(rows, 1, dim, 1, x, false, q, false, 0, new Float32Array(rows));
+        const got = native.dotRows(kernel, x, dim, q);
+        for (let i = 0; i < rows; i++) expect(Math.abs(got[i]! - want[i]!), `${rows}x${dim} row ${i}`).toBeLessThan(1e-5 * Math.sqrt(dim) * 4);
+      }
+    });
+  }
+
   it('beta = 0 ignores NaN already in C', () => {
     const c = new Float32Array(4).fill(Number.NaN);
     native.sgemm(undefined, 2, 2, 1, 1, Float32Array.from([1, 2]), false, Float32Array.from([3, 4]), false, 0, c, 1);

@@ -47,6 +47,20 @@ Napi::Value Sgemm(const Napi::CallbackInfo& info) {
   });
 }
 
+// dotRows(kernel, x, dim, q): dot products of q with every dim-float row of x (tests).
+Napi::Value DotRows(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    const simd::Kernels& k = kernels_arg(arg(info, 0));
+    const FloatSpan x = float32_array(arg(info, 1), "x"), q = float32_array(arg(info, 3), "q");
+    const size_t dim = count(arg(info, 2), "dim", 1 << 20);
+    if (dim == 0 || q.size != dim || x.size % dim)
+      throw Error(ErrorCode::DimMismatch, "dotRows: x must hold whole rows of dim floats and q one row");
+    auto out = Napi::Float32Array::New(info.Env(), x.size / dim);
+    k.dot_rows(x.data, x.size / dim, dim, q.data, out.Data());
+    return out;
+  });
+}
+
 Napi::Value CpuFeatures(const Napi::CallbackInfo& info) {
   const simd::CpuFeatures& f = simd::cpu_features();
   Napi::Object o = Napi::Object::New(info.Env());
@@ -97,6 +111,7 @@ Napi::Value ProbeReadBandwidth(const Napi::CallbackInfo& info) {
 void init_machine_functions(Napi::Env env, Napi::Object exports) {
   exports.Set("kernels", Napi::Function::New<Kernels>(env, "kernels"));
   exports.Set("sgemm", Napi::Function::New<Sgemm>(env, "sgemm"));
+  exports.Set("dotRows", Napi::Function::New<DotRows>(env, "dotRows"));
   exports.Set("cpuFeatures", Napi::Function::New<CpuFeatures>(env, "cpuFeatures"));
   exports.Set("hardwareThreads", Napi::Function::New<HardwareThreads>(env, "hardwareThreads"));
   exports.Set("probeInt8Peak", Napi::Function::New<ProbeInt8Peak>(env, "probeInt8Peak"));

@@ -81,6 +81,8 @@ struct Kernels {
   // f32 GEMM micro-kernel (see sgemm_tile.h): c[sgemm_mr x sgemm_nr] += packed a · packed b.
   int sgemm_mr, sgemm_nr;
   void (*sgemm_tile)(int kc, const float* a, const float* b, float* c, size_t ldc);
+  // out[i] = dot(row i of x, q) over n rows of dim floats.
+  void (*dot_rows)(const float* x, size_t n, size_t dim, const float* q, float* out);
 };
 
 // Every kernel table this CPU can run, best first; the scalar one is always last.

@@ -104,7 +104,7 @@ uint64_t stream_read(const uint8_t* data, size_t bytes) {
 
 const Kernels kTable = {"neon", scan_int8, scan_float<true>, scan_float<false>, int8_peak_loop,
                         stream_read,
-                        6, 8, sgemm_tile<4, 6, 2>};
+                        6, 8, sgemm_tile<4, 6, 2>, dot_rows<4>};
 
 }  // namespace
 

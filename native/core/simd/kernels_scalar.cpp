@@ -80,7 +80,7 @@ uint64_t stream_read(const uint8_t* data, size_t bytes) {
 
 const Kernels kTable = {"scalar", scan_int8, scan_float<Storage::F16>, scan_float<Storage::F32>,
                         int8_peak_loop, stream_read,
-                        4, 8, sgemm_tile<4, 4, 2>};
+                        4, 8, sgemm_tile<4, 4, 2>, dot_rows<4>};
 
 }  // namespace
 

@@ -6,6 +6,7 @@
 
 #include "nn/adamw.h"
 #include "nn/gemm.h"
+#include "nn/parallel.h"
 #include "nn/random.h"
 #include "util/error.h"
 #include "util/thread_pool.h"
@@ -224,8 +225,17 @@ void Recommender::score_all(const Sequences& histories, float* out, int threads)
   std::vector<float> h(n * d);
   encode(histories, h.data(), threads);
   std::shared_lock lock(mu_);
-  nn::sgemm_parallel(n, shape_.items, d, 1.f, nn::Mat{h.data(), d}, nn::T(nn::Mat{params_.data(), d}), 0.f, out,
-                     shape_.items, threads);
+  const float* emb = params_.data();  // item_emb comes first
+  if (n >= 4) {
+    nn::sgemm_parallel(n, shape_.items, d, 1.f, nn::Mat{h.data(), d}, nn::T(nn::Mat{emb, d}), 0.f, out, shape_.items,
+                       threads);
+    return;
+  }
+  // A GEMM tile would be mostly padding for so few rows: dot products over the item rows.
+  const simd::Kernels& k = simd::best_kernels();
+  nn::parallel_ranges(shape_.items, 4096, threads, [&](size_t i0, size_t i1) {
+    for (size_t q = 0; q < n; ++q) k.dot_rows(emb + i0 * d, i1 - i0, d, h.data() + q * d, out + q * shape_.items + i0);
+  });
 }
 
 void Recommender::score(const int32_t* history, uint32_t n, const int32_t* candidates, size_t m, float* out) const {
