@@ -1,18 +1,23 @@
 /**
  * `lmrec eval`: leave-one-out evaluation of a catalog and interaction log, printed as a table
- * and written as JSON. Models: the popularity baseline (the SRM and the LM recommender join
- * as they land).
+ * and written as JSON. Models: the popularity baseline and the SRM (SASRec trained on the
+ * training part, early-stopped on the validation part); the LM recommender joins when it lands.
  */
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { readCatalogIds, readInteractions } from '../data/interactions.js';
 import { evaluate, leaveOneOut, popularityScorer, type Metrics } from '../eval/leave-one-out.js';
+import { SequentialRecommender, type SrmFitOptions } from '../srm/sequential-recommender.js';
 
 export interface EvalOptions {
   items: string;
   events: string;
   out?: string | undefined;
   ks?: number[];
+  /** SRM options; false leaves the SRM out. */
+  srm?: SrmFitOptions | false;
+  /** Where to save the trained SRM. */
+  srmOut?: string | undefined;
 }
 
 export interface EvalReport {
@@ -22,6 +27,7 @@ export interface EvalReport {
   unknownItems: number;
   evaluatedUsers: number;
   models: Record<string, { valid: Metrics; test: Metrics }>;
+  srm?: { epochs: number; bestEpoch: number; trainSeconds: number; parameters: number };
 }
 
 export async function runEval(o: EvalOptions, log: (line: string) => void = () => {}): Promise<EvalReport> {
@@ -44,6 +50,31 @@ export async function runEval(o: EvalOptions, log: (line: string) => void = () =
     },
   };
   log(`${report.items} items, ${report.users} users, ${report.events} events (${report.unknownItems} with unknown items skipped); ${report.evaluatedUsers} users evaluated`);
+  if (o.srm !== false) {
+    const t0 = performance.now();
+    const srm = await SequentialRecommender.fit(split.train, catalog.size, {
+      ...o.srm,
+      valid: split.valid,
+      onEpoch: (r) => {
+        const v = r.valid ? `, valid NDCG@10 ${r.valid['NDCG@10']!.toFixed(4)}${r.best ? ' (best)' : ''}` : '';
+        log(`srm epoch ${r.epoch + 1}: loss ${r.loss.toFixed(4)}${v}, ${r.seconds.toFixed(1)} s (${Math.round(r.eventsPerSecond)} events/s)`);
+      },
+    });
+    report.models.srm = {
+      valid: await evaluate(split.valid, catalog.size, srm.scorer(), ks),
+      test: await evaluate(split.test, catalog.size, srm.scorer(), ks),
+    };
+    report.srm = {
+      epochs: srm.history.length,
+      bestEpoch: srm.history.filter((r) => r.best).at(-1)!.epoch + 1,
+      trainSeconds: (performance.now() - t0) / 1000,
+      parameters: srm.info.parameters,
+    };
+    if (o.srmOut) {
+      await srm.save(o.srmOut);
+      log(`saved the SRM to ${o.srmOut}`);
+    }
+  }
   const columns = [...ks.flatMap((k) => [`HR@${k}`, `NDCG@${k}`]), 'MRR'];
   log(['model', 'split', ...columns].map((c, i) => (i < 2 ? c.padEnd(12) : c.padStart(9))).join(''));
   for (const [model, r] of Object.entries(report.models)) {

@@ -10,6 +10,22 @@ function positiveInt(value: string): number {
   return n;
 }
 
+interface EvalCliOptions {
+  items: string;
+  events: string;
+  out?: string;
+  srm: boolean;
+  srmEpochs: number;
+  srmPatience: number;
+  srmDim: number;
+  srmBlocks: number;
+  srmMaxLen: number;
+  srmLoss: string;
+  srmOut?: string;
+  threads?: number;
+  seed: number;
+}
+
 const program = new Command();
 program.name('lmrec').description('Language-model-powered recommendations for Node.js');
 
@@ -44,8 +60,33 @@ program
   .requiredOption('--items <file>', 'catalog (.jsonl or .csv with an id column)')
   .requiredOption('--events <file>', 'interactions (.jsonl or .csv with user, item, ts)')
   .option('--out <file>', 'write the report as JSON')
-  .action(async (opts: { items: string; events: string; out?: string }) => {
-    await runEval(opts, (line) => process.stdout.write(`${line}\n`));
+  .option('--no-srm', 'leave the SRM out (popularity only)')
+  .option('--srm-epochs <count>', 'most SRM epochs (early stopping on validation NDCG@10)', positiveInt, 200)
+  .option('--srm-patience <count>', 'epochs without improvement before stopping', positiveInt, 5)
+  .option('--srm-dim <dim>', 'SRM embedding width', positiveInt, 64)
+  .option('--srm-blocks <count>', 'SRM self-attention blocks', positiveInt, 2)
+  .option('--srm-max-len <count>', 'most recent events the SRM reads', positiveInt, 200)
+  .option('--srm-loss <loss>', "'full', 'sampled' or 'auto' (full up to 20,000 items)", 'auto')
+  .option('--srm-out <file>', 'save the trained SRM')
+  .option('--threads <count>', 'training threads (default: all)', positiveInt)
+  .option('--seed <seed>', 'random seed', positiveInt, 1)
+  .action(async (opts: EvalCliOptions) => {
+    const loss = opts.srmLoss;
+    if (loss !== 'full' && loss !== 'sampled' && loss !== 'auto') throw new InvalidArgumentError("--srm-loss must be 'full', 'sampled' or 'auto'");
+    const srmLoss: 'full' | 'sampled' | 'auto' = loss;
+    const srm = opts.srm && {
+      epochs: opts.srmEpochs,
+      patience: opts.srmPatience,
+      dim: opts.srmDim,
+      blocks: opts.srmBlocks,
+      maxLen: opts.srmMaxLen,
+      loss: srmLoss,
+      seed: opts.seed,
+      ...(opts.threads ? { threads: opts.threads } : {}),
+    };
+    await runEval({ items: opts.items, events: opts.events, out: opts.out, srm, srmOut: opts.srmOut }, (line) =>
+      process.stdout.write(`${line}\n`),
+    );
   });
 
 program.parseAsync().catch((err: unknown) => {

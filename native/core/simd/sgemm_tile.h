@@ -35,9 +35,6 @@ void sgemm_tile(int kc, const float* a, const float* b, float* c, size_t ldc) {
     }
 }
 
-// out[i] = dot(x row i, q) for n rows of dim floats (row stride dim): one query against many
-// rows, where a GEMM would waste its tile on a single column. Four rows at a time share the
-// query loads; each row keeps its own vector accumulator until one final reduction.
 template <int W>
 struct FloatVec {
   typedef float type __attribute__((vector_size(W * sizeof(float))));
@@ -59,6 +56,9 @@ float finish_dot(typename FloatVec<W>::type v, const float* row, const float* q,
   return s;
 }
 
+// out[i] = dot(x row i, q) for n rows of dim floats (row stride dim): one query against many
+// rows, where a GEMM would waste its tile on a single column. Four rows at a time share the
+// query loads; each row keeps its own vector accumulator until one final reduction.
 template <int W>
 void dot_rows(const float* x, size_t n, size_t dim, const float* q, float* out) {
   typedef typename FloatVec<W>::type V;
