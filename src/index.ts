@@ -25,7 +25,7 @@ export { writeDecoderCheckpoint, writeEncoderCheckpoint, type TensorKind, type T
 export { readItems, readEvents, type ItemRecord, type EventRecord } from './data/records.js';
 export { IdMap, readInteractions, collectInteractions, readCatalogIds, type Interactions } from './data/interactions.js';
 export { generateSynthetic, writeSynthetic, type SyntheticOptions, type SyntheticData, type SyntheticItem } from './data/synthetic.js';
-export { leaveOneOut, evaluate, popularityScorer, type Split, type LeaveOneOut, type Metrics, type Scorer } from './eval/leave-one-out.js';
+export { leaveOneOut, evaluate, popularityScorer, type Split, type LeaveOneOut, type Metrics, type Scorer, type EvaluateOptions } from './eval/leave-one-out.js';
 export {
   SequentialRecommender,
   type SrmShapeOptions,

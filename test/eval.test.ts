@@ -33,6 +33,19 @@ describe('leave-one-out evaluation', () => {
     expect(m.MRR).toBeCloseTo((1 + 1 + 1 / 3 + 1 / 3) / 4);
   });
 
+  it('ranks among sampled negatives when asked: never worse than full ranking, all negatives = full', async () => {
+    const users = Array.from({ length: 60 }, (_, u) => Int32Array.from({ length: 6 }, (_, i) => (u * 7 + i * 13) % 50));
+    const { test } = leaveOneOut(users);
+    const scores = Float32Array.from({ length: 50 }, (_, i) => Math.sin(i * 3.1));
+    const scorer = (b: unknown[]) => tile(scores, b.length);
+    const full = await evaluate(test, 50, scorer, [10]);
+    const sampled = await evaluate(test, 50, scorer, [10], { sampledNegatives: 5, seed: 2 });
+    expect(sampled.MRR).toBeGreaterThan(full.MRR!);
+    expect(sampled['HR@10']).toBe(1); // 5 negatives: the target is always in the top 6
+    expect(await evaluate(test, 50, scorer, [10], { sampledNegatives: 1000 })).toEqual(full);
+    await expect(evaluate(test, 50, scorer, [10], { sampledNegatives: 0 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
   it('rejects scorers of the wrong size, NaN targets, and nothing to evaluate', async () => {
     const { test } = leaveOneOut(seqs([0, 1, 2]));
     await expect(evaluate(test, 3, () => new Float32Array(2))).rejects.toMatchObject({ code: 'DIM_MISMATCH' });

@@ -6,7 +6,7 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { readCatalogIds, readInteractions } from '../data/interactions.js';
-import { evaluate, leaveOneOut, popularityScorer, type Metrics } from '../eval/leave-one-out.js';
+import { evaluate, leaveOneOut, popularityScorer, type EvaluateOptions, type Metrics } from '../eval/leave-one-out.js';
 import { SequentialRecommender, type SrmFitOptions } from '../srm/sequential-recommender.js';
 
 export interface EvalOptions {
@@ -18,6 +18,8 @@ export interface EvalOptions {
   srm?: SrmFitOptions | false;
   /** Where to save the trained SRM. */
   srmOut?: string | undefined;
+  /** Rank among this many sampled negatives instead of the full catalog. */
+  sampledNegatives?: number | undefined;
 }
 
 export interface EvalReport {
@@ -26,6 +28,8 @@ export interface EvalReport {
   events: number;
   unknownItems: number;
   evaluatedUsers: number;
+  /** Present when ranking was among sampled negatives rather than the full catalog. */
+  sampledNegatives?: number;
   models: Record<string, { valid: Metrics; test: Metrics }>;
   srm?: { epochs: number; bestEpoch: number; trainSeconds: number; parameters: number };
 }
@@ -36,16 +40,18 @@ export async function runEval(o: EvalOptions, log: (line: string) => void = () =
   const split = leaveOneOut(data.sequences);
   const ks = o.ks ?? [1, 5, 10, 20];
   const scorer = popularityScorer(split.train, catalog.size);
+  const eo: EvaluateOptions = o.sampledNegatives ? { sampledNegatives: o.sampledNegatives } : {};
   const report: EvalReport = {
     items: catalog.size,
     users: data.users.size,
     events: data.events,
     unknownItems: data.unknownItems,
     evaluatedUsers: split.test.length,
+    ...(o.sampledNegatives ? { sampledNegatives: o.sampledNegatives } : {}),
     models: {
       popularity: {
-        valid: await evaluate(split.valid, catalog.size, scorer, ks),
-        test: await evaluate(split.test, catalog.size, scorer, ks),
+        valid: await evaluate(split.valid, catalog.size, scorer, ks, eo),
+        test: await evaluate(split.test, catalog.size, scorer, ks, eo),
       },
     },
   };
@@ -61,8 +67,8 @@ export async function runEval(o: EvalOptions, log: (line: string) => void = () =
       },
     });
     report.models.srm = {
-      valid: await evaluate(split.valid, catalog.size, srm.scorer(), ks),
-      test: await evaluate(split.test, catalog.size, srm.scorer(), ks),
+      valid: await evaluate(split.valid, catalog.size, srm.scorer(), ks, eo),
+      test: await evaluate(split.test, catalog.size, srm.scorer(), ks, eo),
     };
     report.srm = {
       epochs: srm.history.length,

@@ -24,6 +24,7 @@ interface EvalCliOptions {
   srmOut?: string;
   threads?: number;
   seed: number;
+  sampledNegatives?: number;
 }
 
 const program = new Command();
@@ -70,6 +71,7 @@ program
   .option('--srm-out <file>', 'save the trained SRM')
   .option('--threads <count>', 'training threads (default: all)', positiveInt)
   .option('--seed <seed>', 'random seed', positiveInt, 1)
+  .option('--sampled-negatives <count>', 'rank among this many sampled negatives instead of the full catalog', positiveInt)
   .action(async (opts: EvalCliOptions) => {
     const loss = opts.srmLoss;
     if (loss !== 'full' && loss !== 'sampled' && loss !== 'auto') throw new InvalidArgumentError("--srm-loss must be 'full', 'sampled' or 'auto'");
@@ -84,7 +86,8 @@ program
       seed: opts.seed,
       ...(opts.threads ? { threads: opts.threads } : {}),
     };
-    await runEval({ items: opts.items, events: opts.events, out: opts.out, srm, srmOut: opts.srmOut }, (line) =>
+    const run = { items: opts.items, events: opts.events, out: opts.out, srm, srmOut: opts.srmOut, sampledNegatives: opts.sampledNegatives };
+    await runEval(run, (line) =>
       process.stdout.write(`${line}\n`),
     );
   });

@@ -5,6 +5,7 @@
  * itself stays eligible even if it appeared earlier).
  */
 import { LmrecError } from '../errors.js';
+import { Random } from '../util/random.js';
 
 export interface Split {
   /** Per user: the history a model may see when predicting `target`. */
@@ -49,13 +50,34 @@ export type Scorer = (splits: Split[]) => Float32Array | Promise<Float32Array>;
 /** Splits scored per call of the scorer. */
 const BATCH = 256;
 
+export interface EvaluateOptions {
+  /**
+   * Rank the target among this many sampled negatives (uniform over items outside the history,
+   * seeded) instead of the full catalog. Only for comparing with papers that report it: it
+   * inflates every metric and can reorder models.
+   */
+  sampledNegatives?: number;
+  seed?: number;
+}
+
 /**
  * HR@K, NDCG@K for each K, and MRR, averaged over the splits. The target's rank counts the
  * items scoring strictly higher (ties are resolved in the target's favour, as is usual) among
- * those not in the history.
+ * those not in the history: all of them, or the sampled negatives when asked.
  */
-export async function evaluate(splits: Split[], items: number, scorer: Scorer, ks: number[] = [1, 5, 10, 20]): Promise<Metrics> {
+export async function evaluate(
+  splits: Split[],
+  items: number,
+  scorer: Scorer,
+  ks: number[] = [1, 5, 10, 20],
+  options: EvaluateOptions = {},
+): Promise<Metrics> {
   if (splits.length === 0) throw new LmrecError('nothing to evaluate: no user has 3 or more events', 'INVALID_ARGUMENT');
+  const negatives = options.sampledNegatives;
+  if (negatives !== undefined && !(Number.isInteger(negatives) && negatives >= 1)) {
+    throw new LmrecError(`sampledNegatives must be a positive integer, got ${negatives}`, 'INVALID_ARGUMENT');
+  }
+  const rng = new Random(options.seed ?? 1);
   const hits = new Array<number>(ks.length).fill(0);
   const ndcg = new Array<number>(ks.length).fill(0);
   let mrr = 0;
@@ -76,8 +98,8 @@ export async function evaluate(splits: Split[], items: number, scorer: Scorer, k
       throw new LmrecError(`the scorer returned ${rows.length} scores for ${batch.length} splits of a ${items}-item catalog`, 'DIM_MISMATCH');
     }
     batch.forEach((split, j) => {
-      const rank = targetRank(rows.subarray(j * items, (j + 1) * items), split, seen);
-      add(rank);
+      const scores = rows.subarray(j * items, (j + 1) * items);
+      add(negatives === undefined ? targetRank(scores, split, seen) : sampledRank(scores, split, seen, negatives, rng));
     });
   }
   const n = splits.length;
@@ -99,6 +121,30 @@ function targetRank(scores: Float32Array, split: Split, seen: Uint8Array): numbe
   let rank = 0;
   for (let i = 0; i < scores.length; i++) if (!seen[i] && scores[i]! > target) rank++;
   for (const i of split.history) seen[i] = 0;
+  return rank;
+}
+
+/** Rank of the target among up to n distinct negatives drawn from the items outside the history. */
+function sampledRank(scores: Float32Array, split: Split, seen: Uint8Array, n: number, rng: Random): number {
+  for (const i of split.history) seen[i] = 1;
+  seen[split.target] = 1;
+  let eligible = 0;
+  for (let i = 0; i < scores.length; i++) if (!seen[i]) eligible++;
+  const target = scores[split.target]!;
+  if (Number.isNaN(target)) throw new LmrecError(`the scorer returned NaN for user ${split.user}'s target`, 'NON_FINITE');
+  const drawn: number[] = [];
+  let rank = 0;
+  for (let d = 0; d < Math.min(n, eligible); ) {
+    const i = rng.int(scores.length);
+    if (seen[i]) continue;
+    seen[i] = 1; // drawn once
+    drawn.push(i);
+    if (scores[i]! > target) rank++;
+    d++;
+  }
+  for (const i of drawn) seen[i] = 0;
+  for (const i of split.history) seen[i] = 0;
+  seen[split.target] = 0;
   return rank;
 }
 
