@@ -151,6 +151,8 @@ export interface NativeAddon {
   ): void;
   /** Dot products of q with every dim-float row of x, on the named kernel (tests). */
   dotRows(kernel: string | undefined, x: Float32Array, dim: number, q: Float32Array): Float32Array;
+  /** exp(x - shift) elementwise and its sum, on the named kernel (tests). */
+  expShifted(kernel: string | undefined, x: Float32Array, shift: number): { values: Float32Array; sum: number };
   cpuFeatures(): { avx2: boolean; avx512: boolean; avx512vnni: boolean; neon: boolean };
   hardwareThreads(): number;
   probeInt8Peak(seconds: number, kernel?: string): Promise<number>;

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { native, type NativeSrm, type NativeTrainOptions } from '../src/native.js';
 import { Random } from '../src/util/random.js';
-import { referenceScores, type SrmShape } from './helpers/srm-reference.js';
+import { referenceLoss, referenceScores, type SrmShape } from './helpers/srm-reference.js';
 
 const SHAPE: SrmShape = { items: 13, dim: 8, blocks: 2, heads: 2, maxLen: 6 };
 
@@ -46,6 +46,18 @@ describe('SRM forward pass', () => {
       const want = referenceScores(SHAPE, params, layout, history);
       const got = m.score(Int32Array.from(history), Int32Array.from({ length: SHAPE.items }, (_, i) => i));
       for (let i = 0; i < SHAPE.items; i++) expect(Math.abs(got[i]! - want[i]!), `n=${n} item ${i}`).toBeLessThan(1e-4);
+    }
+  });
+});
+
+describe('SRM training loss', () => {
+  it('matches the reference cross-entropy over every row of a window (all rows, not just the last)', () => {
+    const m = model(4);
+    const rng = new Random(13);
+    for (const n of [2, 4, 7]) {
+      const seq = Array.from({ length: n }, () => rng.int(SHAPE.items));
+      const { loss } = m.lossAndGradients(Int32Array.from(seq), Float64Array.from([0, n]), { loss: 'full', dropout: 0 }, 1);
+      expect(Math.abs(loss - referenceLoss(SHAPE, m.params(), m.layout(), seq)), `n=${n}`).toBeLessThan(1e-5);
     }
   });
 });

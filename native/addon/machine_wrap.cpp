@@ -61,6 +61,22 @@ Napi::Value DotRows(const Napi::CallbackInfo& info) {
   });
 }
 
+// expShifted(kernel, x, shift): exp(x - shift) elementwise into a new array, and its sum (tests).
+Napi::Value ExpShifted(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    const simd::Kernels& k = kernels_arg(arg(info, 0));
+    const FloatSpan x = float32_array(arg(info, 1), "x");
+    const float shift = float(number(arg(info, 2), "shift"));
+    auto values = Napi::Float32Array::New(info.Env(), x.size);
+    std::copy(x.data, x.data + x.size, values.Data());
+    const float sum = k.exp_shifted(values.Data(), x.size, shift);
+    Napi::Object out = Napi::Object::New(info.Env());
+    out.Set("values", values);
+    out.Set("sum", sum);
+    return out;
+  });
+}
+
 Napi::Value CpuFeatures(const Napi::CallbackInfo& info) {
   const simd::CpuFeatures& f = simd::cpu_features();
   Napi::Object o = Napi::Object::New(info.Env());
@@ -112,6 +128,7 @@ void init_machine_functions(Napi::Env env, Napi::Object exports) {
   exports.Set("kernels", Napi::Function::New<Kernels>(env, "kernels"));
   exports.Set("sgemm", Napi::Function::New<Sgemm>(env, "sgemm"));
   exports.Set("dotRows", Napi::Function::New<DotRows>(env, "dotRows"));
+  exports.Set("expShifted", Napi::Function::New<ExpShifted>(env, "expShifted"));
   exports.Set("cpuFeatures", Napi::Function::New<CpuFeatures>(env, "cpuFeatures"));
   exports.Set("hardwareThreads", Napi::Function::New<HardwareThreads>(env, "hardwareThreads"));
   exports.Set("probeInt8Peak", Napi::Function::New<ProbeInt8Peak>(env, "probeInt8Peak"));

@@ -33,7 +33,7 @@ export interface SrmTrainOptions {
   loss?: 'full' | 'sampled' | 'auto';
   negatives?: number;
   samplePower?: number;
-  /** Full softmax: bound on the logits held at once. Default 64 MiB. */
+  /** Full softmax: bound on the logits held at once. Default 8 MiB. */
   logitsBytes?: number;
   seed?: number;
   /** Threads for training and batched scoring; default all cores. */

@@ -36,9 +36,14 @@ function layerNorm(x: number[], g: number[], b: number[]): number[] {
 
 /** Final hidden state after the history (the most recent maxLen items), in doubles. */
 export function referenceHidden(shape: SrmShape, params: Float32Array, layout: Layout, history: number[]): number[] {
+  return referenceRows(shape, params, layout, history.slice(-shape.maxLen)).at(-1)!;
+}
+
+/** Final hidden state of every row of one window (at most maxLen items, newest last). */
+export function referenceRows(shape: SrmShape, params: Float32Array, layout: Layout, window: number[]): number[][] {
   const w = new Weights(params, layout);
   const d = shape.dim;
-  const seq = history.slice(-shape.maxLen);
+  const seq = window;
   const n = seq.length;
   const E = w.get('item_emb');
   const P = w.get('pos_emb');
@@ -76,7 +81,21 @@ export function referenceHidden(shape: SrmShape, params: Float32Array, layout: L
       return b2.map((bb, o) => hid.reduce((a, v, i) => a + v * W2.at(o, i), bb) + r[o]!);
     });
   }
-  return layerNorm(x[n - 1]!, w.get('final_ln.gain').row(0), w.get('final_ln.bias').row(0));
+  return x.map((row) => layerNorm(row, w.get('final_ln.gain').row(0), w.get('final_ln.bias').row(0)));
+}
+
+/** Mean full-softmax cross-entropy of a window predicting each next item (no dropout). */
+export function referenceLoss(shape: SrmShape, params: Float32Array, layout: Layout, sequence: number[]): number {
+  const rows = referenceRows(shape, params, layout, sequence.slice(0, -1));
+  const E = new Weights(params, layout).get('item_emb');
+  let total = 0;
+  rows.forEach((h, t) => {
+    const logits = Array.from({ length: shape.items }, (_, i) => h.reduce((a, v, j) => a + v * E.at(i, j), 0));
+    const mx = Math.max(...logits);
+    const lse = mx + Math.log(logits.reduce((a, l) => a + Math.exp(l - mx), 0));
+    total += lse - logits[sequence[t + 1]!]!;
+  });
+  return total / rows.length;
 }
 
 /** Scores of every item after the history. */

@@ -5,6 +5,7 @@
 
 #include "nn/gemm.h"
 #include "nn/random.h"
+#include "simd/kernels.h"
 #include "util/thread_pool.h"
 
 namespace lmrec::nn {
@@ -56,9 +57,7 @@ void attention_forward(const float* q, const float* k, const float* v, const Pac
     for (size_t i = 0; i < n; ++i) {
       float* row = p + i * n;
       const float mx = *std::max_element(row, row + i + 1);
-      float sum = 0.f;
-      for (size_t j = 0; j <= i; ++j) sum += (row[j] = std::exp(row[j] - mx));
-      const float inv = 1.f / sum;
+      const float inv = 1.f / simd::best_kernels().exp_shifted(row, i + 1, mx);
       for (size_t j = 0; j <= i; ++j) row[j] *= inv;
       std::fill(row + i + 1, row + n, 0.f);
     }
@@ -70,6 +69,33 @@ void attention_forward(const float* q, const float* k, const float* v, const Pac
       used = pd;
     }
     sgemm(n, dh, n, 1.f, Mat{used, n}, Mat{v + at, dim}, 0.f, out + at, dim);
+  });
+}
+
+void attention_last_rows(const float* q, const float* k, const float* v, const PackedSequences& seqs, size_t dim,
+                         size_t heads, float* out, int threads) {
+  const size_t dh = dim / heads;
+  const float scale = 1.f / std::sqrt(float(dh));
+  for_each_head(seqs, heads, threads, [&](size_t s, size_t h) {
+    thread_local std::vector<float> buf;
+    const size_t n = seqs.len[s], row0 = seqs.begin[s], col = h * dh;
+    const float* qs = q + s * dim + col;
+    float* p = scratch(buf, n);
+    for (size_t j = 0; j < n; ++j) {
+      const float* kj = k + (row0 + j) * dim + col;
+      float dot = 0.f;
+      for (size_t c = 0; c < dh; ++c) dot += qs[c] * kj[c];
+      p[j] = dot * scale;
+    }
+    const float mx = *std::max_element(p, p + n);
+    const float inv = 1.f / simd::best_kernels().exp_shifted(p, n, mx);
+    float* o = out + s * dim + col;
+    std::fill(o, o + dh, 0.f);
+    for (size_t j = 0; j < n; ++j) {
+      const float* vj = v + (row0 + j) * dim + col;
+      const float pj = p[j] * inv;
+      for (size_t c = 0; c < dh; ++c) o[c] += pj * vj[c];
+    }
   });
 }
 

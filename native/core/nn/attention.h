@@ -30,6 +30,11 @@ struct AttentionDropout {
 void attention_forward(const float* q, const float* k, const float* v, const PackedSequences& seqs, size_t dim,
                        size_t heads, const AttentionDropout& drop, float* probs, float* out, int threads);
 
+// Inference: attention of each sequence's last row only. q holds one row a sequence (in
+// sequence order); k and v every row; out one row a sequence.
+void attention_last_rows(const float* q, const float* k, const float* v, const PackedSequences& seqs, size_t dim,
+                         size_t heads, float* out, int threads);
+
 // Gradients of Q, K, V (overwritten) from dout, using the forward's probs.
 void attention_backward(const float* q, const float* k, const float* v, const PackedSequences& seqs, size_t dim,
                         size_t heads, const AttentionDropout& drop, const float* probs, const float* dout, float* dq,

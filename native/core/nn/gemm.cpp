@@ -16,26 +16,49 @@ constexpr size_t kMcTiles = 12;  // A panel rows, in micro-tiles
 constexpr size_t kNcTiles = 64;  // B panel columns, in micro-tiles
 
 // Packs rows [i0, i0+m) x depth [p0, p0+kc) of A, times alpha, as strips of mr rows: strip s
-// holds kc columns of mr floats. Rows past m are zero.
+// holds kc columns of mr floats. Rows past m are zero. Reads follow A's memory order (the
+// writes land in a small buffer that stays in L1).
 void pack_a(const Mat& A, size_t i0, size_t m, size_t p0, size_t kc, float alpha, size_t mr, float* out) {
-  for (size_t s = 0; s < m; s += mr) {
+  for (size_t s = 0; s < m; s += mr, out += kc * mr) {
     const size_t rows = std::min(mr, m - s);
-    for (size_t p = 0; p < kc; ++p, out += mr) {
-      size_t i = 0;
-      for (; i < rows; ++i) out[i] = alpha * A.at(i0 + s + i, p0 + p);
-      for (; i < mr; ++i) out[i] = 0.f;
+    if (A.trans) {  // element (i, p) at p * ld + i: rows of the strip are contiguous
+      for (size_t p = 0; p < kc; ++p) {
+        const float* src = A.p + (p0 + p) * A.ld + i0 + s;
+        float* dst = out + p * mr;
+        size_t i = 0;
+        for (; i < rows; ++i) dst[i] = alpha * src[i];
+        for (; i < mr; ++i) dst[i] = 0.f;
+      }
+    } else {  // element (i, p) at i * ld + p: depth is contiguous
+      for (size_t i = 0; i < rows; ++i) {
+        const float* src = A.p + (i0 + s + i) * A.ld + p0;
+        for (size_t p = 0; p < kc; ++p) out[p * mr + i] = alpha * src[p];
+      }
+      for (size_t i = rows; i < mr; ++i)
+        for (size_t p = 0; p < kc; ++p) out[p * mr + i] = 0.f;
     }
   }
 }
 
 // Packs depth [p0, p0+kc) x columns [j0, j0+n) of B as strips of nr columns.
 void pack_b(const Mat& B, size_t p0, size_t kc, size_t j0, size_t n, size_t nr, float* out) {
-  for (size_t s = 0; s < n; s += nr) {
+  for (size_t s = 0; s < n; s += nr, out += kc * nr) {
     const size_t cols = std::min(nr, n - s);
-    for (size_t p = 0; p < kc; ++p, out += nr) {
-      size_t j = 0;
-      for (; j < cols; ++j) out[j] = B.at(p0 + p, j0 + s + j);
-      for (; j < nr; ++j) out[j] = 0.f;
+    if (!B.trans) {  // element (p, j) at p * ld + j: columns of the strip are contiguous
+      for (size_t p = 0; p < kc; ++p) {
+        const float* src = B.p + (p0 + p) * B.ld + j0 + s;
+        float* dst = out + p * nr;
+        size_t j = 0;
+        for (; j < cols; ++j) dst[j] = src[j];
+        for (; j < nr; ++j) dst[j] = 0.f;
+      }
+    } else {  // element (p, j) at j * ld + p: depth is contiguous
+      for (size_t j = 0; j < cols; ++j) {
+        const float* src = B.p + (j0 + s + j) * B.ld + p0;
+        for (size_t p = 0; p < kc; ++p) out[p * nr + j] = src[p];
+      }
+      for (size_t j = cols; j < nr; ++j)
+        for (size_t p = 0; p < kc; ++p) out[p * nr + j] = 0.f;
     }
   }
 }
@@ -59,8 +82,10 @@ struct PackBuffers {
 
 void sgemm(size_t M, size_t N, size_t K, float alpha, Mat A, Mat B, float beta, float* C, size_t ldc,
            const simd::Kernels& kernels) {
-  scale_c(M, N, beta, C, ldc);
-  if (M == 0 || N == 0 || K == 0 || alpha == 0.f) return;
+  if (M == 0 || N == 0) return;
+  if (K == 0 || alpha == 0.f) return scale_c(M, N, beta, C, ldc);
+  // beta = 0: the first depth panel stores its tiles instead of adding them, so C is never read.
+  if (beta != 0.f) scale_c(M, N, beta, C, ldc);
   const size_t mr = size_t(kernels.sgemm_mr), nr = size_t(kernels.sgemm_nr);
   const size_t mc = mr * kMcTiles, nc = nr * kNcTiles;
   thread_local PackBuffers pack;  // reused across calls; one per thread, so no locking
@@ -74,6 +99,7 @@ void sgemm(size_t M, size_t N, size_t K, float alpha, Mat A, Mat B, float beta, 
     const size_t n = std::min(nc, N - j0);
     for (size_t p0 = 0; p0 < K; p0 += kKc) {
       const size_t kc = std::min(kKc, K - p0);
+      const bool accumulate = p0 > 0 || beta != 0.f;
       pack_b(B, p0, kc, j0, n, nr, pb);
       for (size_t i0 = 0; i0 < M; i0 += mc) {
         const size_t m = std::min(mc, M - i0);
@@ -86,13 +112,12 @@ void sgemm(size_t M, size_t N, size_t K, float alpha, Mat A, Mat B, float beta, 
             const size_t rows = std::min(mr, m - is);
             float* c = C + (i0 + is) * ldc + j0 + js;
             if (rows == mr && cols == nr) {
-              kernels.sgemm_tile(int(kc), a, b, c, ldc);
+              kernels.sgemm_tile(int(kc), a, b, c, ldc, accumulate);
               continue;
             }
-            std::fill(edge, edge + mr * nr, 0.f);
-            kernels.sgemm_tile(int(kc), a, b, edge, nr);
+            kernels.sgemm_tile(int(kc), a, b, edge, nr, false);
             for (size_t i = 0; i < rows; ++i)
-              for (size_t j = 0; j < cols; ++j) c[i * ldc + j] += edge[i * nr + j];
+              for (size_t j = 0; j < cols; ++j) c[i * ldc + j] = accumulate ? c[i * ldc + j] + edge[i * nr + j] : edge[i * nr + j];
           }
         }
       }
@@ -103,9 +128,10 @@ void sgemm(size_t M, size_t N, size_t K, float alpha, Mat A, Mat B, float beta, 
 void sgemm_parallel(size_t M, size_t N, size_t K, float alpha, Mat A, Mat B, float beta, float* C,
                     size_t ldc, int threads, const simd::Kernels& kernels) {
   const size_t mr = size_t(kernels.sgemm_mr), nr = size_t(kernels.sgemm_nr);
-  // Enough work per piece that the hand-off is noise; pieces are whole micro-tiles.
+  // One piece a thread (each piece packs the whole other operand, so more pieces cost more
+  // packing), and enough work per piece that the hand-off is noise; pieces are whole tiles.
   const size_t work = M * N * K;
-  const size_t max_pieces = std::max<size_t>(1, std::min<size_t>(size_t(threads) * 4, work / (1 << 18)));
+  const size_t max_pieces = std::max<size_t>(1, std::min<size_t>(size_t(threads), work / (1 << 18)));
   const bool by_rows = M / mr >= N / nr;
   const size_t extent = by_rows ? M : N, unit = by_rows ? mr : nr;
   const size_t units = (extent + unit - 1) / unit;

@@ -1,5 +1,5 @@
 // Single-precision matrix multiply, C = alpha * op(A) * op(B) + beta * C, on the run-time
-// chosen micro-kernel (simd/sgemm_tile.h). Every element of C sums over k in the same order
+// chosen micro-kernel (simd/f32_kernels.h). Every element of C sums over k in the same order
 // whatever the blocking or threading, so results are bit-identical across thread counts:
 // the SRM's training is deterministic because of it.
 #pragma once

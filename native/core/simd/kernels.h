@@ -78,11 +78,13 @@ struct Kernels {
   // streaming read of `bytes` (returns a checksum so the loads cannot be optimised away).
   uint64_t (*int8_peak_loop)(uint64_t iterations);
   uint64_t (*stream_read)(const uint8_t* data, size_t bytes);
-  // f32 GEMM micro-kernel (see sgemm_tile.h): c[sgemm_mr x sgemm_nr] += packed a · packed b.
+  // f32 GEMM micro-kernel (see f32_kernels.h): c[sgemm_mr x sgemm_nr] (+)= packed a · packed b.
   int sgemm_mr, sgemm_nr;
-  void (*sgemm_tile)(int kc, const float* a, const float* b, float* c, size_t ldc);
+  void (*sgemm_tile)(int kc, const float* a, const float* b, float* c, size_t ldc, bool accumulate);
   // out[i] = dot(row i of x, q) over n rows of dim floats.
   void (*dot_rows)(const float* x, size_t n, size_t dim, const float* q, float* out);
+  // x[i] = exp(x[i] - shift); returns the sum (softmax).
+  float (*exp_shifted)(float* x, size_t n, float shift);
 };
 
 // Every kernel table this CPU can run, best first; the scalar one is always last.

@@ -4,7 +4,7 @@
 #include <immintrin.h>
 
 #include "simd/kernels.h"
-#include "simd/sgemm_tile.h"
+#include "simd/f32_kernels.h"
 
 namespace lmrec::simd {
 namespace {
@@ -181,7 +181,8 @@ uint64_t stream_read(const uint8_t* data, size_t bytes) {
 
 const Kernels kTable = {"avx2", scan<Int8Tile>, scan<F16Tile>, scan<F32Tile>, int8_peak_loop,
                         stream_read,
-                        6, 16, sgemm_tile<8, 6, 2>, dot_rows<8>};
+                        6, 16, sgemm_tile<8, 6, 2>, dot_rows<8>,
+                        exp_shifted<8>};
 
 }  // namespace
 

@@ -9,7 +9,7 @@
 #include <utility>
 
 #include "simd/kernels.h"
-#include "simd/sgemm_tile.h"
+#include "simd/f32_kernels.h"
 
 namespace lmrec::simd {
 namespace {
@@ -306,7 +306,8 @@ uint64_t stream_read(const uint8_t* data, size_t bytes) {
 
 const Kernels kTable = {"avx512vnni", scan<Int8Tile>, scan<F16Tile>, scan<F32Tile>,
                         int8_peak_loop, stream_read,
-                        8, 32, sgemm_tile<16, 8, 2>, dot_rows<16>};
+                        8, 32, sgemm_tile<16, 8, 2>, dot_rows<16>,
+                        exp_shifted<16>};
 
 }  // namespace
 

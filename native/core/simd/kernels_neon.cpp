@@ -3,7 +3,7 @@
 #include <arm_neon.h>
 
 #include "simd/kernels.h"
-#include "simd/sgemm_tile.h"
+#include "simd/f32_kernels.h"
 
 namespace lmrec::simd {
 namespace {
@@ -104,7 +104,8 @@ uint64_t stream_read(const uint8_t* data, size_t bytes) {
 
 const Kernels kTable = {"neon", scan_int8, scan_float<true>, scan_float<false>, int8_peak_loop,
                         stream_read,
-                        6, 8, sgemm_tile<4, 6, 2>, dot_rows<4>};
+                        6, 8, sgemm_tile<4, 6, 2>, dot_rows<4>,
+                        exp_shifted<4>};
 
 }  // namespace
 

@@ -5,7 +5,7 @@
 
 #include "quant/f16.h"
 #include "simd/kernels.h"
-#include "simd/sgemm_tile.h"
+#include "simd/f32_kernels.h"
 
 namespace lmrec::simd {
 namespace {
@@ -80,7 +80,8 @@ uint64_t stream_read(const uint8_t* data, size_t bytes) {
 
 const Kernels kTable = {"scalar", scan_int8, scan_float<Storage::F16>, scan_float<Storage::F32>,
                         int8_peak_loop, stream_read,
-                        4, 8, sgemm_tile<4, 4, 2>, dot_rows<4>};
+                        4, 8, sgemm_tile<4, 4, 2>, dot_rows<4>,
+                        exp_shifted<4>};
 
 }  // namespace
 

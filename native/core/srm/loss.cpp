@@ -7,6 +7,7 @@
 #include "nn/gemm.h"
 #include "nn/parallel.h"
 #include "nn/random.h"
+#include "simd/kernels.h"
 
 namespace lmrec::srm {
 
@@ -52,8 +53,7 @@ namespace {
 double softmax_grad_row(float* row, size_t n, size_t target, float scale) {
   const float mx = *std::max_element(row, row + n);
   const float logit = row[target];
-  double sum = 0;
-  for (size_t j = 0; j < n; ++j) sum += (row[j] = std::exp(row[j] - mx));
+  const double sum = simd::best_kernels().exp_shifted(row, n, mx);
   const double loss = std::log(sum) - double(logit - mx);
   const float inv = float(1.0 / sum) * scale;
   for (size_t j = 0; j < n; ++j) row[j] *= inv;

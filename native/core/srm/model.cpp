@@ -54,7 +54,7 @@ void Batch::add(const int32_t* it, const int32_t* tg, uint32_t n, const Shape& s
 }
 
 void forward(const Shape& s, const ParamView& w, const Batch& b, const DropoutPlan& drop, Activations& a,
-             int threads) {
+             int threads, bool last_rows_only) {
   const size_t d = s.dim, T = b.seqs.rows, td = T * d;
   const float emb_scale = std::sqrt(float(d));
   resize(a.x0, td);
@@ -69,39 +69,57 @@ void forward(const Shape& s, const ParamView& w, const Batch& b, const DropoutPl
 
   a.blocks.resize(s.blocks);
   const float* x = a.x0.data();
+  size_t R = T;  // rows on the query side
   for (uint32_t bi = 0; bi < s.blocks; ++bi) {
     const BlockView& p = w.blocks[bi];
     BlockActivations& A = a.blocks[bi];
-    for (auto* v : {&A.qin, &A.q, &A.k, &A.v, &A.attn, &A.h, &A.n, &A.f1, &A.f1d, &A.out}) resize(*v, td);
-    for (auto* v : {&A.ln1_mean, &A.ln1_rstd, &A.ln2_mean, &A.ln2_rstd}) resize(*v, T);
-    resize(A.probs, b.seqs.prob_floats);
+    // Inference needs only each sequence's last row out of the last block: its keys and
+    // values still come from every row, but the query side shrinks to one row a sequence.
+    const bool last_only = last_rows_only && bi + 1 == s.blocks;
+    const float* xq = x;
+    if (last_only) {
+      R = b.seqs.count();
+      resize(a.last_rows, R * d);
+      for (size_t q = 0; q < R; ++q)
+        std::copy_n(x + (size_t(b.seqs.begin[q]) + b.seqs.len[q] - 1) * d, d, a.last_rows.data() + q * d);
+      xq = a.last_rows.data();
+    }
+    const size_t rd = R * d;
+    for (auto* v : {&A.qin, &A.q, &A.attn, &A.h, &A.n, &A.f1, &A.f1d, &A.out}) resize(*v, rd);
+    for (auto* v : {&A.k, &A.v}) resize(*v, td);
+    for (auto* v : {&A.ln1_mean, &A.ln1_rstd, &A.ln2_mean, &A.ln2_rstd}) resize(*v, R);
 
     const nn::LayerNormCache c1{A.ln1_mean.data(), A.ln1_rstd.data()};
-    nn::layer_norm_forward(x, T, d, p.ln1_g, p.ln1_b, kLnEps, A.qin.data(), &c1, threads);
-    nn::linear_forward(lin(p.wq, p.bq, d), A.qin.data(), T, A.q.data(), threads);
+    nn::layer_norm_forward(xq, R, d, p.ln1_g, p.ln1_b, kLnEps, A.qin.data(), &c1, threads);
+    nn::linear_forward(lin(p.wq, p.bq, d), A.qin.data(), R, A.q.data(), threads);
     nn::linear_forward(lin(p.wk, p.bk, d), x, T, A.k.data(), threads);
     nn::linear_forward(lin(p.wv, p.bv, d), x, T, A.v.data(), threads);
-    const nn::AttentionDropout ad{drop.p, site_key(drop, bi, kAttention)};
-    nn::attention_forward(A.q.data(), A.k.data(), A.v.data(), b.seqs, d, s.heads, ad, A.probs.data(), A.attn.data(),
-                          threads);
-    nn::linear_forward(lin(p.wo, p.bo, d), A.attn.data(), T, A.h.data(), threads);
-    for (size_t i = 0; i < td; ++i) A.h[i] += A.qin[i];
+    if (last_only) {
+      nn::attention_last_rows(A.q.data(), A.k.data(), A.v.data(), b.seqs, d, s.heads, A.attn.data(), threads);
+    } else {
+      resize(A.probs, b.seqs.prob_floats);
+      const nn::AttentionDropout ad{drop.p, site_key(drop, bi, kAttention)};
+      nn::attention_forward(A.q.data(), A.k.data(), A.v.data(), b.seqs, d, s.heads, ad, A.probs.data(),
+                            A.attn.data(), threads);
+    }
+    nn::linear_forward(lin(p.wo, p.bo, d), A.attn.data(), R, A.h.data(), threads);
+    for (size_t i = 0; i < rd; ++i) A.h[i] += A.qin[i];
 
     const nn::LayerNormCache c2{A.ln2_mean.data(), A.ln2_rstd.data()};
-    nn::layer_norm_forward(A.h.data(), T, d, p.ln2_g, p.ln2_b, kLnEps, A.n.data(), &c2, threads);
-    nn::linear_forward(lin(p.w1, p.b1, d), A.n.data(), T, A.f1.data(), threads);
-    for (size_t i = 0; i < td; ++i) A.f1d[i] = A.f1[i] = std::max(A.f1[i], 0.f);
-    apply_dropout(A.f1d.data(), td, drop, site_key(drop, bi, kFfnHidden), threads);
-    nn::linear_forward(lin(p.w2, p.b2, d), A.f1d.data(), T, A.out.data(), threads);
-    apply_dropout(A.out.data(), td, drop, site_key(drop, bi, kFfnOut), threads);
-    for (size_t i = 0; i < td; ++i) A.out[i] += A.n[i];
+    nn::layer_norm_forward(A.h.data(), R, d, p.ln2_g, p.ln2_b, kLnEps, A.n.data(), &c2, threads);
+    nn::linear_forward(lin(p.w1, p.b1, d), A.n.data(), R, A.f1.data(), threads);
+    for (size_t i = 0; i < rd; ++i) A.f1d[i] = A.f1[i] = std::max(A.f1[i], 0.f);
+    apply_dropout(A.f1d.data(), rd, drop, site_key(drop, bi, kFfnHidden), threads);
+    nn::linear_forward(lin(p.w2, p.b2, d), A.f1d.data(), R, A.out.data(), threads);
+    apply_dropout(A.out.data(), rd, drop, site_key(drop, bi, kFfnOut), threads);
+    for (size_t i = 0; i < rd; ++i) A.out[i] += A.n[i];
     x = A.out.data();
   }
-  resize(a.final_out, td);
-  resize(a.lnf_mean, T);
-  resize(a.lnf_rstd, T);
+  resize(a.final_out, R * d);
+  resize(a.lnf_mean, R);
+  resize(a.lnf_rstd, R);
   const nn::LayerNormCache cf{a.lnf_mean.data(), a.lnf_rstd.data()};
-  nn::layer_norm_forward(x, T, d, w.lnf_g, w.lnf_b, kLnEps, a.final_out.data(), &cf, threads);
+  nn::layer_norm_forward(x, R, d, w.lnf_g, w.lnf_b, kLnEps, a.final_out.data(), &cf, threads);
 }
 
 void backward(const Shape& s, const ParamView& w, const Batch& b, const DropoutPlan& drop, const Activations& a,

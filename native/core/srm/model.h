@@ -34,7 +34,7 @@ struct BlockActivations {
 };
 
 struct Activations {
-  std::vector<float> x0, lnf_mean, lnf_rstd, final_out;
+  std::vector<float> x0, lnf_mean, lnf_rstd, final_out, last_rows;
   std::vector<BlockActivations> blocks;
 };
 
@@ -45,9 +45,10 @@ struct DropoutPlan {
   uint64_t seed = 0, step = 0;
 };
 
-// Fills acts (resized as needed); acts.final_out holds the output rows.
+// Fills acts (resized as needed); acts.final_out holds the output rows: every row, or with
+// last_rows_only (inference) each sequence's last row, in sequence order.
 void forward(const Shape& s, const ParamView& w, const Batch& b, const DropoutPlan& drop, Activations& acts,
-             int threads);
+             int threads, bool last_rows_only = false);
 
 // From d(loss)/d(final_out), writes every parameter's gradient into g except the
 // item-embedding rows, which it adds to (the loss has already put the output layer's share there).

@@ -212,11 +212,8 @@ void Recommender::encode(const Sequences& histories, float* out, int threads) co
       const uint32_t keep = std::min(n, shape_.max_len);  // the most recent events
       b.add(histories.data(i) + (n - keep), nullptr, keep, shape_);
     }
-    forward(shape_, P, b, DropoutPlan{}, acts, threads);
-    for (size_t i = c0; i < c1; ++i) {
-      const size_t last = b.seqs.begin[i - c0] + b.seqs.len[i - c0] - 1;
-      std::copy_n(acts.final_out.data() + last * d, d, out + i * d);
-    }
+    forward(shape_, P, b, DropoutPlan{}, acts, threads, true);
+    std::copy_n(acts.final_out.data(), (c1 - c0) * d, out + c0 * d);
   }
 }
 

