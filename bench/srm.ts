@@ -34,12 +34,11 @@ async function gemmGflops(): Promise<number> {
 }
 
 /** FLOPs of one training target (forward + backward = 3x forward). */
-function trainFlopsPerTarget(items: number, meanWindow: number, outputItems: number): number {
+function trainFlopsPerTarget(meanWindow: number, outputItems: number): number {
   const d = SHAPE.dim;
   const dense = SHAPE.blocks * 6 * d * d * 2; // q, k, v, o, ffn1, ffn2
   const attention = SHAPE.blocks * 2 * meanWindow * d * 2; // QK^T and PV over the whole window
   const output = outputItems * d * 2;
-  void items;
   return 3 * (dense + attention + output);
 }
 
@@ -61,7 +60,7 @@ async function training(rows: Record<string, unknown>[], gflops: number): Promis
     const m = await SequentialRecommender.fit(data.sequences, items, { ...SHAPE, epochs: 1, loss, seed: 1 });
     const seconds = (performance.now() - t0) / 1000;
     const r = m.history[0]!;
-    const flops = trainFlopsPerTarget(items, meanWindow, loss === 'full' ? items : 256) * (events - data.sequences.length);
+    const flops = trainFlopsPerTarget(meanWindow, loss === 'full' ? items : 256) * (events - data.sequences.length);
     rows.push({
       task: name,
       items,
