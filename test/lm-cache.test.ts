@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LanguageModel } from '../src/lm/language-model.js';
+import { maxAbsDiff } from './helpers/compare.js';
 import { writeTinyDecoder } from './helpers/tiny-models.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'lmrec-cache-'));
@@ -28,6 +29,22 @@ describe('graph cache', () => {
     await (await LanguageModel.load(model, { cacheDir, blockSize: 1 })).release();
     await (await LanguageModel.load(model, { cacheDir, precision: 'int8' })).release();
     expect(readdirSync(cacheDir)).toHaveLength(3);
+  });
+
+  it('builds a block\'s every-layer variant only when a layer inside the block is asked for', async () => {
+    const lm = await LanguageModel.load(model, { cacheDir, blockSize: 2 });
+    const key = readdirSync(cacheDir).find((k) => readdirSync(path.join(cacheDir, k)).includes('layers_0_2.onnx'))!;
+    await lm.encode([ids], { layer: 2 });
+    expect(readdirSync(path.join(cacheDir, key))).not.toContain('layers_0_2_all.onnx');
+    const [inner, end] = await lm.hiddenStates(ids, { layers: [1, 2] });
+    expect(readdirSync(path.join(cacheDir, key))).toContain('layers_0_2_all.onnx');
+    const fresh = await LanguageModel.load(model, { cacheDir: false, blockSize: 1 });
+    const [want1, want2] = await fresh.hiddenStates(ids, { layers: [1, 2] });
+    // different graph shapes may fuse differently: equal up to float rounding
+    expect(maxAbsDiff(inner!, want1!)).toBeLessThan(1e-5);
+    expect(maxAbsDiff(end!, want2!)).toBeLessThan(1e-5);
+    await lm.release();
+    await fresh.release();
   });
 
   it('rebuilds a damaged cache file', async () => {

@@ -49,8 +49,13 @@ export interface EncodeOptions {
 interface Block {
   first: number;
   count: number;
+  /** Outputs the block's last layer only. */
   session: ort.InferenceSession;
+  /** Outputs every layer of the block; built on the first request for an inner layer. */
+  everyLayer?: Promise<ort.InferenceSession>;
 }
+
+type OpenSession = (name: string, make: () => Uint8Array) => Promise<ort.InferenceSession>;
 
 export class LanguageModel {
   readonly config: ModelConfig;
@@ -62,6 +67,9 @@ export class LanguageModel {
   // node of a graph whatever is fetched, and the head is the costliest product for encode)
   readonly #final: ort.InferenceSession | undefined;
   readonly #head: ort.InferenceSession | undefined;
+  readonly #open: OpenSession;
+  // A factory, not the builders: builders keep the decoded weights alive once used.
+  readonly #builders: () => GraphBuilders;
 
   private constructor(
     dir: string,
@@ -71,6 +79,8 @@ export class LanguageModel {
     blocks: Block[],
     final: ort.InferenceSession | undefined,
     head: ort.InferenceSession | undefined,
+    open: OpenSession,
+    builders: () => GraphBuilders,
   ) {
     this.#dir = dir;
     this.config = config;
@@ -79,6 +89,8 @@ export class LanguageModel {
     this.#blocks = blocks;
     this.#final = final;
     this.#head = head;
+    this.#open = open;
+    this.#builders = builders;
   }
 
   static async load(dir: string, options: LanguageModelOptions = {}): Promise<LanguageModel> {
@@ -98,7 +110,7 @@ export class LanguageModel {
         : new GraphCache(options.cacheDir ?? defaultCacheDir(), await graphKey(dir, { precision, blockSize }));
     // Weights are decoded only when a graph has to be built.
     const build = graphBuilders(dir, config, precision);
-    const session = async (name: string, make: () => Uint8Array) => {
+    const session: OpenSession = async (name, make) => {
       if (cache?.has(name)) {
         try {
           return await ort.InferenceSession.create(cache.path(name), sessionOptions);
@@ -119,7 +131,7 @@ export class LanguageModel {
     const final = build.final ? await session('final', build.final) : undefined;
     const head = build.head ? await session('head', build.head) : undefined;
     const tokenizer = loadTokenizer(dir);
-    return new LanguageModel(dir, config, tokenizer, embed, blocks, final, head);
+    return new LanguageModel(dir, config, tokenizer, embed, blocks, final, head, session, () => graphBuilders(dir, config, precision));
   }
 
   /** Token ids of a text, with the model's tokenizer. */
@@ -153,8 +165,17 @@ export class LanguageModel {
   }
 
   async release(): Promise<void> {
-    const sessions = [this.#embed, ...this.#blocks.map((b) => b.session), ...(this.#final ? [this.#final] : []), ...(this.#head ? [this.#head] : [])];
+    const everyLayer = await Promise.all(this.#blocks.flatMap((b) => (b.everyLayer ? [b.everyLayer] : [])));
+    const sessions = [this.#embed, ...this.#blocks.map((b) => b.session), ...everyLayer, ...(this.#final ? [this.#final] : []), ...(this.#head ? [this.#head] : [])];
     await Promise.all(sessions.map((s) => s.release()));
+  }
+
+  /** The block's every-layer session, built (or read from the cache) on first use. */
+  #everyLayer(block: Block): Promise<ort.InferenceSession> {
+    block.everyLayer ??= this.#open(`layers_${block.first}_${block.count}_all`, () =>
+      this.#builders().block(block.first, block.count, true),
+    );
+    return block.everyLayer;
   }
 
   /**
@@ -251,12 +272,13 @@ export class LanguageModel {
     out.set(0, hidden.data as Float32Array);
     for (const block of this.#blocks) {
       if (block.first >= deepest) break;
-      // fetch only the block's last layer and the layers asked for: every fetched output is
-      // copied out of onnxruntime
+      // fetch only the block's last layer and the layers asked for (every fetched output is
+      // copied out of onnxruntime); inner layers need the block's every-layer variant
       const last = block.first + block.count;
       const fetch = [`hidden_${last}`];
       for (let l = block.first + 1; l < last; l++) if (wanted.includes(l)) fetch.push(`hidden_${l}`);
-      const result = await block.session.run(feeds(block.session, { hidden }), fetch);
+      const session = fetch.length > 1 ? await this.#everyLayer(block) : block.session;
+      const result = await session.run(feeds(session, { hidden }), fetch);
       for (const name of fetch) out.set(Number(name.slice(7)), result[name]!.data as Float32Array);
       hidden = result[`hidden_${last}`]!;
     }
@@ -303,25 +325,28 @@ export function attentionBias(lengths: number[], T: number, causal = true): Floa
   return bias;
 }
 
+interface GraphBuilders {
+  embedding: () => Uint8Array;
+  block: (first: number, count: number, everyLayer?: boolean) => Uint8Array;
+  final?: () => Uint8Array;
+  head?: () => Uint8Array;
+}
+
 /** Builders of one model's graphs; weights are decoded once, on first use. */
-function graphBuilders(
-  dir: string,
-  config: ModelConfig,
-  precision: Precision,
-): { embedding: () => Uint8Array; block: (first: number, count: number) => Uint8Array; final?: () => Uint8Array; head?: () => Uint8Array } {
+function graphBuilders(dir: string, config: ModelConfig, precision: Precision): GraphBuilders {
   if (config.family === 'encoder') {
     let w: ReturnType<typeof encoderWeights> | undefined;
     const weights = () => (w ??= encoderWeights(Safetensors.open(dir), config));
     return {
       embedding: () => encoderEmbeddingGraph(config, weights()),
-      block: (first, count) => encoderBlockGraph(config, weights(), first, count, precision),
+      block: (first, count, everyLayer) => encoderBlockGraph(config, weights(), first, count, precision, everyLayer),
     };
   }
   let w: ReturnType<typeof decoderWeights> | undefined;
   const weights = () => (w ??= decoderWeights(Safetensors.open(dir), config));
   return {
     embedding: () => embeddingGraph(config, weights()),
-    block: (first, count) => blockGraph(config, weights(), first, count, precision),
+    block: (first, count, everyLayer) => blockGraph(config, weights(), first, count, precision, everyLayer),
     final: () => finalGraph(config, weights(), false, precision),
     head: () => finalGraph(config, weights(), true, precision),
   };

@@ -60,13 +60,21 @@ export function encoderEmbeddingGraph(c: EncoderConfig, w: EncoderWeights): Uint
   return g.build();
 }
 
-export function encoderBlockGraph(c: EncoderConfig, w: EncoderWeights, first: number, count: number, precision: Precision = 'fp32'): Uint8Array {
+/** Layers [first, first + count): the last layer's output, or every layer's (see blockGraph). */
+export function encoderBlockGraph(
+  c: EncoderConfig,
+  w: EncoderWeights,
+  first: number,
+  count: number,
+  precision: Precision = 'fp32',
+  everyLayer = false,
+): Uint8Array {
   const g = new GraphBuilder(`layers_${first}_${first + count}`, precision);
   let x = g.input('hidden', 'float', ['batch', 'tokens', c.hidden]);
   const bias = g.input('attention_bias', 'float', ['batch', 1, 'tokens', 'tokens']);
   for (let l = first; l < first + count; l++) {
     x = layer(g, c, w.layers[l]!, x, bias);
-    g.output(x, `hidden_${l + 1}`, 'float', ['batch', 'tokens', c.hidden]);
+    if (everyLayer || l + 1 === first + count) g.output(x, `hidden_${l + 1}`, 'float', ['batch', 'tokens', c.hidden]);
   }
   return g.build();
 }
