@@ -17,9 +17,9 @@ import { readConfig, type DecoderConfig, type EncoderConfig } from '../src/lm/co
 import { decoderWeights } from '../src/lm/decoder-weights.js';
 import { encoderWeights } from '../src/lm/encoder-weights.js';
 import { attentionBias, LanguageModel, lmSessionOptions } from '../src/lm/language-model.js';
-import { wholeGraph } from '../src/lm/onnx/decoder-graphs.js';
+import { blockGraph } from '../src/lm/onnx/decoder-graphs.js';
 import type { Precision } from '../src/lm/onnx/ops.js';
-import { encoderWholeGraph } from '../src/lm/onnx/encoder-graphs.js';
+import { encoderBlockGraph } from '../src/lm/onnx/encoder-graphs.js';
 import { Safetensors } from '../src/lm/safetensors.js';
 import { printTable, writeJson } from './measure.js';
 
@@ -98,7 +98,7 @@ async function benchModel(name: string, write: (dir: string) => void, blockSize:
     const tokens = BATCH * TOKENS;
     // Every variant is loaded first and then run in interleaved rounds, so drift on a shared
     // machine hits all of them alike; each figure is the median over the rounds.
-    const rounds = 5;
+    const rounds = 9;
     interface Variant {
       precision: Precision;
       block_size: number | 'whole';
@@ -112,15 +112,15 @@ async function benchModel(name: string, write: (dir: string) => void, blockSize:
       console.error(`${name} ${precision}: building graphs...`);
       const graph =
         c.family === 'decoder'
-          ? wholeGraph(c, decoderWeights(Safetensors.open(dir), c), precision)
-          : encoderWholeGraph(c, encoderWeights(Safetensors.open(dir), c), precision);
+          ? blockGraph(c, decoderWeights(Safetensors.open(dir), c), 0, c.layers, precision)
+          : encoderBlockGraph(c, encoderWeights(Safetensors.open(dir), c), 0, c.layers, precision);
       const whole = await ort.InferenceSession.create(graph, lmSessionOptions());
       const feeds = {
         input_ids: new ort.Tensor('int64', BigInt64Array.from(inputs.flat().map(BigInt)), [BATCH, TOKENS]),
         position_ids: new ort.Tensor('int64', BigInt64Array.from(inputs.flat().map((_, i) => BigInt(i % TOKENS))), [BATCH, TOKENS]),
         attention_bias: new ort.Tensor('float32', attentionBias(inputs.map((s) => s.length), TOKENS, c.family === 'decoder'), [BATCH, 1, TOKENS, TOKENS]),
       };
-      variants.push({ precision, block_size: 'whole', layers_run: c.layers, run: () => whole.run(feeds), times: [] });
+      variants.push({ precision, block_size: 'whole', layers_run: c.layers, run: () => whole.run(feeds, [c.family === 'decoder' ? 'final' : `hidden_${c.layers}`]), times: [] });
       closers.push(() => whole.release());
       for (const size of [blockSize, 1]) {
         const lm = await LanguageModel.load(dir, { precision, blockSize: size, cacheDir: false });

@@ -10,9 +10,9 @@ import { readConfig, type ModelConfig } from './config.js';
 import { decoderWeights } from './decoder-weights.js';
 import { encoderWeights } from './encoder-weights.js';
 import { defaultCacheDir, GraphCache, graphKey } from './graph-cache.js';
-import { blockGraph, embeddingGraph, finalGraph } from './onnx/decoder-graphs.js';
+import { blockGraph, headGraph } from './onnx/decoder-graphs.js';
 import { MASKED, type Precision } from './onnx/ops.js';
-import { encoderBlockGraph, encoderEmbeddingGraph } from './onnx/encoder-graphs.js';
+import { encoderBlockGraph } from './onnx/encoder-graphs.js';
 import { Safetensors } from './safetensors.js';
 import { loadTokenizer, type TextTokenizer } from '../text/tokenizer.js';
 
@@ -61,11 +61,10 @@ export class LanguageModel {
   readonly config: ModelConfig;
   readonly #dir: string;
   readonly #tokenizer: TextTokenizer | undefined;
-  readonly #embed: ort.InferenceSession;
+  // The first block embeds the tokens, and a decoder's last block applies the final norm.
   readonly #blocks: Block[];
-  // decoders: the final norm, and the norm + LM head (separate: onnxruntime computes every
-  // node of a graph whatever is fetched, and the head is the costliest product for encode)
-  readonly #final: ort.InferenceSession | undefined;
+  // decoders: the final norm + LM head (its own graph: onnxruntime computes every node of a
+  // graph whatever is fetched, and the head is the costliest product for encode)
   readonly #head: ort.InferenceSession | undefined;
   readonly #open: OpenSession;
   // A factory, not the builders: builders keep the decoded weights alive once used.
@@ -75,9 +74,7 @@ export class LanguageModel {
     dir: string,
     config: ModelConfig,
     tokenizer: TextTokenizer | undefined,
-    embed: ort.InferenceSession,
     blocks: Block[],
-    final: ort.InferenceSession | undefined,
     head: ort.InferenceSession | undefined,
     open: OpenSession,
     builders: () => GraphBuilders,
@@ -85,9 +82,7 @@ export class LanguageModel {
     this.#dir = dir;
     this.config = config;
     this.#tokenizer = tokenizer;
-    this.#embed = embed;
     this.#blocks = blocks;
-    this.#final = final;
     this.#head = head;
     this.#open = open;
     this.#builders = builders;
@@ -127,11 +122,9 @@ export class LanguageModel {
       const count = Math.min(blockSize, config.layers - first);
       blocks.push({ first, count, session: await session(`layers_${first}_${count}`, () => build.block(first, count)) });
     }
-    const embed = await session('embeddings', build.embedding);
-    const final = build.final ? await session('final', build.final) : undefined;
     const head = build.head ? await session('head', build.head) : undefined;
     const tokenizer = loadTokenizer(dir);
-    return new LanguageModel(dir, config, tokenizer, embed, blocks, final, head, session, () => graphBuilders(dir, config, precision));
+    return new LanguageModel(dir, config, tokenizer, blocks, head, session, () => graphBuilders(dir, config, precision));
   }
 
   /** Token ids of a text, with the model's tokenizer. */
@@ -166,7 +159,7 @@ export class LanguageModel {
 
   async release(): Promise<void> {
     const everyLayer = await Promise.all(this.#blocks.flatMap((b) => (b.everyLayer ? [b.everyLayer] : [])));
-    const sessions = [this.#embed, ...this.#blocks.map((b) => b.session), ...everyLayer, ...(this.#final ? [this.#final] : []), ...(this.#head ? [this.#head] : [])];
+    const sessions = [...this.#blocks.map((b) => b.session), ...everyLayer, ...(this.#head ? [this.#head] : [])];
     await Promise.all(sessions.map((s) => s.release()));
   }
 
@@ -267,27 +260,27 @@ export class LanguageModel {
     // each graph takes the inputs it declares
     const feeds = (session: ort.InferenceSession, extra: Record<string, ort.Tensor>) =>
       Object.fromEntries(session.inputNames.map((name) => [name, extra[name] ?? inputs[name]!]));
-    const embedded = await this.#embed.run(feeds(this.#embed, {}));
-    let hidden = embedded.hidden!;
-    out.set(0, hidden.data as Float32Array);
+    const L = this.config.layers;
+    let hidden: ort.Tensor | undefined;
     for (const block of this.#blocks) {
-      if (block.first >= deepest) break;
+      if (block.first > 0 && block.first >= deepest) break; // the first block always runs: it embeds
       // fetch only the block's last layer and the layers asked for (every fetched output is
       // copied out of onnxruntime); inner layers need the block's every-layer variant
       const last = block.first + block.count;
       const fetch = [`hidden_${last}`];
-      for (let l = block.first + 1; l < last; l++) if (wanted.includes(l)) fetch.push(`hidden_${l}`);
+      // (hidden_<first> is the previous block's output, except the first block's embeddings)
+      for (let l = block.first === 0 ? 0 : block.first + 1; l < last; l++) if (wanted.includes(l)) fetch.push(`hidden_${l}`);
       const session = fetch.length > 1 ? await this.#everyLayer(block) : block.session;
-      const result = await session.run(feeds(session, { hidden }), fetch);
-      for (const name of fetch) out.set(Number(name.slice(7)), result[name]!.data as Float32Array);
+      if (last === L && final && !logits && session.outputNames.includes('final')) fetch.push('final');
+      const result = await session.run(feeds(session, hidden ? { hidden } : {}), fetch);
+      for (const name of fetch) out.set(name === 'final' ? 'final' : Number(name.slice(7)), result[name]!.data as Float32Array);
       hidden = result[`hidden_${last}`]!;
     }
-    if (final) {
-      const last = logits ? this.#head : this.#final;
-      if (!last) {
-        out.set('final', hidden.data as Float32Array); // encoders end normalized
+    if (final && !out.has('final')) {
+      if (!this.#head) {
+        out.set('final', hidden!.data as Float32Array); // encoders end normalized
       } else {
-        const result = await last.run({ hidden });
+        const result = await this.#head.run({ hidden: hidden! });
         out.set('final', result.final!.data as Float32Array);
         if (logits) out.set('logits', result.logits!.data as Float32Array);
       }
@@ -326,9 +319,7 @@ export function attentionBias(lengths: number[], T: number, causal = true): Floa
 }
 
 interface GraphBuilders {
-  embedding: () => Uint8Array;
   block: (first: number, count: number, everyLayer?: boolean) => Uint8Array;
-  final?: () => Uint8Array;
   head?: () => Uint8Array;
 }
 
@@ -338,16 +329,13 @@ function graphBuilders(dir: string, config: ModelConfig, precision: Precision): 
     let w: ReturnType<typeof encoderWeights> | undefined;
     const weights = () => (w ??= encoderWeights(Safetensors.open(dir), config));
     return {
-      embedding: () => encoderEmbeddingGraph(config, weights()),
       block: (first, count, everyLayer) => encoderBlockGraph(config, weights(), first, count, precision, everyLayer),
     };
   }
   let w: ReturnType<typeof decoderWeights> | undefined;
   const weights = () => (w ??= decoderWeights(Safetensors.open(dir), config));
   return {
-    embedding: () => embeddingGraph(config, weights()),
     block: (first, count, everyLayer) => blockGraph(config, weights(), first, count, precision, everyLayer),
-    final: () => finalGraph(config, weights(), false, precision),
-    head: () => finalGraph(config, weights(), true, precision),
+    head: () => headGraph(config, weights(), precision),
   };
 }

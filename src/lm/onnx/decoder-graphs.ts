@@ -1,11 +1,12 @@
 /**
- * ONNX graphs for a Llama-style decoder, built from its weights and cut into pieces:
- *   embeddings:  input_ids [B,T] -> hidden [B,T,H]
- *   block(a, n): hidden, position_ids [B,T], attention_bias [B,1,T,T] -> hidden_{a+n}, or every
- *                hidden_{a+1..a+n} when asked
- *   final:       hidden -> final (after the last norm), logits [B,T,V] when the head is kept
+ * ONNX graphs for a Llama-style decoder, built from its weights and cut into blocks of layers:
+ *   block(a, n): hidden (or input_ids [B,T] for the first block, which embeds them),
+ *                position_ids [B,T], attention_bias [B,1,T,T] -> hidden_{a+n}; the last block
+ *                also -> final (after the last norm). With everyLayer, every hidden_{a..a+n}.
+ *   head:        hidden -> final, logits [B,T,V]
  * The attention bias is additive (0 = may attend, MASKED = may not), so one graph serves
  * causal, padded and segment-local (late interaction) attention; positions are inputs too.
+ * One block of every layer is the whole model: the benchmark's unsegmented baseline.
  */
 import type { DecoderConfig } from '../config.js';
 import type { DecoderLayerWeights, DecoderWeights } from '../decoder-weights.js';
@@ -99,17 +100,13 @@ function blockInputs(g: GraphBuilder): { positions: string; bias: string } {
   };
 }
 
-export function embeddingGraph(c: DecoderConfig, w: DecoderWeights): Uint8Array {
-  const g = new GraphBuilder('embeddings', 'fp32');
-  g.output(embed(g, c, w, g.input('input_ids', 'int64', ['batch', 'tokens'])), 'hidden', 'float', ['batch', 'tokens', c.hidden]);
-  return g.build();
-}
-
 /**
- * Layers [first, first + count): outputs `hidden_<first + count>`, or with everyLayer
- * `hidden_<l>` for every l = first + 1 .. first + count. Inner outputs cost speed, not just
- * copies: onnxruntime does not fuse across a node whose result is a graph output (the
- * residual Add into the next layer's norm), which made int8 blocks ~10% slower.
+ * Layers [first, first + count). Outputs `hidden_<first + count>`, and `final` when the block
+ * ends the model; with everyLayer also every `hidden_<l>` before it (from `hidden_0`, the
+ * embeddings, in the first block). Inner outputs cost speed, not just copies: onnxruntime
+ * does not fuse across a node whose result is a graph output (the residual Add into the next
+ * layer's norm), which made int8 blocks ~10% slower. The first block embeds the tokens itself
+ * and the last applies the final norm, so a model in one block is exactly the whole graph.
  */
 export function blockGraph(
   c: DecoderConfig,
@@ -120,31 +117,27 @@ export function blockGraph(
   everyLayer = false,
 ): Uint8Array {
   const g = new GraphBuilder(`layers_${first}_${first + count}`, precision);
-  const x = g.input('hidden', 'float', ['batch', 'tokens', c.hidden]);
+  const shape = ['batch', 'tokens', c.hidden];
+  let x: string;
+  if (first === 0) {
+    x = embed(g, c, w, g.input('input_ids', 'int64', ['batch', 'tokens']));
+    if (everyLayer) g.output(x, 'hidden_0', 'float', shape);
+  } else {
+    x = g.input('hidden', 'float', shape);
+  }
   const { positions, bias } = blockInputs(g);
-  appendLayers(g, c, w, x, positions, bias, first, count, (l, value) => {
-    if (everyLayer || l === first + count) g.output(value, `hidden_${l}`, 'float', ['batch', 'tokens', c.hidden]);
+  const last = appendLayers(g, c, w, x, positions, bias, first, count, (l, value) => {
+    if (everyLayer || l === first + count) g.output(value, `hidden_${l}`, 'float', shape);
   });
+  if (first + count === c.layers) g.output(rmsNorm(g, last, w.finalNorm, c.eps), 'final', 'float', shape);
   return g.build();
 }
 
-export function finalGraph(c: DecoderConfig, w: DecoderWeights, withHead: boolean, precision: Precision = 'fp32'): Uint8Array {
-  const g = new GraphBuilder('final', precision);
+/** The final norm and the LM head, from the last layer's states (logits are costly: own graph). */
+export function headGraph(c: DecoderConfig, w: DecoderWeights, precision: Precision = 'fp32'): Uint8Array {
+  const g = new GraphBuilder('head', precision);
   const final = rmsNorm(g, g.input('hidden', 'float', ['batch', 'tokens', c.hidden]), w.finalNorm, c.eps);
   g.output(final, 'final', 'float', ['batch', 'tokens', c.hidden]);
-  if (withHead) g.output(linear(g, final, w.head, c.vocab, c.hidden), 'logits', 'float', ['batch', 'tokens', c.vocab]);
-  return g.build();
-}
-
-/**
- * The whole model as one graph: input_ids -> 'final' (after the last norm). Not what the
- * runtime uses; the benchmark's baseline for what segmentation costs.
- */
-export function wholeGraph(c: DecoderConfig, w: DecoderWeights, precision: Precision = 'fp32'): Uint8Array {
-  const g = new GraphBuilder('decoder', precision);
-  const x = embed(g, c, w, g.input('input_ids', 'int64', ['batch', 'tokens']));
-  const { positions, bias } = blockInputs(g);
-  const last = appendLayers(g, c, w, x, positions, bias, 0, c.layers);
-  g.output(rmsNorm(g, last, w.finalNorm, c.eps), 'final', 'float', ['batch', 'tokens', c.hidden]);
+  g.output(linear(g, final, w.head, c.vocab, c.hidden), 'logits', 'float', ['batch', 'tokens', c.vocab]);
   return g.build();
 }
