@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 /** Bump when the graphs built from the same weights change. */
-export const GRAPH_FORMAT_VERSION = 2;
+export const GRAPH_FORMAT_VERSION = 3;
 
 export function defaultCacheDir(): string {
   const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');

@@ -290,16 +290,18 @@ export class LanguageModel {
 }
 
 /**
- * Options for every session of a model. Each session has its own intra-op thread pool, and by
- * default its threads spin after a run; with several sessions run back to back, the spinning
- * threads of one steal the cores from the next (measured: 2x slower), so spinning is off.
+ * Options for every session of a model. Each session has its own intra-op thread pool. Its
+ * threads spin between the ops of a run (waking sleeping threads for every op cost up to 20%
+ * on small models) but stop spinning when the run ends (`force_spinning_stop`): spinning
+ * threads of one session otherwise steal the cores from the next one in the chain, which
+ * made segmented runs up to 2x slower. Measured against no spinning at all: 1.02-1.23x faster.
  */
 export function lmSessionOptions(threads?: number): ort.InferenceSession.SessionOptions {
   return {
     graphOptimizationLevel: 'all',
     interOpNumThreads: 1,
     ...(threads ? { intraOpNumThreads: threads } : {}),
-    extra: { session: { intra_op: { allow_spinning: '0' } } },
+    extra: { session: { force_spinning_stop: '1', intra_op: { allow_spinning: '1' } } },
   };
 }
 
