@@ -100,6 +100,9 @@ export class SequentialRecommender {
   readonly items: number;
   /** Per epoch of the last fit. */
   readonly history: EpochReport[] = [];
+  // Popularity counts and the items ranked by them, for the empty-history fallback; fetched
+  // from the native model once and dropped when update() changes the counts.
+  #pop: { counts: Float32Array; order: Int32Array } | undefined;
 
   private constructor(n: NativeSrm) {
     this.#native = n;
@@ -176,7 +179,16 @@ export class SequentialRecommender {
 
   /** Occurrences of each item in training (and updates): the empty-history fallback. */
   popularity(): Float32Array {
-    return this.#native.popularity();
+    return this.#popularity().counts.slice();
+  }
+
+  #popularity(): { counts: Float32Array; order: Int32Array } {
+    if (!this.#pop) {
+      const counts = this.#native.popularity();
+      const order = Int32Array.from(counts.keys()).sort((a, b) => counts[b]! - counts[a]! || a - b);
+      this.#pop = { counts, order };
+    }
+    return this.#pop;
   }
 
   /** Scores of the candidates as the next item after the history (higher is better). */
@@ -193,7 +205,7 @@ export class SequentialRecommender {
     const scores = new Float32Array(candidates.length).fill(-Infinity);
     const unknownCandidates = candidates.length - known.length;
     if (h.items.length === 0) {
-      const pop = this.#native.popularity();
+      const pop = this.#popularity().counts;
       known.forEach((c, j) => (scores[slot[j]!] = pop[c]!));
       return { scores, ignored: h.ignored, unknownCandidates, fallback: 'popularity' };
     }
@@ -208,9 +220,9 @@ export class SequentialRecommender {
     const exclude = options.excludeHistory ?? true;
     const h = this.#known(history);
     if (h.items.length > 0) return { ...this.#native.topK(h.items, k, exclude), ignored: h.ignored, fallback: null };
-    const pop = this.#native.popularity();
-    const order = Array.from(pop.keys()).sort((a, b) => pop[b]! - pop[a]! || a - b).slice(0, k);
-    return { items: Int32Array.from(order), scores: Float32Array.from(order, (i) => pop[i]!), ignored: h.ignored, fallback: 'popularity' };
+    const { counts, order } = this.#popularity();
+    const items = order.slice(0, k);
+    return { items, scores: Float32Array.from(items, (i) => counts[i]!), ignored: h.ignored, fallback: 'popularity' };
   }
 
   /** Scores of every item after each history: one row of `items` scores per history. */
@@ -219,7 +231,7 @@ export class SequentialRecommender {
     const cleaned = histories.map((h) => this.#known(h).items);
     const runnable = cleaned.flatMap((h, i) => (h.length > 0 ? [i] : []));
     if (runnable.length < histories.length) {
-      const pop = this.#native.popularity();
+      const pop = this.#popularity().counts;
       cleaned.forEach((h, i) => h.length === 0 && rows.set(pop, i * this.items));
     }
     if (runnable.length > 0) {
@@ -251,6 +263,7 @@ export class SequentialRecommender {
     const tails = toCsr(cleaned.map((c) => c.items.subarray(Math.max(0, c.items.length - fresh))), this.items, 'update sequences');
     const report = await this.#native.trainRecent(csr.items, csr.offsets, fresh, trainOptions(options, this.items), passes);
     this.#native.countPopularity(tails.items, tails.offsets, false);
+    this.#pop = undefined;
     return { ...report, ignored };
   }
 
