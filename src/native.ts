@@ -134,7 +134,7 @@ export interface NativeAddon {
   setErrorClass(cls: typeof LmrecError): void;
   NativeIndex: NativeIndexConstructor;
   kernels(): string[];
-  /** C = alpha op(A) op(B) + beta C in place, on the named micro-kernel (tests). */
+  /** C = alpha op(A) op(B) + beta C in place, on the named micro-kernel or the best one (encode pooling, tests). */
   sgemm(
     kernel: string | undefined,
     m: number,

@@ -6,6 +6,7 @@
  */
 import ort from 'onnxruntime-node';
 import { LmrecError } from '../errors.js';
+import { native } from '../native.js';
 import { readConfig, type ModelConfig } from './config.js';
 import { decoderWeights } from './decoder-weights.js';
 import { encoderWeights } from './encoder-weights.js';
@@ -191,17 +192,7 @@ export class LanguageModel {
       const hidden = states.get(layer)!;
       const T = Math.max(...batch.map((s) => s.length));
       batch.forEach((ids, i) => {
-        const v = new Float32Array(H);
-        const rows: number[] = [];
-        if (pooling === 'mean') for (let t = 0; t < ids.length; t++) rows.push(t);
-        else if (pooling === 'last') rows.push(ids.length - 1);
-        else {
-          let t = ids.length - 1;
-          while (t >= 0 && ids[t] !== options.marker) t--;
-          if (t < 0) throw new LmrecError(`input ${b0 + i} does not contain the marker token ${options.marker}`, 'INVALID_ARGUMENT');
-          rows.push(t);
-        }
-        for (const t of rows) for (let h = 0; h < H; h++) v[h] = v[h]! + hidden[(i * T + t) * H + h]! / rows.length;
+        const v = pool(hidden.subarray(i * T * H, (i + 1) * T * H), ids, H, pooling, options.marker, b0 + i);
         if (options.normalize) {
           const norm = Math.hypot(...v);
           if (norm > 0) for (let h = 0; h < H; h++) v[h] = v[h]! / norm;
@@ -287,6 +278,26 @@ export class LanguageModel {
     }
     return out;
   }
+}
+
+/**
+ * One sequence's states [T x H] pooled to a vector: the mean over its tokens (a native
+ * GEMV: in JS this loop cost 0.5-0.7 ms per small batch), its last token, or the last
+ * occurrence of the marker token.
+ */
+function pool(hidden: Float32Array, ids: ArrayLike<number>, H: number, pooling: 'mean' | 'last' | 'marker', marker: number | undefined, input: number): Float32Array {
+  if (pooling === 'mean') {
+    const n = ids.length;
+    const v = new Float32Array(H);
+    native.sgemm(undefined, 1, H, n, 1 / n, new Float32Array(n).fill(1), false, hidden.subarray(0, n * H), false, 0, v, 1);
+    return v;
+  }
+  let t = ids.length - 1;
+  if (pooling === 'marker') {
+    while (t >= 0 && ids[t] !== marker) t--;
+    if (t < 0) throw new LmrecError(`input ${input} does not contain the marker token ${marker}`, 'INVALID_ARGUMENT');
+  }
+  return hidden.slice(t * H, (t + 1) * H);
 }
 
 /**
