@@ -196,11 +196,8 @@ class SrmWrap : public Napi::ObjectWrap<SrmWrap> {
     return guard(info.Env(), [&]() -> Napi::Value {
       const Int32Span h = int32_array(arg(info, 0), "history");
       const Int32Span c = int32_array(arg(info, 1), "candidates");
-      srm::Sequences check;
-      check.items.assign(h.data, h.data + h.size);
-      check.items.insert(check.items.end(), c.data, c.data + c.size);
-      check.offsets.push_back(check.items.size());
-      rec_->check_items(check, "the history and candidates");
+      rec_->check_items(h.data, h.size, "the history");
+      rec_->check_items(c.data, c.size, "the candidates");
       if (h.size == 0) throw Error(ErrorCode::InvalidArgument, "the history is empty");
       auto out = Napi::Float32Array::New(info.Env(), c.size);
       rec_->score(h.data, uint32_t(h.size), c.data, c.size, out.Data());
@@ -213,10 +210,7 @@ class SrmWrap : public Napi::ObjectWrap<SrmWrap> {
       const Int32Span h = int32_array(arg(info, 0), "history");
       const size_t k = count(arg(info, 1), "k", 1e9, ErrorCode::InvalidK);
       const bool exclude = arg(info, 2).ToBoolean().Value();
-      srm::Sequences check;
-      check.items.assign(h.data, h.data + h.size);
-      check.offsets.push_back(check.items.size());
-      rec_->check_items(check, "the history");
+      rec_->check_items(h.data, h.size, "the history");
       if (h.size == 0) throw Error(ErrorCode::InvalidArgument, "the history is empty");
       if (k == 0) throw Error(ErrorCode::InvalidK, "k must be at least 1");
       std::vector<int32_t> items(std::min<size_t>(k, rec_->shape().items));

@@ -4,7 +4,6 @@
 #include <cstring>
 
 #include "index/vector_index.h"
-#include "util/crc32c.h"
 #include "util/error.h"
 
 namespace lmrec {
@@ -68,10 +67,7 @@ void VectorIndex::save(const std::string& path) const {
   section(L.blocks, blocks_.data(), L.blocks_bytes);
   section(L.originals, originals_.data(), L.originals_bytes);
   w.pad_to(64);
-  FileTrailer t{};
-  t.crc32c = w.checksum();
-  std::memcpy(t.magic, kIndexEndMagic, 8);
-  w.write(&t, sizeof(t));
+  write_trailer(w);
   w.commit();
 }
 
@@ -102,10 +98,7 @@ std::unique_ptr<VectorIndex> VectorIndex::load(const std::string& path, const Lo
     throw Error(ErrorCode::TruncatedFile, "'" + path + "' is cut short: " + std::to_string(size) + " bytes of the " +
                                               std::to_string(L.total) + " its header announces (an interrupted write or copy)");
   if (size > L.total) corrupt(path, "unexpected bytes after the end");
-  FileTrailer t;
-  std::memcpy(&t, p + L.trailer, sizeof(t));
-  if (std::memcmp(t.magic, kIndexEndMagic, 8) != 0) corrupt(path, "bad end marker");
-  if (opt.verify && crc32c(p, L.trailer) != t.crc32c) corrupt(path, "checksum mismatch");
+  if (const char* problem = trailer_problem(p, L.total, opt.verify)) corrupt(path, problem);
 
   IndexOptions o;
   o.dim = h.dim;

@@ -8,10 +8,11 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "util/file_io.h"
+
 namespace lmrec {
 
 constexpr char kIndexMagic[8] = {'L', 'M', 'R', 'E', 'C', 'V', 'I', 'X'};
-constexpr char kIndexEndMagic[8] = {'L', 'M', 'R', 'E', 'C', 'E', 'N', 'D'};
 
 struct FileHeader {
   char magic[8];
@@ -29,13 +30,6 @@ struct FileHeader {
   uint8_t reserved2[16];
 };
 static_assert(sizeof(FileHeader) == 64, "FileHeader must be 64 bytes");
-
-struct FileTrailer {
-  uint32_t crc32c;
-  uint32_t reserved;
-  char magic[8];
-};
-static_assert(sizeof(FileTrailer) == 16, "FileTrailer must be 16 bytes");
 
 // Byte offsets of each section for a header's fields (0 where a section is absent).
 struct FileLayout {

@@ -5,7 +5,7 @@
 
 #include "nn/gemm.h"
 #include "nn/random.h"
-#include "simd/kernels.h"
+#include "nn/softmax.h"
 #include "util/thread_pool.h"
 
 namespace lmrec::nn {
@@ -56,9 +56,7 @@ void attention_forward(const float* q, const float* k, const float* v, const Pac
     sgemm(n, n, dh, scale, Mat{q + at, dim}, T(Mat{k + at, dim}), 0.f, p, n);
     for (size_t i = 0; i < n; ++i) {
       float* row = p + i * n;
-      const float mx = *std::max_element(row, row + i + 1);
-      const float inv = 1.f / simd::best_kernels().exp_shifted(row, i + 1, mx);
-      for (size_t j = 0; j <= i; ++j) row[j] *= inv;
+      softmax_in_place(row, i + 1);
       std::fill(row + i + 1, row + n, 0.f);
     }
     const float* used = p;
@@ -87,14 +85,12 @@ void attention_last_rows(const float* q, const float* k, const float* v, const P
       for (size_t c = 0; c < dh; ++c) dot += qs[c] * kj[c];
       p[j] = dot * scale;
     }
-    const float mx = *std::max_element(p, p + n);
-    const float inv = 1.f / simd::best_kernels().exp_shifted(p, n, mx);
+    softmax_in_place(p, n);
     float* o = out + s * dim + col;
     std::fill(o, o + dh, 0.f);
     for (size_t j = 0; j < n; ++j) {
       const float* vj = v + (row0 + j) * dim + col;
-      const float pj = p[j] * inv;
-      for (size_t c = 0; c < dh; ++c) o[c] += pj * vj[c];
+      for (size_t c = 0; c < dh; ++c) o[c] += p[j] * vj[c];
     }
   });
 }

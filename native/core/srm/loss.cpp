@@ -7,7 +7,7 @@
 #include "nn/gemm.h"
 #include "nn/parallel.h"
 #include "nn/random.h"
-#include "simd/kernels.h"
+#include "nn/softmax.h"
 
 namespace lmrec::srm {
 
@@ -51,12 +51,8 @@ namespace {
 
 // In place: a row of logits becomes softmax minus one-hot(target), scaled; returns its loss.
 double softmax_grad_row(float* row, size_t n, size_t target, float scale) {
-  const float mx = *std::max_element(row, row + n);
   const float logit = row[target];
-  const double sum = simd::best_kernels().exp_shifted(row, n, mx);
-  const double loss = std::log(sum) - double(logit - mx);
-  const float inv = float(1.0 / sum) * scale;
-  for (size_t j = 0; j < n; ++j) row[j] *= inv;
+  const double loss = nn::softmax_in_place(row, n, scale) - double(logit);
   row[target] -= scale;
   return loss;
 }

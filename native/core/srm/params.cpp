@@ -66,8 +66,7 @@ size_t param_count(const Shape& s) {
   return l.back().offset + l.back().rows * l.back().cols;
 }
 
-ParamView view_params(const Shape& s, float* base) {
-  const auto layout = param_layout(s);
+ParamView view_params(const Shape& s, const std::vector<TensorInfo>& layout, float* base) {
   size_t i = 0;
   auto next = [&]() { return base + layout[i++].offset; };
   ParamView v;

@@ -31,7 +31,9 @@ struct ParamView {
   float *lnf_g, *lnf_b;
 };
 
-ParamView view_params(const Shape& s, float* base);
+// Views into base following `layout` (param_layout(s), computed once by the caller: it is a
+// list of named tensors, too costly to rebuild on every request).
+ParamView view_params(const Shape& s, const std::vector<TensorInfo>& layout, float* base);
 
 // Xavier-normal matrices, zero biases, unit gains; deterministic in the seed.
 void init_params(const Shape& s, float* base, uint64_t seed);

@@ -28,13 +28,21 @@ class TrainingGuard {
   std::atomic<bool>& flag_;
 };
 
-constexpr size_t kInferenceChunk = 64;  // histories a forward pass, to bound activation memory
+constexpr size_t kInferenceChunk = 64;
+
+Sequences single(const int32_t* items, uint32_t n) {
+  Sequences s;
+  s.items.assign(items, items + n);
+  s.offsets.push_back(n);
+  return s;
+}  // histories a forward pass, to bound activation memory
 
 }  // namespace
 
 Recommender::Recommender(const Shape& shape, uint64_t seed) : shape_(shape) {
   shape_.validate();
-  const size_t n = srm::param_count(shape_);
+  layout_ = param_layout(shape_);
+  const size_t n = layout_.back().offset + layout_.back().rows * layout_.back().cols;
   params_.resize(n);
   init_params(shape_, params_.data(), seed);
   m_.assign(n, 0.f);
@@ -42,9 +50,9 @@ Recommender::Recommender(const Shape& shape, uint64_t seed) : shape_(shape) {
   popularity_.assign(shape_.items, 0.f);
 }
 
-void Recommender::check_items(const Sequences& s, const char* what) const {
-  for (size_t i = 0; i < s.items.size(); ++i) {
-    const int32_t it = s.items[i];
+void Recommender::check_items(const int32_t* items, size_t n, const char* what) const {
+  for (size_t i = 0; i < n; ++i) {
+    const int32_t it = items[i];
     if (it < 0 || uint32_t(it) >= shape_.items)
       throw Error(ErrorCode::UnknownId, std::string(what) + " hold item " + std::to_string(it) +
                                             ", outside this model's catalog of " + std::to_string(shape_.items) + " items");
@@ -58,7 +66,7 @@ void Recommender::set_item_embeddings(const float* v) {
       throw Error(ErrorCode::NonFinite, "item embedding " + std::to_string(i / shape_.dim) + " holds a non-finite value at dimension " +
                                             std::to_string(i % shape_.dim));
   std::unique_lock lock(mu_);
-  std::copy_n(v, n, params_.data() + param_layout(shape_)[0].offset);
+  std::copy_n(v, n, params_.data() + layout_[0].offset);
 }
 
 void Recommender::count_popularity(const Sequences& s, bool reset) {
@@ -84,9 +92,9 @@ void Recommender::add_window(Batch& b, const Sequences& data, const Window& w) c
 double Recommender::step(const Batch& b, const TrainOptions& o, const AliasSampler* sampler, std::vector<float>& grads) {
   const int threads = thread_count(o.threads);
   const size_t d = shape_.dim, T = b.seqs.rows;
-  ParamView P = view_params(shape_, params_.data());
+  ParamView P = view_params(shape_, layout_, params_.data());
   grads.assign(params_.size(), 0.f);
-  ParamView G = view_params(shape_, grads.data());
+  ParamView G = view_params(shape_, layout_, grads.data());
   const DropoutPlan drop{o.dropout, o.seed, step_ + 1};
   Activations acts;
   forward(shape_, P, b, drop, acts, threads);
@@ -200,7 +208,7 @@ TrainReport Recommender::train_recent(const Sequences& data, uint32_t fresh, con
 void Recommender::encode(const Sequences& histories, float* out, int threads) const {
   const size_t d = shape_.dim;
   std::shared_lock lock(mu_);
-  const ParamView P = view_params(shape_, const_cast<float*>(params_.data()));
+  const ParamView P = view_params(shape_, layout_, const_cast<float*>(params_.data()));
   Batch b;
   Activations acts;
   for (size_t c0 = 0; c0 < histories.count(); c0 += kInferenceChunk) {
@@ -236,9 +244,7 @@ void Recommender::score_all(const Sequences& histories, float* out, int threads)
 }
 
 void Recommender::score(const int32_t* history, uint32_t n, const int32_t* candidates, size_t m, float* out) const {
-  Sequences one;
-  one.items.assign(history, history + n);
-  one.offsets.push_back(n);
+  const Sequences one = single(history, n);
   const size_t d = shape_.dim;
   std::vector<float> h(d);
   encode(one, h.data(), 1);
@@ -253,9 +259,7 @@ void Recommender::score(const int32_t* history, uint32_t n, const int32_t* candi
 
 size_t Recommender::top_k(const int32_t* history, uint32_t n, size_t k, bool exclude_history, int32_t* items,
                           float* scores) const {
-  Sequences one;
-  one.items.assign(history, history + n);
-  one.offsets.push_back(n);
+  const Sequences one = single(history, n);
   std::vector<float> all(shape_.items);
   score_all(one, all.data(), 1);
   std::vector<uint8_t> excluded(shape_.items, 0);

@@ -38,7 +38,8 @@ class Recommender {
   uint64_t steps_done() const { return step_; }
 
   // Every item id in [0, items); throws UnknownId naming the first that is not.
-  void check_items(const Sequences& s, const char* what) const;
+  void check_items(const int32_t* items, size_t n, const char* what) const;
+  void check_items(const Sequences& s, const char* what) const { check_items(s.items.data(), s.items.size(), what); }
 
   // Item embeddings from given vectors [items x dim] (e.g. compressed LM codes).
   void set_item_embeddings(const float* v);
@@ -88,6 +89,7 @@ class Recommender {
   void add_window(Batch& b, const Sequences& data, const Window& w) const;
 
   Shape shape_;
+  std::vector<TensorInfo> layout_;  // of the parameters (and of gradients and moments)
   std::vector<float> params_, m_, v_, best_, popularity_;
   uint64_t step_ = 0;
   mutable std::shared_mutex mu_;

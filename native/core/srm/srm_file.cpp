@@ -8,7 +8,6 @@
 #include <cstring>
 
 #include "srm/recommender.h"
-#include "util/crc32c.h"
 #include "util/error.h"
 #include "util/file_io.h"
 
@@ -16,7 +15,6 @@ namespace lmrec::srm {
 namespace {
 
 constexpr char kMagic[8] = {'L', 'M', 'R', 'E', 'C', 'S', 'R', 'M'};
-constexpr char kEndMagic[8] = {'L', 'M', 'R', 'E', 'C', 'E', 'N', 'D'};
 constexpr uint32_t kVersion = 1;
 
 struct Header {
@@ -26,12 +24,6 @@ struct Header {
   uint64_t steps, param_count, payload_bytes;
 };
 static_assert(sizeof(Header) == 64, "Header must be 64 bytes");
-
-struct Trailer {
-  uint32_t crc32c, reserved;
-  char magic[8];
-};
-static_assert(sizeof(Trailer) == 16, "Trailer must be 16 bytes");
 
 [[noreturn]] void corrupt(const std::string& path, const std::string& why) {
   throw Error(ErrorCode::CorruptFile, "'" + path + "' is damaged (" + why + "); restore it from a good copy or retrain");
@@ -54,10 +46,7 @@ void Recommender::save(const std::string& path) const {
   w.write(&h, sizeof(h));
   w.write(params_.data(), params_.size() * sizeof(float));
   w.write(popularity_.data(), popularity_.size() * sizeof(float));
-  Trailer t{};
-  t.crc32c = w.checksum();
-  std::memcpy(t.magic, kEndMagic, 8);
-  w.write(&t, sizeof(t));
+  write_trailer(w);
   w.commit();
 }
 
@@ -84,15 +73,12 @@ std::unique_ptr<Recommender> Recommender::load(const std::string& path) {
   }
   if (h.param_count != srm::param_count(s)) corrupt(path, "parameter count does not match the shape");
   if (h.payload_bytes != (h.param_count + s.items) * sizeof(float)) corrupt(path, "section sizes do not add up");
-  const uint64_t total = sizeof(Header) + h.payload_bytes + sizeof(Trailer);
+  const uint64_t total = sizeof(Header) + h.payload_bytes + sizeof(FileTrailer);
   if (size < total)
     throw Error(ErrorCode::TruncatedFile, "'" + path + "' is cut short: " + std::to_string(size) + " bytes of the " +
                                               std::to_string(total) + " its header announces (an interrupted write or copy)");
   if (size > total) corrupt(path, "unexpected bytes after the end");
-  Trailer t;
-  std::memcpy(&t, p + total - sizeof(Trailer), sizeof(t));
-  if (std::memcmp(t.magic, kEndMagic, 8) != 0) corrupt(path, "bad end marker");
-  if (crc32c(p, total - sizeof(Trailer)) != t.crc32c) corrupt(path, "checksum mismatch");
+  if (const char* problem = trailer_problem(p, total, true)) corrupt(path, problem);
 
   auto r = std::make_unique<Recommender>(s, 0);
   const float* f = reinterpret_cast<const float*>(p + sizeof(Header));

@@ -139,4 +139,23 @@ FileBytes::~FileBytes() {
   if (mapped_) ::munmap(const_cast<uint8_t*>(data_), size_);
 }
 
+namespace {
+constexpr char kEndMagic[8] = {'L', 'M', 'R', 'E', 'C', 'E', 'N', 'D'};
+}  // namespace
+
+void write_trailer(AtomicFileWriter& w) {
+  FileTrailer t{};
+  t.crc32c = w.checksum();
+  std::memcpy(t.magic, kEndMagic, 8);
+  w.write(&t, sizeof(t));
+}
+
+const char* trailer_problem(const uint8_t* file, size_t end, bool verify_crc) {
+  FileTrailer t;
+  std::memcpy(&t, file + end - sizeof(t), sizeof(t));
+  if (std::memcmp(t.magic, kEndMagic, 8) != 0) return "bad end marker";
+  if (verify_crc && crc32c(file, end - sizeof(t)) != t.crc32c) return "checksum mismatch";
+  return nullptr;
+}
+
 }  // namespace lmrec

@@ -34,6 +34,19 @@ class AtomicFileWriter {
   bool committed_ = false;
 };
 
+// Every lmrec file ends with this trailer: the CRC-32C of every byte before it, then
+// "LMRECEND". write_trailer appends it; trailer_problem checks the one ending at `end`.
+struct FileTrailer {
+  uint32_t crc32c;
+  uint32_t reserved;
+  char magic[8];
+};
+static_assert(sizeof(FileTrailer) == 16, "FileTrailer must be 16 bytes");
+
+void write_trailer(AtomicFileWriter& w);
+// nullptr when the trailer ending at file[end] is intact, else what is wrong with it.
+const char* trailer_problem(const uint8_t* file, size_t end, bool verify_crc);
+
 // A whole file, read-only: memory-mapped, or read into memory.
 class FileBytes {
  public:
