@@ -81,7 +81,7 @@ export async function evaluate(
   const hits = new Array<number>(ks.length).fill(0);
   const ndcg = new Array<number>(ks.length).fill(0);
   let mrr = 0;
-  const seen = new Uint8Array(items);
+  const masked = new Uint8Array(items);
   const add = (rank: number): void => {
     mrr += 1 / (rank + 1);
     ks.forEach((k, j) => {
@@ -99,7 +99,14 @@ export async function evaluate(
     }
     batch.forEach((split, j) => {
       const scores = rows.subarray(j * items, (j + 1) * items);
-      add(negatives === undefined ? targetRank(scores, split, seen) : sampledRank(scores, split, seen, negatives, rng));
+      const target = scores[split.target]!;
+      if (Number.isNaN(target)) throw new LmrecError(`the scorer returned NaN for user ${split.user}'s target`, 'NON_FINITE');
+      // The history and the target itself are not competitors (a target seen before stays eligible).
+      for (const i of split.history) masked[i] = 1;
+      masked[split.target] = 1;
+      add(negatives === undefined ? fullRank(scores, target, masked) : sampledRank(scores, target, masked, negatives, rng));
+      for (const i of split.history) masked[i] = 0;
+      masked[split.target] = 0;
     });
   }
   const n = splits.length;
@@ -112,39 +119,27 @@ export async function evaluate(
   return out;
 }
 
-/** 0-based rank of the split's target among the items outside its history. */
-function targetRank(scores: Float32Array, split: Split, seen: Uint8Array): number {
-  for (const i of split.history) seen[i] = 1;
-  seen[split.target] = 0;
-  const target = scores[split.target]!;
-  if (Number.isNaN(target)) throw new LmrecError(`the scorer returned NaN for user ${split.user}'s target`, 'NON_FINITE');
+/** 0-based rank of the target's score among the unmasked items. */
+function fullRank(scores: Float32Array, target: number, masked: Uint8Array): number {
   let rank = 0;
-  for (let i = 0; i < scores.length; i++) if (!seen[i] && scores[i]! > target) rank++;
-  for (const i of split.history) seen[i] = 0;
+  for (let i = 0; i < scores.length; i++) if (!masked[i] && scores[i]! > target) rank++;
   return rank;
 }
 
-/** Rank of the target among up to n distinct negatives drawn from the items outside the history. */
-function sampledRank(scores: Float32Array, split: Split, seen: Uint8Array, n: number, rng: Random): number {
-  for (const i of split.history) seen[i] = 1;
-  seen[split.target] = 1;
+/** Rank of the target's score among up to n distinct negatives drawn from the unmasked items. */
+function sampledRank(scores: Float32Array, target: number, masked: Uint8Array, n: number, rng: Random): number {
   let eligible = 0;
-  for (let i = 0; i < scores.length; i++) if (!seen[i]) eligible++;
-  const target = scores[split.target]!;
-  if (Number.isNaN(target)) throw new LmrecError(`the scorer returned NaN for user ${split.user}'s target`, 'NON_FINITE');
+  for (let i = 0; i < scores.length; i++) if (!masked[i]) eligible++;
   const drawn: number[] = [];
   let rank = 0;
-  for (let d = 0; d < Math.min(n, eligible); ) {
+  while (drawn.length < Math.min(n, eligible)) {
     const i = rng.int(scores.length);
-    if (seen[i]) continue;
-    seen[i] = 1; // drawn once
+    if (masked[i]) continue;
+    masked[i] = 1; // drawn once
     drawn.push(i);
     if (scores[i]! > target) rank++;
-    d++;
   }
-  for (const i of drawn) seen[i] = 0;
-  for (const i of split.history) seen[i] = 0;
-  seen[split.target] = 0;
+  for (const i of drawn) masked[i] = 0;
   return rank;
 }
 

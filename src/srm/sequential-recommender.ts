@@ -197,7 +197,7 @@ export class SequentialRecommender {
     const known: number[] = [];
     const slot: number[] = [];
     for (let i = 0; i < candidates.length; i++) {
-      if (this.#isItem(candidates[i]!)) {
+      if (isItem(candidates[i]!, this.items)) {
         known.push(candidates[i]!);
         slot.push(i);
       }
@@ -272,13 +272,9 @@ export class SequentialRecommender {
     return this.#native;
   }
 
-  #isItem(x: number): boolean {
-    return Number.isInteger(x) && x >= 0 && x < this.items;
-  }
-
   #known(history: ArrayLike<number>): { items: Int32Array; ignored: number } {
     const keep: number[] = [];
-    for (let i = 0; i < history.length; i++) if (this.#isItem(history[i]!)) keep.push(history[i]!);
+    for (let i = 0; i < history.length; i++) if (isItem(history[i]!, this.items)) keep.push(history[i]!);
     return { items: Int32Array.from(keep), ignored: history.length - keep.length };
   }
 }
@@ -299,6 +295,10 @@ function trainOptions(o: SrmTrainOptions, items: number): NativeTrainOptions {
   };
 }
 
+function isItem(x: number, items: number): boolean {
+  return Number.isInteger(x) && x >= 0 && x < items;
+}
+
 /** Flattens sequences; counts items that are not integers in [0, items). */
 function toCsr(seqs: ArrayLike<number>[], items: number, what: string): { items: Int32Array; offsets: Float64Array; ignored: number } {
   let total = 0;
@@ -311,7 +311,7 @@ function toCsr(seqs: ArrayLike<number>[], items: number, what: string): { items:
   seqs.forEach((s, i) => {
     for (let j = 0; j < s.length; j++) {
       const x = s[j]!;
-      if (!(Number.isInteger(x) && x >= 0 && x < items)) {
+      if (!isItem(x, items)) {
         ignored++;
         continue;
       }

@@ -11,7 +11,7 @@
 import type { DecoderConfig } from '../config.js';
 import type { DecoderLayerWeights, DecoderWeights } from '../decoder-weights.js';
 import { GraphBuilder } from './graph-builder.js';
-import { linear, splitHeads, type Precision } from './ops.js';
+import { blockInput, layerOutput, linear, splitHeads, type Precision } from './ops.js';
 
 function rmsNorm(g: GraphBuilder, x: string, weight: Float32Array, eps: number): string {
   const variance = g.op('ReduceMean', [g.op('Mul', [x, x])], { axes: [-1], keepdims: 1 });
@@ -117,19 +117,11 @@ export function blockGraph(
   everyLayer = false,
 ): Uint8Array {
   const g = new GraphBuilder(`layers_${first}_${first + count}`, precision);
-  const shape = ['batch', 'tokens', c.hidden];
-  let x: string;
-  if (first === 0) {
-    x = embed(g, c, w, g.input('input_ids', 'int64', ['batch', 'tokens']));
-    if (everyLayer) g.output(x, 'hidden_0', 'float', shape);
-  } else {
-    x = g.input('hidden', 'float', shape);
-  }
+  const span = { first, count, everyLayer };
+  const x = blockInput(g, c.hidden, span, () => embed(g, c, w, g.input('input_ids', 'int64', ['batch', 'tokens'])));
   const { positions, bias } = blockInputs(g);
-  const last = appendLayers(g, c, w, x, positions, bias, first, count, (l, value) => {
-    if (everyLayer || l === first + count) g.output(value, `hidden_${l}`, 'float', shape);
-  });
-  if (first + count === c.layers) g.output(rmsNorm(g, last, w.finalNorm, c.eps), 'final', 'float', shape);
+  const last = appendLayers(g, c, w, x, positions, bias, first, count, (l, value) => layerOutput(g, c.hidden, span, l, value));
+  if (first + count === c.layers) g.output(rmsNorm(g, last, w.finalNorm, c.eps), 'final', 'float', ['batch', 'tokens', c.hidden]);
   return g.build();
 }
 

@@ -8,7 +8,7 @@
 import type { EncoderConfig } from '../config.js';
 import type { EncoderLayerWeights, EncoderWeights, Norm } from '../encoder-weights.js';
 import { GraphBuilder } from './graph-builder.js';
-import { linear, linearGelu, splitHeads, type Precision } from './ops.js';
+import { blockInput, layerOutput, linear, linearGelu, splitHeads, type Precision } from './ops.js';
 
 function layerNorm(g: GraphBuilder, x: string, n: Norm, eps: number): string {
   const H = n.weight.length;
@@ -67,19 +67,15 @@ export function encoderBlockGraph(
   everyLayer = false,
 ): Uint8Array {
   const g = new GraphBuilder(`layers_${first}_${first + count}`, precision);
-  const shape = ['batch', 'tokens', c.hidden];
-  let x: string;
-  if (first === 0) {
+  const span = { first, count, everyLayer };
+  let x = blockInput(g, c.hidden, span, () => {
     const { ids, positions } = tokenInputs(g);
-    x = embed(g, c, w, ids, positions);
-    if (everyLayer) g.output(x, 'hidden_0', 'float', shape);
-  } else {
-    x = g.input('hidden', 'float', shape);
-  }
+    return embed(g, c, w, ids, positions);
+  });
   const bias = g.input('attention_bias', 'float', ['batch', 1, 'tokens', 'tokens']);
   for (let l = first; l < first + count; l++) {
     x = layer(g, c, w.layers[l]!, x, bias);
-    if (everyLayer || l + 1 === first + count) g.output(x, `hidden_${l + 1}`, 'float', shape);
+    layerOutput(g, c.hidden, span, l + 1, x);
   }
   return g.build();
 }

@@ -62,3 +62,27 @@ export function splitHeads(g: GraphBuilder, x: string, heads: number, hd: number
   return g.op('Transpose', [g.op('Reshape', [x, g.ints('shape', [0, 0, heads, hd])])], { perm: [0, 2, 1, 3] });
 }
 
+
+/** A block's place in the model, and whether it outputs every layer or only its last. */
+export interface BlockSpan {
+  first: number;
+  count: number;
+  everyLayer: boolean;
+}
+
+/**
+ * A block's input: the previous block's states, or in the first block the embeddings it
+ * computes itself (`hidden_0`, an output of the every-layer variant).
+ */
+export function blockInput(g: GraphBuilder, hidden: number, span: BlockSpan, embed: () => string): string {
+  const shape = ['batch', 'tokens', hidden];
+  if (span.first > 0) return g.input('hidden', 'float', shape);
+  const x = embed();
+  if (span.everyLayer) g.output(x, 'hidden_0', 'float', shape);
+  return x;
+}
+
+/** Outputs layer l's states as `hidden_<l>` when the block outputs it: its last layer always. */
+export function layerOutput(g: GraphBuilder, hidden: number, span: BlockSpan, l: number, value: string): void {
+  if (span.everyLayer || l === span.first + span.count) g.output(value, `hidden_${l}`, 'float', ['batch', 'tokens', hidden]);
+}
