@@ -2,10 +2,11 @@
 
 Run where torch and transformers are installed (the GPU machine has them; the work is done on
 its CPU in fp32, so TF32 cannot blur the reference):
-    python3 bench/crosscheck/make_reference.py OUT [NAME ...]
+    python3 bench/crosscheck/make_reference.py [--tiny] OUT [NAME ...]
 (NAME: qwen2, llama-bf16, bert; default all), then compare lmrec against it here:
     npx tsx bench/crosscheck/compare.ts OUT
-Each OUT/<name>/ holds config.json, model.safetensors and reference.json.
+Each OUT/<name>/ holds config.json, model.safetensors and reference.json. --tiny makes models of
+a few dozen KB: they are committed under test/fixtures/transformers/ as npm test's oracle.
 """
 import json
 import os
@@ -16,22 +17,25 @@ import transformers
 from safetensors.torch import save_file
 from transformers import BertConfig, BertModel, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
-out = sys.argv[1]
-only = set(sys.argv[2:])
+args = sys.argv[1:]
+tiny = "--tiny" in args
+args = [a for a in args if a != "--tiny"]
+out = args[0]
+only = set(args[1:])
 torch.manual_seed(0)
-common = dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=8, vocab_size=1000,
-              max_position_embeddings=512, initializer_range=0.08)
+# (hidden, layers, heads, kv heads, qwen2 / llama / bert intermediate, vocab, tokens)
+H, L, NH, KV, IQ, IL, IB, V, T = (32, 3, 4, 2, 88, 80, 64, 128, 16) if tiny else (256, 4, 8, 2, 704, 688, 1024, 1000, 24)
+common = dict(hidden_size=H, num_hidden_layers=L, num_attention_heads=NH, vocab_size=V,
+              max_position_embeddings=64 if tiny else 512, initializer_range=0.08)
 cases = {
-    # q/k/v biases, grouped-query attention 8:2, large rope theta, tied head
-    "qwen2": (Qwen2ForCausalLM(Qwen2Config(intermediate_size=704, num_key_value_heads=2, rope_theta=1e6,
+    # q/k/v biases, grouped-query attention, large rope theta, tied head
+    "qwen2": (Qwen2ForCausalLM(Qwen2Config(intermediate_size=IQ, num_key_value_heads=KV, rope_theta=1e6,
                                            rms_norm_eps=1e-6, tie_word_embeddings=True, **common)), torch.float32),
     # untied head, weights stored as bf16
-    "llama-bf16": (LlamaForCausalLM(LlamaConfig(intermediate_size=688, num_key_value_heads=4, rope_theta=10000.0,
+    "llama-bf16": (LlamaForCausalLM(LlamaConfig(intermediate_size=IL, num_key_value_heads=NH // 2, rope_theta=10000.0,
                                                 rms_norm_eps=1e-5, tie_word_embeddings=False, **common)), torch.bfloat16),
     # a post-LayerNorm encoder (MiniLM/bge/e5/gte family); no head
-    "bert": (BertModel(BertConfig(hidden_size=256, num_hidden_layers=4, num_attention_heads=8, intermediate_size=1024,
-                                  vocab_size=1000, max_position_embeddings=512, initializer_range=0.08),
-                       add_pooling_layer=False), torch.float32),
+    "bert": (BertModel(BertConfig(intermediate_size=IB, **common), add_pooling_layer=False), torch.float32),
 }
 for name, (model, dtype) in cases.items():
     if only and name not in only:
@@ -56,7 +60,7 @@ for name, (model, dtype) in cases.items():
     if decoder:
         model.model.layers[-1].register_forward_hook(
             lambda mod, inp, outp: captured.__setitem__("prenorm", outp[0] if isinstance(outp, tuple) else outp))
-    ids = torch.randint(0, 1000, (1, 24))
+    ids = torch.randint(0, V, (1, T))
     with torch.no_grad():
         o = model(ids, output_hidden_states=True)
     ref = {
