@@ -13,12 +13,33 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { VectorIndex, clusteredQueries, clusteredVectors, probeMachine, type SearchResult } from '../src/index.js';
-import { recallAtK } from '../src/index/recall.js';
+import { VectorIndex, type SearchResult } from '../src/index.js';
+import { clusteredQueries, clusteredVectors, probeMachine } from '../src/tools.js';
+import { recallAtK } from '../src/vector-index/recall.js';
 import { native } from '../src/native.js';
 import { medianMs, printTable, rssMb, writeJson } from './measure.js';
 
 const require = createRequire(import.meta.url);
+
+// The peers are installed into bench/node_modules by `npm run bench:knn`; these are the parts
+// of their APIs used here, so the project typechecks without them.
+interface Usearch {
+  MetricKind: { Cos: unknown };
+  ScalarKind: { I8: unknown };
+  exactSearch(data: Float32Array | Int8Array, queries: Float32Array | Int8Array, dim: number, k: number, metric: unknown, threads: number): { keys: BigUint64Array };
+  Index: new (options: Record<string, unknown>) => {
+    add(keys: BigUint64Array, vectors: Float32Array, threads: number): void;
+    search(queries: Float32Array, k: number, threads: number): { keys: BigUint64Array };
+  };
+}
+interface HnswlibNode {
+  HierarchicalNSW: new (space: string, dim: number) => {
+    initIndex(o: { maxElements: number; m: number; efConstruction: number }): void;
+    addPoint(v: number[], label: number): void;
+    setEf(ef: number): void;
+    searchKnn(q: number[], k: number): { neighbors: number[] };
+  };
+}
 const args = new Set(process.argv.slice(2));
 const QUICK = args.has('--quick');
 const HNSW_1M = args.has('--hnsw-1m');
@@ -175,7 +196,7 @@ async function reloaded(index: VectorIndex, threads: number): Promise<VectorInde
 
 /** The other engines, each on the same normalized data; slow ones on a subset of queries. */
 async function peers(n: number, dim: number, unit: Float32Array, unitQueries: Float32Array, truth: SearchResult[], base: { n: number; dim: number }): Promise<void> {
-  const usearch = require('usearch') as typeof import('usearch');
+  const usearch = require('usearch') as Usearch;
   // usearch's exactSearch allocates n x queries x 16 bytes of scratch: 10 queries a call.
   const slowQueries = n >= 1_000_000 ? 100 : 300;
   for (const [kind, data, qs] of [
@@ -209,7 +230,7 @@ async function peers(n: number, dim: number, unit: Float32Array, unitQueries: Fl
     const single = await medianMs(() => hnsw.search(unitQueries.subarray((qi % QUERIES) * dim, ((qi++ % QUERIES) + 1) * dim), K, 1), 1000);
     emit({ engine: 'usearch HNSW i8', ...base, mode: 'single', threads: 1, qps: 1000 / single, latency_ms: single, recall10: recallAtK(toResults(hnsw.search(unitQueries, K, 1).keys, K, QUERIES), truth, K) });
 
-    const { HierarchicalNSW } = require('hnswlib-node') as typeof import('hnswlib-node');
+    const { HierarchicalNSW } = require('hnswlib-node') as HnswlibNode;
     const rss1 = rssMb();
     const t1 = performance.now();
     const hl = new HierarchicalNSW('cosine', dim);

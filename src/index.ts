@@ -1,3 +1,4 @@
+/** lmrec: the product. Tools for tests, benchmarks and demos live in `lmrec/tools`. */
 export { LmrecError, type LmrecErrorCode } from './errors.js';
 export {
   VectorIndex,
@@ -7,10 +8,7 @@ export {
   type SearchOptions,
   type SearchResult,
   type LoadOptions,
-} from './index/vector-index.js';
-export { clusteredVectors, clusteredQueries, type ClusteredOptions, type ClusteredData } from './data/clustered-vectors.js';
-export { probeMachine, type MachineLimits } from './machine.js';
-export { Random } from './util/random.js';
+} from './vector-index/vector-index.js';
 export {
   LanguageModel,
   type LanguageModelOptions,
@@ -19,12 +17,9 @@ export {
   type ModelInput,
 } from './lm/language-model.js';
 export type { Precision } from './lm/onnx/ops.js';
-export { parseConfig, readConfig, type ModelConfig, type DecoderConfig, type EncoderConfig } from './lm/config.js';
-export { Safetensors, writeSafetensors, type TensorInfo, type TensorToWrite } from './lm/safetensors.js';
-export { writeDecoderCheckpoint, writeEncoderCheckpoint, type TensorKind, type TensorSource } from './lm/checkpoint-writer.js';
+export { type ModelConfig, type DecoderConfig, type EncoderConfig } from './lm/config.js';
 export { readItems, readEvents, type ItemRecord, type EventRecord } from './data/records.js';
 export { IdMap, readInteractions, collectInteractions, readCatalogIds, type Interactions } from './data/interactions.js';
-export { generateSynthetic, writeSynthetic, type SyntheticOptions, type SyntheticData, type SyntheticItem } from './data/synthetic.js';
 export { leaveOneOut, evaluate, popularityScorer, type Split, type LeaveOneOut, type Metrics, type Scorer, type EvaluateOptions } from './eval/leave-one-out.js';
 export {
   SequentialRecommender,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { VectorIndex, clusteredQueries, clusteredVectors } from '../src/index.js';
+import { VectorIndex } from '../src/index.js';
+import { clusteredQueries, clusteredVectors } from '../src/tools.js';
 
 describe('concurrency', () => {
   it('runs many batched searches at once with the same answers as one at a time', async () => {

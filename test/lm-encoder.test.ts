@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readConfig, type EncoderConfig } from '../src/lm/config.js';
 import { encoderWeights } from '../src/lm/encoder-weights.js';
 import { LanguageModel } from '../src/lm/language-model.js';
-import { encoderForward } from '../src/lm/reference/encoder.js';
+import { encoderForward } from './oracle/encoder.js';
 import { Safetensors } from '../src/lm/safetensors.js';
 import { maxAbsDiff } from './helpers/compare.js';
 import { writeTinyEncoder } from './helpers/tiny-models.js';

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { LmrecError } from '../src/errors.js';
 import { parseConfig, readConfig, type DecoderConfig } from '../src/lm/config.js';
 import { decoderWeights } from '../src/lm/decoder-weights.js';
-import { decoderForward } from '../src/lm/reference/decoder.js';
+import { decoderForward } from './oracle/decoder.js';
 import { Safetensors, writeSafetensors } from '../src/lm/safetensors.js';
 import { writeTinyDecoder } from './helpers/tiny-models.js';
 

@@ -9,7 +9,7 @@ import { decoderWeights } from '../src/lm/decoder-weights.js';
 import { attentionBias, LanguageModel } from '../src/lm/language-model.js';
 import { blockGraph } from '../src/lm/onnx/decoder-graphs.js';
 import ort from 'onnxruntime-node';
-import { decoderForward, lastLogits } from '../src/lm/reference/decoder.js';
+import { decoderForward, lastLogits } from './oracle/decoder.js';
 import { Safetensors } from '../src/lm/safetensors.js';
 import { maxAbsDiff } from './helpers/compare.js';
 import { hasStories, storiesDir as fixture, storiesReference } from './helpers/stories.js';

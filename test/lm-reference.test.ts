@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { readConfig, type DecoderConfig } from '../src/lm/config.js';
 import { decoderWeights } from '../src/lm/decoder-weights.js';
-import { decoderForward, lastLogits } from '../src/lm/reference/decoder.js';
+import { decoderForward, lastLogits } from './oracle/decoder.js';
 import { Safetensors } from '../src/lm/safetensors.js';
 import { maxAbsDiff } from './helpers/compare.js';
 import { hasStories, storiesDir, storiesReference } from './helpers/stories.js';

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { rejection } from './helpers/errors.js';
-import { VectorIndex, clusteredQueries, clusteredVectors, type Metric, type Storage } from '../src/index.js';
+import { VectorIndex, type Metric, type Storage } from '../src/index.js';
+import { clusteredQueries, clusteredVectors } from '../src/tools.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'lmrec-persist-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

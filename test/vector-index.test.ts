@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { VectorIndex, clusteredQueries, clusteredVectors, type Metric } from '../src/index.js';
-import { recallAtK } from '../src/index/recall.js';
+import { VectorIndex, type Metric } from '../src/index.js';
+import { clusteredQueries, clusteredVectors } from '../src/tools.js';
+import { recallAtK } from '../src/vector-index/recall.js';
 import { bruteForce } from './helpers/reference.js';
 
 const ids = (n: number, from = 0) => Array.from({ length: n }, (_, i) => from + i);

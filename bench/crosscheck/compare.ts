@@ -5,8 +5,8 @@ import { readConfig } from '../../src/lm/config.js';
 import { decoderWeights } from '../../src/lm/decoder-weights.js';
 import { encoderWeights } from '../../src/lm/encoder-weights.js';
 import { LanguageModel } from '../../src/lm/language-model.js';
-import { decoderForward } from '../../src/lm/reference/decoder.js';
-import { encoderForward } from '../../src/lm/reference/encoder.js';
+import { decoderForward } from '../../test/oracle/decoder.js';
+import { encoderForward } from '../../test/oracle/encoder.js';
 import { Safetensors } from '../../src/lm/safetensors.js';
 
 const root = process.argv[2]!;

@@ -4,8 +4,8 @@
  */
 import { SingleBar, Presets } from 'cli-progress';
 import { clusteredQueries, clusteredVectors } from '../data/clustered-vectors.js';
-import { VectorIndex, type SearchResult } from '../index/vector-index.js';
-import { recallAtK } from '../index/recall.js';
+import { VectorIndex, type SearchResult } from '../vector-index/vector-index.js';
+import { recallAtK } from '../vector-index/recall.js';
 
 export interface DemoOptions {
   n: number;

@@ -15,7 +15,7 @@ import { blockGraph, headGraph } from './onnx/decoder-graphs.js';
 import { MASKED, type Precision } from './onnx/ops.js';
 import { encoderBlockGraph } from './onnx/encoder-graphs.js';
 import { Safetensors } from './safetensors.js';
-import { loadTokenizer, type TextTokenizer } from '../text/tokenizer.js';
+import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
 
 export interface LanguageModelOptions {
   /** Layers per block graph (1 = every layer its own graph). Default 4. */

@@ -2,8 +2,8 @@
  * The reference forward pass of a BERT-style encoder in plain TypeScript (post-LayerNorm,
  * erf GELU, bidirectional attention), mirroring transformers' BertModel; token type 0.
  */
-import type { EncoderConfig } from '../config.js';
-import type { EncoderLayerWeights, EncoderWeights, Norm } from '../encoder-weights.js';
+import type { EncoderConfig } from '../../src/lm/config.js';
+import type { EncoderLayerWeights, EncoderWeights, Norm } from '../../src/lm/encoder-weights.js';
 import { linear, type ReferenceOutput } from './decoder.js';
 
 function layerNorm(x: Float32Array, T: number, H: number, n: Norm, eps: number): Float32Array {

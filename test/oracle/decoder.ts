@@ -3,8 +3,8 @@
  * (double accumulation), written to mirror the transformers implementation line by line. The
  * ONNX graphs are tested against it.
  */
-import type { DecoderConfig } from '../config.js';
-import type { DecoderLayerWeights, DecoderWeights } from '../decoder-weights.js';
+import type { DecoderConfig } from '../../src/lm/config.js';
+import type { DecoderLayerWeights, DecoderWeights } from '../../src/lm/decoder-weights.js';
 
 export interface ReferenceOutput {
   /** Layer 0 = embeddings, layer l = output of decoder layer l (before the final norm); [T x hidden]. */
