@@ -124,7 +124,7 @@ async function main(): Promise<void> {
 
     // Ground truth: exact fp32 (its own row too).
     const exact = new VectorIndex({ dim, metric: 'cosine', storage: 'f32' });
-    exact.add(ids, data.vectors);
+    await exact.add(ids, data.vectors);
     const exactMs = await medianMs(() => exact.searchBatch(queries, K), 1);
     const truth = await exact.searchBatch(queries, K);
     emit({ engine: 'lmrec f32 exact', ...base, mode: 'batch', threads: os.availableParallelism(), qps: (QUERIES * 1000) / exactMs, latency_ms: exactMs / QUERIES, recall10: 1, bytes_per_vector: dim * 4 + 8 });
@@ -133,7 +133,7 @@ async function main(): Promise<void> {
     const rss0 = rssMb();
     const t0 = performance.now();
     const lm = new VectorIndex({ dim, metric: 'cosine', storage: 'int8', keepOriginals: false, threads: 1 });
-    lm.add(ids, data.vectors);
+    await lm.add(ids, data.vectors);
     const buildS = (performance.now() - t0) / 1000;
     const lmRss = rssMb() - rss0;
     const codeBytes = Math.ceil(dim / 4) * 4 + 4; // codes + scale, what a scan reads
@@ -165,7 +165,7 @@ async function main(): Promise<void> {
     }
     {
       const rescoring = new VectorIndex({ dim, metric: 'cosine', keepOriginals: true, threads: 2 });
-      rescoring.add(ids, data.vectors);
+      await rescoring.add(ids, data.vectors);
       const ms = await medianMs(() => rescoring.searchBatch(queries, K, { rescore: true }), 3);
       const r = await rescoring.searchBatch(queries, K, { rescore: true });
       emit({ engine: 'lmrec int8 + fp32 rescore', ...base, mode: 'batch', threads: 2, qps: (QUERIES * 1000) / ms, latency_ms: ms / QUERIES, recall10: recallAtK(r, truth, K), bytes_per_vector: codeBytes + 8 + dim * 4 });

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { collectInteractions, IdMap } from '../src/data/interactions.js';
 import { generateSynthetic } from '../src/data/synthetic.js';
 import { native } from '../src/native.js';
-import { SequentialRecommender } from '../src/srm/sequential-recommender.js';
+import { nativeOf, SequentialRecommender } from '../src/srm/sequential-recommender.js';
 import { Random } from '../src/util/random.js';
 import { referenceHidden } from '../test/helpers/srm-reference.js';
 import { medianMs, printTable, writeJson } from './measure.js';
@@ -82,8 +82,8 @@ async function serving(rows: Record<string, unknown>[]): Promise<void> {
   const rng = new Random(3);
   for (const items of [3706, 10_000, 100_000]) {
     const m = await SequentialRecommender.fit([], items, { ...SHAPE, epochs: 0, seed: 2 });
-    const params = m.native.params();
-    const layout = m.native.layout();
+    const params = nativeOf(m).params();
+    const layout = nativeOf(m).layout();
     for (const n of items === 3706 ? [50, 200] : [50]) {
       const history = Int32Array.from({ length: n }, () => rng.int(items));
       if (items === 3706) {
@@ -100,7 +100,7 @@ async function serving(rows: Record<string, unknown>[]): Promise<void> {
       } else {
         const ms = await medianMs(() => m.topK(history, 10), 100);
         // Baseline: given the same hidden state, a plain JS scan of every item with a top-10 list.
-        const scores = await m.scoreAll([history]);
+        const scores = await m.scoreBatch([history]);
         const baseline = await medianMs(() => {
           const emb = params;
           const top: number[] = [];

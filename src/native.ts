@@ -13,6 +13,8 @@ import { LmrecError } from './errors.js';
 export interface NativeSearchResult {
   ids: Float64Array;
   scores: Float32Array;
+  /** Results per query: min(k, size). */
+  k: number;
 }
 
 export interface NativeIndexInfo {
@@ -25,8 +27,9 @@ export interface NativeIndexInfo {
 }
 
 export interface NativeIndex {
-  add(ids: Float64Array, vectors: Float32Array): void;
-  remove(ids: Float64Array): void;
+  add(ids: Float64Array, vectors: Float32Array): Promise<void>;
+  remove(ids: Float64Array): Promise<void>;
+  close(): void;
   has(id: number): boolean;
   size(): number;
   memoryBytes(): number;
@@ -83,6 +86,8 @@ export interface NativeTrainReport {
   steps: number;
   windows: number;
   targets: number;
+  /** Stopped by cancel() before its last step. */
+  cancelled: boolean;
 }
 
 /** Sequences travel as CSR: a flat Int32Array of items and Float64Array offsets (count + 1). */
@@ -114,6 +119,8 @@ export interface NativeSrm {
   checkpoint(): void;
   restore(): void;
   save(path: string): Promise<void>;
+  cancel(): void;
+  close(): void;
 }
 
 export interface NativeSrmConstructor {
@@ -131,6 +138,8 @@ export interface NativeSrmConstructor {
 export interface NativeAddon {
   NativeSrm: NativeSrmConstructor;
   sourceHash: string;
+  /** Every error code the native core can throw. */
+  errorCodes(): string[];
   setErrorClass(cls: typeof LmrecError): void;
   NativeIndex: NativeIndexConstructor;
   kernels(): string[];
@@ -153,7 +162,6 @@ export interface NativeAddon {
   dotRows(kernel: string | undefined, x: Float32Array, dim: number, q: Float32Array): Float32Array;
   /** exp(x - shift) elementwise and its sum, on the named kernel (tests). */
   expShifted(kernel: string | undefined, x: Float32Array, shift: number): { values: Float32Array; sum: number };
-  cpuFeatures(): { avx2: boolean; avx512: boolean; avx512vnni: boolean; neon: boolean };
   hardwareThreads(): number;
   probeInt8Peak(seconds: number, kernel?: string): Promise<number>;
   probeReadBandwidth(bytes: number, threads: number, repeats: number): Promise<number>;

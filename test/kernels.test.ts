@@ -35,14 +35,14 @@ describe('scan kernels match the naive reference', () => {
   for (const kernel of kernels) {
     for (const storage of STORAGES) {
       for (const metric of METRICS) {
-        it(`${kernel} ${storage} ${metric}: full ranking over dims ${DIMS.join(', ')}`, () => {
+        it(`${kernel} ${storage} ${metric}: full ranking over dims ${DIMS.join(', ')}`, async () => {
           for (const dim of DIMS) {
             const n = dim >= 1024 ? 37 : 53; // partial last block
             const nq = 7; // a tile of 6 plus a remainder of 1
             const vectors = randomMatrix(n, dim, dim * 31 + 1);
             const queries = randomMatrix(nq, dim, dim * 31 + 2);
             const index = new VectorIndex({ dim, metric, storage, kernel });
-            index.add(Array.from({ length: n }, (_, i) => i), vectors);
+            await index.add(Array.from({ length: n }, (_, i) => i), vectors);
             let x2max = 0;
             for (let i = 0; i < n; i++) {
               let s = 0;
@@ -75,13 +75,13 @@ describe('scan kernels match the naive reference', () => {
           }
         });
 
-        it(`${kernel} ${storage} ${metric}: k = 1 and indexes smaller than one kernel tile`, () => {
+        it(`${kernel} ${storage} ${metric}: k = 1 and indexes smaller than one kernel tile`, async () => {
           for (const n of [1, 2, 15, 16, 17, 63, 65]) {
             const dim = 5;
             const vectors = randomMatrix(n, dim, n);
             const queries = randomMatrix(8, dim, n + 100);
             const index = new VectorIndex({ dim, metric, storage, kernel });
-            index.add(Array.from({ length: n }, (_, i) => i), vectors);
+            await index.add(Array.from({ length: n }, (_, i) => i), vectors);
             const score = referenceScorer(vectors, dim, metric, storage);
             for (let q = 0; q < 8; q++) {
               const want = score(queries.subarray(q * dim, (q + 1) * dim));
@@ -108,7 +108,7 @@ describe('scan kernels match the naive reference', () => {
             for (let q = 0; q < nq; q++) queries[q * dim] = 8;
           }
           const index = new VectorIndex({ dim, metric, storage, kernel, threads: 2 });
-          index.add(Array.from({ length: n }, (_, i) => i), vectors);
+          await index.add(Array.from({ length: n }, (_, i) => i), vectors);
           const results = await index.searchBatch(queries, 10);
           const score = referenceScorer(vectors, dim, metric, storage);
           for (let q = 0; q < nq; q++) {

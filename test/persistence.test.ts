@@ -1,4 +1,5 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, truncateSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -15,7 +16,7 @@ const ids = Array.from({ length: 1000 }, (_, i) => i * 7 + 1);
 
 async function savedIndex(name: string): Promise<string> {
   const index = new VectorIndex({ dim, keepOriginals: true });
-  index.add(ids, data.vectors);
+  await index.add(ids, data.vectors);
   const file = path.join(dir, name);
   await index.save(file);
   return file;
@@ -27,8 +28,8 @@ describe('save and load', () => {
       for (const mmap of [false, true]) {
         it(`round-trips ${storage}/${metric}${mmap ? ' (memory-mapped)' : ''}`, async () => {
           const index = new VectorIndex({ dim, metric, storage, keepOriginals: storage === 'int8' });
-          index.add(ids, data.vectors);
-          index.remove([8, 15]); // leaves a partial last block and moved vectors
+          await index.add(ids, data.vectors);
+          await index.remove([8, 15]); // leaves a partial last block and moved vectors
           const file = path.join(dir, `${storage}-${metric}-${mmap}.lmrec`);
           await index.save(file);
           const loaded = await VectorIndex.load(file, { mmap });
@@ -42,8 +43,8 @@ describe('save and load', () => {
           }
           // a loaded (even mapped) index can still change; the file is left alone
           const before = readFileSync(file);
-          loaded.add([5], data.vectors.subarray(0, dim));
-          loaded.remove([1]);
+          await loaded.add([5], data.vectors.subarray(0, dim));
+          await loaded.remove([1]);
           expect(loaded.has(5) && !loaded.has(1)).toBe(true);
           expect(readFileSync(file).equals(before)).toBe(true);
         });
@@ -56,10 +57,44 @@ describe('save and load', () => {
     expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
     const before = readFileSync(file);
     const index = new VectorIndex({ dim });
-    index.add([1], data.vectors.subarray(0, dim));
+    await index.add([1], data.vectors.subarray(0, dim));
     const e = await rejection(index.save(path.join(dir, 'no-such-dir', 'x.lmrec')));
     expect(e.code).toBe('IO_ERROR');
     expect(readFileSync(file).equals(before)).toBe(true);
+  });
+
+  it('replacing a memory-mapped file with save() is safe: the mapping keeps the old index', async () => {
+    const file = await savedIndex('mapped.lmrec');
+    const mapped = await VectorIndex.load(file, { mmap: true });
+    const expected = await mapped.searchBatch(queries, 10);
+    const other = new VectorIndex({ dim });
+    await other.add([1, 2, 3], data.vectors.subarray(0, 3 * dim));
+    await other.save(file); // write-then-rename: the old inode stays alive for the mapping
+    expect(await mapped.searchBatch(queries, 10)).toEqual(expected);
+    expect((await VectorIndex.load(file)).size).toBe(3);
+  });
+
+  it('sweeps the temp files of a writer killed mid-save (kill -9) on the next save', async () => {
+    const file = path.join(dir, 'killed.lmrec');
+    const child = spawn(process.execPath, ['--import', 'tsx', '-e', `
+      import { VectorIndex } from ${JSON.stringify(path.resolve('src/index.ts'))};
+      const index = new VectorIndex({ dim: 256, storage: 'f32', keepOriginals: true });
+      await index.add(Float64Array.from({ length: 200000 }, (_, i) => i), Float32Array.from({ length: 200000 * 256 }, (_, i) => Math.sin(i)));
+      for (;;) await index.save(${JSON.stringify(file)});
+    `], { stdio: 'ignore' });
+    const temps = () => readdirSync(dir).filter((f) => f.startsWith('killed.lmrec.tmp-'));
+    const t0 = Date.now();
+    while (temps().length === 0 && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 5));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    expect(temps().length).toBe(1); // the litter a crash leaves
+    const live = `${file}.tmp-${process.pid}-999`; // a writer still running (this process) keeps its file
+    writeFileSync(live, 'in progress');
+    const index = new VectorIndex({ dim });
+    await index.add([1], data.vectors.subarray(0, dim));
+    await index.save(file);
+    expect(temps()).toEqual([path.basename(live)]);
+    rmSync(live);
   });
 
   it('rejects a damaged file', async () => {

@@ -10,15 +10,15 @@ describe(`the committed prebuild (${process.platform}-${process.arch})`, () => {
     expect(has).toBe(true);
   });
 
-  it.runIf(has)('was built from the native sources in this tree (run `npm run prebuild` if not)', () => {
+  it.runIf(has)('was built from the native sources in this tree (run `npm run make-prebuild` if not)', () => {
     const addon = loadAddonFile(prebuildPath);
     expect(addon.sourceHash).toBe(nativeSourceHash());
   });
 
-  it.runIf(has)('loads and searches', () => {
+  it.runIf(has)('loads and searches', async () => {
     const addon = loadAddonFile(prebuildPath);
     const index = new addon.NativeIndex({ dim: 2, metric: 'ip', storage: 'int8', keepOriginals: false, threads: 0 });
-    index.add(new Float64Array([3, 4]), new Float32Array([1, 0, 0, 1]));
+    await index.add(new Float64Array([3, 4]), new Float32Array([1, 0, 0, 1]));
     expect(Array.from(index.search(new Float32Array([0.2, 0.9]), 1, 0).ids)).toEqual([4]);
   });
 });

@@ -7,10 +7,10 @@ import { bruteForce } from './helpers/reference.js';
 const ids = (n: number, from = 0) => Array.from({ length: n }, (_, i) => from + i);
 
 describe('VectorIndex', () => {
-  it('adds, reports and removes vectors', () => {
+  it('adds, reports and removes vectors', async () => {
     const index = new VectorIndex({ dim: 3, metric: 'l2', keepOriginals: true });
     expect(index.size).toBe(0);
-    index.add([10, 11, 12], [
+    await index.add([10, 11, 12], [
       [1, 0, 0],
       [0, 1, 0],
       [0, 0, 1],
@@ -20,7 +20,7 @@ describe('VectorIndex', () => {
     expect(index.has(13)).toBe(false);
     expect(index.has(-1)).toBe(false);
     expect(index.search([0, 1, 0.1], 1).ids).toEqual([11]);
-    index.remove([11]);
+    await index.remove([11]);
     expect(index.has(11)).toBe(false);
     expect(index.size).toBe(2);
     expect(index.search([0, 1, 0.1], 2).ids).toEqual([12, 10]);
@@ -30,9 +30,9 @@ describe('VectorIndex', () => {
     expect(index.storage).toBe('int8');
   });
 
-  it('scores: exact rescoring returns the fp32 similarity and distance', () => {
+  it('scores: exact rescoring returns the fp32 similarity and distance', async () => {
     const ip = new VectorIndex({ dim: 2, keepOriginals: true });
-    ip.add([1, 2], [
+    await ip.add([1, 2], [
       [1, 2],
       [3, -1],
     ]);
@@ -41,7 +41,7 @@ describe('VectorIndex', () => {
     expect(r.scores[0]).toBeCloseTo(1.25, 6);
     expect(r.scores[1]).toBeCloseTo(1.0, 6);
     const l2 = new VectorIndex({ dim: 2, metric: 'l2', keepOriginals: true });
-    l2.add([1, 2], [
+    await l2.add([1, 2], [
       [1, 2],
       [3, -1],
     ]);
@@ -55,13 +55,13 @@ describe('VectorIndex', () => {
     const data = clusteredVectors({ n: 3000, dim, seed: 3 });
     const queries = clusteredQueries(data, 20, dim);
     const index = new VectorIndex({ dim, metric: 'cosine' });
-    index.add(ids(3000), data.vectors);
+    await index.add(ids(3000), data.vectors);
     const removed = ids(3000).filter((i) => i % 3 === 0 || (i > 2950 && i % 2 === 0));
-    index.remove(removed);
+    await index.remove(removed);
     const gone = new Set(removed);
     const fresh = new VectorIndex({ dim, metric: 'cosine' });
     const keep = ids(3000).filter((i) => !gone.has(i));
-    fresh.add(keep, Float32Array.from(keep.flatMap((i) => Array.from(data.vectors.subarray(i * dim, (i + 1) * dim)))));
+    await fresh.add(keep, Float32Array.from(keep.flatMap((i) => Array.from(data.vectors.subarray(i * dim, (i + 1) * dim)))));
     expect(index.size).toBe(keep.length);
     const a = await index.searchBatch(queries, 10);
     const b = await fresh.searchBatch(queries, 10);
@@ -78,8 +78,8 @@ describe('VectorIndex', () => {
     const queries = clusteredQueries(data, nq, dim);
     const one = new VectorIndex({ dim, threads: 1 });
     const two = new VectorIndex({ dim, threads: 2 });
-    one.add(ids(20_000), data.vectors);
-    two.add(ids(20_000), data.vectors);
+    await one.add(ids(20_000), data.vectors);
+    await two.add(ids(20_000), data.vectors);
     const batched = await two.searchBatch(queries, 15);
     const single = await one.searchBatch(queries, 15);
     for (let q = 0; q < nq; q++) {
@@ -100,21 +100,21 @@ describe('VectorIndex', () => {
       const queries = clusteredQueries(data, 100, dim);
       const truth = bruteForce(data.vectors, queries, dim, 10, metric).map((t) => ({ ids: t, scores: [] }));
       const index = new VectorIndex({ dim, metric, keepOriginals: true });
-      index.add(ids(n), data.vectors);
+      await index.add(ids(n), data.vectors);
       const plain = recallAtK(await index.searchBatch(queries, 10), truth, 10);
       const rescored = recallAtK(await index.searchBatch(queries, 10, { rescore: true }), truth, 10);
       expect(plain).toBeGreaterThanOrEqual(0.95);
       expect(rescored).toBeGreaterThanOrEqual(0.99);
       const f32 = new VectorIndex({ dim, metric, storage: 'f32' });
-      f32.add(ids(n), data.vectors);
+      await f32.add(ids(n), data.vectors);
       expect(recallAtK(await f32.searchBatch(queries, 10), truth, 10)).toBeGreaterThanOrEqual(0.999);
     });
   }
 
-  it('accepts ids up to 2^53 - 1', () => {
+  it('accepts ids up to 2^53 - 1', async () => {
     const index = new VectorIndex({ dim: 2 });
     const big = Number.MAX_SAFE_INTEGER;
-    index.add([big, 0], [
+    await index.add([big, 0], [
       [1, 1],
       [-1, -1],
     ]);

@@ -6,6 +6,7 @@
 #include "machine_wrap.h"
 #include "srm_wrap.h"
 #include "source_hash.h"
+#include "util/error.h"
 
 namespace lmrec::addon {
 namespace {
@@ -18,9 +19,19 @@ Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// The code names the native core can throw (test/error-codes.test.ts ties them to src/errors.ts).
+Napi::Value ErrorCodes(const Napi::CallbackInfo& info) {
+  Napi::Array out = Napi::Array::New(info.Env());
+  uint32_t i = 0;
+  for (ErrorCode c : kAllErrorCodes) out.Set(i++, error_code_name(c));
+  out.Set(i, "OUT_OF_MEMORY");  // std::bad_alloc, mapped in errors.cpp
+  return out;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonData());
   exports.Set("setErrorClass", Napi::Function::New<SetErrorClass>(env, "setErrorClass"));
+  exports.Set("errorCodes", Napi::Function::New<ErrorCodes>(env, "errorCodes"));
   exports.Set("sourceHash", Napi::String::New(env, LMREC_SOURCE_HASH));
   exports.Set("NativeIndex", init_index_class(env));
   exports.Set("NativeSrm", init_srm_class(env));

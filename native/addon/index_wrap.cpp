@@ -35,11 +35,16 @@ const simd::Kernels* parse_kernels(const Napi::Object& o) {
   throw Error(ErrorCode::Unsupported, "kernel '" + name + "' is not available on this CPU (see kernels())");
 }
 
-// Search arguments, with the queries copied so async work does not read JS memory.
+// A search request: its queries (copied when async work reads them later), its parameters,
+// and output arrays sized before any work, once k is bounded by the index size and the
+// per-call limit (a huge k or batch fails here, before memory is touched).
 struct SearchRequest {
   std::vector<float> queries;
   size_t nq = 0;
   SearchParams params;
+  std::vector<uint64_t> ids;
+  std::vector<float> scores;
+  size_t per_query = 0;  // results per query the search returned
 };
 
 SearchRequest read_search(const Napi::CallbackInfo& info, const VectorIndex& index, bool copy,
@@ -52,24 +57,37 @@ SearchRequest read_search(const Napi::CallbackInfo& info, const VectorIndex& ind
     throw Error(ErrorCode::DimMismatch, "queries hold " + std::to_string(q.size) +
                                             " floats, not a multiple of the index dimension " + std::to_string(dim));
   r.nq = q.size / dim;
-  r.params.k = count(arg(info, 1), "k", 1e12, ErrorCode::InvalidK);
+  r.params.k = count(arg(info, 1), "k", 9007199254740991.0, ErrorCode::InvalidK);
+  if (r.params.k == 0) throw Error(ErrorCode::InvalidK, "k must be at least 1");
   const Napi::Value rescore = arg(info, 2);
   r.params.rescore = rescore.IsUndefined() ? 0 : count(rescore, "rescore", 1024);
+  if (index.size() == 0) throw Error(ErrorCode::EmptyIndex, "the index is empty: add vectors before searching");
+  r.params.k = index.result_count(r.nq, r.params.k);
+  r.ids.resize(r.nq * r.params.k);
+  r.scores.resize(r.ids.size());
   if (copy) r.queries.assign(q.data, q.data + q.size);
   *view = q;
   return r;
 }
 
-Napi::Object result_object(Napi::Env env, const std::vector<uint64_t>& ids, const std::vector<float>& scores) {
-  auto out_ids = Napi::Float64Array::New(env, ids.size());
-  auto out_scores = Napi::Float32Array::New(env, scores.size());
-  for (size_t i = 0; i < ids.size(); ++i) out_ids[i] = double(ids[i]);
-  std::copy(scores.begin(), scores.end(), out_scores.Data());
+Napi::Object result_object(Napi::Env env, const SearchRequest& r) {
+  const size_t n = r.nq * r.per_query;
+  auto out_ids = Napi::Float64Array::New(env, n);
+  auto out_scores = Napi::Float32Array::New(env, n);
+  for (size_t i = 0; i < n; ++i) out_ids[i] = double(r.ids[i]);
+  std::copy_n(r.scores.begin(), n, out_scores.Data());
   Napi::Object o = Napi::Object::New(env);
   o.Set("ids", out_ids);
   o.Set("scores", out_scores);
+  o.Set("k", double(r.per_query));
   return o;
 }
+
+// Ids and vectors of an add, copied for the worker thread.
+struct AddRequest {
+  std::vector<uint64_t> ids;
+  std::vector<float> vectors;
+};
 
 class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
  public:
@@ -93,45 +111,63 @@ class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
     });
   }
 
+  // add and remove run on libuv's threads: they wait for searches in flight, which must not
+  // stall the event loop.
   Napi::Value Add(const Napi::CallbackInfo& info) {
     return guard(info.Env(), [&]() -> Napi::Value {
-      const std::vector<uint64_t> ids = id_array(arg(info, 0), "ids");
+      IndexPtr index = live();
+      auto r = std::make_shared<AddRequest>();
+      r->ids = id_array(arg(info, 0), "ids");
       const FloatSpan v = float32_array(arg(info, 1), "vectors");
-      const size_t dim = index_->options().dim;
-      if (v.size != ids.size() * dim)
-        throw Error(ErrorCode::DimMismatch, std::to_string(ids.size()) + " ids need " + std::to_string(ids.size() * dim) +
-                                                " floats (dim " + std::to_string(dim) + "), got " + std::to_string(v.size));
-      index_->add(ids.data(), v.data, ids.size());
-      return info.Env().Undefined();
+      const size_t dim = index->options().dim;
+      if (v.size != r->ids.size() * dim)
+        throw Error(ErrorCode::DimMismatch, std::to_string(r->ids.size()) + " ids need " +
+                                                std::to_string(r->ids.size() * dim) + " floats (dim " +
+                                                std::to_string(dim) + "), got " + std::to_string(v.size));
+      r->vectors.assign(v.data, v.data + v.size);
+      return PromiseWorker::run(
+          info.Env(), "lmrec.add", [index, r] { index->add(r->ids.data(), r->vectors.data(), r->ids.size()); },
+          [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
     });
   }
 
   Napi::Value Remove(const Napi::CallbackInfo& info) {
     return guard(info.Env(), [&]() -> Napi::Value {
-      const std::vector<uint64_t> ids = id_array(arg(info, 0), "ids");
-      index_->remove(ids.data(), ids.size());
-      return info.Env().Undefined();
+      IndexPtr index = live();
+      auto ids = std::make_shared<std::vector<uint64_t>>(id_array(arg(info, 0), "ids"));
+      return PromiseWorker::run(
+          info.Env(), "lmrec.remove", [index, ids] { index->remove(ids->data(), ids->size()); },
+          [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
     });
+  }
+
+  // Drops this handle's reference; work in flight keeps its own until it ends.
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    index_.reset();
+    return info.Env().Undefined();
   }
 
   Napi::Value Has(const Napi::CallbackInfo& info) {
     return guard(info.Env(), [&]() -> Napi::Value {
       const double d = number(arg(info, 0), "id");
       const bool valid = d >= 0 && d <= 9007199254740991.0 && d == double(uint64_t(d));
-      return Napi::Boolean::New(info.Env(), valid && index_->has(uint64_t(d)));
+      return Napi::Boolean::New(info.Env(), valid && live()->has(uint64_t(d)));
     });
   }
 
   Napi::Value Size(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), double(index_->size()));
+    return guard(info.Env(), [&]() -> Napi::Value { return Napi::Number::New(info.Env(), double(live()->size())); });
   }
 
   Napi::Value MemoryBytes(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), double(index_->memory_bytes()));
+    return guard(info.Env(), [&]() -> Napi::Value {
+      return Napi::Number::New(info.Env(), double(live()->memory_bytes()));
+    });
   }
 
   Napi::Value Info(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    if (!index_) return env.Null();
     const IndexOptions& o = index_->options();
     Napi::Object out = Napi::Object::New(env);
     out.Set("dim", double(o.dim));
@@ -146,37 +182,30 @@ class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
   // Sync search: for small indexes and single queries where a thread hop costs more.
   Napi::Value Search(const Napi::CallbackInfo& info) {
     return guard(info.Env(), [&]() -> Napi::Value {
+      IndexPtr index = live();
       FloatSpan q;
-      SearchRequest r = read_search(info, *index_, false, &q);
-      std::vector<uint64_t> ids(r.nq * r.params.k);
-      std::vector<float> scores(ids.size());
-      index_->search(q.data, r.nq, r.params, ids.data(), scores.data());
-      return result_object(info.Env(), ids, scores);
+      SearchRequest r = read_search(info, *index, false, &q);
+      r.per_query = index->search(q.data, r.nq, r.params, r.ids.data(), r.scores.data());
+      return result_object(info.Env(), r);
     });
   }
 
   Napi::Value SearchAsync(const Napi::CallbackInfo& info) {
     return guard(info.Env(), [&]() -> Napi::Value {
+      IndexPtr index = live();
       FloatSpan q;
-      auto r = std::make_shared<SearchRequest>(read_search(info, *index_, true, &q));
-      auto ids = std::make_shared<std::vector<uint64_t>>();
-      auto scores = std::make_shared<std::vector<float>>();
-      IndexPtr index = index_;
+      auto r = std::make_shared<SearchRequest>(read_search(info, *index, true, &q));
       return PromiseWorker::run(
           info.Env(), "lmrec.search",
-          [index, r, ids, scores] {
-            ids->resize(r->nq * r->params.k);
-            scores->resize(ids->size());
-            index->search(r->queries.data(), r->nq, r->params, ids->data(), scores->data());
-          },
-          [ids, scores](Napi::Env env) -> Napi::Value { return result_object(env, *ids, *scores); });
+          [index, r] { r->per_query = index->search(r->queries.data(), r->nq, r->params, r->ids.data(), r->scores.data()); },
+          [r](Napi::Env env) -> Napi::Value { return result_object(env, *r); });
     });
   }
 
   Napi::Value Save(const Napi::CallbackInfo& info) {
     return guard(info.Env(), [&]() -> Napi::Value {
       const std::string path = path_arg(arg(info, 0));
-      IndexPtr index = index_;
+      IndexPtr index = live();
       return PromiseWorker::run(
           info.Env(), "lmrec.save", [index, path] { index->save(path); },
           [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
@@ -203,6 +232,11 @@ class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
   }
 
  private:
+  IndexPtr live() const {
+    if (!index_) throw Error(ErrorCode::Closed, "this index was closed");
+    return index_;
+  }
+
   IndexPtr index_;
 };
 
@@ -221,6 +255,7 @@ Napi::Function init_index_class(Napi::Env env) {
           IndexWrap::InstanceMethod<&IndexWrap::Search>("search"),
           IndexWrap::InstanceMethod<&IndexWrap::SearchAsync>("searchAsync"),
           IndexWrap::InstanceMethod<&IndexWrap::Save>("save"),
+          IndexWrap::InstanceMethod<&IndexWrap::Close>("close"),
           IndexWrap::StaticMethod<&IndexWrap::Load>("load"),
       });
   addon_data(env).index_class = Napi::Persistent(cls);

@@ -4,7 +4,6 @@
 #include "errors.h"
 #include "machine/probe.h"
 #include "nn/gemm.h"
-#include "simd/cpu_features.h"
 #include "util/thread_pool.h"
 
 namespace lmrec::addon {
@@ -77,16 +76,6 @@ Napi::Value ExpShifted(const Napi::CallbackInfo& info) {
   });
 }
 
-Napi::Value CpuFeatures(const Napi::CallbackInfo& info) {
-  const simd::CpuFeatures& f = simd::cpu_features();
-  Napi::Object o = Napi::Object::New(info.Env());
-  o.Set("avx2", f.avx2);
-  o.Set("avx512", f.avx512);
-  o.Set("avx512vnni", f.avx512vnni);
-  o.Set("neon", f.neon);
-  return o;
-}
-
 Napi::Value HardwareThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), hardware_threads());
 }
@@ -129,7 +118,6 @@ void init_machine_functions(Napi::Env env, Napi::Object exports) {
   exports.Set("sgemm", Napi::Function::New<Sgemm>(env, "sgemm"));
   exports.Set("dotRows", Napi::Function::New<DotRows>(env, "dotRows"));
   exports.Set("expShifted", Napi::Function::New<ExpShifted>(env, "expShifted"));
-  exports.Set("cpuFeatures", Napi::Function::New<CpuFeatures>(env, "cpuFeatures"));
   exports.Set("hardwareThreads", Napi::Function::New<HardwareThreads>(env, "hardwareThreads"));
   exports.Set("probeInt8Peak", Napi::Function::New<ProbeInt8Peak>(env, "probeInt8Peak"));
   exports.Set("probeReadBandwidth", Napi::Function::New<ProbeReadBandwidth>(env, "probeReadBandwidth"));

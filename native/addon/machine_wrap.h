@@ -3,7 +3,7 @@
 
 namespace lmrec::addon {
 
-// Adds kernels(), cpuFeatures(), hardwareThreads(), probeInt8Peak() and probeReadBandwidth().
+// Adds kernels(), hardwareThreads(), probeInt8Peak() and probeReadBandwidth().
 void init_machine_functions(Napi::Env env, Napi::Object exports);
 
 }  // namespace lmrec::addon

@@ -70,6 +70,7 @@ Napi::Object report_object(Napi::Env env, const srm::TrainReport& r) {
   o.Set("steps", double(r.steps));
   o.Set("windows", double(r.windows));
   o.Set("targets", double(r.targets));
+  o.Set("cancelled", r.cancelled);
   return o;
 }
 
@@ -101,22 +102,28 @@ class SrmWrap : public Napi::ObjectWrap<SrmWrap> {
   }
 
   Napi::Value Info(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    const srm::Shape& s = rec_->shape();
+    return guard(info.Env(), [&]() -> Napi::Value { return info_object(info.Env(), *live()); });
+  }
+
+  static Napi::Value info_object(Napi::Env env, const Recommender& rec) {
+    const srm::Shape& s = rec.shape();
     Napi::Object o = Napi::Object::New(env);
     o.Set("items", double(s.items));
     o.Set("dim", double(s.dim));
     o.Set("blocks", double(s.blocks));
     o.Set("heads", double(s.heads));
     o.Set("maxLen", double(s.max_len));
-    o.Set("steps", double(rec_->steps_done()));
-    o.Set("parameters", double(rec_->param_count()));
+    o.Set("steps", double(rec.steps_done()));
+    o.Set("parameters", double(rec.param_count()));
     return o;
   }
 
   Napi::Value Layout(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    const auto layout = srm::param_layout(rec_->shape());
+    return guard(info.Env(), [&]() -> Napi::Value { return layout_array(info.Env(), *live()); });
+  }
+
+  static Napi::Value layout_array(Napi::Env env, const Recommender& rec) {
+    const auto layout = srm::param_layout(rec.shape());
     Napi::Array out = Napi::Array::New(env, layout.size());
     for (size_t i = 0; i < layout.size(); ++i) {
       Napi::Object t = Napi::Object::New(env);
@@ -132,11 +139,11 @@ class SrmWrap : public Napi::ObjectWrap<SrmWrap> {
   Napi::Value SetItemEmbeddings(const Napi::CallbackInfo& info) {
     return guard(info.Env(), [&]() -> Napi::Value {
       const FloatSpan v = float32_array(arg(info, 0), "vectors");
-      const srm::Shape& s = rec_->shape();
+      const srm::Shape& s = live()->shape();
       if (v.size != size_t(s.items) * s.dim)
         throw Error(ErrorCode::DimMismatch, "item vectors must hold items x dim = " + std::to_string(s.items) + " x " +
                                                 std::to_string(s.dim) + " floats, got " + std::to_string(v.size));
-      rec_->set_item_embeddings(v.data);
+      live()->set_item_embeddings(v.data);
       return info.Env().Undefined();
     });
   }
@@ -144,19 +151,23 @@ class SrmWrap : public Napi::ObjectWrap<SrmWrap> {
   Napi::Value CountPopularity(const Napi::CallbackInfo& info) {
     return guard(info.Env(), [&]() -> Napi::Value {
       const srm::Sequences s = read_sequences(arg(info, 0), arg(info, 1));
-      rec_->count_popularity(s, arg(info, 2).ToBoolean().Value());
+      live()->count_popularity(s, arg(info, 2).ToBoolean().Value());
       return info.Env().Undefined();
     });
   }
 
-  Napi::Value Popularity(const Napi::CallbackInfo& info) { return float32_copy(info.Env(), rec_->popularity()); }
+  Napi::Value Popularity(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value { return float32_copy(info.Env(), live()->popularity()); });
+  }
 
   Napi::Value TrainEpoch(const Napi::CallbackInfo& info) {
     return guard(info.Env(), [&]() -> Napi::Value {
       auto data = std::make_shared<srm::Sequences>(read_sequences(arg(info, 0), arg(info, 1)));
       const srm::TrainOptions o = read_train_options(arg(info, 2));
       const uint64_t epoch = count(arg(info, 3), "epoch", 1e15);
-      return train(info.Env(), [data, o, epoch](Recommender& r) { return r.train_epoch(*data, o, epoch); });
+      return train(info.Env(), [data, o, epoch](Recommender& r, const srm::TrainingLease& l) {
+        return r.train_epoch(*data, o, epoch, l);
+      });
     });
   }
 
@@ -166,7 +177,9 @@ class SrmWrap : public Napi::ObjectWrap<SrmWrap> {
       const uint32_t fresh = uint32_t(count(arg(info, 2), "fresh", 1e9));
       const srm::TrainOptions o = read_train_options(arg(info, 3));
       const uint32_t passes = uint32_t(count(arg(info, 4), "passes", 1e6));
-      return train(info.Env(), [data, fresh, o, passes](Recommender& r) { return r.train_recent(*data, fresh, o, passes); });
+      return train(info.Env(), [data, fresh, o, passes](Recommender& r, const srm::TrainingLease& l) {
+        return r.train_recent(*data, fresh, o, passes, l);
+      });
     });
   }
 
@@ -174,13 +187,13 @@ class SrmWrap : public Napi::ObjectWrap<SrmWrap> {
   Napi::Value ScoreAll(const Napi::CallbackInfo& info) {
     return guard(info.Env(), [&]() -> Napi::Value {
       auto data = std::make_shared<srm::Sequences>(read_sequences(arg(info, 0), arg(info, 1)));
-      rec_->check_items(*data, "the histories");
+      live()->check_items(*data, "the histories");
       const int threads = parse_threads(options_object(arg(info, 2)));
-      const size_t items = rec_->shape().items;
+      const size_t items = live()->shape().items;
       if (double(data->count()) * double(items) > double(1u << 30))
         throw Error(ErrorCode::RequestTooLarge, "histories x items exceeds 2^30 scores; score fewer histories at a time");
       auto out = std::make_shared<std::vector<float>>();
-      RecPtr rec = rec_;
+      RecPtr rec = live();
       return PromiseWorker::run(
           info.Env(), "lmrec.srm.scoreAll",
           [rec, data, out, threads, items] {
@@ -196,11 +209,11 @@ class SrmWrap : public Napi::ObjectWrap<SrmWrap> {
     return guard(info.Env(), [&]() -> Napi::Value {
       const Int32Span h = int32_array(arg(info, 0), "history");
       const Int32Span c = int32_array(arg(info, 1), "candidates");
-      rec_->check_items(h.data, h.size, "the history");
-      rec_->check_items(c.data, c.size, "the candidates");
+      live()->check_items(h.data, h.size, "the history");
+      live()->check_items(c.data, c.size, "the candidates");
       if (h.size == 0) throw Error(ErrorCode::InvalidArgument, "the history is empty");
       auto out = Napi::Float32Array::New(info.Env(), c.size);
-      rec_->score(h.data, uint32_t(h.size), c.data, c.size, out.Data());
+      live()->score(h.data, uint32_t(h.size), c.data, c.size, out.Data());
       return out;
     });
   }
@@ -210,12 +223,12 @@ class SrmWrap : public Napi::ObjectWrap<SrmWrap> {
       const Int32Span h = int32_array(arg(info, 0), "history");
       const size_t k = count(arg(info, 1), "k", 1e9, ErrorCode::InvalidK);
       const bool exclude = arg(info, 2).ToBoolean().Value();
-      rec_->check_items(h.data, h.size, "the history");
+      live()->check_items(h.data, h.size, "the history");
       if (h.size == 0) throw Error(ErrorCode::InvalidArgument, "the history is empty");
       if (k == 0) throw Error(ErrorCode::InvalidK, "k must be at least 1");
-      std::vector<int32_t> items(std::min<size_t>(k, rec_->shape().items));
+      std::vector<int32_t> items(std::min<size_t>(k, live()->shape().items));
       std::vector<float> scores(items.size());
-      const size_t got = rec_->top_k(h.data, uint32_t(h.size), k, exclude, items.data(), scores.data());
+      const size_t got = live()->top_k(h.data, uint32_t(h.size), k, exclude, items.data(), scores.data());
       auto out_items = Napi::Int32Array::New(info.Env(), got);
       auto out_scores = Napi::Float32Array::New(info.Env(), got);
       std::copy_n(items.data(), got, out_items.Data());
@@ -233,7 +246,7 @@ class SrmWrap : public Napi::ObjectWrap<SrmWrap> {
       const srm::TrainOptions o = read_train_options(arg(info, 2));
       const uint64_t step = count(arg(info, 3), "step", 1e15);
       std::vector<float> grads;
-      const double loss = rec_->loss_and_gradients(data, o, step < 1 ? 1 : step, grads);
+      const double loss = live()->loss_and_gradients(data, o, step < 1 ? 1 : step, grads);
       Napi::Object out = Napi::Object::New(info.Env());
       out.Set("loss", loss);
       out.Set("gradients", float32_copy(info.Env(), grads));
@@ -241,30 +254,36 @@ class SrmWrap : public Napi::ObjectWrap<SrmWrap> {
     });
   }
 
-  Napi::Value Params(const Napi::CallbackInfo& info) { return float32_copy(info.Env(), rec_->params()); }
+  Napi::Value Params(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value { return float32_copy(info.Env(), live()->params()); });
+  }
 
   Napi::Value SetParams(const Napi::CallbackInfo& info) {
     return guard(info.Env(), [&]() -> Napi::Value {
       const FloatSpan v = float32_array(arg(info, 0), "params");
-      rec_->set_params(v.data, v.size);
+      live()->set_params(v.data, v.size);
       return info.Env().Undefined();
     });
   }
 
   Napi::Value Checkpoint(const Napi::CallbackInfo& info) {
-    rec_->checkpoint();
-    return info.Env().Undefined();
+    return guard(info.Env(), [&]() -> Napi::Value {
+      live()->checkpoint();
+      return info.Env().Undefined();
+    });
   }
 
   Napi::Value Restore(const Napi::CallbackInfo& info) {
-    rec_->restore();
-    return info.Env().Undefined();
+    return guard(info.Env(), [&]() -> Napi::Value {
+      live()->restore();
+      return info.Env().Undefined();
+    });
   }
 
   Napi::Value Save(const Napi::CallbackInfo& info) {
     return guard(info.Env(), [&]() -> Napi::Value {
       const std::string path = path_arg(arg(info, 0));
-      RecPtr rec = rec_;
+      RecPtr rec = live();
       return PromiseWorker::run(
           info.Env(), "lmrec.srm.save", [rec, path] { rec->save(path); },
           [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
@@ -283,13 +302,36 @@ class SrmWrap : public Napi::ObjectWrap<SrmWrap> {
     });
   }
 
+  // Stops a training in progress at its next step.
+  Napi::Value Cancel(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      live()->cancel();
+      return info.Env().Undefined();
+    });
+  }
+
+  // Drops this handle's reference; work in flight keeps its own until it ends.
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    rec_.reset();
+    return info.Env().Undefined();
+  }
+
  private:
+  RecPtr live() const {
+    if (!rec_) throw Error(ErrorCode::Closed, "this model was closed");
+    return rec_;
+  }
+
+  // The training slot is taken here, on the JS thread, and held until the promise settles:
+  // the worker (and the lease it holds) is destroyed on the JS thread right after settling,
+  // before any code awaiting the promise runs.
   template <class F>
   Napi::Value train(Napi::Env env, F run) {
-    RecPtr rec = rec_;
+    RecPtr rec = live();
+    std::shared_ptr<srm::TrainingLease> lease = rec->lease_training();
     auto report = std::make_shared<srm::TrainReport>();
     return PromiseWorker::run(
-        env, "lmrec.srm.train", [rec, run, report] { *report = run(*rec); },
+        env, "lmrec.srm.train", [rec, run, report, lease] { *report = run(*rec, *lease); },
         [report](Napi::Env e) -> Napi::Value { return report_object(e, *report); });
   }
 
@@ -318,6 +360,8 @@ Napi::Function init_srm_class(Napi::Env env) {
           SrmWrap::InstanceMethod<&SrmWrap::Checkpoint>("checkpoint"),
           SrmWrap::InstanceMethod<&SrmWrap::Restore>("restore"),
           SrmWrap::InstanceMethod<&SrmWrap::Save>("save"),
+          SrmWrap::InstanceMethod<&SrmWrap::Cancel>("cancel"),
+          SrmWrap::InstanceMethod<&SrmWrap::Close>("close"),
           SrmWrap::StaticMethod<&SrmWrap::Load>("load"),
       });
   addon_data(env).srm_class = Napi::Persistent(cls);

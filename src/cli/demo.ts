@@ -17,14 +17,14 @@ export interface DemoOptions {
 
 const CHUNK = 100_000;
 
-function addWithProgress(index: VectorIndex, vectors: Float32Array, dim: number, label: string): void {
+async function addWithProgress(index: VectorIndex, vectors: Float32Array, dim: number, label: string): Promise<void> {
   const n = vectors.length / dim;
   const bar = new SingleBar({ format: `${label} [{bar}] {value}/{total}`, hideCursor: true }, Presets.shades_classic);
   bar.start(n, 0);
   for (let i = 0; i < n; i += CHUNK) {
     const m = Math.min(CHUNK, n - i);
     const ids = Float64Array.from({ length: m }, (_, j) => i + j);
-    index.add(ids, vectors.subarray(i * dim, (i + m) * dim));
+    await index.add(ids, vectors.subarray(i * dim, (i + m) * dim));
     bar.update(i + m);
   }
   bar.stop();
@@ -46,7 +46,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
   const int8 = new VectorIndex({ dim: o.dim, storage: 'int8', keepOriginals: true, threads: o.threads });
   const exact = new VectorIndex({ dim: o.dim, storage: 'f32', threads: o.threads });
   const build = await timed(() => addWithProgress(int8, gen.value.vectors, o.dim, 'int8 index'));
-  addWithProgress(exact, gen.value.vectors, o.dim, 'fp32 index');
+  await addWithProgress(exact, gen.value.vectors, o.dim, 'fp32 index');
   log(`indexed in ${(build.ms / 1000).toFixed(2)} s with kernel ${int8.kernel}`);
 
   const truth = await timed(() => exact.searchBatch(queries, o.k));

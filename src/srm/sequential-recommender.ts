@@ -12,6 +12,7 @@
 import { LmrecError } from '../errors.js';
 import { evaluate, type Metrics, type Scorer, type Split } from '../eval/leave-one-out.js';
 import { native, type NativeSrm, type NativeTrainOptions, type NativeTrainReport } from '../native.js';
+import type { SearchResult } from '../vector-index/vector-index.js';
 
 export interface SrmShapeOptions {
   /** Embedding width (and feed-forward width). Default 64. */
@@ -25,9 +26,15 @@ export interface SrmShapeOptions {
 }
 
 export interface SrmTrainOptions {
+  /** AdamW learning rate. Default 1e-3. */
   lr?: number;
+  /** AdamW's first-moment decay. Default 0.9. */
+  beta1?: number;
+  /** AdamW's second-moment decay. Default 0.98. */
+  beta2?: number;
   weightDecay?: number;
   dropout?: number;
+  /** Training windows per step. Default 128. */
   batchSize?: number;
   /** 'auto' (default): full softmax up to 20,000 items, sampled softmax beyond. */
   loss?: 'full' | 'sampled' | 'auto';
@@ -43,14 +50,23 @@ export interface SrmTrainOptions {
 export interface SrmFitOptions extends SrmShapeOptions, SrmTrainOptions {
   /** Most epochs. Default 200 with validation, else 20. */
   epochs?: number;
-  /** Validation splits for early stopping on NDCG@10; the best epoch's weights are kept. */
+  /** Validation splits for early stopping on NDCG@10; the best validated weights are kept. */
   valid?: Split[];
-  /** Epochs without a better validation NDCG@10 before stopping. Default 5. */
+  /** Validations without a better NDCG@10 before stopping. Default 5. */
   patience?: number;
+  /** Validate every this many epochs (and after the last one). Default 1. */
+  validateEvery?: number;
+  /** Time budget in seconds: training stops at the next step after it and keeps the best weights. */
+  maxSeconds?: number;
+  /** Stops training at the next step when aborted; the best weights are kept. */
+  signal?: AbortSignal;
   /** Initial item embeddings [items x dim], e.g. compressed LM vectors. */
   itemEmbeddings?: Float32Array;
   onEpoch?: (report: EpochReport) => void;
 }
+
+/** Why fit stopped: every epoch ran, early stopping, the time budget, or the abort signal. */
+export type StopReason = 'epochs' | 'early-stopping' | 'time-budget' | 'aborted';
 
 export interface EpochReport {
   epoch: number;
@@ -59,8 +75,24 @@ export interface EpochReport {
   /** Training windows (sequences of up to maxLen + 1 events) per second. */
   sequencesPerSecond: number;
   eventsPerSecond: number;
+  /** Validation metrics, on the epochs that were validated. */
   valid?: Metrics;
+  /** The weights after this epoch are the best so far (always true without validation). */
   best: boolean;
+  /** The epoch was cut short by the time budget or the abort signal. */
+  partial: boolean;
+}
+
+/** The model's shape and training progress. */
+export interface SrmInfo {
+  items: number;
+  dim: number;
+  blocks: number;
+  heads: number;
+  maxLen: number;
+  /** Optimiser steps taken so far. */
+  steps: number;
+  parameters: number;
 }
 
 export interface ScoreResult {
@@ -73,10 +105,11 @@ export interface ScoreResult {
   fallback: 'popularity' | null;
 }
 
-export interface TopKResult {
-  items: Int32Array;
-  scores: Float32Array;
+/** The best next items (ids are item numbers), best first: min(k, eligible items) of them. */
+export interface TopKResult extends SearchResult {
+  /** History items outside the catalog, skipped. */
   ignored: number;
+  /** 'popularity' when the history was empty after skipping unknown items. */
   fallback: 'popularity' | null;
 }
 
@@ -94,24 +127,54 @@ export interface UpdateReport extends NativeTrainReport {
 /** Catalogs up to this size train with full softmax under loss: 'auto'. */
 const FULL_SOFTMAX_MAX_ITEMS = 20_000;
 
+// The native model behind each instance, for tools and tests (nativeOf); not on the class so
+// that the public type does not expose it.
+const natives = new WeakMap<SequentialRecommender, NativeSrm>();
+
 export class SequentialRecommender {
-  readonly #native: NativeSrm;
+  #native: NativeSrm | undefined;
   /** Items 0..items-1 this model knows. */
   readonly items: number;
   /** Per epoch of the last fit. */
   readonly history: EpochReport[] = [];
+  /** Why the last fit stopped (undefined for a loaded model). */
+  stopReason: StopReason | undefined;
   // Popularity counts and the items ranked by them, for the empty-history fallback; fetched
   // from the native model once and dropped when update() changes the counts.
   #pop: { counts: Float32Array; order: Int32Array } | undefined;
 
   private constructor(n: NativeSrm) {
     this.#native = n;
+    natives.set(this, n);
     this.items = n.info().items;
   }
 
   /** Trains a new model on training sequences (one per user, oldest first). */
   static async fit(train: ArrayLike<number>[], items: number, options: SrmFitOptions = {}): Promise<SequentialRecommender> {
     if (!Number.isInteger(items) || items < 1) throw new LmrecError(`items must be a positive integer, got ${items}`, 'INVALID_ARGUMENT');
+    if (!Array.isArray(train)) throw new LmrecError('the training sequences must be an array of item arrays', 'INVALID_ARGUMENT');
+    if (typeof options !== 'object' || options === null) throw new LmrecError('fit options must be an object', 'INVALID_ARGUMENT');
+    const data = toCsr(train, items, 'training sequences');
+    if (data.ignored > 0) {
+      throw new LmrecError(`the training sequences hold ${data.ignored} items outside the catalog of ${items}`, 'UNKNOWN_ID');
+    }
+    if (!train.some((seq) => seq.length >= 2)) {
+      throw new LmrecError('nothing to train on: no training sequence has 2 or more events', 'INVALID_ARGUMENT');
+    }
+    const valid = options.valid;
+    if (valid !== undefined && (!Array.isArray(valid) || valid.length === 0)) {
+      throw new LmrecError('valid must be a non-empty array of splits (leave it out to train without validation)', 'INVALID_ARGUMENT');
+    }
+    const epochs = options.epochs === 0 ? 0 : (positiveInt(options.epochs, 'epochs') ?? (valid ? 200 : 20));
+    const patience = positiveInt(options.patience, 'patience') ?? 5;
+    const validateEvery = positiveInt(options.validateEvery, 'validateEvery') ?? 1;
+    const maxSeconds = options.maxSeconds;
+    if (maxSeconds !== undefined && !(typeof maxSeconds === 'number' && maxSeconds > 0)) {
+      throw new LmrecError(`maxSeconds must be a positive number, got ${String(maxSeconds)}`, 'INVALID_ARGUMENT');
+    }
+    const signal = options.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new LmrecError('signal must be an AbortSignal', 'INVALID_ARGUMENT');
+    const train_ = trainOptions(options, items);
     const n = new native.NativeSrm({
       items,
       dim: options.dim,
@@ -121,45 +184,58 @@ export class SequentialRecommender {
       seed: options.seed,
     });
     const model = new SequentialRecommender(n);
-    const data = toCsr(train, items, 'training sequences');
-    if (data.ignored > 0) {
-      throw new LmrecError(`the training sequences hold ${data.ignored} items outside the catalog of ${items}`, 'UNKNOWN_ID');
-    }
     if (options.itemEmbeddings) n.setItemEmbeddings(options.itemEmbeddings);
     n.countPopularity(data.items, data.offsets, true);
-    const train_ = trainOptions(options, items);
-    const valid = options.valid;
-    const epochs = options.epochs ?? (valid ? 200 : 20);
-    const patience = options.patience ?? 5;
+
+    let stop: StopReason | undefined;
+    const cancel = (reason: StopReason): void => {
+      stop ??= reason;
+      n.cancel();
+    };
+    const onAbort = (): void => cancel('aborted');
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) cancel('aborted');
+    const timer = maxSeconds === undefined ? undefined : setTimeout(() => cancel('time-budget'), maxSeconds * 1000);
     let best = -Infinity;
     let sinceBest = 0;
-    for (let epoch = 0; epoch < epochs; epoch++) {
-      const t0 = performance.now();
-      const r = await n.trainEpoch(data.items, data.offsets, train_, epoch);
-      const seconds = (performance.now() - t0) / 1000;
-      const report: EpochReport = {
-        epoch,
-        loss: r.loss,
-        seconds,
-        sequencesPerSecond: r.windows / seconds,
-        eventsPerSecond: r.targets / seconds,
-        best: !valid,
-      };
-      if (valid && valid.length > 0) {
-        report.valid = await evaluate(valid, items, model.scorer(), [10]);
-        const ndcg = report.valid['NDCG@10']!;
-        if (ndcg > best) {
-          best = ndcg;
-          sinceBest = 0;
-          report.best = true;
-          n.checkpoint();
-        } else sinceBest++;
+    let checkpointed = false;
+    try {
+      for (let epoch = 0; epoch < epochs && !stop; epoch++) {
+        const t0 = performance.now();
+        const r = await n.trainEpoch(data.items, data.offsets, train_, epoch);
+        const seconds = (performance.now() - t0) / 1000;
+        const report: EpochReport = {
+          epoch,
+          loss: r.loss,
+          seconds,
+          sequencesPerSecond: r.windows / seconds,
+          eventsPerSecond: r.targets / seconds,
+          best: !valid,
+          partial: r.cancelled,
+        };
+        // A cut epoch is not validated: the best validated weights are restored below.
+        if (valid && !r.cancelled && ((epoch + 1) % validateEvery === 0 || epoch === epochs - 1)) {
+          report.valid = await evaluate(valid, items, model.scorer(), [10]);
+          const ndcg = report.valid['NDCG@10']!;
+          if (ndcg > best) {
+            best = ndcg;
+            sinceBest = 0;
+            report.best = true;
+            n.checkpoint();
+            checkpointed = true;
+          } else if (++sinceBest >= patience) {
+            stop ??= 'early-stopping';
+          }
+        }
+        model.history.push(report);
+        options.onEpoch?.(report);
       }
-      model.history.push(report);
-      options.onEpoch?.(report);
-      if (valid && sinceBest >= patience) break;
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
     }
-    if (valid && valid.length > 0) n.restore();
+    if (checkpointed) n.restore();
+    model.stopReason = stop ?? 'epochs';
     return model;
   }
 
@@ -168,13 +244,13 @@ export class SequentialRecommender {
     return new SequentialRecommender(await native.NativeSrm.load(path));
   }
 
-  /** Writes the model atomically (temp file + rename) with a checksum. */
-  save(path: string): Promise<void> {
-    return this.#native.save(path);
+  /** Writes the model atomically (temp file + fsync + rename) with a checksum. */
+  async save(path: string): Promise<void> {
+    return this.#live().save(path);
   }
 
-  get info(): ReturnType<NativeSrm['info']> {
-    return this.#native.info();
+  get info(): SrmInfo {
+    return this.#live().info();
   }
 
   /** Occurrences of each item in training (and updates): the empty-history fallback. */
@@ -183,8 +259,9 @@ export class SequentialRecommender {
   }
 
   #popularity(): { counts: Float32Array; order: Int32Array } {
+    const n = this.#live();
     if (!this.#pop) {
-      const counts = this.#native.popularity();
+      const counts = n.popularity();
       const order = Int32Array.from(counts.keys()).sort((a, b) => counts[b]! - counts[a]! || a - b);
       this.#pop = { counts, order };
     }
@@ -194,6 +271,7 @@ export class SequentialRecommender {
   /** Scores of the candidates as the next item after the history (higher is better). */
   score(history: ArrayLike<number>, candidates: ArrayLike<number>): ScoreResult {
     const h = this.#known(history);
+    checkArrayLike(candidates, 'candidates');
     const known: number[] = [];
     const slot: number[] = [];
     for (let i = 0; i < candidates.length; i++) {
@@ -209,24 +287,35 @@ export class SequentialRecommender {
       known.forEach((c, j) => (scores[slot[j]!] = pop[c]!));
       return { scores, ignored: h.ignored, unknownCandidates, fallback: 'popularity' };
     }
-    const s = known.length > 0 ? this.#native.score(h.items, Int32Array.from(known)) : new Float32Array(0);
+    const s = known.length > 0 ? this.#live().score(h.items, Int32Array.from(known)) : new Float32Array(0);
     s.forEach((v, j) => (scores[slot[j]!] = v));
     return { scores, ignored: h.ignored, unknownCandidates, fallback: null };
   }
 
-  /** The k best next items (best first), excluding the history's items unless asked not to. */
+  /**
+   * The k best next items (best first), excluding the history's items unless asked not to:
+   * min(k, eligible items) of them.
+   */
   topK(history: ArrayLike<number>, k: number, options: { excludeHistory?: boolean } = {}): TopKResult {
     if (!Number.isInteger(k) || k < 1) throw new LmrecError(`k must be a positive integer, got ${k}`, 'INVALID_K');
     const exclude = options.excludeHistory ?? true;
     const h = this.#known(history);
-    if (h.items.length > 0) return { ...this.#native.topK(h.items, k, exclude), ignored: h.ignored, fallback: null };
+    if (h.items.length > 0) {
+      const r = this.#live().topK(h.items, k, exclude);
+      return { ids: Array.from(r.items), scores: Array.from(r.scores), ignored: h.ignored, fallback: null };
+    }
     const { counts, order } = this.#popularity();
-    const items = order.slice(0, k);
-    return { items, scores: Float32Array.from(items, (i) => counts[i]!), ignored: h.ignored, fallback: 'popularity' };
+    const ids = Array.from(order.subarray(0, k));
+    return { ids, scores: ids.map((i) => counts[i]!), ignored: h.ignored, fallback: 'popularity' };
   }
 
-  /** Scores of every item after each history: one row of `items` scores per history. */
-  async scoreAll(histories: ArrayLike<number>[], options: { threads?: number } = {}): Promise<Float32Array> {
+  /**
+   * Scores of every item after each history, off the JS thread: one row of `items` scores per
+   * history, concatenated.
+   */
+  async scoreBatch(histories: ArrayLike<number>[], options: { threads?: number } = {}): Promise<Float32Array> {
+    if (!Array.isArray(histories)) throw new LmrecError('histories must be an array of item arrays', 'INVALID_ARGUMENT');
+    const n = this.#live();
     const rows = new Float32Array(histories.length * this.items);
     const cleaned = histories.map((h) => this.#known(h).items);
     const runnable = cleaned.flatMap((h, i) => (h.length > 0 ? [i] : []));
@@ -236,7 +325,7 @@ export class SequentialRecommender {
     }
     if (runnable.length > 0) {
       const csr = toCsr(runnable.map((i) => cleaned[i]!), this.items, 'histories');
-      const scores = await this.#native.scoreAll(csr.items, csr.offsets, { threads: options.threads });
+      const scores = await n.scoreAll(csr.items, csr.offsets, { threads: options.threads });
       runnable.forEach((i, j) => rows.set(scores.subarray(j * this.items, (j + 1) * this.items), i * this.items));
     }
     return rows;
@@ -244,38 +333,70 @@ export class SequentialRecommender {
 
   /** A scorer for evaluate(). */
   scorer(): Scorer {
-    return (splits) => this.scoreAll(splits.map((s) => s.history));
+    return (splits) => this.scoreBatch(splits.map((s) => s.history));
   }
 
   /**
    * A few training passes on fresh data without a full retrain: each sequence is a user's
    * recent history ending with its `fresh` new events, which become targets and count
-   * towards popularity. Requests keep being served while it runs.
+   * towards popularity. Requests keep being served while it runs; a second concurrent
+   * update (or fit step) is refused with BUSY.
    */
   async update(sequences: ArrayLike<number>[], options: UpdateOptions = {}): Promise<UpdateReport> {
+    if (!Array.isArray(sequences)) throw new LmrecError('update sequences must be an array of item arrays', 'INVALID_ARGUMENT');
     const fresh = options.fresh ?? 1;
     const passes = options.passes ?? 1;
     if (!Number.isInteger(fresh) || fresh < 1) throw new LmrecError(`fresh must be a positive integer, got ${fresh}`, 'INVALID_ARGUMENT');
     if (!Number.isInteger(passes) || passes < 1) throw new LmrecError(`passes must be a positive integer, got ${passes}`, 'INVALID_ARGUMENT');
+    const n = this.#live();
     const cleaned = sequences.map((s) => this.#known(s));
     const ignored = cleaned.reduce((a, c) => a + c.ignored, 0);
     const csr = toCsr(cleaned.map((c) => c.items), this.items, 'update sequences');
     const tails = toCsr(cleaned.map((c) => c.items.subarray(Math.max(0, c.items.length - fresh))), this.items, 'update sequences');
-    const report = await this.#native.trainRecent(csr.items, csr.offsets, fresh, trainOptions(options, this.items), passes);
-    this.#native.countPopularity(tails.items, tails.offsets, false);
+    const report = await n.trainRecent(csr.items, csr.offsets, fresh, trainOptions(options, this.items), passes);
+    n.countPopularity(tails.items, tails.offsets, false);
     this.#pop = undefined;
     return { ...report, ignored };
   }
 
-  /** The native model, for tests and tools that need its parameters. */
-  get native(): NativeSrm {
+  /**
+   * Frees the model's memory now rather than at garbage collection. Work in flight finishes
+   * first; any later call fails with CLOSED.
+   */
+  close(): void {
+    this.#native?.close();
+    this.#native = undefined;
+    this.#pop = undefined;
+  }
+
+  #live(): NativeSrm {
+    if (!this.#native) throw new LmrecError('this model was closed', 'CLOSED');
     return this.#native;
   }
 
   #known(history: ArrayLike<number>): { items: Int32Array; ignored: number } {
+    checkArrayLike(history, 'history');
     const keep: number[] = [];
     for (let i = 0; i < history.length; i++) if (isItem(history[i]!, this.items)) keep.push(history[i]!);
     return { items: Int32Array.from(keep), ignored: history.length - keep.length };
+  }
+}
+
+/** The native model behind a recommender: for tools and tests, not part of the package entry. */
+export function nativeOf(model: SequentialRecommender): NativeSrm {
+  const n = natives.get(model);
+  if (!n) throw new LmrecError('not a SequentialRecommender', 'INVALID_ARGUMENT');
+  return n;
+}
+
+function positiveInt(v: number | undefined, name: string): number | undefined {
+  if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new LmrecError(`${name} must be a positive integer, got ${String(v)}`, 'INVALID_ARGUMENT');
+  return v;
+}
+
+function checkArrayLike(v: unknown, name: string): void {
+  if (v === null || typeof v !== 'object' || typeof (v as { length?: unknown }).length !== 'number') {
+    throw new LmrecError(`${name} must be an array (or typed array) of item numbers`, 'INVALID_ARGUMENT');
   }
 }
 
@@ -283,6 +404,8 @@ function trainOptions(o: SrmTrainOptions, items: number): NativeTrainOptions {
   const loss = o.loss === undefined || o.loss === 'auto' ? (items <= FULL_SOFTMAX_MAX_ITEMS ? 'full' : 'sampled') : o.loss;
   return {
     lr: o.lr,
+    beta1: o.beta1,
+    beta2: o.beta2,
     weightDecay: o.weightDecay,
     dropout: o.dropout,
     batchSize: o.batchSize,
@@ -302,7 +425,10 @@ function isItem(x: number, items: number): boolean {
 /** Flattens sequences; counts items that are not integers in [0, items). */
 function toCsr(seqs: ArrayLike<number>[], items: number, what: string): { items: Int32Array; offsets: Float64Array; ignored: number } {
   let total = 0;
-  for (const s of seqs) total += s.length;
+  for (const [i, s] of seqs.entries()) {
+    checkArrayLike(s, `${what}[${i}]`);
+    total += s.length;
+  }
   if (total >= 2 ** 31) throw new LmrecError(`${what} hold 2^31 events or more`, 'REQUEST_TOO_LARGE');
   const flat = new Int32Array(total);
   const offsets = new Float64Array(seqs.length + 1);

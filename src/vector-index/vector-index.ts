@@ -2,13 +2,16 @@
  * VectorIndex: exact k-nearest-neighbour search over compact vectors, backed by the native core.
  *
  * Vectors are stored as int8 codes with a per-vector scale (or f16/f32) in a block layout that
- * the SIMD kernels scan a block of queries at a time. `searchBatch` runs off the JS thread.
+ * the SIMD kernels scan a block of queries at a time. `searchBatch`, `add`, `remove`, `save`
+ * and `load` run off the JS thread; `search` runs one query on the calling thread.
  */
 import { LmrecError } from '../errors.js';
 import { native, type NativeIndex, type NativeIndexInfo, type NativeSearchResult } from '../native.js';
 
 export type Metric = 'ip' | 'cosine' | 'l2';
 export type Storage = 'int8' | 'f16' | 'f32';
+/** SIMD kernel families; `VectorIndex.kernels()` lists the ones this CPU runs. */
+export type Kernel = 'avx512vnni' | 'avx2' | 'neon' | 'scalar';
 
 export interface VectorIndexOptions {
   /** Vector dimension, 1..65536. */
@@ -21,8 +24,8 @@ export interface VectorIndexOptions {
   keepOriginals?: boolean;
   /** Threads one search may use; default: every hardware thread. */
   threads?: number;
-  /** Force a kernel ('avx512vnni', 'avx2', 'neon', 'scalar'); default: the best for this CPU. */
-  kernel?: string;
+  /** Force a kernel; default: the best for this CPU. */
+  kernel?: Kernel;
 }
 
 export interface SearchOptions {
@@ -33,8 +36,11 @@ export interface SearchOptions {
   rescore?: boolean | number;
 }
 
+/**
+ * A ranking, best first: the shape of every result in lmrec that ranks things. Holds
+ * min(k, available) entries.
+ */
 export interface SearchResult {
-  /** Best first. */
   ids: number[];
   /** Similarity for 'ip' and 'cosine' (higher is better); squared distance for 'l2'. */
   scores: number[];
@@ -45,8 +51,9 @@ export interface LoadOptions {
   mmap?: boolean;
   /** Check the file's checksum (reads the whole file once). Default true. */
   verify?: boolean;
+  /** Threads one search may use; default: every hardware thread. */
   threads?: number;
-  kernel?: string;
+  kernel?: Kernel;
 }
 
 const DEFAULT_RESCORE = 4;
@@ -77,12 +84,13 @@ export class VectorIndex {
   }
 
   /** Kernels this CPU can run, best first. */
-  static kernels(): string[] {
-    return native.kernels();
+  static kernels(): Kernel[] {
+    return native.kernels() as Kernel[];
   }
 
   /** Loads an index written by `save`. Corrupt, truncated or foreign files are rejected. */
   static async load(path: string, options: LoadOptions = {}): Promise<VectorIndex> {
+    if (typeof options !== 'object' || options === null) throw new LmrecError('load options must be an object', 'INVALID_ARGUMENT');
     const loaded = await native.NativeIndex.load(path, {
       mmap: options.mmap ?? false,
       verify: options.verify ?? true,
@@ -102,8 +110,8 @@ export class VectorIndex {
     return this.#info.storage;
   }
   /** The kernel this index scans with. */
-  get kernel(): string {
-    return this.#info.kernel;
+  get kernel(): Kernel {
+    return this.#info.kernel as Kernel;
   }
   get size(): number {
     return this.#native.size();
@@ -115,44 +123,65 @@ export class VectorIndex {
 
   /**
    * Adds vectors: `vectors` is either n*dim floats, row after row, or n arrays of dim numbers.
-   * All-or-nothing: a duplicate id or a bad value adds nothing.
+   * All-or-nothing: a duplicate id or a bad value adds nothing. Runs off the JS thread (it
+   * waits for searches in flight); searches see the vectors once the promise resolves.
    */
-  add(ids: ArrayLike<number>, vectors: Float32Array | ArrayLike<number>[]): void {
-    this.#native.add(toIds(ids), toMatrix(vectors, this.dim, 'vectors'));
+  async add(ids: ArrayLike<number>, vectors: Float32Array | ArrayLike<number>[]): Promise<void> {
+    return this.#native.add(toIds(ids), toMatrix(vectors, this.dim, 'vectors'));
   }
 
-  /** Removes ids. All-or-nothing: an unknown id removes nothing. */
-  remove(ids: ArrayLike<number>): void {
-    this.#native.remove(toIds(ids));
+  /** Removes ids. All-or-nothing: an unknown id removes nothing. Runs off the JS thread. */
+  async remove(ids: ArrayLike<number>): Promise<void> {
+    return this.#native.remove(toIds(ids));
   }
 
   has(id: number): boolean {
     return this.#native.has(id);
   }
 
-  /** The k best matches of one query, on the calling thread (fast for one query). */
+  /**
+   * The k best matches of one query, on the calling thread (fast for one query): min(k, size)
+   * of them. Requests are bounded before any memory is allocated (REQUEST_TOO_LARGE).
+   */
   search(query: Float32Array | ArrayLike<number>, k: number, options: SearchOptions = {}): SearchResult {
+    checkK(k);
     const q = toMatrix([query], this.dim, 'query');
-    const r = this.#native.search(q, k, rescoreFactor(options));
-    return split(r, k)[0] as SearchResult;
+    return split(this.#native.search(q, k, rescoreFactor(options)))[0] as SearchResult;
   }
 
-  /** The k best matches of each query, computed off the JS thread. */
+  /** The k best matches of each query (min(k, size) each), computed off the JS thread. */
   async searchBatch(
     queries: Float32Array | ArrayLike<number>[],
     k: number,
     options: SearchOptions = {},
   ): Promise<SearchResult[]> {
+    checkK(k);
     const q = toMatrix(queries, this.dim, 'queries');
-    return split(await this.#native.searchAsync(q, k, rescoreFactor(options)), k);
+    return split(await this.#native.searchAsync(q, k, rescoreFactor(options)));
   }
 
-  /** Writes the index atomically (temp file, fsync, rename) with a checksum. */
+  /**
+   * Writes the index atomically (temp file, fsync, rename) with a checksum. Replace index
+   * files only this way (or any write-then-rename): a server that memory-mapped the old file
+   * keeps reading it safely, while overwriting a mapped file in place (`cp` over it,
+   * truncating it) makes the kernel kill the mapping process with SIGBUS.
+   */
   async save(path: string): Promise<void> {
     // async, so bad arguments reject like any other failure instead of throwing
     return this.#native.save(path);
   }
 
+  /**
+   * Frees the index's memory (or mapping) now rather than at garbage collection. Calls in
+   * flight finish first; any later call fails with CLOSED.
+   */
+  close(): void {
+    this.#native.close();
+  }
+}
+
+function checkK(k: number): void {
+  if (!Number.isInteger(k) || k < 1) throw new LmrecError(`k must be a positive integer, got ${String(k)}`, 'INVALID_K');
 }
 
 function rescoreFactor(options: SearchOptions): number {
@@ -199,8 +228,9 @@ function toMatrix(rows: Float32Array | ArrayLike<number>[], dim: number, what: s
   return out;
 }
 
-function split(r: NativeSearchResult, k: number): SearchResult[] {
+function split(r: NativeSearchResult): SearchResult[] {
   const out: SearchResult[] = [];
+  const k = r.k;
   for (let q = 0; q * k < r.ids.length; q++) {
     out.push({
       ids: Array.from(r.ids.subarray(q * k, (q + 1) * k)),

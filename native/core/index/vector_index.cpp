@@ -138,56 +138,99 @@ size_t VectorIndex::memory_bytes() const {
          position_.bucket_count() * sizeof(void*) + (file_ && !file_->mapped() ? file_->size() : 0);
 }
 
-void VectorIndex::take_ownership() {
-  if (!file_) return;
-  ids_.mutable_data();
-  scale_.mutable_data();
-  bias_.mutable_data();
-  blocks_.mutable_data();
-  originals_.mutable_data();
-  file_.reset();
+namespace {
+
+// An owned copy of `b` with room for `need` elements when `b` views a mapped file or is too
+// small; empty (capacity 0) when `b` can be changed in place. Built outside the reader lock,
+// so searches keep scanning the old arrays while it is copied.
+template <class T>
+Buffer<T> staged(const Buffer<T>& b, size_t need) {
+  if (!b.is_view() && need <= b.capacity()) return Buffer<T>();
+  return b.copy_with_capacity(std::max(need, b.capacity() * 3 / 2));
+}
+
+template <class T>
+void adopt(Buffer<T>& b, Buffer<T>& copy) {
+  if (copy.capacity()) b = std::move(copy);
+}
+
+}  // namespace
+
+struct VectorIndex::Staged {
+  Buffer<uint64_t> ids;
+  Buffer<float> scale, bias, originals;
+  Buffer<uint8_t> blocks;
+};
+
+VectorIndex::Staged VectorIndex::stage(size_t new_count) const {
+  const size_t nb = blocks_for(new_count);
+  Staged st;
+  st.ids = staged(ids_, new_count);
+  st.blocks = staged(blocks_, nb * simd::block_bytes(options_.storage, dim_padded_));
+  if (options_.storage == Storage::Int8) st.scale = staged(scale_, nb * kLanes);
+  if (options_.metric == Metric::L2) st.bias = staged(bias_, nb * kLanes);
+  if (options_.keep_originals) st.originals = staged(originals_, new_count * options_.dim);
+  return st;
+}
+
+void VectorIndex::adopt_staged(Staged& st) {
+  adopt(ids_, st.ids);
+  adopt(blocks_, st.blocks);
+  adopt(scale_, st.scale);
+  adopt(bias_, st.bias);
+  adopt(originals_, st.originals);
+  file_.reset();  // every array that viewed the file is an owned copy now
 }
 
 void VectorIndex::add(const uint64_t* ids, const float* vectors, size_t n) {
   if (n == 0) return;
   const size_t dim = options_.dim;
+  const Storage st = options_.storage;
   const bool cosine = options_.metric == Metric::Cosine;
   check_finite(vectors, n, dim, "vector");
   check_unique(ids, n);
-  std::vector<float> unit(dim);
-  if (cosine)
-    for (size_t i = 0; i < n; ++i) unit_or_copy(vectors + i * dim, dim, true, unit.data(), "vector", i);
+  // Codes are computed before any lock is taken: only the copy into place blocks searches.
+  const bool need_units = st != Storage::Int8 || options_.keep_originals;
+  std::vector<float> units(need_units ? n * dim : 0), unit(dim);
+  std::vector<int8_t> codes(st == Storage::Int8 ? n * dim : 0);
+  std::vector<float> scales(st == Storage::Int8 ? n : 0);
+  for (size_t i = 0; i < n; ++i) {
+    float* u = need_units ? units.data() + i * dim : unit.data();
+    unit_or_copy(vectors + i * dim, dim, cosine, u, "vector", i);
+    if (st == Storage::Int8) scales[i] = quant::quantize_int8(u, dim, codes.data() + i * dim);
+  }
 
-  std::unique_lock lock(mu_);
+  std::lock_guard writer(write_mu_);
   if (count_ + n > kMaxCount)
     throw Error(ErrorCode::RequestTooLarge, "an index holds at most " + std::to_string(kMaxCount) + " vectors");
   for (size_t i = 0; i < n; ++i)
     if (position_.count(ids[i]))
       throw Error(ErrorCode::DuplicateId, "id " + std::to_string(ids[i]) +
                                               " is already in the index (remove it first to replace it)");
-  take_ownership();
-
-  const Storage st = options_.storage;
-  const size_t bb = simd::block_bytes(st, dim_padded_);
   const size_t new_count = count_ + n;
+  Staged staged_arrays = stage(new_count);
+
+  std::unique_lock lock(mu_);
+  adopt_staged(staged_arrays);
+  const size_t bb = simd::block_bytes(st, dim_padded_);
   const size_t nb = blocks_for(new_count);
   blocks_.resize(nb * bb, st == Storage::Int8 ? uint8_t(128) : uint8_t(0));
   if (st == Storage::Int8) scale_.resize(nb * kLanes, 0.0f);
   if (options_.metric == Metric::L2) bias_.resize(nb * kLanes, 0.0f);
   ids_.resize(new_count);
   if (options_.keep_originals) originals_.resize(new_count * dim);
-  position_.reserve(new_count);
+  // Geometric, so adding a few vectors at a time does not rehash every id each call.
+  if (new_count > position_.bucket_count() * position_.max_load_factor())
+    position_.reserve(std::max(new_count, position_.size() * 2));
 
-  std::vector<int8_t> codes(dim);
   for (size_t i = 0; i < n; ++i) {
-    const float* v = vectors + i * dim;
-    unit_or_copy(v, dim, cosine, unit.data(), "vector", i);
     const size_t pos = count_ + i;
+    const float* u = need_units ? units.data() + i * dim : nullptr;
     uint8_t* block = blocks_.mutable_data() + (pos / kLanes) * bb;
-    if (st == Storage::Int8) scale_.mutable_data()[pos] = quant::quantize_int8(unit.data(), dim, codes.data());
-    layout::write_lane(st, block, dim_padded_, int(pos % kLanes), dim, codes.data(), unit.data());
-    if (options_.metric == Metric::L2) bias_.mutable_data()[pos] = float(-0.5 * squared_norm(v, dim));
-    if (options_.keep_originals) std::memcpy(originals_.mutable_data() + pos * dim, unit.data(), dim * 4);
+    if (st == Storage::Int8) scale_.mutable_data()[pos] = scales[i];
+    layout::write_lane(st, block, dim_padded_, int(pos % kLanes), dim, st == Storage::Int8 ? codes.data() + i * dim : nullptr, u);
+    if (options_.metric == Metric::L2) bias_.mutable_data()[pos] = float(-0.5 * squared_norm(vectors + i * dim, dim));
+    if (options_.keep_originals) std::memcpy(originals_.mutable_data() + pos * dim, u, dim * 4);
     ids_.mutable_data()[pos] = ids[i];
     position_.emplace(ids[i], uint32_t(pos));
   }
@@ -197,11 +240,14 @@ void VectorIndex::add(const uint64_t* ids, const float* vectors, size_t n) {
 void VectorIndex::remove(const uint64_t* ids, size_t n) {
   if (n == 0) return;
   check_unique(ids, n);
-  std::unique_lock lock(mu_);
+  std::lock_guard writer(write_mu_);
   for (size_t i = 0; i < n; ++i)
     if (!position_.count(ids[i]))
       throw Error(ErrorCode::UnknownId, "id " + std::to_string(ids[i]) + " is not in the index");
-  take_ownership();
+  Staged staged_arrays = stage(count_);
+
+  std::unique_lock lock(mu_);
+  adopt_staged(staged_arrays);
 
   // Fill each hole with the last vector, so the codes stay dense and scans need no tombstones.
   const Storage st = options_.storage;
@@ -252,19 +298,22 @@ int VectorIndex::search_threads() const {
   return int(std::max<size_t>(1, std::min(want, blocks_for(count_) / kMinBlocksPerThread)));
 }
 
+size_t VectorIndex::result_count(size_t nq, size_t k) const {
+  const size_t r = std::min(k, size());
+  if (r && nq > kMaxResultBytes / (r * (sizeof(uint64_t) + sizeof(float))))
+    throw Error(ErrorCode::RequestTooLarge, std::to_string(nq) + " queries x " + std::to_string(r) +
+                                                " results exceed the per-call limit of " +
+                                                std::to_string(kMaxResultBytes >> 20) + " MiB; search in smaller batches");
+  return r;
+}
+
 void VectorIndex::validate_search(const float* queries, size_t nq, const SearchParams& p) const {
   if (count_ == 0) throw Error(ErrorCode::EmptyIndex, "the index is empty: add vectors before searching");
   if (nq == 0) throw Error(ErrorCode::InvalidArgument, "no queries given");
   if (p.k == 0) throw Error(ErrorCode::InvalidK, "k must be at least 1");
-  if (p.k > count_)
-    throw Error(ErrorCode::InvalidK, "k = " + std::to_string(p.k) + " exceeds the index size (" +
-                                         std::to_string(count_) + ")");
   if (p.rescore && !options_.keep_originals)
     throw Error(ErrorCode::NoOriginals, "rescoring needs the fp32 originals: create the index with keepOriginals: true");
   if (p.rescore > 1024) throw Error(ErrorCode::InvalidArgument, "rescore factor must be at most 1024");
-  if (nq > kMaxResultBytes / (p.k * (sizeof(uint64_t) + sizeof(float))))
-    throw Error(ErrorCode::RequestTooLarge, std::to_string(nq) + " queries x k = " + std::to_string(p.k) +
-                                                " results exceed the per-call limit; search in smaller batches");
   check_finite(queries, nq, options_.dim, "query");
 }
 
@@ -357,10 +406,12 @@ simd::QueryBlock query_slice(const simd::QueryBlock& q, size_t first, size_t cou
 
 }  // namespace
 
-void VectorIndex::search(const float* queries, size_t nq, const SearchParams& p, uint64_t* out_ids,
-                         float* out_scores) const {
+size_t VectorIndex::search(const float* queries, size_t nq, const SearchParams& asked, uint64_t* out_ids,
+                           float* out_scores) const {
   std::shared_lock lock(mu_);
-  validate_search(queries, nq, p);
+  validate_search(queries, nq, asked);
+  SearchParams p = asked;
+  p.k = std::min(p.k, count_);
   const size_t dim = options_.dim;
   const size_t k_scan = p.rescore ? std::min(count_, p.k * p.rescore) : p.k;
   const int threads = search_threads();
@@ -412,6 +463,7 @@ void VectorIndex::search(const float* queries, size_t nq, const SearchParams& p,
       }
     }
   }
+  return p.k;
 }
 
 }  // namespace lmrec

@@ -2,11 +2,14 @@
 // f32) in the block layout of simd/kernels.h. Searches scan every code with the best kernel
 // for the CPU, a block of queries at a time, split across threads.
 //
-// Thread safety: searches run concurrently with each other; add/remove wait for them.
+// Thread safety: searches run concurrently with each other. add/remove are serialised by a
+// writer lock and prepare everything (codes, grown or un-mapped copies of the arrays) while
+// searches go on; searches wait only while the new vectors are copied into place.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
@@ -47,7 +50,8 @@ class VectorIndex {
  public:
   static constexpr size_t kMaxDim = 1 << 16;
   static constexpr size_t kMaxCount = (size_t(1) << 32) - 16;
-  static constexpr size_t kMaxResultBytes = size_t(1) << 31;  // ids + scores one call returns
+  // ids + scores one call may return (nq x min(k, size) x 12 bytes), checked before allocating
+  static constexpr size_t kMaxResultBytes = size_t(256) << 20;
   static constexpr int kFormatVersion = 1;
 
   explicit VectorIndex(const IndexOptions& options);
@@ -61,10 +65,16 @@ class VectorIndex {
   const IndexOptions& options() const { return options_; }
   size_t memory_bytes() const;
 
-  // nq queries (nq x dim floats) -> out_ids / out_scores, nq x k, best first. Scores are
-  // similarities for InnerProduct and Cosine and squared distances for L2.
-  void search(const float* queries, size_t nq, const SearchParams& params, uint64_t* out_ids,
-              float* out_scores) const;
+  // Results per query for a request of k: min(k, size()). Throws RequestTooLarge when nq
+  // queries of that many results exceed kMaxResultBytes. Call before allocating the outputs.
+  size_t result_count(size_t nq, size_t k) const;
+
+  // nq queries (nq x dim floats) -> out_ids / out_scores, nq x r best first, where r =
+  // min(params.k, size()) <= params.k is returned (the size may have changed since the caller
+  // sized the outputs with result_count). Scores are similarities for InnerProduct and Cosine
+  // and squared distances for L2.
+  size_t search(const float* queries, size_t nq, const SearchParams& params, uint64_t* out_ids,
+                float* out_scores) const;
 
   void save(const std::string& path) const;
   static std::unique_ptr<VectorIndex> load(const std::string& path, const LoadOptions& options);
@@ -76,7 +86,9 @@ class VectorIndex {
   void finish_query(const float* query, const PreparedQueries& prep, int qi,
                     const std::vector<std::pair<float, uint32_t>>& candidates,
                     const SearchParams& params, uint64_t* out_ids, float* out_scores) const;
-  void take_ownership();  // copies mapped sections into owned memory before a change
+  struct Staged;
+  Staged stage(size_t new_count) const;  // owned arrays with room for new_count (no lock held)
+  void adopt_staged(Staged& staged);     // swaps them in (under the exclusive lock)
   simd::CodeView code_view() const;
   int search_threads() const;
 
@@ -90,7 +102,8 @@ class VectorIndex {
   Buffer<float> originals_;     // count x dim (normalised for cosine)
   std::unordered_map<uint64_t, uint32_t> position_;
   std::shared_ptr<FileBytes> file_;  // backs the views of a loaded index
-  mutable std::shared_mutex mu_;
+  mutable std::shared_mutex mu_;  // readers share it; a writer holds it while copying into place
+  std::mutex write_mu_;           // one add/remove at a time
 };
 
 const char* metric_name(Metric m);

@@ -1,6 +1,7 @@
 #include "srm/recommender.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <mutex>
 
@@ -15,18 +16,6 @@ namespace lmrec::srm {
 namespace {
 
 int thread_count(int requested) { return requested > 0 ? requested : hardware_threads(); }
-
-// Marks a training run; a second concurrent one is refused rather than interleaved.
-class TrainingGuard {
- public:
-  explicit TrainingGuard(std::atomic<bool>& flag) : flag_(flag) {
-    if (flag_.exchange(true)) throw Error(ErrorCode::Busy, "this model is already training; wait for it to finish");
-  }
-  ~TrainingGuard() { flag_ = false; }
-
- private:
-  std::atomic<bool>& flag_;
-};
 
 constexpr size_t kInferenceChunk = 64;
 
@@ -59,6 +48,30 @@ void Recommender::check_items(const int32_t* items, size_t n, const char* what) 
   }
 }
 
+std::unique_ptr<TrainingLease> Recommender::lease_training() {
+  if (training_->exchange(true)) throw Error(ErrorCode::Busy, "this model is already training; wait for it to finish");
+  cancel_ = false;
+  return std::make_unique<TrainingLease>(training_);
+}
+
+Recommender::Snapshot Recommender::serving() const {
+  {
+    std::lock_guard g(serve_mu_);
+    if (serving_) return serving_;
+  }
+  std::shared_lock lock(mu_);  // first use (a new or loaded model): publish what there is
+  auto fresh = std::make_shared<const std::vector<float>>(params_);
+  std::lock_guard g(serve_mu_);
+  if (!serving_) serving_ = std::move(fresh);
+  return serving_;
+}
+
+void Recommender::publish() {
+  auto fresh = std::make_shared<const std::vector<float>>(params_);
+  std::lock_guard g(serve_mu_);
+  serving_ = std::move(fresh);
+}
+
 void Recommender::set_item_embeddings(const float* v) {
   const size_t n = size_t(shape_.items) * shape_.dim;
   for (size_t i = 0; i < n; ++i)
@@ -67,6 +80,7 @@ void Recommender::set_item_embeddings(const float* v) {
                                             std::to_string(i % shape_.dim));
   std::unique_lock lock(mu_);
   std::copy_n(v, n, params_.data() + layout_[0].offset);
+  publish();
 }
 
 void Recommender::count_popularity(const Sequences& s, bool reset) {
@@ -141,7 +155,13 @@ TrainReport Recommender::run_windows(const Sequences& data, std::vector<Window> 
   std::vector<float> grads;
   Batch batch;
   double loss_sum = 0;
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point published = Clock::now();
   for (size_t w0 = 0; w0 < windows.size(); w0 += o.batch_size) {
+    if (cancel_) {
+      report.cancelled = true;
+      break;
+    }
     batch.clear();
     const size_t w1 = std::min(windows.size(), w0 + o.batch_size);
     for (size_t w = w0; w < w1; ++w) {
@@ -158,16 +178,24 @@ TrainReport Recommender::run_windows(const Sequences& data, std::vector<Window> 
                    thread_count(o.threads));
     loss_sum += loss;
     ++report.steps;
+    if (std::chrono::duration<double>(Clock::now() - published).count() >= kPublishSeconds) {
+      publish();
+      published = Clock::now();
+    }
+  }
+  {
+    std::shared_lock lock(mu_);
+    publish();
   }
   report.windows = windows.size();
   report.loss = report.steps ? loss_sum / double(report.steps) : 0;
   return report;
 }
 
-TrainReport Recommender::train_epoch(const Sequences& data, const TrainOptions& o, uint64_t epoch) {
+TrainReport Recommender::train_epoch(const Sequences& data, const TrainOptions& o, uint64_t epoch,
+                                     const TrainingLease&) {
   o.validate();
   check_items(data, "the training sequences");
-  TrainingGuard guard(training_);
   return run_windows(data, epoch_windows(data), o, nn::stream_key(o.seed, 0xe90c, epoch));
 }
 
@@ -182,10 +210,10 @@ std::vector<Recommender::Window> Recommender::epoch_windows(const Sequences& dat
   return windows;
 }
 
-TrainReport Recommender::train_recent(const Sequences& data, uint32_t fresh, const TrainOptions& o, uint32_t passes) {
+TrainReport Recommender::train_recent(const Sequences& data, uint32_t fresh, const TrainOptions& o, uint32_t passes,
+                                      const TrainingLease&) {
   o.validate();
   check_items(data, "the update sequences");
-  TrainingGuard guard(training_);
   std::vector<Window> windows;
   const uint32_t L = shape_.max_len;
   for (uint32_t i = 0; i < data.count(); ++i) {
@@ -201,14 +229,17 @@ TrainReport Recommender::train_recent(const Sequences& data, uint32_t fresh, con
     total.steps += r.steps;
     total.windows += r.windows;
     total.targets += r.targets;
+    if (r.cancelled) {
+      total.cancelled = true;
+      break;
+    }
   }
   return total;
 }
 
-void Recommender::encode(const Sequences& histories, float* out, int threads) const {
+void Recommender::encode(const float* p, const Sequences& histories, float* out, int threads) const {
   const size_t d = shape_.dim;
-  std::shared_lock lock(mu_);
-  const ParamView P = view_params(shape_, layout_, const_cast<float*>(params_.data()));
+  const ParamView P = view_params(shape_, layout_, const_cast<float*>(p));
   Batch b;
   Activations acts;
   for (size_t c0 = 0; c0 < histories.count(); c0 += kInferenceChunk) {
@@ -226,11 +257,15 @@ void Recommender::encode(const Sequences& histories, float* out, int threads) co
 }
 
 void Recommender::score_all(const Sequences& histories, float* out, int threads) const {
+  const Snapshot p = serving();
+  score_all(p->data(), histories, out, threads);
+}
+
+void Recommender::score_all(const float* p, const Sequences& histories, float* out, int threads) const {
   const size_t d = shape_.dim, n = histories.count();
   std::vector<float> h(n * d);
-  encode(histories, h.data(), threads);
-  std::shared_lock lock(mu_);
-  const float* emb = params_.data();  // item_emb comes first
+  encode(p, histories, h.data(), threads);
+  const float* emb = p;  // item_emb comes first
   if (n >= 4) {
     nn::sgemm_parallel(n, shape_.items, d, 1.f, nn::Mat{h.data(), d}, nn::T(nn::Mat{emb, d}), 0.f, out, shape_.items,
                        threads);
@@ -246,11 +281,11 @@ void Recommender::score_all(const Sequences& histories, float* out, int threads)
 void Recommender::score(const int32_t* history, uint32_t n, const int32_t* candidates, size_t m, float* out) const {
   const Sequences one = single(history, n);
   const size_t d = shape_.dim;
+  const Snapshot p = serving();
   std::vector<float> h(d);
-  encode(one, h.data(), 1);
-  std::shared_lock lock(mu_);
+  encode(p->data(), one, h.data(), 1);
   for (size_t c = 0; c < m; ++c) {
-    const float* e = params_.data() + size_t(candidates[c]) * d;
+    const float* e = p->data() + size_t(candidates[c]) * d;
     float s = 0.f;
     for (size_t j = 0; j < d; ++j) s += h[j] * e[j];
     out[c] = s;
@@ -284,7 +319,7 @@ double Recommender::loss_and_gradients(const Sequences& data, const TrainOptions
                                        std::vector<float>& grads) {
   o.validate();
   check_items(data, "the sequences");
-  TrainingGuard guard(training_);
+  const auto lease = lease_training();
   Batch b;
   for (const Window& w : epoch_windows(data)) add_window(b, data, w);
   if (b.seqs.rows == 0) throw Error(ErrorCode::InvalidArgument, "no sequence has 2 or more events");
@@ -309,6 +344,7 @@ void Recommender::set_params(const float* p, size_t n) {
     if (!std::isfinite(p[i])) throw Error(ErrorCode::NonFinite, "parameter " + std::to_string(i) + " is not finite");
   std::unique_lock lock(mu_);
   std::copy_n(p, n, params_.data());
+  publish();
 }
 
 void Recommender::checkpoint() {
@@ -318,7 +354,9 @@ void Recommender::checkpoint() {
 
 void Recommender::restore() {
   std::unique_lock lock(mu_);
-  if (!best_.empty()) params_ = best_;
+  if (best_.empty()) return;
+  params_ = best_;
+  publish();
 }
 
 }  // namespace lmrec::srm

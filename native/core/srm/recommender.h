@@ -1,10 +1,11 @@
 // The small sequential recommender: a SASRec model with its optimiser state, popularity
-// counts (the fallback for empty histories), training loop and scoring. Scoring may run on
-// many threads at once; training takes the model exclusively one step at a time, so
-// requests keep being answered while it trains.
+// counts (the fallback for empty histories), training loop and scoring. Scoring reads an
+// immutable snapshot of the parameters, published by training at most every
+// kPublishSeconds: requests never wait for a training step (only for CPU time).
 #pragma once
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -26,6 +27,21 @@ struct Sequences {
 struct TrainReport {
   double loss = 0;  // mean over the steps
   uint64_t steps = 0, windows = 0, targets = 0;
+  bool cancelled = false;  // stopped by cancel() before the last step
+};
+
+// Proof that its holder has this model's one training slot; released when destroyed. Taken on
+// the caller's thread (the JS thread) before work is queued, so of two back-to-back trainings
+// the second is refused (BUSY) deterministically.
+class TrainingLease {
+ public:
+  explicit TrainingLease(std::shared_ptr<std::atomic<bool>> flag) : flag_(std::move(flag)) {}
+  ~TrainingLease() { *flag_ = false; }
+  TrainingLease(const TrainingLease&) = delete;
+  TrainingLease& operator=(const TrainingLease&) = delete;
+
+ private:
+  std::shared_ptr<std::atomic<bool>> flag_;
 };
 
 class Recommender {
@@ -47,13 +63,19 @@ class Recommender {
   void count_popularity(const Sequences& s, bool reset);
   const std::vector<float>& popularity() const { return popularity_; }
 
+  // The training slot; throws Busy while another training holds it. Clears a pending cancel.
+  std::unique_ptr<TrainingLease> lease_training();
+  // Stops the training in progress at its next step (it returns with `cancelled` set).
+  void cancel() { cancel_ = true; }
+
   // One pass over every event of `data` as a target: each sequence is cut into windows of
   // max_len + 1 events from its end, windows are shuffled (seeded by o.seed and `epoch`) and
   // batched.
-  TrainReport train_epoch(const Sequences& data, const TrainOptions& o, uint64_t epoch);
+  TrainReport train_epoch(const Sequences& data, const TrainOptions& o, uint64_t epoch, const TrainingLease&);
   // Incremental training: one window ending at each sequence's end, the loss only on its
   // last `fresh` events, `passes` passes.
-  TrainReport train_recent(const Sequences& data, uint32_t fresh, const TrainOptions& o, uint32_t passes);
+  TrainReport train_recent(const Sequences& data, uint32_t fresh, const TrainOptions& o, uint32_t passes,
+                           const TrainingLease&);
 
   // Scores of every item after each history (count x items). Histories must be non-empty.
   void score_all(const Sequences& histories, float* out, int threads) const;
@@ -62,8 +84,6 @@ class Recommender {
   // The k best items after one history (best first), the history's own items excluded when
   // asked; returns how many were written (fewer than k only when the catalog runs out).
   size_t top_k(const int32_t* history, uint32_t n, size_t k, bool exclude_history, int32_t* items, float* scores) const;
-  // The final hidden state after each history (count x dim).
-  void encode(const Sequences& histories, float* out, int threads) const;
 
   // Loss and full gradient of one batch holding every window of `data` (as in an epoch),
   // with dropout and negatives as at step `step`; for gradient checks.
@@ -77,6 +97,17 @@ class Recommender {
   void restore();     // returns to them (no-op without a checkpoint)
 
  private:
+  using Snapshot = std::shared_ptr<const std::vector<float>>;
+  static constexpr double kPublishSeconds = 0.1;
+
+  // The parameters scoring reads: the latest published copy.
+  Snapshot serving() const;
+  // Publishes params_ for scoring; the caller holds mu_.
+  void publish();
+  // The final hidden state after each history (count x dim), from parameters `p`.
+  void encode(const float* p, const Sequences& histories, float* out, int threads) const;
+  void score_all(const float* p, const Sequences& histories, float* out, int threads) const;
+
   struct Window {
     uint32_t seq, begin, len, loss_from;  // inputs items[begin, begin+len); targets from row loss_from
   };
@@ -92,8 +123,11 @@ class Recommender {
   std::vector<TensorInfo> layout_;  // of the parameters (and of gradients and moments)
   std::vector<float> params_, m_, v_, best_, popularity_;
   uint64_t step_ = 0;
-  mutable std::shared_mutex mu_;
-  std::atomic<bool> training_{false};
+  mutable std::shared_mutex mu_;  // params_ (changed by training steps and setters), popularity_
+  mutable std::mutex serve_mu_;   // serving_ (taken after mu_ when both are)
+  mutable Snapshot serving_;
+  std::shared_ptr<std::atomic<bool>> training_ = std::make_shared<std::atomic<bool>>(false);
+  std::atomic<bool> cancel_{false};
 };
 
 }  // namespace lmrec::srm

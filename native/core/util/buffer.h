@@ -44,6 +44,17 @@ class Buffer {
   size_t bytes() const { return size_ * sizeof(T); }
   bool is_view() const { return view_ != nullptr; }
   size_t owned_bytes() const { return owned_ ? capacity_ * sizeof(T) : 0; }
+  size_t capacity() const { return owned_ ? capacity_ : 0; }
+
+  // An owned copy of the elements with room for `count` (at least size()); lets a writer
+  // grow or un-map an index's arrays while readers still scan the originals.
+  Buffer copy_with_capacity(size_t count) const {
+    Buffer b;
+    b.view_ = data();
+    b.size_ = size_;
+    b.reserve(std::max(count, size_));
+    return b;
+  }
 
   T* mutable_data() {
     if (view_) reserve(size_);

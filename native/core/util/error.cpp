@@ -16,6 +16,7 @@ const char* error_code_name(ErrorCode code) {
     case ErrorCode::NotAnIndex: return "NOT_AN_INDEX";
     case ErrorCode::NotAModel: return "NOT_A_MODEL";
     case ErrorCode::Busy: return "BUSY";
+    case ErrorCode::Closed: return "CLOSED";
     case ErrorCode::UnsupportedVersion: return "UNSUPPORTED_VERSION";
     case ErrorCode::CorruptFile: return "CORRUPT_FILE";
     case ErrorCode::TruncatedFile: return "TRUNCATED_FILE";

@@ -19,6 +19,7 @@ enum class ErrorCode {
   NotAnIndex,
   NotAModel,
   Busy,
+  Closed,
   UnsupportedVersion,
   CorruptFile,
   TruncatedFile,
@@ -26,6 +27,17 @@ enum class ErrorCode {
   Unsupported,
   Internal,
 };
+
+// Every code, for the test that ties them to the TypeScript list.
+constexpr ErrorCode kAllErrorCodes[] = {
+    ErrorCode::InvalidArgument, ErrorCode::DimMismatch,     ErrorCode::NonFinite,     ErrorCode::InvalidK,
+    ErrorCode::DuplicateId,     ErrorCode::UnknownId,       ErrorCode::EmptyIndex,    ErrorCode::RequestTooLarge,
+    ErrorCode::NoOriginals,     ErrorCode::NotAnIndex,      ErrorCode::NotAModel,     ErrorCode::Busy,
+    ErrorCode::Closed,          ErrorCode::UnsupportedVersion, ErrorCode::CorruptFile, ErrorCode::TruncatedFile,
+    ErrorCode::IoError,         ErrorCode::Unsupported,     ErrorCode::Internal,
+};
+static_assert(sizeof(kAllErrorCodes) / sizeof(ErrorCode) == size_t(ErrorCode::Internal) + 1,
+              "kAllErrorCodes must list every code (Internal stays last)");
 
 const char* error_code_name(ErrorCode code);
 
