@@ -1,7 +1,6 @@
 /** Timing helpers on top of tinybench, and the rows every benchmark writes. */
-import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
-import path from 'node:path';
 import { Bench } from 'tinybench';
+import { writeFileAtomic } from '../src/util/atomic-file.js';
 
 /**
  * Milliseconds per call of fn, measured by tinybench over at least `iterations` calls: the
@@ -18,10 +17,7 @@ export async function medianMs(fn: () => unknown, iterations: number, minTimeMs 
 
 /** Writes JSON atomically (a reader never sees half a file). */
 export function writeJson(file: string, value: unknown): void {
-  mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(value, null, 1)}\n`);
-  renameSync(tmp, file);
+  writeFileAtomic(file, `${JSON.stringify(value, null, 1)}\n`);
 }
 
 export function rssMb(): number {

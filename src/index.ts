@@ -1,5 +1,5 @@
 /** lmrec: the product. Tools for tests, benchmarks and demos live in `lmrec/tools`. */
-export { LmrecError, type LmrecErrorCode } from './errors.js';
+export { LmrecError, ERROR_CODES, type LmrecErrorCode } from './errors.js';
 export {
   VectorIndex,
   type Metric,
