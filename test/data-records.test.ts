@@ -1,8 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readCatalogIds, readInteractions } from '../src/data/interactions.js';
+import { collectInteractions, IdMap, readCatalogIds, readInteractions } from '../src/data/interactions.js';
 import { readEvents, readItems } from '../src/data/records.js';
 import { rejection } from './helpers/errors.js';
 
@@ -44,7 +44,8 @@ describe('data files', () => {
       ['array.jsonl', '[1,2]\n', /array\.jsonl:1: not a JSON object/],
       ['nouser.jsonl', '{"item":"i","ts":1}\n', /nouser\.jsonl:1: missing 'user'/],
       ['badts.jsonl', '{"user":"u","item":"i","ts":"soon"}\n', /badts\.jsonl:1: 'ts' must be a number/],
-      ['nots.csv', 'user,item,ts\nu,i,1\nu,i,\n', /nots\.csv:3: missing 'ts'/],
+      ['nots.csv', 'user,item,ts\nu,i,1\nu,i,\n', /nots\.csv:3: missing 'ts' \(line 2 has one\)/],
+      ['latets.jsonl', '{"user":"u","item":"i"}\n\n{"user":"u","item":"j","ts":5}\n', /latets\.jsonl:3: 'ts' given, but line 1 has none/],
       ['quote.csv', 'user,item,ts\nu,"i,1\n', /quote\.csv:\d+:/],
     ];
     for (const [name, content, message] of cases) {
@@ -53,6 +54,9 @@ describe('data files', () => {
       expect(e.message).toMatch(message);
     }
     expect((await rejection(collect(readEvents(file('x.parquet', ''))))).code).toBe('INVALID_ARGUMENT');
+    expect((await rejection(collect(readEvents(file('nullts.jsonl', '{"user":"u","item":"i","ts":1}\n{"user":"u","item":"i","ts":null}\n'))))).message).toMatch(
+      /nullts\.jsonl:2: missing 'ts'/,
+    );
     expect((await rejection(collect(readItems(file('noid.jsonl', '{"title":"x"}\n'))))).message).toMatch(/noid\.jsonl:1: missing 'id'/);
   });
 
@@ -71,5 +75,60 @@ describe('data files', () => {
     expect(closed.unknownItems).toBe(1);
     expect(closed.events).toBe(4);
     expect(Array.from(closed.sequences[closed.users.get('a')!]!, (i) => catalog.name(i))).toEqual(['y', 'x', 'z']);
+  });
+
+  it('reports a bad CSV record at the line where it starts, not at the end of the file', async () => {
+    const lines = ['user,item,ts', ...Array.from({ length: 300 }, (_, i) => `u${i % 7},i${i},${i}`)];
+    const withLine = (n: number, text: string) => lines.map((l, i) => (i === n - 1 ? text : l)).join('\n') + '\n';
+    const cases: [string, string, RegExp][] = [
+      ['unclosed.csv', withLine(120, 'u1,"i120,120'), /unclosed\.csv:120: a quoted field starting in this record is never closed/],
+      ['columns.csv', withLine(150, 'u1,i150,150,extra'), /columns\.csv:150: Invalid Record Length/],
+      // a quoted field over two lines and blank lines before the bad record
+      ['multiline.csv', 'user,item,ts\nu,"a\nb",1\n\n\nu,i,2\nu,"x\ny",3,4\n', /multiline\.csv:7: Invalid Record Length/],
+    ];
+    for (const [name, content, message] of cases) {
+      const e = await rejection(collect(readEvents(file(name, content))));
+      expect(e.code).toBe('INVALID_DATA');
+      expect(e.message).toMatch(message);
+    }
+  });
+
+  it('rejects missing or unreadable files with IO_ERROR', async () => {
+    for (const name of ['missing.csv', 'missing.jsonl']) {
+      for (const records of [readEvents(path.join(dir, name)), readItems(path.join(dir, name))]) {
+        const e = await rejection(collect<unknown>(records));
+        expect(e.code).toBe('IO_ERROR');
+        expect(e.message).toContain(name);
+      }
+    }
+    const folder = path.join(dir, 'folder.csv');
+    mkdirSync(folder);
+    expect((await rejection(collect(readEvents(folder)))).code).toBe('IO_ERROR');
+    await expect(readInteractions(path.join(dir, 'missing.jsonl'))).rejects.toMatchObject({ code: 'IO_ERROR' });
+  });
+
+  it('reads events without timestamps in file order per user', async () => {
+    const csv = file('untimed.csv', 'user,item\na,x\nb,y\na,z\na,y\n');
+    expect(await collect(readEvents(csv))).toEqual([
+      { user: 'a', item: 'x' },
+      { user: 'b', item: 'y' },
+      { user: 'a', item: 'z' },
+      { user: 'a', item: 'y' },
+    ]);
+    const jsonl = file('untimed.jsonl', '{"user":"a","item":"x"}\n{"user":"b","item":"y"}\n{"user":"a","item":"z"}\n{"user":"a","item":"y"}\n');
+    for (const f of [csv, jsonl]) {
+      const log = await readInteractions(f);
+      expect(Array.from(log.sequences[log.users.get('a')!]!, (i) => log.items.name(i))).toEqual(['x', 'z', 'y']);
+    }
+    await expect(collectInteractions([{ user: 'a', item: 'x', ts: 1 }, { user: 'a', item: 'y' }])).rejects.toMatchObject({ code: 'INVALID_DATA' });
+    await expect(collectInteractions([{ user: 'a', item: 'x' }, { user: 'a', item: 'y', ts: 1 }])).rejects.toMatchObject({ code: 'INVALID_DATA' });
+    await expect(collectInteractions([{ user: 'a', item: 'x', ts: Number.NaN }])).rejects.toMatchObject({ code: 'INVALID_DATA' });
+  });
+
+  it('answers an unknown id number with UNKNOWN_ID', () => {
+    const ids = new IdMap();
+    ids.add('x');
+    expect(ids.name(0)).toBe('x');
+    for (const i of [1, -1, 0.5]) expect(() => ids.name(i)).toThrow(expect.objectContaining({ code: 'UNKNOWN_ID' }));
   });
 });

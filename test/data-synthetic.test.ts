@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -23,6 +23,13 @@ describe('synthetic data', () => {
     expect(log.unknownItems).toBe(0);
     expect(log.events).toBe(data.events.length);
     expect(readFileSync(path.join(dir, 'items.jsonl'), 'utf8').split('\n')[0]).toMatch(/^\{"id":"i0","title":"[a-z ]+","text":"[a-z ]+"\}$/);
+    expect(readdirSync(dir).sort()).toEqual(['events.jsonl', 'items.jsonl']); // no temp files left
+  });
+
+  it('rejects a directory it cannot create with IO_ERROR', () => {
+    const plain = path.join(dir, 'plain-file');
+    writeFileSync(plain, 'not a directory');
+    expect(() => writeSynthetic(path.join(plain, 'data'), { items: 10, users: 2 })).toThrow(expect.objectContaining({ code: 'IO_ERROR' }));
   });
 
   it('puts signal in the text: items of one topic share words far more than items of two', () => {

@@ -3,11 +3,10 @@
  * and written as JSON. Models: the popularity baseline and the SRM (SASRec trained on the
  * training part, early-stopped on the validation part); the LM recommender joins when it lands.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { readCatalogIds, readInteractions } from '../data/interactions.js';
 import { evaluate, leaveOneOut, popularityScorer, type EvaluateOptions, type Metrics } from '../eval/leave-one-out.js';
-import { SequentialRecommender, type SrmFitOptions } from '../srm/sequential-recommender.js';
+import { SequentialRecommender, type EpochReport, type SrmFitOptions, type StopReason } from '../srm/sequential-recommender.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 
 export interface EvalOptions {
   items: string;
@@ -31,7 +30,34 @@ export interface EvalReport {
   /** Present when ranking was among sampled negatives rather than the full catalog. */
   sampledNegatives?: number;
   models: Record<string, { valid: Metrics; test: Metrics }>;
-  srm?: { epochs: number; bestEpoch: number; trainSeconds: number; parameters: number };
+  srm?: {
+    epochs: number;
+    /** 1-based, as in `history`; the model evaluated has this epoch's weights (null: no epoch was best). */
+    bestEpoch: number | null;
+    trainSeconds: number;
+    parameters: number;
+    /** Why training stopped: every epoch ran, early stopping, or the time budget. */
+    stopReason: StopReason | undefined;
+    history: EpochSummary[];
+  };
+}
+
+/** One SRM training epoch as the report keeps it. */
+export interface EpochSummary {
+  /** 1-based. */
+  epoch: number;
+  loss: number;
+  seconds: number;
+  eventsPerSecond: number;
+  /** Present for the epochs that were validated. */
+  valid?: { 'NDCG@10': number; 'HR@10': number };
+  best: boolean;
+}
+
+function summary(r: EpochReport): EpochSummary {
+  const s: EpochSummary = { epoch: r.epoch + 1, loss: r.loss, seconds: r.seconds, eventsPerSecond: r.eventsPerSecond, best: r.best };
+  if (r.valid) s.valid = { 'NDCG@10': r.valid['NDCG@10']!, 'HR@10': r.valid['HR@10']! };
+  return s;
 }
 
 export async function runEval(o: EvalOptions, log: (line: string) => void = () => {}): Promise<EvalReport> {
@@ -70,12 +96,16 @@ export async function runEval(o: EvalOptions, log: (line: string) => void = () =
       valid: await evaluate(split.valid, catalog.size, srm.scorer(), ks, eo),
       test: await evaluate(split.test, catalog.size, srm.scorer(), ks, eo),
     };
+    const history = srm.history.map(summary);
     report.srm = {
-      epochs: srm.history.length,
-      bestEpoch: srm.history.filter((r) => r.best).at(-1)!.epoch + 1,
+      epochs: history.length,
+      bestEpoch: history.filter((r) => r.best).at(-1)?.epoch ?? null,
       trainSeconds: (performance.now() - t0) / 1000,
       parameters: srm.info.parameters,
+      stopReason: srm.stopReason,
+      history,
     };
+    log(`srm stopped (${srm.stopReason}) after ${history.length} epochs; best epoch ${report.srm.bestEpoch ?? 'none'}`);
     if (o.srmOut) {
       await srm.save(o.srmOut);
       log(`saved the SRM to ${o.srmOut}`);
@@ -89,9 +119,7 @@ export async function runEval(o: EvalOptions, log: (line: string) => void = () =
     }
   }
   if (o.out) {
-    mkdirSync(path.dirname(o.out), { recursive: true });
-    writeFileSync(`${o.out}.tmp`, `${JSON.stringify(report, null, 1)}\n`);
-    renameSync(`${o.out}.tmp`, o.out);
+    writeFileAtomic(o.out, `${JSON.stringify(report, null, 1)}\n`);
     log(`wrote ${o.out}`);
   }
   return report;

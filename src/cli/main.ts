@@ -1,26 +1,54 @@
 #!/usr/bin/env node
-import { Command, InvalidArgumentError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { writeSynthetic } from '../data/synthetic.js';
+import { LmrecError } from '../errors.js';
+import type { SrmFitOptions } from '../srm/sequential-recommender.js';
 import { runDemo } from './demo.js';
 import { runEval } from './eval.js';
 
-function positiveInt(value: string): number {
-  const n = Number(value.replace(/_/g, ''));
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
-  return n;
+/** An option parser for numbers that pass `ok` (underscores allowed as digit separators). */
+function numberOption(ok: (n: number) => boolean, expected: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value.replace(/_/g, ''));
+    if (value.trim() === '' || !ok(n)) throw new InvalidArgumentError(`expected ${expected}`);
+    return n;
+  };
+}
+
+const positiveInt = numberOption((n) => Number.isInteger(n) && n >= 1, 'a positive integer');
+const positive = numberOption((n) => Number.isFinite(n) && n > 0, 'a positive number');
+const fraction = numberOption((n) => n >= 0 && n < 1, 'a number in [0, 1)');
+
+/** The package's version, from the package.json two levels above src/cli or dist/cli. */
+function version(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch (e) {
+    throw new LmrecError(`cannot read lmrec's package.json: ${(e as Error).message}`, 'IO_ERROR');
+  }
 }
 
 interface EvalCliOptions {
   items: string;
   events: string;
   out?: string;
+  json?: boolean;
   srm: boolean;
   srmEpochs: number;
   srmPatience: number;
   srmDim: number;
   srmBlocks: number;
+  srmHeads?: number;
   srmMaxLen: number;
-  srmLoss: string;
+  srmLoss: 'full' | 'sampled' | 'auto';
+  srmDropout?: number;
+  srmLr?: number;
+  srmBatchSize?: number;
+  srmBeta1?: number;
+  srmBeta2?: number;
+  srmValidateEvery?: number;
+  srmMaxSeconds?: number;
   srmOut?: string;
   threads?: number;
   seed: number;
@@ -29,6 +57,11 @@ interface EvalCliOptions {
 
 const program = new Command();
 program.name('lmrec').description('Language-model-powered recommendations for Node.js');
+// Read on demand rather than with .version(): only `--version` needs the file.
+program.option('-V, --version', 'print the version').on('option:version', () => {
+  process.stdout.write(`${version()}\n`);
+  process.exit(0);
+});
 
 program
   .command('demo')
@@ -57,43 +90,58 @@ program
 
 program
   .command('eval')
-  .description('leave-one-out evaluation (full ranking, history masked): HR@K, NDCG@K, MRR')
+  .description('leave-one-out evaluation (full ranking, history masked, ties at chance): HR@K, NDCG@K, MRR')
   .requiredOption('--items <file>', 'catalog (.jsonl or .csv with an id column)')
-  .requiredOption('--events <file>', 'interactions (.jsonl or .csv with user, item, ts)')
+  .requiredOption('--events <file>', 'interactions (.jsonl or .csv with user, item and optionally ts)')
   .option('--out <file>', 'write the report as JSON')
+  .option('--json', 'print the report as JSON on stdout (progress goes to stderr)')
   .option('--no-srm', 'leave the SRM out (popularity only)')
   .option('--srm-epochs <count>', 'most SRM epochs (early stopping on validation NDCG@10)', positiveInt, 200)
-  .option('--srm-patience <count>', 'epochs without improvement before stopping', positiveInt, 5)
+  .option('--srm-patience <count>', 'validations without improvement before stopping', positiveInt, 5)
   .option('--srm-dim <dim>', 'SRM embedding width', positiveInt, 64)
   .option('--srm-blocks <count>', 'SRM self-attention blocks', positiveInt, 2)
+  .option('--srm-heads <count>', 'SRM attention heads (must divide the width; default 1)', positiveInt)
   .option('--srm-max-len <count>', 'most recent events the SRM reads', positiveInt, 200)
-  .option('--srm-loss <loss>', "'full', 'sampled' or 'auto' (full up to 20,000 items)", 'auto')
+  .addOption(new Option('--srm-loss <loss>', 'full softmax, sampled softmax, or auto (full up to 20,000 items)').choices(['full', 'sampled', 'auto']).default('auto'))
+  .option('--srm-dropout <p>', 'SRM dropout probability', fraction)
+  .option('--srm-lr <lr>', 'SRM learning rate', positive)
+  .option('--srm-batch-size <count>', 'SRM training windows per step', positiveInt)
+  .option('--srm-beta1 <b>', "Adam's first-moment decay", fraction)
+  .option('--srm-beta2 <b>', "Adam's second-moment decay", fraction)
+  .option('--srm-validate-every <count>', 'validate every this many epochs', positiveInt)
+  .option('--srm-max-seconds <s>', 'training time budget; the best weights so far are kept', positive)
   .option('--srm-out <file>', 'save the trained SRM')
   .option('--threads <count>', 'training threads (default: all)', positiveInt)
   .option('--seed <seed>', 'random seed', positiveInt, 1)
   .option('--sampled-negatives <count>', 'rank among this many sampled negatives instead of the full catalog', positiveInt)
   .action(async (opts: EvalCliOptions) => {
-    const loss = opts.srmLoss;
-    if (loss !== 'full' && loss !== 'sampled' && loss !== 'auto') throw new InvalidArgumentError("--srm-loss must be 'full', 'sampled' or 'auto'");
-    const srmLoss: 'full' | 'sampled' | 'auto' = loss;
-    const srm = opts.srm && {
+    const srm: SrmFitOptions | false = opts.srm && {
       epochs: opts.srmEpochs,
       patience: opts.srmPatience,
       dim: opts.srmDim,
       blocks: opts.srmBlocks,
+      heads: opts.srmHeads,
       maxLen: opts.srmMaxLen,
-      loss: srmLoss,
+      loss: opts.srmLoss,
+      dropout: opts.srmDropout,
+      lr: opts.srmLr,
+      batchSize: opts.srmBatchSize,
+      beta1: opts.srmBeta1,
+      beta2: opts.srmBeta2,
+      validateEvery: opts.srmValidateEvery,
+      maxSeconds: opts.srmMaxSeconds,
       seed: opts.seed,
-      ...(opts.threads ? { threads: opts.threads } : {}),
+      threads: opts.threads,
     };
     const run = { items: opts.items, events: opts.events, out: opts.out, srm, srmOut: opts.srmOut, sampledNegatives: opts.sampledNegatives };
-    await runEval(run, (line) =>
-      process.stdout.write(`${line}\n`),
-    );
+    // With --json, stdout carries the report alone.
+    const progress = opts.json ? process.stderr : process.stdout;
+    const report = await runEval(run, (line) => progress.write(`${line}\n`));
+    if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 1)}\n`);
   });
 
 program.parseAsync().catch((err: unknown) => {
-  const e = err as { code?: string; message?: string };
-  process.stderr.write(`lmrec: ${e.code ? `[${e.code}] ` : ''}${e.message ?? String(err)}\n`);
-  process.exit(1);
+  // Every failure lmrec expects is an LmrecError; anything else is a bug, still shown without a stack.
+  const text = err instanceof LmrecError ? `[${err.code}] ${err.message}` : `[INTERNAL] ${err instanceof Error ? err.message : String(err)}`;
+  process.stderr.write(`lmrec: ${text}\n`, () => process.exit(1));
 });

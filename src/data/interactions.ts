@@ -2,6 +2,7 @@
  * Interaction logs as the models need them: string ids mapped to dense integers, and each
  * user's events ordered by time.
  */
+import { LmrecError } from '../errors.js';
 import { readEvents, readItems, type EventRecord } from './records.js';
 
 /** String ids <-> dense integers 0..size-1, in order of first appearance. */
@@ -29,9 +30,10 @@ export class IdMap {
     return this.#index.get(name);
   }
 
+  /** The id of integer i; UNKNOWN_ID when i was never assigned. */
   name(i: number): string {
     const n = this.#names[i];
-    if (n === undefined) throw new RangeError(`no id number ${i}`);
+    if (n === undefined) throw new LmrecError(`no id has the number ${i} (${this.size} known)`, 'UNKNOWN_ID');
     return n;
   }
 }
@@ -39,7 +41,10 @@ export class IdMap {
 export interface Interactions {
   users: IdMap;
   items: IdMap;
-  /** Per user (by its integer), item integers oldest first; equal timestamps keep file order. */
+  /**
+   * Per user (by its integer), item integers oldest first; equal timestamps keep file order,
+   * and so do events without timestamps.
+   */
   sequences: Int32Array[];
   events: number;
   /** Events skipped because their item is not in the catalog. */
@@ -61,7 +66,10 @@ export async function readInteractions(eventsFile: string, options: { items?: Id
   return collectInteractions(readEvents(eventsFile), options);
 }
 
-/** The same from events already in memory (or any stream of them). */
+/**
+ * The same from events already in memory (or any stream of them): every event has a `ts` or
+ * none does (INVALID_DATA otherwise).
+ */
 export async function collectInteractions(
   events: Iterable<EventRecord> | AsyncIterable<EventRecord>,
   options: { items?: IdMap } = {},
@@ -71,7 +79,14 @@ export async function collectInteractions(
   const perUser: { ts: number[]; item: number[] }[] = [];
   let count = 0;
   let unknownItems = 0;
+  let timed: boolean | undefined;
   for await (const e of events) {
+    const at = count + unknownItems;
+    timed ??= e.ts !== undefined;
+    if (timed !== (e.ts !== undefined)) {
+      throw new LmrecError(`event ${at} ${timed ? 'has no ts, but the first has one' : 'has a ts, but the first has none'}`, 'INVALID_DATA');
+    }
+    if (e.ts !== undefined && !Number.isFinite(e.ts)) throw new LmrecError(`event ${at}: ts must be a finite number, got ${e.ts}`, 'INVALID_DATA');
     const item = options.items ? items.get(e.item) : items.add(e.item);
     if (item === undefined) {
       unknownItems++;
@@ -79,7 +94,7 @@ export async function collectInteractions(
     }
     const u = users.add(e.user);
     const list = (perUser[u] ??= { ts: [], item: [] });
-    list.ts.push(e.ts);
+    list.ts.push(e.ts ?? 0); // untimed: all equal, so file order
     list.item.push(item);
     count++;
   }

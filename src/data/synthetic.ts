@@ -8,9 +8,9 @@
  *  - popularity within a topic is Zipf-like.
  * The same options and seed give the same files.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { LmrecError } from '../errors.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { Random } from '../util/random.js';
 import type { EventRecord } from './records.js';
 
@@ -34,7 +34,7 @@ export interface SyntheticItem {
 export interface SyntheticData {
   items: SyntheticItem[];
   /** Time-ordered within each user; users in order. */
-  events: EventRecord[];
+  events: Required<EventRecord>[];
   /** The latent topic of each item (by index in `items`). */
   itemTopic: Int32Array;
 }
@@ -97,7 +97,7 @@ export function generateSynthetic(o: SyntheticOptions): SyntheticData {
   });
   const nonEmpty = byTopic.map((m, t) => (m.length ? t : -1)).filter((t) => t >= 0);
 
-  const events: EventRecord[] = [];
+  const events: Required<EventRecord>[] = [];
   let clock = 1_700_000_000;
   for (let u = 0; u < o.users; u++) {
     const preferred = Array.from({ length: 2 + rng.int(2) }, () => nonEmpty[rng.int(nonEmpty.length)]!);
@@ -117,15 +117,13 @@ export function generateSynthetic(o: SyntheticOptions): SyntheticData {
   return { items, events, itemTopic };
 }
 
-/** Writes `items.jsonl` and `events.jsonl` into dir (each atomically) and returns the data. */
+/**
+ * Writes `items.jsonl` and `events.jsonl` into dir (created if needed; each file atomically and
+ * durably) and returns the data. IO_ERROR when they cannot be written.
+ */
 export function writeSynthetic(dir: string, o: SyntheticOptions): SyntheticData {
   const data = generateSynthetic(o);
-  mkdirSync(dir, { recursive: true });
-  const write = (name: string, lines: unknown[]) => {
-    const file = path.join(dir, name);
-    writeFileSync(`${file}.tmp`, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
-    renameSync(`${file}.tmp`, file);
-  };
+  const write = (name: string, lines: unknown[]) => writeFileAtomic(path.join(dir, name), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
   write('items.jsonl', data.items);
   write('events.jsonl', data.events);
   return data;

@@ -2,7 +2,7 @@
  * Leave-one-out evaluation (the protocol of SASRec and most sequential recommenders): a
  * user's last event is the test target, the one before it the validation target, the rest
  * training. Ranking is over the full catalog with the user's history masked (the target
- * itself stays eligible even if it appeared earlier).
+ * itself stays eligible even if it appeared earlier); ties count as broken at random.
  */
 import { LmrecError } from '../errors.js';
 import { Random } from '../util/random.js';
@@ -61,9 +61,12 @@ export interface EvaluateOptions {
 }
 
 /**
- * HR@K, NDCG@K for each K, and MRR, averaged over the splits. The target's rank counts the
- * items scoring strictly higher (ties are resolved in the target's favour, as is usual) among
- * those not in the history: all of them, or the sampled negatives when asked.
+ * HR@K, NDCG@K for each K, and MRR, averaged over the splits. The competitors are the items not
+ * in the history (all of them, or the sampled negatives when asked). Ties are broken uniformly
+ * at random, and the metrics are their exact expectation: with h competitors scoring higher
+ * than the target and t scoring the same, the target's 0-based rank is uniform on h..h+t, so a
+ * scorer that returns one score for every item scores at chance level. A NaN competitor counts
+ * as scoring lowest; a NaN target is NON_FINITE.
  */
 export async function evaluate(
   splits: Split[],
@@ -82,13 +85,16 @@ export async function evaluate(
   const ndcg = new Array<number>(ks.length).fill(0);
   let mrr = 0;
   const masked = new Uint8Array(items);
-  const add = (rank: number): void => {
-    mrr += 1 / (rank + 1);
+  const add = ({ higher, tied }: Placement): void => {
+    const n = tied + 1; // equally likely ranks higher..higher+tied
+    mrr += harmonicSpan(higher, higher + n) / n;
     ks.forEach((k, j) => {
-      if (rank < k) {
-        hits[j]! += 1;
-        ndcg[j]! += 1 / Math.log2(rank + 2);
-      }
+      const last = Math.min(higher + tied, k - 1);
+      if (last < higher) return;
+      hits[j]! += (last - higher + 1) / n;
+      let gain = 0;
+      for (let r = higher; r <= last; r++) gain += 1 / Math.log2(r + 2);
+      ndcg[j]! += gain / n;
     });
   };
   for (let b = 0; b < splits.length; b += BATCH) {
@@ -104,7 +110,7 @@ export async function evaluate(
       // The history and the target itself are not competitors (a target seen before stays eligible).
       for (const i of split.history) masked[i] = 1;
       masked[split.target] = 1;
-      add(negatives === undefined ? fullRank(scores, target, masked) : sampledRank(scores, target, masked, negatives, rng));
+      add(negatives === undefined ? fullPlacement(scores, target, masked) : sampledPlacement(scores, target, masked, negatives, rng));
       for (const i of split.history) masked[i] = 0;
       masked[split.target] = 0;
     });
@@ -119,28 +125,61 @@ export async function evaluate(
   return out;
 }
 
-/** 0-based rank of the target's score among the unmasked items. */
-function fullRank(scores: Float32Array, target: number, masked: Uint8Array): number {
-  let rank = 0;
-  for (let i = 0; i < scores.length; i++) if (!masked[i] && scores[i]! > target) rank++;
-  return rank;
+/** The competitors scoring above the target and those scoring the same (NaN is neither). */
+interface Placement {
+  higher: number;
+  tied: number;
 }
 
-/** Rank of the target's score among up to n distinct negatives drawn from the unmasked items. */
-function sampledRank(scores: Float32Array, target: number, masked: Uint8Array, n: number, rng: Random): number {
+/** The placement among every unmasked item. */
+function fullPlacement(scores: Float32Array, target: number, masked: Uint8Array): Placement {
+  let higher = 0;
+  let tied = 0;
+  for (let i = 0; i < scores.length; i++) {
+    if (masked[i]) continue;
+    const s = scores[i]!;
+    if (s > target) higher++;
+    else if (s === target) tied++;
+  }
+  return { higher, tied };
+}
+
+/** The placement among up to n distinct negatives drawn from the unmasked items. */
+function sampledPlacement(scores: Float32Array, target: number, masked: Uint8Array, n: number, rng: Random): Placement {
   let eligible = 0;
   for (let i = 0; i < scores.length; i++) if (!masked[i]) eligible++;
   const drawn: number[] = [];
-  let rank = 0;
+  let higher = 0;
+  let tied = 0;
   while (drawn.length < Math.min(n, eligible)) {
     const i = rng.int(scores.length);
     if (masked[i]) continue;
     masked[i] = 1; // drawn once
     drawn.push(i);
-    if (scores[i]! > target) rank++;
+    if (scores[i]! > target) higher++;
+    else if (scores[i] === target) tied++;
   }
   for (const i of drawn) masked[i] = 0;
-  return rank;
+  return { higher, tied };
+}
+
+/** Harmonic sums of up to this many terms are added up; longer ones use the asymptotic series. */
+const HARMONIC_TERMS = 64;
+const EULER_GAMMA = 0.5772156649015329;
+
+/** The sum of 1/i for i in (a, b]: the reciprocal ranks 1/(r+1) of the ranks r in [a, b). */
+function harmonicSpan(a: number, b: number): number {
+  if (b - a > HARMONIC_TERMS) return harmonic(b) - harmonic(a);
+  let s = 0;
+  for (let i = a + 1; i <= b; i++) s += 1 / i;
+  return s;
+}
+
+/** H(m) = 1 + 1/2 + ... + 1/m; for m >= 64 the series' first omitted term is below 1e-16. */
+function harmonic(m: number): number {
+  if (m < HARMONIC_TERMS) return harmonicSpan(0, m);
+  const inv2 = 1 / (m * m);
+  return Math.log(m) + EULER_GAMMA + 1 / (2 * m) - inv2 * (1 / 12 - inv2 * (1 / 120 - inv2 / 252));
 }
 
 /** The baseline every model must beat: items by their count in the training sequences. */
