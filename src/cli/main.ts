@@ -115,7 +115,16 @@ program
   .option('--seed <seed>', 'random seed', positiveInt, 1)
   .option('--sampled-negatives <count>', 'rank among this many sampled negatives instead of the full catalog', positiveInt)
   .action(async (opts: EvalCliOptions) => {
+    // The first Ctrl-C stops training at its next step and the evaluation goes on with the best
+    // weights; a second one exits at once.
+    const interrupt = new AbortController();
+    process.once('SIGINT', () => {
+      process.stderr.write('lmrec: stopping training (Ctrl-C again to quit)\n');
+      interrupt.abort();
+      process.once('SIGINT', () => process.exit(130));
+    });
     const srm: SrmFitOptions | false = opts.srm && {
+      signal: interrupt.signal,
       epochs: opts.srmEpochs,
       patience: opts.srmPatience,
       dim: opts.srmDim,
