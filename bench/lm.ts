@@ -64,7 +64,7 @@ function writeDecoder(dir: string): void {
   const { layers, hidden, heads, kvHeads, intermediate, vocab } = DECODER;
   const config: DecoderConfig = {
     family: 'decoder', modelType: 'qwen2', hidden, intermediate, layers, heads, kvHeads, headDim: hidden / heads, vocab,
-    eps: 1e-6, ropeTheta: 1000000, tiedEmbeddings: true, qkvBias: true,
+    eps: 1e-6, ropeTheta: 1000000, tiedEmbeddings: true, qkvBias: true, maxPositions: 32768,
   };
   writeDecoderCheckpoint(dir, config, initSource());
 }
@@ -126,7 +126,7 @@ async function benchModel(name: string, write: (dir: string) => void, blockSize:
       // the difference to blocks of `blockSize` is what segmentation alone costs
       for (const size of new Set([blockSize, 1, c.layers])) {
         const lm = await LanguageModel.load(dir, { precision, blockSize: size, cacheDir: false });
-        closers.push(() => lm.release());
+        closers.push(() => lm.close());
         for (const layer of size === blockSize ? [c.layers, c.layers / 2] : [c.layers]) {
           variants.push({ precision, block_size: size, layers_run: layer, run: () => lm.encode(inputs, { layer: layer === c.layers ? 'final' : layer, batchSize: BATCH }), times: [] });
         }

@@ -14,6 +14,10 @@ export {
   LanguageModel,
   type LanguageModelOptions,
   type EncodeOptions,
+  type HiddenStatesOptions,
+  type LogitsOptions,
+  type TruncateOptions,
+  type Pooling,
   type LayerRef,
   type ModelInput,
 } from './lm/language-model.js';

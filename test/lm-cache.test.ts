@@ -18,16 +18,16 @@ describe('graph cache', () => {
   it('builds graphs once, reuses them, and keys them by options', async () => {
     const first = await LanguageModel.load(model, { cacheDir, blockSize: 2 });
     const [a] = await first.hiddenStates(ids, { layers: ['final'] });
-    await first.release();
+    await first.close();
     const keys = readdirSync(cacheDir);
     expect(keys).toHaveLength(1);
     expect(readdirSync(path.join(cacheDir, keys[0]!)).sort()).toEqual(['head.onnx', 'layers_0_2.onnx', 'layers_2_1.onnx']);
     const again = await LanguageModel.load(model, { cacheDir, blockSize: 2 });
     const [b] = await again.hiddenStates(ids, { layers: ['final'] });
     expect(Array.from(b!)).toEqual(Array.from(a!));
-    await again.release();
-    await (await LanguageModel.load(model, { cacheDir, blockSize: 1 })).release();
-    await (await LanguageModel.load(model, { cacheDir, precision: 'int8' })).release();
+    await again.close();
+    await (await LanguageModel.load(model, { cacheDir, blockSize: 1 })).close();
+    await (await LanguageModel.load(model, { cacheDir, precision: 'int8' })).close();
     expect(readdirSync(cacheDir)).toHaveLength(3);
   });
 
@@ -43,8 +43,8 @@ describe('graph cache', () => {
     // different graph shapes may fuse differently: equal up to float rounding
     expect(maxAbsDiff(inner!, want1!)).toBeLessThan(1e-5);
     expect(maxAbsDiff(end!, want2!)).toBeLessThan(1e-5);
-    await lm.release();
-    await fresh.release();
+    await lm.close();
+    await fresh.close();
   });
 
   it('rebuilds a damaged cache file', async () => {
@@ -53,13 +53,13 @@ describe('graph cache', () => {
     const lm = await LanguageModel.load(model, { cacheDir, blockSize: 2 });
     const fresh = await LanguageModel.load(model, { cacheDir: false, blockSize: 2 });
     expect(await lm.hiddenStates(ids, { layers: [2] })).toEqual(await fresh.hiddenStates(ids, { layers: [2] }));
-    await lm.release();
-    await fresh.release();
+    await lm.close();
+    await fresh.close();
   });
 
   it('changes key when the weights change', async () => {
     writeTinyDecoder(model, { seed: 32, layers: 3 });
-    await (await LanguageModel.load(model, { cacheDir, blockSize: 2 })).release();
+    await (await LanguageModel.load(model, { cacheDir, blockSize: 2 })).close();
     expect(readdirSync(cacheDir)).toHaveLength(4);
   });
 });

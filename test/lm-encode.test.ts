@@ -19,8 +19,8 @@ beforeAll(async () => {
   plain = await LanguageModel.load(path.join(root, 'ids-only'));
 });
 afterAll(async () => {
-  await lm.release();
-  await plain.release();
+  await lm.close();
+  await plain.close();
   rmSync(root, { recursive: true, force: true });
 });
 

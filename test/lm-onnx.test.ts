@@ -43,7 +43,7 @@ describe('segmented ONNX decoder graphs', () => {
       const [mid, emb] = await lm.hiddenStates(ids, { layers: [2, 0] });
       expect(maxAbsDiff(mid!, ref.layers[2]!)).toBeLessThanOrEqual(1e-4);
       expect(maxAbsDiff(emb!, ref.layers[0]!)).toBe(0);
-      await lm.release();
+      await lm.close();
     });
   }
 
@@ -63,8 +63,8 @@ describe('segmented ONNX decoder graphs', () => {
           expect(cos, `${dir} layer ${layer} input ${i}`).toBeGreaterThanOrEqual(0.99);
         });
       }
-      await fp32.release();
-      await int8.release();
+      await fp32.close();
+      await int8.close();
     }
     await expect(LanguageModel.load(dirs[0]!, { precision: 'int4' as never })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
@@ -84,7 +84,7 @@ describe('segmented ONNX decoder graphs', () => {
     const lm = await LanguageModel.load(dir, { blockSize: 2 });
     const [final] = await lm.hiddenStates(ids, { layers: ['final'] });
     expect(maxAbsDiff(r.final!.data as Float32Array, final!)).toBeLessThanOrEqual(1e-5);
-    await lm.release();
+    await lm.close();
     await session.release();
   });
 
@@ -126,7 +126,7 @@ describe('segmented ONNX decoder graphs', () => {
         }
         expect(ids.slice(ref.input_ids.length)).toEqual(ref.greedy_next_ids);
       }
-      await lm.release();
+      await lm.close();
     });
   });
 });

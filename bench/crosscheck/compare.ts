@@ -36,5 +36,5 @@ for (const name of readdirSync(root)) {
   }
   const dl = ref.last_logits ? maxDiff(logits, ref.last_logits) : 0;
   console.log(`${name} (transformers ${ref.transformers}): max |diff| ${Math.max(worst, dl).toExponential(2)}; logits ${dl.toExponential(1)}\n  ${rows.join('\n  ')}`);
-  await lm.release();
+  await lm.close();
 }

@@ -3,21 +3,25 @@
  * runtime loads. The caller supplies the values; tests and benchmarks use random ones, and a
  * trained model will use its own.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import type { DecoderConfig, EncoderConfig } from './config.js';
 import { writeSafetensors, type SafetensorsDtype, type TensorToWrite } from './safetensors.js';
 
 /** What a tensor is for, so a source can pick a sensible scale (norm weights near 1, ...). */
 export type TensorKind = 'embedding' | 'matrix' | 'bias' | 'norm-weight' | 'norm-bias';
+/** The values of each tensor, asked for by its Hugging Face name, shape and kind. */
 export type TensorSource = (name: string, shape: number[], kind: TensorKind) => Float32Array;
 
 function writeDirectory(dir: string, config: object, tensors: TensorToWrite[]): void {
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config, null, 1));
+  writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(config, null, 1)); // creates dir
   writeSafetensors(path.join(dir, 'model.safetensors'), tensors);
 }
 
+/**
+ * Writes `dir/config.json` and `dir/model.safetensors` for a Llama-style decoder of shape `c`,
+ * tensors stored as `dtype`, in the layout transformers writes (and LanguageModel loads).
+ */
 export function writeDecoderCheckpoint(dir: string, c: DecoderConfig, source: TensorSource, dtype: SafetensorsDtype = 'F32'): void {
   const H = c.hidden;
   const tensors: TensorToWrite[] = [];
@@ -46,12 +50,18 @@ export function writeDecoderCheckpoint(dir: string, c: DecoderConfig, source: Te
   writeDirectory(dir, {
     model_type: c.modelType, architectures: [arch], hidden_size: H, intermediate_size: c.intermediate, num_hidden_layers: c.layers,
     num_attention_heads: c.heads, num_key_value_heads: c.kvHeads, head_dim: c.headDim, vocab_size: c.vocab, rms_norm_eps: c.eps,
-    rope_theta: c.ropeTheta, tie_word_embeddings: c.tiedEmbeddings, hidden_act: 'silu',
+    rope_theta: c.ropeTheta, tie_word_embeddings: c.tiedEmbeddings, hidden_act: 'silu', max_position_embeddings: c.maxPositions,
+    // maxPositions already holds any window's bound
+    ...(c.modelType === 'mistral' ? { sliding_window: null } : {}),
     ...(c.modelType !== 'qwen2' && c.qkvBias ? { attention_bias: true } : {}),
   }, tensors);
 }
 
-/** `legacyNames`: name tensors as BertFor* checkpoints do ('bert.' prefix, LayerNorm gamma/beta). */
+/**
+ * Writes `dir/config.json` and `dir/model.safetensors` for a BERT-style encoder of shape `c`
+ * (fp32). `legacyNames`: name tensors as BertFor* checkpoints do ('bert.' prefix, LayerNorm
+ * gamma/beta).
+ */
 export function writeEncoderCheckpoint(dir: string, c: EncoderConfig, source: TensorSource, legacyNames = false): void {
   const H = c.hidden;
   const prefix = legacyNames ? 'bert.' : '';

@@ -1,5 +1,6 @@
 /** The weights of a Llama-style decoder, by the Hugging Face names, shape-checked. */
 import type { DecoderConfig } from './config.js';
+import { finiteTensor } from './finite-tensor.js';
 import type { Safetensors } from './safetensors.js';
 
 export interface DecoderLayerWeights {
@@ -24,34 +25,36 @@ export interface DecoderWeights {
   head: Float32Array; // [vocab, hidden] (the embeddings when tied)
 }
 
+/** The decoder's tensors as fp32; CORRUPT_FILE, DIM_MISMATCH or NON_FINITE naming a bad one. */
 export function decoderWeights(st: Safetensors, c: DecoderConfig): DecoderWeights {
+  const get = (name: string, shape: number[]) => finiteTensor(st, name, shape);
   const H = c.hidden;
   const qDim = c.heads * c.headDim;
   const kvDim = c.kvHeads * c.headDim;
-  const embed = st.get('model.embed_tokens.weight', [c.vocab, H]);
+  const embed = get('model.embed_tokens.weight', [c.vocab, H]);
   const layers: DecoderLayerWeights[] = [];
   for (let l = 0; l < c.layers; l++) {
     const p = `model.layers.${l}.`;
-    const bias = (name: string, n: number) => (c.qkvBias ? st.get(`${p}self_attn.${name}_proj.bias`, [n]) : undefined);
+    const bias = (name: string, n: number) => (c.qkvBias ? get(`${p}self_attn.${name}_proj.bias`, [n]) : undefined);
     layers.push({
-      inputNorm: st.get(`${p}input_layernorm.weight`, [H]),
-      q: st.get(`${p}self_attn.q_proj.weight`, [qDim, H]),
-      k: st.get(`${p}self_attn.k_proj.weight`, [kvDim, H]),
-      v: st.get(`${p}self_attn.v_proj.weight`, [kvDim, H]),
-      o: st.get(`${p}self_attn.o_proj.weight`, [H, qDim]),
+      inputNorm: get(`${p}input_layernorm.weight`, [H]),
+      q: get(`${p}self_attn.q_proj.weight`, [qDim, H]),
+      k: get(`${p}self_attn.k_proj.weight`, [kvDim, H]),
+      v: get(`${p}self_attn.v_proj.weight`, [kvDim, H]),
+      o: get(`${p}self_attn.o_proj.weight`, [H, qDim]),
       qBias: bias('q', qDim),
       kBias: bias('k', kvDim),
       vBias: bias('v', kvDim),
-      postNorm: st.get(`${p}post_attention_layernorm.weight`, [H]),
-      gate: st.get(`${p}mlp.gate_proj.weight`, [c.intermediate, H]),
-      up: st.get(`${p}mlp.up_proj.weight`, [c.intermediate, H]),
-      down: st.get(`${p}mlp.down_proj.weight`, [H, c.intermediate]),
+      postNorm: get(`${p}post_attention_layernorm.weight`, [H]),
+      gate: get(`${p}mlp.gate_proj.weight`, [c.intermediate, H]),
+      up: get(`${p}mlp.up_proj.weight`, [c.intermediate, H]),
+      down: get(`${p}mlp.down_proj.weight`, [H, c.intermediate]),
     });
   }
   return {
     embed,
     layers,
-    finalNorm: st.get('model.norm.weight', [H]),
-    head: c.tiedEmbeddings ? embed : st.get('lm_head.weight', [c.vocab, H]),
+    finalNorm: get('model.norm.weight', [H]),
+    head: c.tiedEmbeddings ? embed : get('lm_head.weight', [c.vocab, H]),
   };
 }

@@ -1,6 +1,7 @@
 /** The weights of a BERT-style encoder, by the Hugging Face names, shape-checked. */
 import { LmrecError } from '../errors.js';
 import type { EncoderConfig } from './config.js';
+import { finiteTensor } from './finite-tensor.js';
 import type { Safetensors } from './safetensors.js';
 
 export interface Norm {
@@ -32,7 +33,9 @@ export interface EncoderWeights {
   layers: EncoderLayerWeights[];
 }
 
+/** The encoder's tensors as fp32; CORRUPT_FILE, DIM_MISMATCH or NON_FINITE naming a bad one. */
 export function encoderWeights(st: Safetensors, c: EncoderConfig): EncoderWeights {
+  const get = (name: string, shape: number[]) => finiteTensor(st, name, shape);
   // BertModel checkpoints name tensors 'embeddings...'; BertFor* ones prefix them with 'bert.'
   const prefix = st.has('embeddings.word_embeddings.weight') ? '' : st.has('bert.embeddings.word_embeddings.weight') ? 'bert.' : null;
   if (prefix === null) throw new LmrecError('the checkpoint has no embeddings.word_embeddings.weight: not a BERT model', 'CORRUPT_FILE');
@@ -41,11 +44,11 @@ export function encoderWeights(st: Safetensors, c: EncoderConfig): EncoderWeight
     // older checkpoints call LayerNorm's parameters gamma and beta
     const w = st.has(`${prefix}${name}.weight`) ? 'weight' : 'gamma';
     const b = st.has(`${prefix}${name}.bias`) ? 'bias' : 'beta';
-    return { weight: st.get(`${prefix}${name}.${w}`, [H]), bias: st.get(`${prefix}${name}.${b}`, [H]) };
+    return { weight: get(`${prefix}${name}.${w}`, [H]), bias: get(`${prefix}${name}.${b}`, [H]) };
   };
   const dense = (name: string, out: number, inp: number): Dense => ({
-    weight: st.get(`${prefix}${name}.weight`, [out, inp]),
-    bias: st.get(`${prefix}${name}.bias`, [out]),
+    weight: get(`${prefix}${name}.weight`, [out, inp]),
+    bias: get(`${prefix}${name}.bias`, [out]),
   });
   const layers: EncoderLayerWeights[] = [];
   for (let l = 0; l < c.layers; l++) {
@@ -62,9 +65,9 @@ export function encoderWeights(st: Safetensors, c: EncoderConfig): EncoderWeight
     });
   }
   return {
-    word: st.get(`${prefix}embeddings.word_embeddings.weight`, [c.vocab, H]),
-    position: st.get(`${prefix}embeddings.position_embeddings.weight`, [c.maxPositions, H]),
-    tokenType: st.get(`${prefix}embeddings.token_type_embeddings.weight`, [c.typeVocab, H]),
+    word: get(`${prefix}embeddings.word_embeddings.weight`, [c.vocab, H]),
+    position: get(`${prefix}embeddings.position_embeddings.weight`, [c.maxPositions, H]),
+    tokenType: get(`${prefix}embeddings.token_type_embeddings.weight`, [c.typeVocab, H]),
     embedNorm: norm('embeddings.LayerNorm'),
     layers,
   };

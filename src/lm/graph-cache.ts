@@ -1,12 +1,14 @@
 /**
  * Built ONNX graphs on disk, so a model is turned into graphs once. The key hashes the weight
  * files' bytes, the config, the build options and the graph format version; each graph file is
- * written atomically (temp + rename), and a file that fails to load is rebuilt.
+ * written atomically and durably (writeFileAtomic), and a file that fails to load is rebuilt.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { LmrecError } from '../errors.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 
 /** Bump when the graphs built from the same weights change. */
 export const GRAPH_FORMAT_VERSION = 3;
@@ -37,8 +39,18 @@ export async function graphKey(dir: string, options: Record<string, unknown>): P
 export class GraphCache {
   readonly dir: string;
 
+  /** Creates `root/key`; IO_ERROR (with the way out) when it cannot be a directory. */
   constructor(root: string, key: string) {
     this.dir = path.join(root, key);
+    const hint = 'pass cacheDir: false to build the graphs in memory instead';
+    if (existsSync(root) && !statSync(root).isDirectory()) {
+      throw new LmrecError(`cacheDir '${root}' is not a directory: ${hint}`, 'IO_ERROR');
+    }
+    try {
+      mkdirSync(this.dir, { recursive: true });
+    } catch (e) {
+      throw new LmrecError(`cannot create the graph cache '${this.dir}': ${(e as Error).message}; ${hint}`, 'IO_ERROR');
+    }
   }
 
   path(name: string): string {
@@ -50,9 +62,6 @@ export class GraphCache {
   }
 
   write(name: string, bytes: Uint8Array): void {
-    mkdirSync(this.dir, { recursive: true });
-    const tmp = `${this.path(name)}.tmp-${process.pid}`;
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, this.path(name));
+    writeFileAtomic(this.path(name), bytes);
   }
 }

@@ -4,7 +4,8 @@
  * and for decoders the final norm + head), so any layer's hidden states are one call away and
  * a request runs only the layers it needs.
  */
-import ort from 'onnxruntime-node';
+import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import { z } from 'zod';
 import { LmrecError } from '../errors.js';
 import { native } from '../native.js';
 import { readConfig, type ModelConfig } from './config.js';
@@ -14,196 +15,455 @@ import { defaultCacheDir, GraphCache, graphKey } from './graph-cache.js';
 import { blockGraph, headGraph } from './onnx/decoder-graphs.js';
 import { MASKED, type Precision } from './onnx/ops.js';
 import { encoderBlockGraph } from './onnx/encoder-graphs.js';
+import { runBytes } from './run-memory.js';
 import { Safetensors } from './safetensors.js';
 import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
 
+/** Options of {@link LanguageModel.load}. Unknown keys and wrong types are INVALID_ARGUMENT. */
 export interface LanguageModelOptions {
   /** Layers per block graph (1 = every layer its own graph). Default 4. */
   blockSize?: number;
-  /** Threads onnxruntime may use inside one operator. Default: all. */
+  /** Threads onnxruntime may use inside one operator, an integer >= 1. Default: all cores. */
   threads?: number;
   /** Matrix products in 'fp32' (default) or 'int8' (int8 weights per output channel, activations quantized per call). */
   precision?: Precision;
-  /** Where built graphs are kept (default ~/.cache/lmrec/graphs); false builds them every time. */
+  /**
+   * Where built graphs are kept (default `~/.cache/lmrec/graphs`, or under `$XDG_CACHE_HOME`);
+   * `false` builds them in memory on every load. A path that cannot be a directory is IO_ERROR.
+   */
   cacheDir?: string | false;
+  /**
+   * Memory one run of the graphs may take, in bytes (default 1 GiB): `encode` splits its
+   * batches to stay under it, and a single input that needs more is REQUEST_TOO_LARGE before
+   * anything is allocated. A run's need is estimated from its sequences B, their padded length
+   * T and the model's shape: attention scores (3 x B x heads x T x T floats), the attention
+   * bias (B x T x T) and one layer's activations, so it grows with the square of the length.
+   */
+  maxBatchBytes?: number;
 }
 
-/** A layer index (0 = embeddings, l = output of layer l before the final norm) or 'final'. */
+/** A layer index (0 = embeddings, l = output of layer l before a decoder's final norm) or 'final'. */
 export type LayerRef = number | 'final';
 
 /** Text (tokenized with the model's tokenizer.json) or token ids. */
 export type ModelInput = string | ArrayLike<number>;
 
-export interface EncodeOptions {
+/**
+ * How an input longer than the model's context (`config.maxPositions` tokens) is
+ * treated: INPUT_TOO_LONG naming the input (default), or with `truncate: true`, only its first
+ * `maxPositions` tokens are run. The start is kept because that is where the model's context
+ * begins: a BOS or [CLS] token and the positions the model was trained on from 0, and it is
+ * what Hugging Face tokenizers keep by default (truncation_side 'right').
+ */
+export interface TruncateOptions {
+  /** Run only the first `maxPositions` tokens of a longer input instead of failing. Default false. */
+  truncate?: boolean;
+}
+
+/** Options of {@link LanguageModel.hiddenStates}. */
+export interface HiddenStatesOptions extends TruncateOptions {
+  /** The layers to return, at least one, in this order (default `['final']`). Only the layers up to the deepest run. */
+  layers?: LayerRef[];
+}
+
+/** Options of {@link LanguageModel.logits}. */
+export type LogitsOptions = TruncateOptions;
+
+/**
+ * How `encode` turns a sequence's states into one vector: 'mean' over its tokens, its 'last'
+ * token (decoders: the one that has seen the whole input), its first token 'cls' (encoders
+ * only: BERT-style models such as bge pool on [CLS]), or the last occurrence of a 'marker'
+ * token.
+ */
+export type Pooling = 'mean' | 'last' | 'cls' | 'marker';
+
+/** Options of {@link LanguageModel.encode}. */
+export interface EncodeOptions extends TruncateOptions {
   /** Which layer's states to pool (default 'final'). Only the layers up to it run. */
   layer?: LayerRef;
-  /** 'mean' over tokens (default), the 'last' token, or the last occurrence of `marker`. */
-  pooling?: 'mean' | 'last' | 'marker';
-  /** Token id whose state 'marker' pooling takes. */
+  /** How the states become one vector (default 'mean'). */
+  pooling?: Pooling;
+  /** The token id 'marker' pooling takes (required with it, refused without it). */
   marker?: number;
-  /** L2-normalize each vector. */
+  /** L2-normalize each vector. Default false. */
   normalize?: boolean;
-  /** Sequences run together, padded to the longest (default 16). */
+  /**
+   * Most sequences run together, padded to the longest (default 16). Batches are made smaller
+   * where `maxBatchBytes` requires it.
+   */
   batchSize?: number;
+}
+
+const layerRef = z.union([z.number().int().nonnegative(), z.literal('final')]);
+const truncate = { truncate: z.boolean().optional() };
+const loadSchema = z.strictObject({
+  blockSize: z.number().int().min(1).optional(),
+  threads: z.number().int().min(1).optional(),
+  precision: z.enum(['fp32', 'int8']).optional(),
+  cacheDir: z.union([z.string().min(1), z.literal(false)]).optional(),
+  maxBatchBytes: z.number().int().positive().optional(),
+}) satisfies z.ZodType<LanguageModelOptions>;
+const hiddenStatesSchema = z.strictObject({ layers: z.array(layerRef).min(1).optional(), ...truncate }) satisfies z.ZodType<HiddenStatesOptions>;
+const logitsSchema = z.strictObject(truncate) satisfies z.ZodType<LogitsOptions>;
+const encodeSchema = z.strictObject({
+  layer: layerRef.optional(),
+  pooling: z.enum(['mean', 'last', 'cls', 'marker']).optional(),
+  marker: z.number().int().nonnegative().optional(),
+  normalize: z.boolean().optional(),
+  batchSize: z.number().int().min(1).optional(),
+  ...truncate,
+}) satisfies z.ZodType<EncodeOptions>;
+
+/** `options` checked against `schema` (absent = {}); INVALID_ARGUMENT says what is wrong where. */
+function parseOptions<T>(schema: z.ZodType<T>, options: unknown, what: string): T {
+  const r = schema.safeParse(options ?? {});
+  if (!r.success) throw new LmrecError(`${what} options: ${z.prettifyError(r.error)}`, 'INVALID_ARGUMENT');
+  return r.data;
+}
+
+const DEFAULT_MAX_BATCH_BYTES = 2 ** 30;
+
+type Ort = typeof import('onnxruntime-node');
+let ortModule: Promise<Ort> | undefined;
+
+/**
+ * onnxruntime-node, loaded on the first model load: it costs ~0.25 s and ~70 MB, which users
+ * of the vector index alone should not pay on `import 'lmrec'`.
+ */
+function onnxruntime(): Promise<Ort> {
+  // the namespace, not its default: loaders disagree on what a CommonJS default is
+  ortModule ??= import('onnxruntime-node').catch((e: unknown) => {
+    ortModule = undefined; // a later load may try again
+    throw new LmrecError(`onnxruntime-node could not be loaded: ${(e as Error).message}`, 'NATIVE_UNAVAILABLE');
+  });
+  return ortModule;
+}
+
+/** onnxruntime's own failures as LmrecErrors. */
+async function ortCall<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (e) {
+    if (e instanceof LmrecError) throw e;
+    const message = (e as Error).message;
+    throw new LmrecError(`onnxruntime, ${what}: ${message}`, /bad_alloc|failed to allocate/i.test(message) ? 'OUT_OF_MEMORY' : 'INTERNAL');
+  }
 }
 
 interface Block {
   first: number;
   count: number;
   /** Outputs the block's last layer only. */
-  session: ort.InferenceSession;
+  session: InferenceSession;
   /** Outputs every layer of the block; built on the first request for an inner layer. */
-  everyLayer?: Promise<ort.InferenceSession>;
+  everyLayer?: Promise<InferenceSession>;
 }
 
-type OpenSession = (name: string, make: () => Uint8Array) => Promise<ort.InferenceSession>;
+type OpenSession = (name: string, make: () => Uint8Array) => Promise<InferenceSession>;
 
+/**
+ * A language model for hidden states, pooled vectors and next-token logits. Load one with
+ * {@link LanguageModel.load}; free its native memory with {@link LanguageModel.close}.
+ *
+ * Every failure is an LmrecError, raised before anything runs: INVALID_ARGUMENT for a wrong
+ * argument, option type or unknown option key; INPUT_TOO_LONG for an input past the model's
+ * context (see {@link TruncateOptions}); REQUEST_TOO_LARGE for an input that cannot run
+ * within `maxBatchBytes`; CLOSED after {@link LanguageModel.close}.
+ */
 export class LanguageModel {
+  /** The model's shape, read from its config.json. */
   readonly config: ModelConfig;
   readonly #dir: string;
+  readonly #ort: Ort;
   readonly #tokenizer: TextTokenizer | undefined;
+  readonly #maxBatchBytes: number;
   // The first block embeds the tokens, and a decoder's last block applies the final norm.
   readonly #blocks: Block[];
   // decoders: the final norm + LM head (its own graph: onnxruntime computes every node of a
   // graph whatever is fetched, and the head is the costliest product for encode)
-  readonly #head: ort.InferenceSession | undefined;
+  readonly #head: InferenceSession | undefined;
   readonly #open: OpenSession;
   // A factory, not the builders: builders keep the decoded weights alive once used.
   readonly #builders: () => GraphBuilders;
+  // calls running now: close() waits for them before it frees their sessions
+  readonly #running = new Set<Promise<unknown>>();
+  #closed = false;
 
   private constructor(
     dir: string,
+    ort: Ort,
     config: ModelConfig,
     tokenizer: TextTokenizer | undefined,
+    maxBatchBytes: number,
     blocks: Block[],
-    head: ort.InferenceSession | undefined,
+    head: InferenceSession | undefined,
     open: OpenSession,
     builders: () => GraphBuilders,
   ) {
     this.#dir = dir;
+    this.#ort = ort;
     this.config = config;
     this.#tokenizer = tokenizer;
+    this.#maxBatchBytes = maxBatchBytes;
     this.#blocks = blocks;
     this.#head = head;
     this.#open = open;
     this.#builders = builders;
   }
 
-  static async load(dir: string, options: LanguageModelOptions = {}): Promise<LanguageModel> {
+  /**
+   * Loads a Hugging Face model directory (`config.json`, `model.safetensors` or its shards,
+   * optionally `tokenizer.json`) and opens its graphs, built or read from the graph cache.
+   */
+  static async load(dir: string, options?: LanguageModelOptions): Promise<LanguageModel> {
+    if (typeof dir !== 'string' || dir === '') {
+      throw new LmrecError(`LanguageModel.load needs a model directory, got ${kindOf(dir)}`, 'INVALID_ARGUMENT');
+    }
+    const o = parseOptions(loadSchema, options, 'LanguageModel.load');
+    const blockSize = o.blockSize ?? 4;
+    const precision = o.precision ?? 'fp32';
     const config = readConfig(dir);
-    const blockSize = options.blockSize ?? 4;
-    if (!Number.isInteger(blockSize) || blockSize < 1) {
-      throw new LmrecError(`blockSize must be an integer >= 1, got ${blockSize}`, 'INVALID_ARGUMENT');
-    }
-    const precision = options.precision ?? 'fp32';
-    if (precision !== 'fp32' && precision !== 'int8') {
-      throw new LmrecError(`precision must be 'fp32' or 'int8', got '${String(precision)}'`, 'INVALID_ARGUMENT');
-    }
-    const sessionOptions = lmSessionOptions(options.threads);
     const cache =
-      options.cacheDir === false
-        ? undefined
-        : new GraphCache(options.cacheDir ?? defaultCacheDir(), await graphKey(dir, { precision, blockSize }));
+      o.cacheDir === false ? undefined : new GraphCache(o.cacheDir ?? defaultCacheDir(), await graphKey(dir, { precision, blockSize }));
+    const ort = await onnxruntime();
+    const sessionOptions = lmSessionOptions(o.threads);
+    const create = (source: string | Uint8Array) =>
+      ortCall('opening a graph', () =>
+        // (overloads: a path or the bytes)
+        typeof source === 'string' ? ort.InferenceSession.create(source, sessionOptions) : ort.InferenceSession.create(source, sessionOptions),
+      );
     // Weights are decoded only when a graph has to be built.
     const build = graphBuilders(dir, config, precision);
     const session: OpenSession = async (name, make) => {
       if (cache?.has(name)) {
         try {
-          return await ort.InferenceSession.create(cache.path(name), sessionOptions);
+          return await create(cache.path(name));
         } catch {
           // a damaged cache file: rebuilt below
         }
       }
       const bytes = make();
       cache?.write(name, bytes);
-      return ort.InferenceSession.create(bytes, sessionOptions);
+      return create(bytes);
     };
-    const blocks: Block[] = [];
-    for (let first = 0; first < config.layers; first += blockSize) {
-      const count = Math.min(blockSize, config.layers - first);
-      blocks.push({ first, count, session: await session(`layers_${first}_${count}`, () => build.block(first, count)) });
+    const opened: InferenceSession[] = [];
+    try {
+      const blocks: Block[] = [];
+      for (let first = 0; first < config.layers; first += blockSize) {
+        const count = Math.min(blockSize, config.layers - first);
+        const s = await session(`layers_${first}_${count}`, () => build.block(first, count));
+        opened.push(s);
+        blocks.push({ first, count, session: s });
+      }
+      const head = build.head ? await session('head', build.head) : undefined;
+      if (head) opened.push(head);
+      const tokenizer = loadTokenizer(dir);
+      const maxBatchBytes = o.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
+      return new LanguageModel(dir, ort, config, tokenizer, maxBatchBytes, blocks, head, session, () => graphBuilders(dir, config, precision));
+    } catch (e) {
+      await Promise.all(opened.map((s) => s.release()));
+      throw e;
     }
-    const head = build.head ? await session('head', build.head) : undefined;
-    const tokenizer = loadTokenizer(dir);
-    return new LanguageModel(dir, config, tokenizer, blocks, head, session, () => graphBuilders(dir, config, precision));
   }
 
-  /** Token ids of a text, with the model's tokenizer. */
+  /** Token ids of a text, with the model's tokenizer (NO_TOKENIZER without a tokenizer.json). */
   tokenize(text: string): number[] {
+    this.#checkOpen();
+    if (typeof text !== 'string') throw new LmrecError(`tokenize needs a string, got ${kindOf(text)}`, 'INVALID_ARGUMENT');
     if (!this.#tokenizer) {
       throw new LmrecError(`'${this.#dir}' has no tokenizer.json: pass token ids, or add the model's tokenizer.json`, 'NO_TOKENIZER');
     }
     return this.#tokenizer.encode(text);
   }
 
-  #ids(input: ModelInput): ArrayLike<number> {
-    return typeof input === 'string' ? this.tokenize(input) : input;
+  /**
+   * Hidden states of one input at the requested layers (default `['final']`), in the order
+   * asked, each [tokens x hidden] row-major. Runs the layers up to the deepest one requested.
+   */
+  hiddenStates(input: ModelInput, options?: HiddenStatesOptions): Promise<Float32Array[]> {
+    return this.#use(async () => {
+      const o = parseOptions(hiddenStatesSchema, options, 'hiddenStates');
+      const layers = o.layers ?? ['final'];
+      this.#deepest(layers);
+      const [ids] = this.#prepare([input], o.truncate, 'the input');
+      const outputs = new Set(layers).size;
+      this.#checkBudget(ids!.length, outputs, 'the input');
+      const states = await this.#run([ids!], layers);
+      return layers.map((l) => states.get(l)!);
+    });
+  }
+
+  /** A decoder's next-token logits after the input's last token (after the last kept one when truncated), [vocab]. */
+  logits(input: ModelInput, options?: LogitsOptions): Promise<Float32Array> {
+    return this.#use(async () => {
+      const o = parseOptions(logitsSchema, options, 'logits');
+      const head = this.#head;
+      if (!head) throw new LmrecError(`'${this.#dir}' is an encoder: it has no language-model head`, 'UNSUPPORTED');
+      const [ids] = this.#prepare([input], o.truncate, 'the input');
+      const T = ids!.length;
+      this.#checkBudget(T, 1, 'the input');
+      const L = this.config.layers;
+      const states = (await this.#run([ids!], [L])).get(L)!;
+      // the head only needs the last position: logits for every position would be T x vocab
+      const H = this.config.hidden;
+      const hidden = new this.#ort.Tensor('float32', states.slice((T - 1) * H), [1, 1, H]);
+      const result = await ortCall('running the head', () => head.run({ hidden }, ['logits']));
+      return result.logits!.data as Float32Array;
+    });
   }
 
   /**
-   * Hidden states of one token sequence at the requested layers, in the order asked, each
-   * [tokens x hidden] row-major. Runs the layers up to the deepest one requested.
+   * One vector per input: the layer's states pooled over each sequence's tokens. Inputs are
+   * run in padded batches (padding is masked out of attention and pooling), no larger than
+   * `batchSize` nor than `maxBatchBytes` allows. An empty `inputs` gives [].
    */
-  async hiddenStates(input: ModelInput, options: { layers: LayerRef[] }): Promise<Float32Array[]> {
-    const states = await this.#run([this.#ids(input)], options.layers, false);
-    return options.layers.map((l) => states.get(l)!);
+  encode(inputs: readonly ModelInput[], options?: EncodeOptions): Promise<Float32Array[]> {
+    return this.#use(async () => {
+      if (!Array.isArray(inputs)) throw new LmrecError(`encode needs an array of inputs, got ${kindOf(inputs)}`, 'INVALID_ARGUMENT');
+      const o = parseOptions(encodeSchema, options, 'encode');
+      const layer = o.layer ?? 'final';
+      this.#deepest([layer]);
+      const pooling = o.pooling ?? 'mean';
+      if ((pooling === 'marker') !== (o.marker !== undefined)) {
+        throw new LmrecError("encode: 'marker' is the token id of pooling 'marker': give both or neither", 'INVALID_ARGUMENT');
+      }
+      if (pooling === 'cls' && this.config.family === 'decoder') {
+        throw new LmrecError("encode: pooling 'cls' takes the first token, which a decoder's causal attention keeps blind to the rest: use 'last' or 'mean'", 'INVALID_ARGUMENT');
+      }
+      const seqs = this.#prepare(inputs, o.truncate);
+      const H = this.config.hidden;
+      const out: Float32Array[] = [];
+      for (const [start, end] of this.#batches(seqs, o.batchSize ?? 16)) {
+        const batch = seqs.slice(start, end);
+        const hidden = (await this.#run(batch, [layer])).get(layer)!;
+        const T = Math.max(...batch.map((s) => s.length));
+        batch.forEach((ids, i) => {
+          const v = pool(hidden.subarray(i * T * H, (i + 1) * T * H), ids, H, pooling, o.marker, start + i);
+          if (o.normalize) {
+            const norm = Math.hypot(...v);
+            if (norm > 0) for (let h = 0; h < H; h++) v[h] = v[h]! / norm;
+          }
+          out.push(v);
+        });
+      }
+      return out;
+    });
   }
 
-  /** Logits at the last position, [vocab]. */
-  async logits(input: ModelInput): Promise<Float32Array> {
-    if (!this.#head) throw new LmrecError(`'${this.#dir}' is an encoder: it has no language-model head`, 'UNSUPPORTED');
-    const states = await this.#run([this.#ids(input)], ['final'], true);
-    const logits = states.get('logits')!;
-    const V = this.config.vocab;
-    return logits.slice(logits.length - V);
-  }
-
-  async release(): Promise<void> {
-    const everyLayer = await Promise.all(this.#blocks.flatMap((b) => (b.everyLayer ? [b.everyLayer] : [])));
-    const sessions = [...this.#blocks.map((b) => b.session), ...everyLayer, ...(this.#head ? [this.#head] : [])];
+  /**
+   * Frees the model's native memory (its onnxruntime sessions), after the calls already
+   * running finish. Any use afterwards is CLOSED; closing again does nothing.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.allSettled([...this.#running]);
+    const everyLayer = await Promise.allSettled(this.#blocks.flatMap((b) => (b.everyLayer ? [b.everyLayer] : [])));
+    const sessions = [
+      ...this.#blocks.map((b) => b.session),
+      ...everyLayer.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])),
+      ...(this.#head ? [this.#head] : []),
+    ];
     await Promise.all(sessions.map((s) => s.release()));
   }
 
+  #checkOpen(): void {
+    if (this.#closed) throw new LmrecError(`the model '${this.#dir}' is closed`, 'CLOSED');
+  }
+
+  /** Runs a call unless the model is closed, and lets close() wait for it. */
+  #use<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      this.#checkOpen();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const p = call();
+    this.#running.add(p);
+    const forget = () => this.#running.delete(p);
+    p.then(forget, forget);
+    return p;
+  }
+
+  /**
+   * Token ids of each input, checked: each a string or token ids within the vocabulary, not
+   * empty, and no longer than the model's context (or cut to it when `truncate`). Everything is
+   * checked before anything runs.
+   */
+  #prepare(inputs: readonly ModelInput[], truncate: boolean | undefined, single?: string): ArrayLike<number>[] {
+    const { maxPositions: max, vocab } = this.config;
+    return inputs.map((input, i) => {
+      const name = single ?? `input ${i}`;
+      if (typeof input !== 'string' && !Array.isArray(input) && !(ArrayBuffer.isView(input) && !(input instanceof DataView))) {
+        throw new LmrecError(`${name} must be a string or an array of token ids, got ${kindOf(input)}`, 'INVALID_ARGUMENT');
+      }
+      let ids: ArrayLike<number> = typeof input === 'string' ? this.tokenize(input) : input;
+      if (ids.length === 0) throw new LmrecError(`${name} has no tokens`, 'INVALID_ARGUMENT');
+      if (ids.length > max) {
+        if (!truncate) {
+          throw new LmrecError(
+            `${name} has ${ids.length} tokens, more than the model's context of ${max}: shorten it, or pass truncate: true to keep its first ${max}`,
+            'INPUT_TOO_LONG',
+          );
+        }
+        const all = ids;
+        ids = Array.from({ length: max }, (_, t) => all[t]!);
+      }
+      for (let t = 0; t < ids.length; t++) {
+        const id = ids[t]!;
+        if (!Number.isInteger(id) || id < 0 || id >= vocab) {
+          throw new LmrecError(`${name}: token id ${String(id)} at position ${t} is outside the vocabulary (0..${vocab - 1})`, 'INVALID_ARGUMENT');
+        }
+      }
+      return ids;
+    });
+  }
+
+  /** REQUEST_TOO_LARGE when one sequence of `tokens` cannot run within maxBatchBytes. */
+  #checkBudget(tokens: number, outputs: number, name: string): void {
+    const bytes = runBytes(this.config, { batch: 1, tokens, outputs });
+    if (bytes > this.#maxBatchBytes) {
+      throw new LmrecError(
+        `${name} (${tokens} tokens) needs about ${mib(bytes)} in one run, more than maxBatchBytes (${mib(this.#maxBatchBytes)}): shorten it, or load the model with a larger maxBatchBytes`,
+        'REQUEST_TOO_LARGE',
+      );
+    }
+  }
+
+  /**
+   * Consecutive [start, end) batches of at most `batchSize` sequences whose padded run fits
+   * maxBatchBytes (inputs keep their order; a batch is closed when the next input would not
+   * fit). Checks every sequence alone first, so an impossible request fails before any run.
+   */
+  #batches(seqs: ArrayLike<number>[], batchSize: number): [number, number][] {
+    seqs.forEach((s, i) => this.#checkBudget(s.length, 1, `input ${i}`));
+    const batches: [number, number][] = [];
+    let start = 0;
+    let T = 0;
+    for (let i = 0; i < seqs.length; i++) {
+      const longest = Math.max(T, seqs[i]!.length);
+      const fits = runBytes(this.config, { batch: i - start + 1, tokens: longest, outputs: 1 }) <= this.#maxBatchBytes;
+      if (i > start && (i - start === batchSize || !fits)) {
+        batches.push([start, i]);
+        start = i;
+        T = seqs[i]!.length;
+      } else {
+        T = longest;
+      }
+    }
+    if (seqs.length > start) batches.push([start, seqs.length]);
+    return batches;
+  }
+
   /** The block's every-layer session, built (or read from the cache) on first use. */
-  #everyLayer(block: Block): Promise<ort.InferenceSession> {
+  #everyLayer(block: Block): Promise<InferenceSession> {
     block.everyLayer ??= this.#open(`layers_${block.first}_${block.count}_all`, () =>
       this.#builders().block(block.first, block.count, true),
     );
     return block.everyLayer;
   }
 
-  /**
-   * One vector per input: the layer's states pooled over each sequence's tokens. Inputs are
-   * run in padded batches; padding is masked out of attention and pooling.
-   */
-  async encode(inputs: ModelInput[], options: EncodeOptions = {}): Promise<Float32Array[]> {
-    const layer = options.layer ?? 'final';
-    this.#deepest([layer]);
-    const pooling = options.pooling ?? 'mean';
-    if (pooling === 'marker' && !Number.isInteger(options.marker)) {
-      throw new LmrecError("pooling 'marker' needs the marker token id", 'INVALID_ARGUMENT');
-    }
-    const batchSize = options.batchSize ?? 16;
-    const H = this.config.hidden;
-    const out: Float32Array[] = [];
-    for (let b0 = 0; b0 < inputs.length; b0 += batchSize) {
-      const batch = inputs.slice(b0, b0 + batchSize).map((x) => this.#ids(x));
-      const states = await this.#run(batch, [layer], false);
-      const hidden = states.get(layer)!;
-      const T = Math.max(...batch.map((s) => s.length));
-      batch.forEach((ids, i) => {
-        const v = pool(hidden.subarray(i * T * H, (i + 1) * T * H), ids, H, pooling, options.marker, b0 + i);
-        if (options.normalize) {
-          const norm = Math.hypot(...v);
-          if (norm > 0) for (let h = 0; h < H; h++) v[h] = v[h]! / norm;
-        }
-        out.push(v);
-      });
-    }
-    return out;
-  }
-
-  /** The deepest layer a request needs; throws for a layer the model does not have. */
+  /** The deepest layer a request needs; INVALID_ARGUMENT for a layer the model does not have. */
   #deepest(layers: LayerRef[]): number {
     const L = this.config.layers;
     let deepest = 0;
@@ -217,42 +477,36 @@ export class LanguageModel {
   }
 
   /**
-   * Runs sequences (right-padded to the longest) up to the deepest layer `wanted`, and the
-   * final norm (and head) when asked. States come back as [batch x tokens x hidden].
+   * Runs checked sequences (right-padded to the longest) up to the deepest layer `wanted`.
+   * States come back as [batch x tokens x hidden].
    */
-  async #run(seqs: ArrayLike<number>[], wanted: LayerRef[], logits: boolean): Promise<Map<LayerRef | 'logits', Float32Array>> {
+  async #run(seqs: ArrayLike<number>[], wanted: LayerRef[]): Promise<Map<LayerRef, Float32Array>> {
+    const ort = this.#ort;
     const deepest = this.#deepest(wanted);
-    const final = wanted.includes('final');
     const B = seqs.length;
-    const T = Math.max(0, ...seqs.map((s) => s.length));
-    if (this.config.family === 'encoder' && T > this.config.maxPositions) {
-      throw new LmrecError(`an input of ${T} tokens is longer than the model's ${this.config.maxPositions} positions`, 'INVALID_ARGUMENT');
-    }
+    const T = Math.max(...seqs.map((s) => s.length));
     const tokens = new BigInt64Array(B * T);
     const positions = new BigInt64Array(B * T);
     seqs.forEach((ids, b) => {
-      if (ids.length === 0) throw new LmrecError(`input ${b} has no tokens`, 'INVALID_ARGUMENT');
       for (let t = 0; t < ids.length; t++) {
-        const id = ids[t]!;
-        if (!Number.isInteger(id) || id < 0 || id >= this.config.vocab) {
-          throw new LmrecError(`token id ${id} at position ${t} is outside the vocabulary (0..${this.config.vocab - 1})`, 'INVALID_ARGUMENT');
-        }
-        tokens[b * T + t] = BigInt(id);
+        tokens[b * T + t] = BigInt(ids[t]!);
         positions[b * T + t] = BigInt(t);
       }
     });
-    const out = new Map<LayerRef | 'logits', Float32Array>();
+    const out = new Map<LayerRef, Float32Array>();
     const lengths = seqs.map((s) => s.length);
-    const inputs: Record<string, ort.Tensor> = {
+    const inputs: Record<string, Tensor> = {
       input_ids: new ort.Tensor('int64', tokens, [B, T]),
       position_ids: new ort.Tensor('int64', positions, [B, T]),
       attention_bias: new ort.Tensor('float32', attentionBias(lengths, T, this.config.family === 'decoder'), [B, 1, T, T]),
     };
     // each graph takes the inputs it declares
-    const feeds = (session: ort.InferenceSession, extra: Record<string, ort.Tensor>) =>
+    const feeds = (session: InferenceSession, extra: Record<string, Tensor>) =>
       Object.fromEntries(session.inputNames.map((name) => [name, extra[name] ?? inputs[name]!]));
     const L = this.config.layers;
-    let hidden: ort.Tensor | undefined;
+    // decoders: 'final' is the last block's normed output; encoders end normalized, so it is layer L
+    const finalOutput = wanted.includes('final') ? (this.#head ? 'final' : `hidden_${L}`) : undefined;
+    let hidden: Tensor | undefined;
     for (const block of this.#blocks) {
       if (block.first > 0 && block.first >= deepest) break; // the first block always runs: it embeds
       // fetch only the block's last layer and the layers asked for (every fetched output is
@@ -262,37 +516,42 @@ export class LanguageModel {
       // (hidden_<first> is the previous block's output, except the first block's embeddings)
       for (let l = block.first === 0 ? 0 : block.first + 1; l < last; l++) if (wanted.includes(l)) fetch.push(`hidden_${l}`);
       const session = fetch.length > 1 ? await this.#everyLayer(block) : block.session;
-      if (last === L && final && !logits && session.outputNames.includes('final')) fetch.push('final');
-      const result = await session.run(feeds(session, hidden ? { hidden } : {}), fetch);
-      for (const name of fetch) out.set(name === 'final' ? 'final' : Number(name.slice(7)), result[name]!.data as Float32Array);
-      hidden = result[`hidden_${last}`]!;
-    }
-    if (final && !out.has('final')) {
-      if (!this.#head) {
-        out.set('final', hidden!.data as Float32Array); // encoders end normalized
-      } else {
-        const result = await this.#head.run({ hidden: hidden! });
-        out.set('final', result.final!.data as Float32Array);
-        if (logits) out.set('logits', result.logits!.data as Float32Array);
+      if (last === L && finalOutput === 'final') fetch.push('final');
+      const result = await ortCall('running a block', () => session.run(feeds(session, hidden ? { hidden } : {}), fetch));
+      for (const name of fetch) {
+        const data = result[name]!.data as Float32Array;
+        if (name === finalOutput) out.set('final', data);
+        if (name !== 'final') out.set(Number(name.slice(7)), data);
       }
+      hidden = result[`hidden_${last}`]!;
     }
     return out;
   }
 }
 
+/** What a wrong argument is, for messages. */
+function kindOf(value: unknown): string {
+  if (typeof value === 'string') return `'${value.length > 40 ? `${value.slice(0, 40)}...` : value}'`;
+  return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+
 /**
  * One sequence's states [T x H] pooled to a vector: the mean over its tokens (a native
- * GEMV: in JS this loop cost 0.5-0.7 ms per small batch), its last token, or the last
- * occurrence of the marker token.
+ * GEMV: in JS this loop cost 0.5-0.7 ms per small batch), its first or last token, or the
+ * last occurrence of the marker token.
  */
-function pool(hidden: Float32Array, ids: ArrayLike<number>, H: number, pooling: 'mean' | 'last' | 'marker', marker: number | undefined, input: number): Float32Array {
+function pool(hidden: Float32Array, ids: ArrayLike<number>, H: number, pooling: Pooling, marker: number | undefined, input: number): Float32Array {
   if (pooling === 'mean') {
     const n = ids.length;
     const v = new Float32Array(H);
     native.sgemm(undefined, 1, H, n, 1 / n, new Float32Array(n).fill(1), false, hidden.subarray(0, n * H), false, 0, v, 1);
     return v;
   }
-  let t = ids.length - 1;
+  let t = pooling === 'cls' ? 0 : ids.length - 1;
   if (pooling === 'marker') {
     while (t >= 0 && ids[t] !== marker) t--;
     if (t < 0) throw new LmrecError(`input ${input} does not contain the marker token ${marker}`, 'INVALID_ARGUMENT');
@@ -306,10 +565,15 @@ function pool(hidden: Float32Array, ids: ArrayLike<number>, H: number, pooling: 
  * on small models) but stop spinning when the run ends (`force_spinning_stop`): spinning
  * threads of one session otherwise steal the cores from the next one in the chain, which
  * made segmented runs up to 2x slower. Measured against no spinning at all: 1.02-1.23x faster.
+ * No memory arena: each session's arena kept its largest run's memory for good, so a model
+ * of n blocks held up to n times maxBatchBytes after one long input (6 one-layer blocks at
+ * 1,024 tokens: 210 MB kept, 22 MB without). Measured on 2 busy cores, without it runs took
+ * 0.85-1.0x the time for one short input and 1.05-1.15x for batches of 4-16 x 128 tokens.
  */
-export function lmSessionOptions(threads?: number): ort.InferenceSession.SessionOptions {
+export function lmSessionOptions(threads?: number): InferenceSession.SessionOptions {
   return {
     graphOptimizationLevel: 'all',
+    enableCpuMemArena: false,
     interOpNumThreads: 1,
     ...(threads ? { intraOpNumThreads: threads } : {}),
     extra: { session: { force_spinning_stop: '1', intra_op: { allow_spinning: '1' } } },

@@ -26,7 +26,26 @@ function corrupt(file: string, why: string): LmrecError {
   return new LmrecError(`'${file}' is not a valid safetensors file: ${why}`, 'CORRUPT_FILE');
 }
 
-/** Parses one safetensors file's bytes into tensor entries (views into `data`). */
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** A name or value for an error message: short, and never coerced through its own methods. */
+function show(v: unknown): string {
+  let s: string;
+  try {
+    s = typeof v === 'string' ? v : (JSON.stringify(v) ?? typeof v);
+  } catch {
+    s = typeof v; // e.g. nested too deeply to stringify
+  }
+  return s.length > 60 ? `${s.slice(0, 60)}...` : s;
+}
+
+/**
+ * Parses one safetensors file's bytes into tensor entries (views into `data`, nothing copied).
+ * Anything malformed throws an LmrecError (CORRUPT_FILE, TRUNCATED_FILE, or UNSUPPORTED for a
+ * dtype lmrec does not read): the header must be a UTF-8 JSON object whose entries have a
+ * supported dtype, a shape of non-negative integers and data_offsets of that many bytes,
+ * inside the file and not overlapping each other.
+ */
 export function parseSafetensors(data: Uint8Array, file: string): Entry[] {
   if (data.length < 8) throw new LmrecError(`'${file}' is cut short (${data.length} bytes)`, 'TRUNCATED_FILE');
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
@@ -35,33 +54,57 @@ export function parseSafetensors(data: Uint8Array, file: string): Entry[] {
   if (8 + headerBytes > data.length) {
     throw new LmrecError(`'${file}' is cut short: its header needs ${headerBytes} bytes`, 'TRUNCATED_FILE');
   }
-  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder().decode(data.subarray(8, 8 + headerBytes)));
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(data.subarray(8, 8 + headerBytes)));
   } catch {
-    throw corrupt(file, 'the header is not JSON');
+    throw corrupt(file, 'the header is not JSON (in UTF-8)');
   }
-  if (header === null || typeof header !== 'object') throw corrupt(file, 'the header is not an object');
+  if (!isObject(header)) throw corrupt(file, 'the header is not an object');
   const body = data.subarray(8 + headerBytes);
   const entries: Entry[] = [];
   for (const [name, t] of Object.entries(header)) {
     if (name === '__metadata__') continue;
-    if (!t || !Array.isArray(t.shape) || !Array.isArray(t.data_offsets) || t.data_offsets.length !== 2) {
-      throw corrupt(file, `tensor '${name}' has a malformed entry`);
+    if (!isObject(t) || !Array.isArray(t.shape) || !Array.isArray(t.data_offsets) || t.data_offsets.length !== 2) {
+      throw corrupt(file, `tensor '${show(name)}' has a malformed entry`);
     }
-    if (!(t.dtype in BYTES)) {
-      throw new LmrecError(`'${file}': tensor '${name}' has dtype ${t.dtype}; lmrec reads F32, F16 and BF16`, 'UNSUPPORTED');
+    if (typeof t.dtype !== 'string') throw corrupt(file, `tensor '${show(name)}' has dtype ${show(t.dtype)}, not a name`);
+    if (!Object.hasOwn(BYTES, t.dtype)) {
+      throw new LmrecError(
+        `'${file}': tensor '${show(name)}' has dtype ${show(t.dtype)}; lmrec reads F32, F16 and BF16`,
+        'UNSUPPORTED',
+      );
     }
     const dtype = t.dtype as SafetensorsDtype;
-    const [begin, end] = t.data_offsets;
-    const count = t.shape.reduce((a, b) => a * b, 1);
-    if (!Number.isInteger(begin) || !Number.isInteger(end) || begin < 0 || end < begin || end - begin !== count * BYTES[dtype]) {
-      throw corrupt(file, `tensor '${name}' has offsets that do not match its shape`);
+    const shape: unknown[] = t.shape;
+    if (!shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
+      throw corrupt(file, `tensor '${show(name)}' has shape ${show(shape)}, not a list of non-negative integers`);
     }
-    if (end > body.length) {
-      throw new LmrecError(`'${file}' is cut short: tensor '${name}' ends past the end of the file`, 'TRUNCATED_FILE');
+    // Past 2^53 the product is inexact, but then also larger than any file: it cannot match.
+    const count = (shape as number[]).reduce((a, b) => a * b, 1);
+    const [begin, end] = t.data_offsets as unknown[];
+    if (
+      !Number.isSafeInteger(begin) ||
+      !Number.isSafeInteger(end) ||
+      (begin as number) < 0 ||
+      (end as number) < (begin as number) ||
+      (end as number) - (begin as number) !== count * BYTES[dtype]
+    ) {
+      throw corrupt(file, `tensor '${show(name)}' has offsets that do not match its shape`);
     }
-    entries.push({ name, dtype, shape: t.shape, file, bytes: body.subarray(begin, end) });
+    if ((end as number) > body.length) {
+      throw new LmrecError(`'${file}' is cut short: tensor '${show(name)}' ends past the end of the file`, 'TRUNCATED_FILE');
+    }
+    entries.push({ name, dtype, shape: shape as number[], file, bytes: body.subarray(begin as number, end as number) });
+  }
+  // Tensors may not share bytes (the format forbids it; a writer that aliased them is broken).
+  const placed = entries.filter((e) => e.bytes.length > 0).sort((a, b) => a.bytes.byteOffset - b.bytes.byteOffset);
+  for (let i = 1; i < placed.length; i++) {
+    const a = placed[i - 1]!;
+    const b = placed[i]!;
+    if (b.bytes.byteOffset < a.bytes.byteOffset + a.bytes.length) {
+      throw corrupt(file, `tensors '${show(a.name)}' and '${show(b.name)}' overlap`);
+    }
   }
   return entries;
 }
@@ -100,14 +143,33 @@ export class Safetensors {
     const index = path.join(dir, 'model.safetensors.index.json');
     let files: string[];
     if (existsSync(index)) {
-      let map: { weight_map?: Record<string, string> };
+      let text: string;
       try {
-        map = JSON.parse(readFileSync(index, 'utf8'));
+        text = readFileSync(index, 'utf8');
+      } catch (e) {
+        throw new LmrecError(`cannot read '${index}': ${(e as Error).message}`, 'IO_ERROR');
+      }
+      let map: unknown;
+      try {
+        map = JSON.parse(text);
       } catch {
         throw corrupt(index, 'the index is not JSON');
       }
-      if (!map.weight_map || typeof map.weight_map !== 'object') throw corrupt(index, 'no weight_map');
-      files = [...new Set(Object.values(map.weight_map))].map((f) => path.join(dir, f));
+      const weightMap = isObject(map) ? map.weight_map : undefined;
+      if (!isObject(weightMap)) throw corrupt(index, 'no weight_map object');
+      // Shards are files of this directory: a name that leads elsewhere is refused, not followed.
+      const base = path.resolve(dir);
+      const shards = new Set<string>();
+      for (const [tensor, f] of Object.entries(weightMap)) {
+        if (typeof f !== 'string' || f === '') throw corrupt(index, `weight_map gives tensor '${show(tensor)}' no file name`);
+        const shard = path.resolve(base, f);
+        const rel = path.relative(base, shard);
+        if (rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) {
+          throw corrupt(index, `weight_map names '${show(f)}', outside the model directory`);
+        }
+        shards.add(path.join(dir, rel));
+      }
+      files = [...shards];
     } else if (existsSync(single)) {
       files = [single];
     } else {
@@ -122,7 +184,7 @@ export class Safetensors {
         throw new LmrecError(`cannot read '${file}': ${(e as Error).message}`, 'IO_ERROR');
       }
       for (const entry of parseSafetensors(data, file)) {
-        if (entries.has(entry.name)) throw corrupt(file, `tensor '${entry.name}' appears in two shards`);
+        if (entries.has(entry.name)) throw corrupt(file, `tensor '${show(entry.name)}' appears in two shards`);
         entries.set(entry.name, entry);
       }
     }
@@ -156,7 +218,10 @@ export class Safetensors {
     if (e.dtype === 'BF16') return bf16ToF32(e.bytes);
     if (e.dtype === 'F16') return f16ToF32(e.bytes);
     if (e.bytes.byteOffset % 4 === 0) return new Float32Array(e.bytes.buffer, e.bytes.byteOffset, e.bytes.length / 4);
-    return new Float32Array(e.bytes.slice().buffer);
+    // Unaligned: copy. (Not e.bytes.slice(): on a Buffer that is a view of the whole file.)
+    const copy = new Uint8Array(e.bytes.length);
+    copy.set(e.bytes);
+    return new Float32Array(copy.buffer);
   }
 }
 

@@ -14,6 +14,8 @@ export interface TinyDecoderOptions {
   heads?: number;
   kvHeads?: number;
   vocab?: number;
+  /** max_position_embeddings (default 64). */
+  maxPositions?: number;
   tied?: boolean;
   dtype?: SafetensorsDtype;
   seed?: number;
@@ -35,7 +37,7 @@ export function writeTinyDecoder(dir: string, o: TinyDecoderOptions = {}): Decod
   const config: DecoderConfig = {
     family: 'decoder', modelType, hidden, intermediate: o.intermediate ?? 48, layers: o.layers ?? 3, heads,
     kvHeads: o.kvHeads ?? 2, headDim: hidden / heads, vocab: o.vocab ?? 61, eps: 1e-6, ropeTheta: 10000,
-    tiedEmbeddings: o.tied ?? false, qkvBias: modelType === 'qwen2',
+    tiedEmbeddings: o.tied ?? false, qkvBias: modelType === 'qwen2', maxPositions: o.maxPositions ?? 64,
   };
   const source = randomSource(o.seed ?? 1, { embedding: 3 / Math.sqrt(hidden), matrix: 0.2, bias: 0.2, 'norm-bias': 0 });
   writeDecoderCheckpoint(dir, config, source, o.dtype ?? 'F32');
