@@ -49,7 +49,12 @@ export interface SearchResult {
 export interface LoadOptions {
   /** Memory-map the file instead of reading it; the index is copied only when modified. */
   mmap?: boolean;
-  /** Check the file's checksum (reads the whole file once). Default true. */
+  /**
+   * Check the file's checksum and that every stored value is finite and in range (reads the
+   * whole file once; about twice the time of the checksum alone). Default true. Unverified
+   * loads are for trusted files: damage then surfaces as CORRUPT_FILE from a search, or as
+   * wrong scores.
+   */
   verify?: boolean;
   /** Threads one search may use; default: every hardware thread. */
   threads?: number;

@@ -1,9 +1,12 @@
 // Saving and loading VectorIndex (format in index_file.h).
 #include "index/index_file.h"
 
+#include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "index/vector_index.h"
+#include "quant/f16.h"
 #include "util/error.h"
 
 namespace lmrec {
@@ -13,6 +16,87 @@ uint64_t align64(uint64_t x) { return (x + 63) / 64 * 64; }
 
 [[noreturn]] void corrupt(const std::string& path, const std::string& why) {
   throw Error(ErrorCode::CorruptFile, "'" + path + "' is damaged (" + why + "); restore it from a good copy or rebuild the index");
+}
+
+// Stored values are held to the bounds add() enforces (finite, norms at most 1e18, with slack
+// for quantisation), so that no scan of a loaded index can overflow float32 or meet a NaN.
+constexpr double kMaxNorm2 = 1e36 * 1.21;
+constexpr double kMaxScale = 1e18 * 1.1 / 127;
+
+// The per-vector int8 scales and l2 biases: count floats each, checked on every load.
+const char* scale_bias_problem(const FileHeader& h, const float* scale, const float* bias) {
+  for (uint64_t i = 0; i < h.count; ++i) {
+    if (scale && !(scale[i] >= 0 && double(scale[i]) <= kMaxScale)) return "an int8 scale is negative, too large or not a number";
+    if (bias && !(bias[i] <= 0 && double(bias[i]) >= -0.5 * kMaxNorm2)) return "an l2 norm is negative, too large or not a number";
+  }
+  return nullptr;
+}
+
+// Every code and original of the vectors held (lanes past the count and int8 padding dims are
+// never read): finite, each vector within the norm bound. A pass over the whole file, run with
+// the checksum (verify), which reads it all anyway.
+const char* values_problem(const FileHeader& h, const uint8_t* p, const FileLayout& L) {
+  using simd::kLanes;
+  using simd::Storage;
+  const Storage st = Storage(h.storage);
+  const size_t dim = h.dim, dp = h.dim_padded;
+  const size_t bb = simd::block_bytes(st, dp);
+  const float* scale = reinterpret_cast<const float*>(p + L.scale);
+  for (uint64_t b = 0; b * kLanes < h.count; ++b) {
+    const uint8_t* blk = p + L.blocks + b * bb;
+    const int lanes = int(std::min<uint64_t>(kLanes, h.count - b * kLanes));
+    // Per lane, written so the inner loops run over the 16 lanes side by side (vectorised).
+    double norm2[kLanes] = {};
+    uint32_t bad[kLanes] = {};
+    switch (st) {
+      case Storage::Int8: {
+        int32_t sq[kLanes] = {};  // at most 128^2 x 2^16 < 2^31
+        auto group = [&](const uint8_t* row, size_t dims) {
+          for (int lane = 0; lane < kLanes; ++lane)
+            for (size_t t = 0; t < dims; ++t) {
+              const int32_t c = int32_t(row[lane * 4 + t]) - 128;
+              sq[lane] += c * c;
+            }
+        };
+        for (size_t g = 0; g < dim / 4; ++g) group(blk + g * 64, 4);
+        if (dim % 4) group(blk + (dim / 4) * 64, dim % 4);  // padding dims are never read
+        for (int lane = 0; lane < kLanes; ++lane) {
+          const double sc = scale[b * kLanes + lane];
+          norm2[lane] = sc * sc * double(sq[lane]);
+        }
+        break;
+      }
+      case Storage::F16: {  // finite halves cannot reach the norm bound (65504^2 x 2^16)
+        const uint16_t* h = reinterpret_cast<const uint16_t*>(blk);
+        for (size_t d = 0; d < dp; ++d)
+          for (int lane = 0; lane < kLanes; ++lane) bad[lane] |= (h[d * kLanes + lane] & 0x7c00u) == 0x7c00u;
+        break;
+      }
+      case Storage::F32: {
+        const float* f = reinterpret_cast<const float*>(blk);
+        for (size_t d = 0; d < dim; ++d)  // a NaN or infinity makes the norm fail its bound
+          for (int lane = 0; lane < kLanes; ++lane) norm2[lane] += double(f[d * kLanes + lane]) * f[d * kLanes + lane];
+        for (size_t d = dim; d < dp; ++d)  // padding: finite (the queries hold 0 there)
+          for (int lane = 0; lane < kLanes; ++lane)
+            bad[lane] |= !(std::fabs(f[d * kLanes + lane]) <= std::numeric_limits<float>::max());
+        break;
+      }
+    }
+    bool finite = true;
+    for (int lane = 0; lane < lanes; ++lane) finite &= !bad[lane];
+    if (!finite) return "a stored vector holds a NaN or infinite value";
+    for (int lane = 0; lane < lanes; ++lane)
+      if (!(norm2[lane] <= kMaxNorm2)) return "a stored vector is not finite or its norm is out of range";
+  }
+  if (h.flags & 1) {
+    const float* o = reinterpret_cast<const float*>(p + L.originals);
+    for (uint64_t i = 0; i < h.count; ++i) {
+      double n2 = 0;
+      for (size_t d = 0; d < dim; ++d) n2 += double(o[i * dim + d]) * o[i * dim + d];
+      if (!(n2 <= kMaxNorm2)) return "a stored original vector is not finite or its norm is out of range";
+    }
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -99,6 +183,11 @@ std::unique_ptr<VectorIndex> VectorIndex::load(const std::string& path, const Lo
                                               std::to_string(L.total) + " its header announces (an interrupted write or copy)");
   if (size > L.total) corrupt(path, "unexpected bytes after the end");
   if (const char* problem = trailer_problem(p, L.total, opt.verify)) corrupt(path, problem);
+  if (const char* problem = scale_bias_problem(h, L.scale_bytes ? reinterpret_cast<const float*>(p + L.scale) : nullptr,
+                                               L.bias_bytes ? reinterpret_cast<const float*>(p + L.bias) : nullptr))
+    corrupt(path, problem);
+  if (opt.verify)
+    if (const char* problem = values_problem(h, p, L)) corrupt(path, problem);
 
   IndexOptions o;
   o.dim = h.dim;

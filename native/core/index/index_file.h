@@ -4,6 +4,9 @@
 //              ids u64[count]; scale f32[blocks*16] (int8); bias f32[blocks*16] (l2);
 //              code blocks; originals f32[count*dim] (when kept)
 //   last 16    FileTrailer: CRC-32C of every byte before it, then "LMRECEND"
+// VectorIndex::load checks the header, the sizes, the ids (unique) and the int8 scales and l2
+// norms (finite, in range) always; with LoadOptions::verify also the checksum and every code
+// and original (finite, norms within add()'s bound), so a verified index never scores NaN.
 #pragma once
 #include <cstddef>
 #include <cstdint>

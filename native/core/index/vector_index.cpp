@@ -362,10 +362,12 @@ void VectorIndex::finish_query(const float* query, const PreparedQueries& prep, 
   const size_t dim = options_.dim;
   const bool l2 = options_.metric == Metric::L2;
   const float* unit = prep.unit.data() + size_t(qi) * dim;
-  // Every vector is offered to the heaps and every key is finite, so they fill; checked anyway
-  // so a kernel bug surfaces as an error rather than a read past the end.
+  // Every vector is offered to the heaps and add() admits only finite values, so they fill.
+  // Short of that, the codes hold NaNs, which only a damaged file loaded with verify: false
+  // can bring (verified loads check every value).
   if (candidates.size() < std::min(count_, p.rescore ? p.k * p.rescore : p.k))
-    throw Error(ErrorCode::Internal, "scan returned fewer candidates than requested");
+    throw Error(ErrorCode::CorruptFile,
+                "the index holds non-finite values: its file is damaged (load it with verify: true to check)");
   if (!p.rescore) {
     const float q2 = l2 ? float(squared_norm(query, dim)) : 0.0f;
     for (size_t i = 0; i < p.k; ++i) {

@@ -41,7 +41,7 @@ struct SearchParams {
 
 struct LoadOptions {
   bool map = false;     // memory-map instead of reading into memory
-  bool verify = true;   // check the checksum (reads the whole file once)
+  bool verify = true;   // check the checksum and that every stored value is finite and in range
   int threads = 0;
   const simd::Kernels* kernels = nullptr;
 };

@@ -4,6 +4,9 @@
 //   payload: parameters f32[param_count], popularity f32[items]
 //   last 16: CRC-32C of every byte before it, then "LMRECEND" (as in index files)
 // The optimiser's moments are not saved: update() after load() starts them afresh.
+#include "srm/srm_file.h"
+
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -50,10 +53,7 @@ void Recommender::save(const std::string& path) const {
   w.commit();
 }
 
-std::unique_ptr<Recommender> Recommender::load(const std::string& path) {
-  const std::shared_ptr<FileBytes> file = FileBytes::open(path, false);
-  const uint8_t* p = file->data();
-  const size_t size = file->size();
+SrmFileView parse_srm_file(const uint8_t* p, size_t size, const std::string& path, bool verify_crc) {
   if (size == 0 || std::memcmp(p, kMagic, std::min<size_t>(size, 8)) != 0)
     throw Error(ErrorCode::NotAModel, "'" + path + "' is not an lmrec SRM model file");
   if (size < sizeof(Header))
@@ -78,15 +78,29 @@ std::unique_ptr<Recommender> Recommender::load(const std::string& path) {
     throw Error(ErrorCode::TruncatedFile, "'" + path + "' is cut short: " + std::to_string(size) + " bytes of the " +
                                               std::to_string(total) + " its header announces (an interrupted write or copy)");
   if (size > total) corrupt(path, "unexpected bytes after the end");
-  if (const char* problem = trailer_problem(p, total, true)) corrupt(path, problem);
+  if (const char* problem = trailer_problem(p, total, verify_crc)) corrupt(path, problem);
 
-  auto r = std::make_unique<Recommender>(s, 0);
-  const float* f = reinterpret_cast<const float*>(p + sizeof(Header));
-  for (size_t i = 0; i < h.param_count; ++i)
-    if (!std::isfinite(f[i])) corrupt(path, "non-finite parameter");
-  std::memcpy(r->params_.data(), f, h.param_count * sizeof(float));
-  std::memcpy(r->popularity_.data(), f + h.param_count, size_t(s.items) * sizeof(float));
-  r->step_ = h.steps;
+  SrmFileView v;
+  v.shape = s;
+  v.steps = h.steps;
+  v.params = reinterpret_cast<const float*>(p + sizeof(Header));
+  v.param_count = h.param_count;
+  v.popularity = v.params + h.param_count;
+  for (size_t i = 0; i < v.param_count; ++i)
+    if (!std::isfinite(v.params[i])) corrupt(path, "non-finite parameter");
+  // Counts of training events: what count_popularity() can produce (finite, >= 0).
+  for (size_t i = 0; i < s.items; ++i)
+    if (!(v.popularity[i] >= 0 && std::isfinite(v.popularity[i]))) corrupt(path, "negative or non-finite popularity count");
+  return v;
+}
+
+std::unique_ptr<Recommender> Recommender::load(const std::string& path) {
+  const std::shared_ptr<FileBytes> file = FileBytes::open(path, false);
+  const SrmFileView v = parse_srm_file(file->data(), file->size(), path, true);
+  auto r = std::make_unique<Recommender>(v.shape, 0);
+  std::memcpy(r->params_.data(), v.params, v.param_count * sizeof(float));
+  std::memcpy(r->popularity_.data(), v.popularity, size_t(v.shape.items) * sizeof(float));
+  r->step_ = v.steps;
   return r;
 }
 
