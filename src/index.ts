@@ -1,4 +1,7 @@
-/** lmrec: the product. Tools for tests, benchmarks and demos live in `lmrec/tools`. */
+/**
+ * lmrec: the product. Tools for tests, benchmarks and demos live in `lmrec/tools`.
+ * @module lmrec
+ */
 export { LmrecError, ERROR_CODES, type LmrecErrorCode } from './errors.js';
 export {
   VectorIndex,
