@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import bindings from 'bindings';
 import { LmrecError } from './errors.js';
+import type { SrmInfo } from './srm/sequential-recommender.js';
 
 export interface NativeSearchResult {
   ids: Float64Array;
@@ -54,15 +55,6 @@ export interface NativeIndexConstructor {
   ): Promise<NativeIndex>;
 }
 
-export interface NativeSrmInfo {
-  items: number;
-  dim: number;
-  blocks: number;
-  heads: number;
-  maxLen: number;
-  steps: number;
-  parameters: number;
-}
 
 /** Training options as the addon reads them (see srm_config.h); absent fields take defaults. */
 export interface NativeTrainOptions {
@@ -92,7 +84,7 @@ export interface NativeTrainReport {
 
 /** Sequences travel as CSR: a flat Int32Array of items and Float64Array offsets (count + 1). */
 export interface NativeSrm {
-  info(): NativeSrmInfo;
+  info(): SrmInfo;
   layout(): { name: string; rows: number; cols: number; offset: number }[];
   setItemEmbeddings(vectors: Float32Array): void;
   countPopularity(items: Int32Array, offsets: Float64Array, reset: boolean): void;
