@@ -11,7 +11,7 @@ export {
   type VectorIndexOptions,
   type SearchOptions,
   type SearchResult,
-  type LoadOptions,
+  type VectorIndexLoadOptions,
 } from './vector-index/vector-index.js';
 export {
   LanguageModel,
@@ -37,8 +37,8 @@ export {
   type EpochReport,
   type StopReason,
   type SrmInfo,
-  type ScoreResult,
-  type TopKResult,
-  type UpdateOptions,
-  type UpdateReport,
+  type SrmScoreResult,
+  type SrmTopKResult,
+  type SrmUpdateOptions,
+  type SrmUpdateReport,
 } from './srm/sequential-recommender.js';

@@ -3,9 +3,10 @@
  * `model.safetensors.index.json`. Each file is read once; tensors are decoded to Float32Array
  * on request (fp32 shares the file's bytes when aligned; fp16 and bf16 are widened).
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { LmrecError } from '../errors.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
 const BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2 };
@@ -280,7 +281,5 @@ export function writeSafetensors(file: string, tensors: TensorToWrite[]): void {
   json += ' '.repeat((8 - ((json.length + 8) % 8)) % 8); // keeps the data 8-byte aligned
   const head = Buffer.alloc(8);
   head.writeBigUInt64LE(BigInt(json.length));
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, Buffer.concat([head, Buffer.from(json), ...bodies]));
-  renameSync(tmp, file);
+  writeFileAtomic(file, Buffer.concat([head, Buffer.from(json), ...bodies]));
 }

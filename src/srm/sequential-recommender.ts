@@ -11,7 +11,7 @@
  */
 import { LmrecError } from '../errors.js';
 import { evaluate, type Metrics, type Scorer, type Split } from '../eval/leave-one-out.js';
-import { native, type NativeSrm, type NativeTrainOptions, type NativeTrainReport } from '../native.js';
+import { native, type NativeSrm, type NativeTrainOptions } from '../native.js';
 import type { SearchResult } from '../vector-index/vector-index.js';
 
 export interface SrmShapeOptions {
@@ -95,7 +95,7 @@ export interface SrmInfo {
   parameters: number;
 }
 
-export interface ScoreResult {
+export interface SrmScoreResult {
   scores: Float32Array;
   /** History items outside the catalog, skipped. */
   ignored: number;
@@ -106,21 +106,29 @@ export interface ScoreResult {
 }
 
 /** The best next items (ids are item numbers), best first: min(k, eligible items) of them. */
-export interface TopKResult extends SearchResult {
+export interface SrmTopKResult extends SearchResult {
   /** History items outside the catalog, skipped. */
   ignored: number;
   /** 'popularity' when the history was empty after skipping unknown items. */
   fallback: 'popularity' | null;
 }
 
-export interface UpdateOptions extends SrmTrainOptions {
+export interface SrmUpdateOptions extends SrmTrainOptions {
   /** Trailing events of each sequence that are new (the loss covers them). Default 1. */
   fresh?: number;
   /** Passes over the fresh data. Default 1. */
   passes?: number;
 }
 
-export interface UpdateReport extends NativeTrainReport {
+export interface SrmUpdateReport {
+  /** Mean training loss over the steps. */
+  loss: number;
+  steps: number;
+  /** Training windows (one per sequence with 2 or more events, per pass). */
+  windows: number;
+  /** Events the loss covered. */
+  targets: number;
+  /** History items outside the catalog, skipped. */
   ignored: number;
 }
 
@@ -269,7 +277,7 @@ export class SequentialRecommender {
   }
 
   /** Scores of the candidates as the next item after the history (higher is better). */
-  score(history: ArrayLike<number>, candidates: ArrayLike<number>): ScoreResult {
+  score(history: ArrayLike<number>, candidates: ArrayLike<number>): SrmScoreResult {
     const h = this.#known(history);
     checkArrayLike(candidates, 'candidates');
     const known: number[] = [];
@@ -296,7 +304,7 @@ export class SequentialRecommender {
    * The k best next items (best first), excluding the history's items unless asked not to:
    * min(k, eligible items) of them.
    */
-  topK(history: ArrayLike<number>, k: number, options: { excludeHistory?: boolean } = {}): TopKResult {
+  topK(history: ArrayLike<number>, k: number, options: { excludeHistory?: boolean } = {}): SrmTopKResult {
     if (!Number.isInteger(k) || k < 1) throw new LmrecError(`k must be a positive integer, got ${k}`, 'INVALID_K');
     const exclude = options.excludeHistory ?? true;
     const h = this.#known(history);
@@ -342,7 +350,7 @@ export class SequentialRecommender {
    * towards popularity. Requests keep being served while it runs; a second concurrent
    * update (or fit step) is refused with BUSY.
    */
-  async update(sequences: ArrayLike<number>[], options: UpdateOptions = {}): Promise<UpdateReport> {
+  async update(sequences: ArrayLike<number>[], options: SrmUpdateOptions = {}): Promise<SrmUpdateReport> {
     if (!Array.isArray(sequences)) throw new LmrecError('update sequences must be an array of item arrays', 'INVALID_ARGUMENT');
     const fresh = options.fresh ?? 1;
     const passes = options.passes ?? 1;
@@ -356,7 +364,7 @@ export class SequentialRecommender {
     const report = await n.trainRecent(csr.items, csr.offsets, fresh, trainOptions(options, this.items), passes);
     n.countPopularity(tails.items, tails.offsets, false);
     this.#pop = undefined;
-    return { ...report, ignored };
+    return { loss: report.loss, steps: report.steps, windows: report.windows, targets: report.targets, ignored };
   }
 
   /**

@@ -46,7 +46,7 @@ export interface SearchResult {
   scores: number[];
 }
 
-export interface LoadOptions {
+export interface VectorIndexLoadOptions {
   /** Memory-map the file instead of reading it; the index is copied only when modified. */
   mmap?: boolean;
   /**
@@ -94,7 +94,7 @@ export class VectorIndex {
   }
 
   /** Loads an index written by `save`. Corrupt, truncated or foreign files are rejected. */
-  static async load(path: string, options: LoadOptions = {}): Promise<VectorIndex> {
+  static async load(path: string, options: VectorIndexLoadOptions = {}): Promise<VectorIndex> {
     if (typeof options !== 'object' || options === null) throw new LmrecError('load options must be an object', 'INVALID_ARGUMENT');
     const loaded = await native.NativeIndex.load(path, {
       mmap: options.mmap ?? false,
