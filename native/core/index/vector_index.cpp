@@ -126,12 +126,13 @@ size_t VectorIndex::size() const {
 }
 
 bool VectorIndex::has(uint64_t id) const {
-  std::shared_lock lock(mu_);
+  std::shared_lock lock(ids_mu_);
   return position_.count(id) != 0;
 }
 
 size_t VectorIndex::memory_bytes() const {
   std::shared_lock lock(mu_);
+  std::shared_lock ids(ids_mu_);
   const size_t map_entry = sizeof(uint64_t) + sizeof(uint32_t) + 2 * sizeof(void*);
   return ids_.owned_bytes() + scale_.owned_bytes() + bias_.owned_bytes() + blocks_.owned_bytes() +
          originals_.owned_bytes() + position_.size() * map_entry +
@@ -209,8 +210,15 @@ void VectorIndex::add(const uint64_t* ids, const float* vectors, size_t n) {
                                               " is already in the index (remove it first to replace it)");
   const size_t new_count = count_ + n;
   Staged staged_arrays = stage(new_count);
+  // Geometric, so adding a few vectors at a time does not rehash every id each call; the
+  // rehash holds back has(), not searches (which never read the map).
+  if (new_count > position_.bucket_count() * position_.max_load_factor()) {
+    std::unique_lock ids(ids_mu_);
+    position_.reserve(std::max(new_count, position_.size() * 2));
+  }
 
   std::unique_lock lock(mu_);
+  std::unique_lock ids_lock(ids_mu_);
   adopt_staged(staged_arrays);
   const size_t bb = simd::block_bytes(st, dim_padded_);
   const size_t nb = blocks_for(new_count);
@@ -219,10 +227,6 @@ void VectorIndex::add(const uint64_t* ids, const float* vectors, size_t n) {
   if (options_.metric == Metric::L2) bias_.resize(nb * kLanes, 0.0f);
   ids_.resize(new_count);
   if (options_.keep_originals) originals_.resize(new_count * dim);
-  // Geometric, so adding a few vectors at a time does not rehash every id each call.
-  if (new_count > position_.bucket_count() * position_.max_load_factor())
-    position_.reserve(std::max(new_count, position_.size() * 2));
-
   for (size_t i = 0; i < n; ++i) {
     const size_t pos = count_ + i;
     const float* u = need_units ? units.data() + i * dim : nullptr;
@@ -247,6 +251,7 @@ void VectorIndex::remove(const uint64_t* ids, size_t n) {
   Staged staged_arrays = stage(count_);
 
   std::unique_lock lock(mu_);
+  std::unique_lock ids_lock(ids_mu_);
   adopt_staged(staged_arrays);
 
   // Fill each hole with the last vector, so the codes stay dense and scans need no tombstones.

@@ -102,8 +102,9 @@ class VectorIndex {
   Buffer<float> originals_;     // count x dim (normalised for cosine)
   std::unordered_map<uint64_t, uint32_t> position_;
   std::shared_ptr<FileBytes> file_;  // backs the views of a loaded index
-  mutable std::shared_mutex mu_;  // readers share it; a writer holds it while copying into place
-  std::mutex write_mu_;           // one add/remove at a time
+  mutable std::shared_mutex mu_;      // the arrays: searches share it; a writer holds it while copying into place
+  mutable std::shared_mutex ids_mu_;  // position_ (has() shares it); taken after mu_ when both are
+  std::mutex write_mu_;               // one add/remove at a time (position_ is read under it alone)
 };
 
 const char* metric_name(Metric m);
