@@ -5,8 +5,12 @@
  * query through the last block (its keys and values still come from every row).
  */
 import type { SrmShape } from '../test/helpers/srm-reference.js';
+import { linear } from '../test/oracle/decoder.js';
+import { layerNorm as norm } from '../test/oracle/encoder.js';
 
 type Layout = { name: string; rows: number; cols: number; offset: number }[];
+
+const EPS = 1e-8; // SASRec's layer-norm epsilon
 
 export class PlainSasrec {
   readonly #shape: SrmShape;
@@ -41,10 +45,10 @@ export class PlainSasrec {
       const last = b === blocks - 1;
       const q0 = last ? n - 1 : 0; // the last block needs only the last row's output
       const rows = n - q0;
-      const q = layerNorm(x.subarray(q0 * d), rows, d, this.#get(`${p}ln1.gain`), this.#get(`${p}ln1.bias`));
-      const Q = linear(q, rows, d, d, this.#get(`${p}attn.wq`), this.#get(`${p}attn.bq`));
-      const K = linear(x, n, d, d, this.#get(`${p}attn.wk`), this.#get(`${p}attn.bk`));
-      const V = linear(x, n, d, d, this.#get(`${p}attn.wv`), this.#get(`${p}attn.bv`));
+      const q = norm(x.subarray(q0 * d), rows, d, { weight: this.#get(`${p}ln1.gain`), bias: this.#get(`${p}ln1.bias`) }, EPS);
+      const Q = linear(q, rows, d, this.#get(`${p}attn.wq`), d, this.#get(`${p}attn.bq`));
+      const K = linear(x, n, d, this.#get(`${p}attn.wk`), d, this.#get(`${p}attn.bk`));
+      const V = linear(x, n, d, this.#get(`${p}attn.wv`), d, this.#get(`${p}attn.bv`));
       const attn = new Float32Array(rows * d);
       const s = new Float32Array(n);
       for (let h = 0; h < heads; h++) {
@@ -65,42 +69,15 @@ export class PlainSasrec {
           }
         }
       }
-      const hid = linear(attn, rows, d, d, this.#get(`${p}attn.wo`), this.#get(`${p}attn.bo`));
+      const hid = linear(attn, rows, d, this.#get(`${p}attn.wo`), d, this.#get(`${p}attn.bo`));
       for (let i = 0; i < rows * d; i++) hid[i]! += q[i]!;
-      const nrm = layerNorm(hid, rows, d, this.#get(`${p}ln2.gain`), this.#get(`${p}ln2.bias`));
-      const f1 = linear(nrm, rows, d, d, this.#get(`${p}ffn.w1`), this.#get(`${p}ffn.b1`));
+      const nrm = norm(hid, rows, d, { weight: this.#get(`${p}ln2.gain`), bias: this.#get(`${p}ln2.bias`) }, EPS);
+      const f1 = linear(nrm, rows, d, this.#get(`${p}ffn.w1`), d, this.#get(`${p}ffn.b1`));
       for (let i = 0; i < f1.length; i++) if (f1[i]! < 0) f1[i] = 0;
-      const out = linear(f1, rows, d, d, this.#get(`${p}ffn.w2`), this.#get(`${p}ffn.b2`));
+      const out = linear(f1, rows, d, this.#get(`${p}ffn.w2`), d, this.#get(`${p}ffn.b2`));
       for (let i = 0; i < rows * d; i++) out[i]! += nrm[i]!;
       x = out;
     }
-    return layerNorm(x.subarray(x.length - d), 1, d, this.#get('final_ln.gain'), this.#get('final_ln.bias'));
+    return norm(x.subarray(x.length - d), 1, d, { weight: this.#get('final_ln.gain'), bias: this.#get('final_ln.bias') }, EPS);
   }
-}
-
-/** rows x cols input times W^T [out x cols] plus bias. */
-function linear(x: Float32Array, rows: number, cols: number, out: number, W: Float32Array, bias: Float32Array): Float32Array {
-  const y = new Float32Array(rows * out);
-  for (let r = 0; r < rows; r++) {
-    for (let o = 0; o < out; o++) {
-      let s = bias[o]!;
-      for (let i = 0; i < cols; i++) s += x[r * cols + i]! * W[o * cols + i]!;
-      y[r * out + o] = s;
-    }
-  }
-  return y;
-}
-
-function layerNorm(x: Float32Array, rows: number, d: number, g: Float32Array, b: Float32Array): Float32Array {
-  const y = new Float32Array(rows * d);
-  for (let r = 0; r < rows; r++) {
-    let mean = 0;
-    for (let j = 0; j < d; j++) mean += x[r * d + j]!;
-    mean /= d;
-    let v = 0;
-    for (let j = 0; j < d; j++) v += (x[r * d + j]! - mean) ** 2;
-    const inv = 1 / Math.sqrt(v / d + 1e-8);
-    for (let j = 0; j < d; j++) y[r * d + j] = (x[r * d + j]! - mean) * inv * g[j]! + b[j]!;
-  }
-  return y;
 }

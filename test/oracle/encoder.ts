@@ -6,7 +6,7 @@ import type { EncoderConfig } from '../../src/lm/config.js';
 import type { EncoderLayerWeights, EncoderWeights, Norm } from '../../src/lm/encoder-weights.js';
 import { linear, type ReferenceOutput } from './decoder.js';
 
-function layerNorm(x: Float32Array, T: number, H: number, n: Norm, eps: number): Float32Array {
+export function layerNorm(x: Float32Array, T: number, H: number, n: Norm, eps: number): Float32Array {
   const out = new Float32Array(T * H);
   for (let t = 0; t < T; t++) {
     let mean = 0;
