@@ -80,7 +80,7 @@ function writeEncoder(dir: string): void {
 interface Row {
   model: string;
   precision: Precision;
-  block_size: number | 'whole';
+  block_size: number | 'whole' | `${number}+arena`;
   layers_run: number;
   tokens_per_s: number;
   baseline_tokens_per_s: number;
@@ -101,7 +101,8 @@ async function benchModel(name: string, write: (dir: string) => void, blockSize:
     const rounds = 9;
     interface Variant {
       precision: Precision;
-      block_size: number | 'whole';
+      /** 'whole' = one bare graph; 'N+arena' = blocks of N with onnxruntime's memory arena kept. */
+      block_size: number | 'whole' | `${number}+arena`;
       layers_run: number;
       run: () => Promise<unknown>;
       times: number[];
@@ -130,6 +131,13 @@ async function benchModel(name: string, write: (dir: string) => void, blockSize:
         for (const layer of size === blockSize ? [c.layers, c.layers / 2] : [c.layers]) {
           variants.push({ precision, block_size: size, layers_run: layer, run: () => lm.encode(inputs, { layer: layer === c.layers ? 'final' : layer, batchSize: BATCH }), times: [] });
         }
+      }
+      // int8 blocks with the arena kept: what running without it costs (int8 only: one more
+      // fp32 copy of the large model would not fit in this machine's memory beside the others)
+      if (precision === 'int8') {
+        const arena = await LanguageModel.load(dir, { precision, blockSize, cacheDir: false, memoryArena: true });
+        closers.push(() => arena.close());
+        variants.push({ precision, block_size: `${blockSize}+arena`, layers_run: c.layers, run: () => arena.encode(inputs, { batchSize: BATCH }), times: [] });
       }
     }
     for (const v of variants) await v.run(); // warm-up
@@ -166,13 +174,14 @@ async function main(): Promise<void> {
   for (const model of [DECODER.name, ENCODER.name]) {
     const mine = rows.filter((r) => r.model === model);
     const full = Math.max(...mine.map((r) => r.layers_run));
-    const blocks = mine.find((r) => typeof r.block_size === 'number' && r.block_size > 1)!.block_size;
-    const get = (p: Precision, b: number | 'whole', l: number) => mine.find((r) => r.precision === p && r.block_size === b && r.layers_run === l)!;
+    const blocks = mine.find((r) => typeof r.block_size === 'number' && r.block_size > 1)!.block_size as number;
+    const get = (p: Precision, b: Row['block_size'], l: number) => mine.find((r) => r.precision === p && r.block_size === b && r.layers_run === l)!;
     console.log(
       `\n${model}: segmentation cost (blocks of ${blocks}, full depth): fp32 ${((1 - get('fp32', blocks, full).vs_baseline) * 100).toFixed(1)}%, int8 ${((1 - get('int8', blocks, full).vs_baseline) * 100).toFixed(1)}%` +
         ` (against one block through encode: fp32 ${((1 - get('fp32', blocks, full).tokens_per_s / get('fp32', full, full).tokens_per_s) * 100).toFixed(1)}%, int8 ${((1 - get('int8', blocks, full).tokens_per_s / get('int8', full, full).tokens_per_s) * 100).toFixed(1)}%)` +
         `; int8 / fp32: ${(get('int8', blocks, full).tokens_per_s / get('fp32', blocks, full).tokens_per_s).toFixed(2)}x (one graph ${(get('int8', 'whole', full).tokens_per_s / get('fp32', 'whole', full).tokens_per_s).toFixed(2)}x)` +
-        `; middle layer / full depth: fp32 ${(get('fp32', blocks, full / 2).tokens_per_s / get('fp32', blocks, full).tokens_per_s).toFixed(2)}x, int8 ${(get('int8', blocks, full / 2).tokens_per_s / get('int8', blocks, full).tokens_per_s).toFixed(2)}x`,
+        `; middle layer / full depth: fp32 ${(get('fp32', blocks, full / 2).tokens_per_s / get('fp32', blocks, full).tokens_per_s).toFixed(2)}x, int8 ${(get('int8', blocks, full / 2).tokens_per_s / get('int8', blocks, full).tokens_per_s).toFixed(2)}x` +
+        `; int8 blocks without the memory arena / with it: ${(get('int8', blocks, full).tokens_per_s / get('int8', `${blocks}+arena`, full).tokens_per_s).toFixed(2)}x`,
     );
   }
 }

@@ -40,6 +40,12 @@ export interface LanguageModelOptions {
    * bias (B x T x T) and one layer's activations, so it grows with the square of the length.
    */
   maxBatchBytes?: number;
+  /**
+   * Keep onnxruntime's memory arena in each session (default false). An arena reuses its
+   * buffers from run to run, but keeps each session's largest run's memory until the model is
+   * closed: with n block sessions, up to n times maxBatchBytes after one long input.
+   */
+  memoryArena?: boolean;
 }
 
 /** A layer index (0 = embeddings, l = output of layer l before a decoder's final norm) or 'final'. */
@@ -102,6 +108,7 @@ const loadSchema = z.strictObject({
   precision: z.enum(['fp32', 'int8']).optional(),
   cacheDir: z.union([z.string().min(1), z.literal(false)]).optional(),
   maxBatchBytes: z.number().int().positive().optional(),
+  memoryArena: z.boolean().optional(),
 }) satisfies z.ZodType<LanguageModelOptions>;
 const hiddenStatesSchema = z.strictObject({ layers: z.array(layerRef).min(1).optional(), ...truncate }) satisfies z.ZodType<HiddenStatesOptions>;
 const logitsSchema = z.strictObject(truncate) satisfies z.ZodType<LogitsOptions>;
@@ -226,7 +233,7 @@ export class LanguageModel {
     const cache =
       o.cacheDir === false ? undefined : new GraphCache(o.cacheDir ?? defaultCacheDir(), await graphKey(dir, { precision, blockSize }));
     const ort = await onnxruntime();
-    const sessionOptions = lmSessionOptions(o.threads);
+    const sessionOptions = lmSessionOptions(o.threads, o.memoryArena);
     const create = (source: string | Uint8Array) =>
       ortCall('opening a graph', () =>
         // (overloads: a path or the bytes)
@@ -570,10 +577,10 @@ function pool(hidden: Float32Array, ids: ArrayLike<number>, H: number, pooling: 
  * 1,024 tokens: 210 MB kept, 22 MB without). Measured on 2 busy cores, without it runs took
  * 0.85-1.0x the time for one short input and 1.05-1.15x for batches of 4-16 x 128 tokens.
  */
-export function lmSessionOptions(threads?: number): InferenceSession.SessionOptions {
+export function lmSessionOptions(threads?: number, memoryArena = false): InferenceSession.SessionOptions {
   return {
     graphOptimizationLevel: 'all',
-    enableCpuMemArena: false,
+    enableCpuMemArena: memoryArena,
     interOpNumThreads: 1,
     ...(threads ? { intraOpNumThreads: threads } : {}),
     extra: { session: { force_spinning_stop: '1', intra_op: { allow_spinning: '1' } } },
