@@ -58,10 +58,9 @@ SearchRequest read_search(const Napi::CallbackInfo& info, const VectorIndex& ind
                                             " floats, not a multiple of the index dimension " + std::to_string(dim));
   r.nq = q.size / dim;
   r.params.k = count(arg(info, 1), "k", 9007199254740991.0, ErrorCode::InvalidK);
-  if (r.params.k == 0) throw Error(ErrorCode::InvalidK, "k must be at least 1");
   const Napi::Value rescore = arg(info, 2);
   r.params.rescore = rescore.IsUndefined() ? 0 : count(rescore, "rescore", 1024);
-  if (index.size() == 0) throw Error(ErrorCode::EmptyIndex, "the index is empty: add vectors before searching");
+  // k = 0 and an empty index come out as 0 results here; the search itself reports them
   r.params.k = index.result_count(r.nq, r.params.k);
   r.ids.resize(r.nq * r.params.k);
   r.scores.resize(r.ids.size());

@@ -36,7 +36,7 @@ export interface EvalReport {
     bestEpoch: number | null;
     trainSeconds: number;
     parameters: number;
-    /** Why training stopped: every epoch ran, early stopping, or the time budget. */
+    /** Why training stopped: every epoch ran, early stopping, the time budget, or Ctrl-C. */
     stopReason: StopReason | undefined;
     history: EpochSummary[];
   };

@@ -572,10 +572,10 @@ function pool(hidden: Float32Array, ids: ArrayLike<number>, H: number, pooling: 
  * on small models) but stop spinning when the run ends (`force_spinning_stop`): spinning
  * threads of one session otherwise steal the cores from the next one in the chain, which
  * made segmented runs up to 2x slower. Measured against no spinning at all: 1.02-1.23x faster.
- * No memory arena: each session's arena kept its largest run's memory for good, so a model
- * of n blocks held up to n times maxBatchBytes after one long input (6 one-layer blocks at
- * 1,024 tokens: 210 MB kept, 22 MB without). Measured on 2 busy cores, without it runs took
- * 0.85-1.0x the time for one short input and 1.05-1.15x for batches of 4-16 x 128 tokens.
+ * No memory arena by default: each session's arena kept its largest run's memory for good, so
+ * a model of n blocks held up to n times maxBatchBytes after one long input (6 one-layer
+ * blocks at 1,024 tokens: 210 MB kept, 22 MB without). In bench:lm's interleaved rounds, int8
+ * blocks ran 1.15x (Qwen2.5-0.5B shape) and 1.09x (MiniLM shape) faster without it.
  */
 export function lmSessionOptions(threads?: number, memoryArena = false): InferenceSession.SessionOptions {
   return {
