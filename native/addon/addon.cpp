@@ -3,6 +3,7 @@
 
 #include "addon_data.h"
 #include "index_wrap.h"
+#include "lm_trainer_wrap.h"
 #include "machine_wrap.h"
 #include "srm_wrap.h"
 #include "source_hash.h"
@@ -35,6 +36,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sourceHash", Napi::String::New(env, LMREC_SOURCE_HASH));
   exports.Set("NativeIndex", init_index_class(env));
   exports.Set("NativeSrm", init_srm_class(env));
+  exports.Set("NativeLmTrainer", init_lm_trainer_class(env));
   init_machine_functions(env, exports);
   return exports;
 }

@@ -8,6 +8,7 @@ struct AddonData {
   Napi::FunctionReference error_class;  // LmrecError, registered by src/native.ts
   Napi::FunctionReference index_class;  // NativeIndex
   Napi::FunctionReference srm_class;    // NativeSrm
+  Napi::FunctionReference lm_trainer_class;  // NativeLmTrainer
 };
 
 inline AddonData& addon_data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }

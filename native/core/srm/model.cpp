@@ -99,7 +99,7 @@ void forward(const Shape& s, const ParamView& w, const Batch& b, const DropoutPl
     } else {
       resize(A.probs, b.seqs.prob_floats);
       const nn::AttentionDropout ad{drop.p, site_key(drop, bi, kAttention)};
-      nn::attention_forward(A.q.data(), A.k.data(), A.v.data(), b.seqs, d, s.heads, ad, A.probs.data(),
+      nn::attention_forward(A.q.data(), A.k.data(), A.v.data(), b.seqs, nn::AttentionShape::mha(d, s.heads), ad, A.probs.data(),
                             A.attn.data(), threads);
     }
     nn::linear_forward(lin(p.wo, p.bo, d), A.attn.data(), R, A.h.data(), threads);
@@ -152,7 +152,7 @@ void backward(const Shape& s, const ParamView& w, const Batch& b, const DropoutP
     dqin = dh;
     nn::linear_backward(lin(p.wo, p.bo, d), A.attn.data(), dh.data(), T, gp.wo, gp.bo, da.data(), false, threads);
     const nn::AttentionDropout ad{drop.p, site_key(drop, bi, kAttention)};
-    nn::attention_backward(A.q.data(), A.k.data(), A.v.data(), b.seqs, d, s.heads, ad, A.probs.data(), da.data(),
+    nn::attention_backward(A.q.data(), A.k.data(), A.v.data(), b.seqs, nn::AttentionShape::mha(d, s.heads), ad, A.probs.data(), da.data(),
                            dq.data(), dk.data(), dv.data(), threads);
     nn::linear_backward(lin(p.wq, p.bq, d), A.qin.data(), dq.data(), T, gp.wq, gp.bq, dqin.data(), true, threads);
     nn::linear_backward(lin(p.wk, p.bk, d), xin, dk.data(), T, gp.wk, gp.bk, dx.data(), false, threads);
