@@ -139,6 +139,8 @@ export interface NativeLlamaShape {
   maxPositions?: number | undefined;
   items?: number | undefined;
   auxHeads?: number | undefined;
+  /** The output layer is the token embedding (default), else its own lm_head.weight. */
+  tied?: boolean | undefined;
   ropeTheta?: number | undefined;
   normEps?: number | undefined;
   seed?: number | undefined;
@@ -177,6 +179,8 @@ export interface NativeLmCorpus {
   eventEnds?: Float64Array | undefined;
   /** The item the hidden state at each event end predicts, or -1. */
   nextItems?: Int32Array | undefined;
+  /** Evaluation only: per sequence, the first token (absolute index) whose prediction is scored. */
+  scoreFrom?: Float64Array | undefined;
   /** Teacher hidden states at each sequence's last token: [count x teacherPoints x dim]. */
   teacher?: Float32Array | undefined;
   teacherPoints?: number | undefined;

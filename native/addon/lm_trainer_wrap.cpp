@@ -70,6 +70,7 @@ std::shared_ptr<lm::Corpus> read_corpus(const Napi::Value& v) {
     const Int32Span next = int32_array(o.Get("nextItems"), "nextItems");
     c->next_items.assign(next.data, next.data + next.size);
   }
+  if (!o.Get("scoreFrom").IsUndefined()) c->score_from = index_array(o.Get("scoreFrom"), "scoreFrom", tokens.size);
   if (!o.Get("teacher").IsUndefined()) {
     const FloatSpan t = float32_array(o.Get("teacher"), "teacher");
     c->teacher.assign(t.data, t.data + t.size);
@@ -155,6 +156,7 @@ class LmTrainerWrap : public Napi::ObjectWrap<LmTrainerWrap> {
       s.max_positions = u32_or(o, "maxPositions", s.max_positions, 1u << 24);
       s.items = u32_or(o, "items", 0, 1u << 30);
       s.aux_heads = u32_or(o, "auxHeads", 0, 1024);
+      s.tied = o.Get("tied").IsUndefined() || o.Get("tied").ToBoolean().Value();
       s.rope_theta = float(number_or(o, "ropeTheta", s.rope_theta));
       s.norm_eps = float(number_or(o, "normEps", s.norm_eps));
       trainer_ = std::make_shared<Trainer>(s, u64_or(o, "seed", 1));
@@ -175,6 +177,7 @@ class LmTrainerWrap : public Napi::ObjectWrap<LmTrainerWrap> {
       o.Set("maxPositions", double(s.max_positions));
       o.Set("items", double(s.items));
       o.Set("auxHeads", double(s.aux_heads));
+      o.Set("tied", s.tied);
       o.Set("ropeTheta", s.rope_theta);
       o.Set("normEps", s.norm_eps);
       o.Set("step", double(t->step()));

@@ -176,6 +176,15 @@ export class Safetensors {
     } else {
       throw new LmrecError(`'${dir}' has neither model.safetensors nor model.safetensors.index.json`, 'IO_ERROR');
     }
+    return Safetensors.#fromFiles(files);
+  }
+
+  /** Opens one safetensors file. */
+  static openFile(file: string): Safetensors {
+    return Safetensors.#fromFiles([file]);
+  }
+
+  static #fromFiles(files: string[]): Safetensors {
     const entries = new Map<string, Entry>();
     for (const file of files) {
       let data: Buffer;

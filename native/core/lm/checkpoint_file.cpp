@@ -22,11 +22,11 @@ struct Header {
   char magic[8];
   uint32_t version, header_bytes;
   // shape
-  uint32_t vocab, dim, layers, heads, kv_heads, ffn, max_positions, items, aux_heads;
+  uint32_t vocab, dim, layers, heads, kv_heads, ffn, max_positions, items, aux_heads, tied;
   float rope_theta, norm_eps;
   // options
   float lr, beta1, beta2, eps, weight_decay, min_lr_ratio, clip_norm, lm_weight, item_weight, aux_weight, align_weight;
-  uint32_t batch_tokens, context, freeze_layers, local_layers, corpus_fingerprint, pad0;
+  uint32_t batch_tokens, context, freeze_layers, local_layers, corpus_fingerprint;
   uint64_t warmup_steps, total_steps, logits_bytes, seed;
   uint64_t step, param_count, payload_bytes;
   uint8_t reserved[256 - 184];
@@ -46,7 +46,7 @@ void Trainer::save_checkpoint(const std::string& path) const {
   h.header_bytes = sizeof(Header);
   const LlamaShape& s = shape();
   h.vocab = s.vocab, h.dim = s.dim, h.layers = s.layers, h.heads = s.heads, h.kv_heads = s.kv_heads, h.ffn = s.ffn;
-  h.max_positions = s.max_positions, h.items = s.items, h.aux_heads = s.aux_heads;
+  h.max_positions = s.max_positions, h.items = s.items, h.aux_heads = s.aux_heads, h.tied = s.tied;
   h.rope_theta = s.rope_theta, h.norm_eps = s.norm_eps;
   const TrainOptions& o = options_;
   h.lr = o.adam.lr, h.beta1 = o.adam.beta1, h.beta2 = o.adam.beta2, h.eps = o.adam.eps, h.weight_decay = o.adam.weight_decay;
@@ -79,7 +79,7 @@ std::unique_ptr<Trainer> Trainer::load_checkpoint(const std::string& path) {
   if (h.version == 0 || h.header_bytes != sizeof(Header)) corrupt(path, "bad header");
   LlamaShape s;
   s.vocab = h.vocab, s.dim = h.dim, s.layers = h.layers, s.heads = h.heads, s.kv_heads = h.kv_heads, s.ffn = h.ffn;
-  s.max_positions = h.max_positions, s.items = h.items, s.aux_heads = h.aux_heads;
+  s.max_positions = h.max_positions, s.items = h.items, s.aux_heads = h.aux_heads, s.tied = h.tied != 0;
   s.rope_theta = h.rope_theta, s.norm_eps = h.norm_eps;
   try {
     s.validate();

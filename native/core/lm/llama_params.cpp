@@ -47,6 +47,7 @@ std::vector<LmTensor> llama_layout(const LlamaShape& s) {
     add(p + "mlp.down_proj.weight", d, s.ffn, std);
   }
   add("model.norm.weight", 1, d, 0.f);
+  if (!s.tied) add("lm_head.weight", s.vocab, d, std);
   if (s.items) add("item_head.weight", s.items, d, std);
   for (uint32_t h = 0; h < s.aux_heads; ++h) add("aux_item_heads." + std::to_string(h) + ".weight", s.items, d, std);
   return out;
@@ -79,6 +80,7 @@ LlamaView view_llama(const LlamaShape& s, const std::vector<LmTensor>& layout, f
     l.w_down = next();
   }
   v.norm = next();
+  v.head = s.tied ? v.embed : next();
   v.item_head = s.items ? next() : nullptr;
   for (uint32_t h = 0; h < s.aux_heads; ++h) v.aux_heads.push_back(next());
   return v;

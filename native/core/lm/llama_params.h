@@ -29,6 +29,7 @@ struct LlamaView {
   float* embed;  // [vocab x dim]; also the output layer
   std::vector<LlamaLayerView> layers;
   float* norm;                      // [dim]
+  float* head;                      // [vocab x dim]: lm_head.weight, or the embedding when tied
   float* item_head;                 // [items x dim] or null
   std::vector<float*> aux_heads;    // aux_heads x [items x dim]
 };

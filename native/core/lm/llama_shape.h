@@ -16,6 +16,7 @@ struct LlamaShape {
   uint32_t max_positions = 512;
   uint32_t items = 0;          // rows of the item head (next-item prediction); 0 = no head
   uint32_t aux_heads = 0;      // extra item heads on intermediate block boundaries (distillation)
+  bool tied = true;            // the output layer is the token embedding (else lm_head.weight)
   float rope_theta = 10000.f;
   float norm_eps = 1e-5f;
 

@@ -72,6 +72,11 @@ void Corpus::validate(const LlamaShape& s) const {
     if (it < -1 || (it >= 0 && uint32_t(it) >= s.items))
       throw Error(ErrorCode::UnknownId, "next item " + std::to_string(it) + " is outside the item head's " + std::to_string(s.items) + " items");
   }
+  if (!score_from.empty()) {
+    if (score_from.size() != count()) bad("scoreFrom must hold one token index per sequence");
+    for (size_t s = 0; s < count(); ++s)
+      if (score_from[s] < offsets[s] || score_from[s] > offsets[s + 1]) bad("scoreFrom[" + std::to_string(s) + "] is outside its sequence");
+  }
   if (!teacher.empty()) {
     if (teacher_dim != s.dim) bad("the teacher's hidden states have " + std::to_string(teacher_dim) + " dimensions, the student " + std::to_string(s.dim));
     if (teacher.size() != count() * size_t(teacher_points) * teacher_dim) bad("teacher states must hold points x dim floats per sequence");
@@ -229,8 +234,8 @@ Trainer::StepLosses Trainer::forward_backward(const std::vector<Window>& ws, std
     }
   L.tokens = rows.size();
   if (o.lm_weight > 0)
-    L.lm = head_loss(a.final_out.data(), rows, targets, w.embed, s.vocab, d, o.lm_weight, o.logits_bytes,
-                     dfinal.data(), g.embed, threads);
+    L.lm = head_loss(a.final_out.data(), rows, targets, w.head, s.vocab, d, o.lm_weight, o.logits_bytes,
+                     dfinal.data(), g.head, threads);
 
   // Next item: the rows where an event ends and another follows.
   rows.clear();
@@ -381,21 +386,27 @@ namespace {
 
 // Calls fn(batch, windows) over `c`'s sequences cut to their last `context` tokens (tail) or
 // into windows (all), batched up to batch_tokens.
+struct Span {
+  size_t seq;
+  uint64_t begin;
+  uint32_t len;
+};
+
 template <class F>
 void for_each_batch(const Corpus& c, uint32_t context, uint32_t batch_tokens, bool tail_only, size_t heads, F&& fn) {
-  std::vector<std::pair<uint64_t, uint32_t>> ws;  // (begin, len)
+  std::vector<Span> ws;
   for (size_t s = 0; s < c.count(); ++s) {
     const uint64_t b = c.offsets[s], e = c.offsets[s + 1];
     if (tail_only) {
       if (e == b) bad("sequence " + std::to_string(s) + " is empty");
       const uint64_t from = e - std::min<uint64_t>(context, e - b);
-      ws.push_back({from, uint32_t(e - from)});
+      ws.push_back({s, from, uint32_t(e - from)});
     } else {
-      for (uint64_t x = b; x < e; x += context) ws.push_back({x, uint32_t(std::min<uint64_t>(context, e - x))});
+      for (uint64_t x = b; x < e; x += context) ws.push_back({s, x, uint32_t(std::min<uint64_t>(context, e - x))});
     }
   }
   LlamaBatch batch;
-  std::vector<std::pair<uint64_t, uint32_t>> in_batch;
+  std::vector<Span> in_batch;
   size_t first = 0;
   auto flush = [&] {
     if (in_batch.empty()) return;
@@ -405,8 +416,8 @@ void for_each_batch(const Corpus& c, uint32_t context, uint32_t batch_tokens, bo
     in_batch.clear();
   };
   for (const auto& w : ws) {
-    if (batch.seqs.rows && batch.seqs.rows + w.second > batch_tokens) flush();
-    batch.add(c.tokens.data() + w.first, w.second, nullptr, heads);
+    if (batch.seqs.rows && batch.seqs.rows + w.len > batch_tokens) flush();
+    batch.add(c.tokens.data() + w.begin, w.len, nullptr, heads);
     in_batch.push_back(w);
   }
   flush();
@@ -423,25 +434,27 @@ EvalReport Trainer::evaluate(const Corpus& c, int threads) const {
   double lm_sum = 0, item_sum = 0;
   std::vector<float> scratch;
   for_each_batch(c, options_.context, options_.batch_tokens, false, s.heads,
-                 [&](const LlamaBatch& b, const std::vector<std::pair<uint64_t, uint32_t>>& ws, size_t) {
+                 [&](const LlamaBatch& b, const std::vector<Span>& ws, size_t) {
                    LlamaActivations a;
                    model_.forward(params_.data(), b, {options_.local_layers, false}, a, threads);
                    std::vector<uint32_t> rows, item_rows;
                    std::vector<int32_t> targets, items;
                    for (size_t q = 0; q < ws.size(); ++q) {
-                     for (uint32_t i = 0; i + 1 < ws[q].second; ++i) {
+                     const uint64_t from = c.score_from.empty() ? 0 : c.score_from[ws[q].seq];
+                     for (uint32_t i = 0; i + 1 < ws[q].len; ++i) {
+                       if (ws[q].begin + i + 1 < from) continue;
                        rows.push_back(b.seqs.begin[q] + i);
-                       targets.push_back(c.tokens[ws[q].first + i + 1]);
+                       targets.push_back(c.tokens[ws[q].begin + i + 1]);
                      }
-                     auto e = std::lower_bound(c.event_ends.begin(), c.event_ends.end(), ws[q].first);
-                     for (; e != c.event_ends.end() && *e < ws[q].first + ws[q].second; ++e) {
+                     auto e = std::lower_bound(c.event_ends.begin(), c.event_ends.end(), ws[q].begin);
+                     for (; e != c.event_ends.end() && *e < ws[q].begin + ws[q].len; ++e) {
                        const int32_t next = c.next_items[size_t(e - c.event_ends.begin())];
                        if (next < 0) continue;
-                       item_rows.push_back(uint32_t(b.seqs.begin[q] + (*e - ws[q].first)));
+                       item_rows.push_back(uint32_t(b.seqs.begin[q] + (*e - ws[q].begin)));
                        items.push_back(next);
                      }
                    }
-                   lm_sum += double(rows.size()) * head_loss(a.final_out.data(), rows, targets, w.embed, s.vocab, s.dim, 0.f,
+                   lm_sum += double(rows.size()) * head_loss(a.final_out.data(), rows, targets, w.head, s.vocab, s.dim, 0.f,
                                                              options_.logits_bytes, nullptr, nullptr, threads);
                    if (s.items)
                      item_sum += double(item_rows.size()) * head_loss(a.final_out.data(), item_rows, items, w.item_head, s.items,
@@ -459,12 +472,12 @@ void Trainer::last_hidden(const Corpus& c, uint32_t layer, float* out, int threa
   threads = thread_count(threads);
   const size_t d = shape().dim;
   for_each_batch(c, std::min(options_.context, shape().max_positions), options_.batch_tokens, true, shape().heads,
-                 [&](const LlamaBatch& b, const std::vector<std::pair<uint64_t, uint32_t>>& ws, size_t first) {
+                 [&](const LlamaBatch& b, const std::vector<Span>& ws, size_t first) {
                    LlamaActivations a;
                    model_.forward(params_.data(), b, {0, false}, a, threads);
                    const float* src = layer == 0 ? a.x0.data() : a.layers[layer - 1].out.data();
                    for (size_t q = 0; q < ws.size(); ++q)
-                     std::copy_n(src + (size_t(b.seqs.begin[q]) + ws[q].second - 1) * d, d, out + (first + q) * d);
+                     std::copy_n(src + (size_t(b.seqs.begin[q]) + ws[q].len - 1) * d, d, out + (first + q) * d);
                  });
 }
 
@@ -474,11 +487,11 @@ void Trainer::item_scores(const Corpus& c, float* out, int threads) const {
   threads = thread_count(threads);
   const LlamaView w = view_llama(s, layout(), const_cast<float*>(params_.data()));
   for_each_batch(c, std::min(options_.context, s.max_positions), options_.batch_tokens, true, s.heads,
-                 [&](const LlamaBatch& b, const std::vector<std::pair<uint64_t, uint32_t>>& ws, size_t first) {
+                 [&](const LlamaBatch& b, const std::vector<Span>& ws, size_t first) {
                    LlamaActivations a;
                    model_.forward(params_.data(), b, {0, false}, a, threads);
                    std::vector<uint32_t> rows;
-                   for (size_t q = 0; q < ws.size(); ++q) rows.push_back(b.seqs.begin[q] + ws[q].second - 1);
+                   for (size_t q = 0; q < ws.size(); ++q) rows.push_back(b.seqs.begin[q] + ws[q].len - 1);
                    const std::vector<float> H = gather(a.final_out.data(), rows, s.dim);
                    nn::sgemm_parallel(rows.size(), s.items, s.dim, 1.f, Mat{H.data(), s.dim}, nn::T(Mat{w.item_head, s.dim}), 0.f,
                                       out + first * s.items, s.items, threads);
@@ -492,7 +505,8 @@ void Trainer::logits(const int32_t* tokens, uint32_t n, float* out, int threads)
   b.add(tokens, n, nullptr, s.heads);
   LlamaActivations a;
   model_.forward(params_.data(), b, {0, false}, a, threads);
-  nn::sgemm_parallel(n, s.vocab, s.dim, 1.f, Mat{a.final_out.data(), s.dim}, nn::T(Mat{params_.data(), s.dim}), 0.f, out,
+  const LlamaView w = view_llama(s, layout(), const_cast<float*>(params_.data()));
+  nn::sgemm_parallel(n, s.vocab, s.dim, 1.f, Mat{a.final_out.data(), s.dim}, nn::T(Mat{w.head, s.dim}), 0.f, out,
                      s.vocab, threads);
 }
 

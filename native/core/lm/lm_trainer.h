@@ -26,6 +26,9 @@ struct Corpus {
   std::vector<uint64_t> offsets{0};
   std::vector<uint64_t> event_ends;
   std::vector<int32_t> next_items;
+  // Evaluation only: per sequence, the first token whose prediction counts (absolute index);
+  // empty: every token. Held-out text is scored given its history without scoring the history.
+  std::vector<uint64_t> score_from;
   // Distillation: per sequence, the teacher's hidden state at its last token at each of
   // teacher_points block boundaries ([sequences x teacher_points x teacher_dim]); empty: none.
   std::vector<float> teacher;
