@@ -10,14 +10,12 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { LmrecError } from '../errors.js';
-import { readInteractions, IdMap } from '../data/interactions.js';
-import { readItems, type ItemRecord } from '../data/records.js';
-import { evaluate, leaveOneOut, type Metrics, type Split } from '../eval/leave-one-out.js';
+import type { Metrics } from '../eval/leave-one-out.js';
 import { tokenizerFromJson, type TextTokenizer } from '../lm/tokenizer.js';
 import { tokenizerFiles, trainTokenizer, type TokenizerFiles } from '../lm/tokenizer-trainer.js';
 import { native, packageRoot, type NativeLmTrainer, type NativeLmTrainOptions } from '../native.js';
-import { heldOutCorpus, historyCorpus, trainingCorpus, unigramPerplexity, type BehaviourEncoder } from './behaviour-corpus.js';
-import { renderItemTexts } from './behaviour-text.js';
+import { heldOutCorpus, trainingCorpus, unigramPerplexity } from './behaviour-corpus.js';
+import { behaviourEncoder, itemHeadMetrics, itemIds, readBehaviour } from './behaviour-data.js';
 import { exportModel, fillParams, importModel } from './hf-model.js';
 import { loadCheckpoint, runTraining, type TrainingProgress, type TrainingStopReason } from './training-run.js';
 
@@ -116,18 +114,6 @@ const optionsSchema = z.strictObject({
   onProgress: z.custom<(p: TrainingProgress) => void>((v) => typeof v === 'function', 'a function').optional(),
 });
 
-async function readCatalog(file: string): Promise<{ ids: IdMap; records: ItemRecord[] }> {
-  const ids = new IdMap();
-  const records: ItemRecord[] = [];
-  for await (const item of readItems(file)) {
-    if (ids.get(item.id) !== undefined) throw new LmrecError(`${file}: item '${item.id}' appears twice`, 'INVALID_DATA');
-    ids.add(item.id);
-    records.push(item);
-  }
-  if (records.length === 0) throw new LmrecError(`${file}: the catalog is empty`, 'INVALID_DATA');
-  return { ids, records };
-}
-
 /** The tokenizer, BOS/EOS and starting weights: from a model directory, or new. */
 interface Start {
   tokenizer: TextTokenizer;
@@ -172,21 +158,13 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
   const parsed = optionsSchema.safeParse(options);
   if (!parsed.success) throw new LmrecError(`pretrain options: ${z.prettifyError(parsed.error)}`, 'INVALID_ARGUMENT');
   const o = parsed.data;
-  const catalog = await readCatalog(o.items);
-  const data = await readInteractions(o.events, { items: catalog.ids });
-  const { texts } = renderItemTexts(catalog.records, o.template);
-  const split = leaveOneOut(data.sequences);
+  const data = await readBehaviour(o.items, o.events, o.template);
   const checkpoint = o.checkpoint ?? `${o.out}.checkpoint`;
-
   const modelDir = o.model === 'default' ? DEFAULT_MODEL_DIR : o.model;
-  const start = modelDir ? startFromModel(modelDir, catalog.ids.size, o) : startFromScratch(texts, catalog.ids.size, o);
+  const start = modelDir ? startFromModel(modelDir, data.catalog.size, o) : startFromScratch(data.texts, data.catalog.size, o);
   const context = o.context ?? 256;
-  const encoder: BehaviourEncoder = {
-    texts,
-    tokenizer: { encode: (text) => start.tokenizer.encode(text, false) },
-    options: { bos: start.bos, eos: start.eos, maxTokens: context, ...(o.separator !== undefined ? { separator: o.separator } : {}) },
-  };
-  const corpus = trainingCorpus(split.train, encoder);
+  const encoder = behaviourEncoder(data, start.tokenizer, { bos: start.bos, eos: start.eos, context, separator: o.separator });
+  const corpus = trainingCorpus(data.split.train, encoder);
   const batchTokens = o.batchTokens ?? 8192;
   const epochSteps = Math.ceil(corpus.tokens.length / batchTokens);
   const budgetOnly = o.budgetSeconds !== undefined && o.epochs === undefined && o.steps === undefined;
@@ -201,18 +179,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
     seed: o.seed ?? 1,
     threads: o.threads,
   };
-
-  let trainer = start.trainer;
-  let resuming = false;
-  if (o.resume) {
-    const saved = await loadCheckpoint(checkpoint);
-    if (saved) {
-      trainer.close();
-      trainer = saved;
-      resuming = true;
-      Object.assign(trainOptions, trainer.info().options, { threads: o.threads });
-    }
-  }
+  const { trainer, resuming } = await resumeOrStart(start.trainer, checkpoint, o.resume, trainOptions, o.threads);
   try {
     const run = await runTraining(trainer, corpus, trainOptions, {
       checkpoint,
@@ -221,19 +188,13 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
       maxSeconds: o.budgetSeconds,
       onProgress: o.onProgress,
     }, resuming);
-
-    const held = heldOutCorpus(split.valid, encoder);
+    const held = heldOutCorpus(data.split.valid, encoder);
     const vocab = trainer.info().vocab;
     const ev = await trainer.evaluate(held, { threads: o.threads });
-    const scorer = async (splits: Split[]) => trainer.itemScores(historyCorpus(splits.map((s) => s.history), encoder), { threads: o.threads });
-    const ks = [1, 5, 10, 20];
-    const itemHead = split.valid.length
-      ? { valid: await evaluate(split.valid, catalog.ids.size, scorer, ks), test: await evaluate(split.test, catalog.ids.size, scorer, ks) }
-      : { valid: {}, test: {} };
-    const itemIds = Array.from({ length: catalog.ids.size }, (_, i) => catalog.ids.name(i));
+    const itemHead = await itemHeadMetrics(trainer, data, encoder, o.threads);
     exportModel(trainer, o.out, start.files, {
-      items: itemIds,
-      template: renderItemTexts(catalog.records, o.template).template.source,
+      items: itemIds(data),
+      template: data.template,
       separator: encoder.options.separator ?? '\n',
       bos: start.bos,
       eos: start.eos,
@@ -262,4 +223,23 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
   } finally {
     trainer.close();
   }
+}
+
+/**
+ * The trainer to run: the checkpoint's when resuming from one (its options then replace
+ * `options`, threads aside, since the batches of a step depend on them), else `fresh`.
+ */
+export async function resumeOrStart(
+  fresh: NativeLmTrainer,
+  checkpoint: string,
+  resume: boolean | undefined,
+  options: NativeLmTrainOptions,
+  threads: number | undefined,
+): Promise<{ trainer: NativeLmTrainer; resuming: boolean }> {
+  if (!resume) return { trainer: fresh, resuming: false };
+  const saved = await loadCheckpoint(checkpoint);
+  if (!saved) return { trainer: fresh, resuming: false };
+  fresh.close();
+  Object.assign(options, saved.info().options, { threads });
+  return { trainer: saved, resuming: true };
 }

@@ -1,0 +1,240 @@
+/**
+ * `distill()`: a small student decoder from a deep teacher, as SLMRec does it. The teacher (any
+ * model LanguageModel loads, run through onnxruntime) gives its hidden states at B block
+ * boundaries (layer (N_t/B)·i, i = 1..B) at the last token of each training history; student
+ * layer (N_s/B)·i is pulled towards them with λ(1 − cos) + 0.1·‖h_s − h_t‖₂. Each student block
+ * boundary below the top has its own item head and loss (SLMRec's multiple supervision), the top
+ * one is the model's item head, and the next-token loss keeps the student a language model.
+ * The student has the teacher's width and tokenizer; when the teacher is Llama-style, its
+ * embedding, norms and the top layer of each block initialise the student's.
+ */
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { LmrecError } from '../errors.js';
+import type { Metrics } from '../eval/leave-one-out.js';
+import { LanguageModel } from '../lm/language-model.js';
+import { tokenizerFromJson } from '../lm/tokenizer.js';
+import { native, type NativeLmCorpus, type NativeLmTrainOptions } from '../native.js';
+import { historyCorpus, trainingCorpus } from './behaviour-corpus.js';
+import { behaviourEncoder, itemHeadMetrics, itemIds, readBehaviour } from './behaviour-data.js';
+import { exportModel, fillParams, importModel } from './hf-model.js';
+import { resumeOrStart } from './pretrain.js';
+import { runTraining, type TrainingProgress, type TrainingStopReason } from './training-run.js';
+
+export interface DistillOptions {
+  /** The teacher's model directory (a Llama-style decoder with a tokenizer; lmrec.json, when it has one, gives the item template). */
+  teacher: string;
+  items: string;
+  events: string;
+  out: string;
+  /** Student layers (default a quarter of the teacher's, at least B). */
+  layers?: number | undefined;
+  /** Blocks B the layers are aligned in (default 4). */
+  blocks?: number | undefined;
+  /** λ of the alignment's cosine term (default 1). */
+  lambda?: number | undefined;
+  /** Weight of each intermediate block's item loss (default 1). */
+  auxWeight?: number | undefined;
+  template?: string | undefined;
+  separator?: string | undefined;
+  context?: number | undefined;
+  epochs?: number | undefined;
+  steps?: number | undefined;
+  budgetSeconds?: number | undefined;
+  lr?: number | undefined;
+  batchTokens?: number | undefined;
+  seed?: number | undefined;
+  threads?: number | undefined;
+  checkpoint?: string | undefined;
+  checkpointEverySeconds?: number | undefined;
+  resume?: boolean | undefined;
+  signal?: AbortSignal | undefined;
+  onProgress?: ((p: TrainingProgress) => void) | undefined;
+}
+
+export interface DistillReport {
+  out: string;
+  stopReason: TrainingStopReason;
+  steps: number;
+  seconds: number;
+  teacher: { layers: number; parameters: number; itemHead?: { valid: Metrics; test: Metrics } };
+  student: { layers: number; parameters: number; itemHead: { valid: Metrics; test: Metrics } };
+  /** Which teacher layer each student block boundary was aligned with. */
+  alignment: { student: number; teacher: number }[];
+  /** `encode` (last layer, last-token pooling) of the test histories: seconds, and the teacher's over the student's. */
+  encode: { teacherSeconds: number; studentSeconds: number; speedup: number };
+}
+
+const positiveInt = z.number().int().positive();
+const optionsSchema = z.strictObject({
+  teacher: z.string().min(1),
+  items: z.string().min(1),
+  events: z.string().min(1),
+  out: z.string().min(1),
+  layers: positiveInt.optional(),
+  blocks: positiveInt.optional(),
+  lambda: z.number().nonnegative().optional(),
+  auxWeight: z.number().nonnegative().optional(),
+  template: z.string().optional(),
+  separator: z.string().optional(),
+  context: z.number().int().min(3).optional(),
+  epochs: z.number().positive().optional(),
+  steps: positiveInt.optional(),
+  budgetSeconds: z.number().positive().optional(),
+  lr: z.number().positive().optional(),
+  batchTokens: positiveInt.optional(),
+  seed: z.number().int().nonnegative().optional(),
+  threads: positiveInt.optional(),
+  checkpoint: z.string().min(1).optional(),
+  checkpointEverySeconds: z.number().positive().optional(),
+  resume: z.boolean().optional(),
+  signal: z.instanceof(AbortSignal).optional(),
+  onProgress: z.custom<(p: TrainingProgress) => void>((v) => typeof v === 'function', 'a function').optional(),
+});
+
+/** Layer index (1-based count of layers) at the end of block i of B, for a model of n layers. */
+function boundary(n: number, i: number, blocks: number): number {
+  return Math.floor((n * i) / blocks);
+}
+
+/** The teacher's hidden states at each sequence's last token, at every block boundary: [count x B x dim]. */
+async function teacherStates(lm: LanguageModel, corpus: NativeLmCorpus, layers: number[], dim: number): Promise<Float32Array> {
+  const count = corpus.offsets.length - 1;
+  const inputs = Array.from({ length: count }, (_, s) => corpus.tokens.subarray(corpus.offsets[s]!, corpus.offsets[s + 1]!));
+  const out = new Float32Array(count * layers.length * dim);
+  for (let j = 0; j < layers.length; j++) {
+    const vectors = await lm.encode(inputs, { layer: layers[j]!, pooling: 'last' });
+    vectors.forEach((v, s) => out.set(v, (s * layers.length + j) * dim));
+  }
+  return out;
+}
+
+async function timeEncode(lm: LanguageModel, inputs: Int32Array[]): Promise<number> {
+  await lm.encode(inputs.slice(0, 8), { pooling: 'last' }); // warm the sessions
+  const t0 = performance.now();
+  await lm.encode(inputs, { pooling: 'last' });
+  return (performance.now() - t0) / 1000;
+}
+
+export async function distill(options: DistillOptions): Promise<DistillReport> {
+  const parsed = optionsSchema.safeParse(options);
+  if (!parsed.success) throw new LmrecError(`distill options: ${z.prettifyError(parsed.error)}`, 'INVALID_ARGUMENT');
+  const o = parsed.data;
+  const t = importModel(o.teacher);
+  const blocks = o.blocks ?? 4;
+  const layers = o.layers ?? Math.max(blocks, Math.round(t.shape.layers / 4));
+  if (layers < blocks) throw new LmrecError(`the student needs at least one layer per block: ${layers} layers < ${blocks} blocks`, 'INVALID_ARGUMENT');
+  if (t.shape.layers < blocks) throw new LmrecError(`the teacher has ${t.shape.layers} layers, fewer than ${blocks} blocks`, 'INVALID_ARGUMENT');
+  const data = await readBehaviour(o.items, o.events, o.template ?? t.info?.template);
+  const tokenizer = tokenizerFromJson(JSON.parse(t.tokenizer['tokenizer.json']) as object, JSON.parse(t.tokenizer['tokenizer_config.json']) as object, o.teacher);
+  const context = Math.min(o.context ?? 256, t.shape.maxPositions);
+  const encoder = behaviourEncoder(data, tokenizer, { bos: t.bos, eos: t.eos, context, separator: o.separator ?? t.info?.separator });
+  const corpus = trainingCorpus(data.split.train, encoder);
+
+  const alignment = Array.from({ length: blocks }, (_, i) => ({
+    student: boundary(layers, i + 1, blocks),
+    teacher: boundary(t.shape.layers, i + 1, blocks),
+  }));
+  const teacherLm = await LanguageModel.load(o.teacher, { precision: 'fp32', ...(o.threads ? { threads: o.threads } : {}) });
+  let teacher: DistillReport['teacher'];
+  let encodeTimes: { teacherSeconds: number };
+  const histories = data.split.test.map((s) => s.history);
+  const scoring = histories.length ? historyCorpus(histories, encoder) : undefined;
+  const scoringInputs = scoring
+    ? Array.from({ length: histories.length }, (_, s) => scoring.tokens.subarray(scoring.offsets[s]!, scoring.offsets[s + 1]!))
+    : [];
+  try {
+    corpus.teacher = await teacherStates(teacherLm, corpus, alignment.map((a) => a.teacher), t.shape.dim);
+    corpus.teacherPoints = blocks;
+    encodeTimes = { teacherSeconds: scoringInputs.length ? await timeEncode(teacherLm, scoringInputs) : 0 };
+  } finally {
+    await teacherLm.close();
+  }
+  // The teacher's own item head, when it has one for this catalog: the quality to keep.
+  const sameCatalog = t.info?.items !== undefined && t.info.items.length === data.catalog.size && t.info.items.every((id, i) => id === data.catalog.name(i));
+  {
+    const tt = new native.NativeLmTrainer({ ...t.shape, items: sameCatalog ? t.shape.items : 0, auxHeads: sameCatalog ? t.shape.auxHeads : 0 });
+    try {
+      tt.setParams(fillParams(tt, t.tensors, tt.params()));
+      teacher = {
+        layers: t.shape.layers,
+        parameters: tt.info().parameters,
+        ...(sameCatalog ? { itemHead: await itemHeadMetrics(tt, data, encoder, o.threads) } : {}),
+      };
+    } finally {
+      tt.close();
+    }
+  }
+
+  const student = new native.NativeLmTrainer({ ...t.shape, layers, items: data.catalog.size, auxHeads: blocks - 1, seed: o.seed ?? 1 });
+  // Start from the teacher: its embedding, final norm and head, and for each student layer the
+  // teacher layer at the same relative depth.
+  const init = new Map<string, Float32Array>();
+  for (const [name, v] of t.tensors) {
+    const m = /^model\.layers\.(\d+)\.(.*)$/.exec(name);
+    if (!m) {
+      if (!name.startsWith('aux_item_heads.') && (sameCatalog || !name.startsWith('item_head.'))) init.set(name, v);
+      continue;
+    }
+    for (let j = 0; j < layers; j++) {
+      if (boundary(t.shape.layers, j + 1, layers) - 1 === Number(m[1])) init.set(`model.layers.${j}.${m[2]}`, v);
+    }
+  }
+  student.setParams(fillParams(student, init, student.params()));
+  const batchTokens = o.batchTokens ?? 8192;
+  const epochSteps = Math.ceil(corpus.tokens.length / batchTokens);
+  const budgetOnly = o.budgetSeconds !== undefined && o.epochs === undefined && o.steps === undefined;
+  const trainOptions: NativeLmTrainOptions = {
+    lr: o.lr ?? 2e-3,
+    warmupSteps: Math.min(100, Math.ceil(epochSteps / 10)),
+    totalSteps: o.steps ?? (budgetOnly ? 1e9 : Math.max(1, Math.ceil(epochSteps * (o.epochs ?? 1)))),
+    batchTokens,
+    context,
+    alignWeight: o.lambda ?? 1,
+    auxWeight: o.auxWeight ?? 1,
+    seed: o.seed ?? 1,
+    threads: o.threads,
+  };
+  const checkpoint = o.checkpoint ?? `${o.out}.checkpoint`;
+  const { trainer, resuming } = await resumeOrStart(student, checkpoint, o.resume, trainOptions, o.threads);
+  try {
+    const run = await runTraining(trainer, corpus, trainOptions, {
+      checkpoint,
+      checkpointEverySeconds: o.checkpointEverySeconds,
+      signal: o.signal,
+      maxSeconds: o.budgetSeconds,
+      onProgress: o.onProgress,
+    }, resuming);
+    const itemHead = await itemHeadMetrics(trainer, data, encoder, o.threads);
+    exportModel(trainer, o.out, t.tokenizer, {
+      items: itemIds(data),
+      template: data.template,
+      separator: encoder.options.separator ?? '\n',
+      bos: t.bos,
+      eos: t.eos,
+      steps: run.steps,
+      trainedBy: `lmrec distill (teacher ${path.basename(o.teacher)}, ${blocks} blocks)`,
+    });
+    if (run.stopReason !== 'aborted') rmSync(checkpoint, { force: true });
+    const studentLm = await LanguageModel.load(o.out, { precision: 'fp32', ...(o.threads ? { threads: o.threads } : {}) });
+    let studentSeconds = 0;
+    try {
+      studentSeconds = scoringInputs.length ? await timeEncode(studentLm, scoringInputs) : 0;
+    } finally {
+      await studentLm.close();
+    }
+    return {
+      out: o.out,
+      stopReason: run.stopReason,
+      steps: run.steps,
+      seconds: run.seconds,
+      teacher,
+      student: { layers, parameters: trainer.info().parameters, itemHead },
+      alignment,
+      encode: { teacherSeconds: encodeTimes.teacherSeconds, studentSeconds, speedup: encodeTimes.teacherSeconds / Math.max(studentSeconds, 1e-9) },
+    };
+  } finally {
+    trainer.close();
+  }
+}
