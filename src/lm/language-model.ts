@@ -7,6 +7,7 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { z } from 'zod';
 import { LmrecError } from '../errors.js';
+import { parseOptions } from '../util/options.js';
 import { native } from '../native.js';
 import { readConfig, type ModelConfig } from './config.js';
 import { decoderWeights } from './decoder-weights.js';
@@ -120,13 +121,6 @@ const encodeSchema = z.strictObject({
   batchSize: z.number().int().min(1).optional(),
   ...truncate,
 }) satisfies z.ZodType<EncodeOptions>;
-
-/** `options` checked against `schema` (absent = {}); INVALID_ARGUMENT says what is wrong where. */
-function parseOptions<T>(schema: z.ZodType<T>, options: unknown, what: string): T {
-  const r = schema.safeParse(options ?? {});
-  if (!r.success) throw new LmrecError(`${what} options: ${z.prettifyError(r.error)}`, 'INVALID_ARGUMENT');
-  return r.data;
-}
 
 const DEFAULT_MAX_BATCH_BYTES = 2 ** 30;
 

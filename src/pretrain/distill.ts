@@ -12,6 +12,7 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { LmrecError } from '../errors.js';
+import { parseOptions } from '../util/options.js';
 import type { Metrics } from '../eval/leave-one-out.js';
 import { LanguageModel } from '../lm/language-model.js';
 import { tokenizerFromJson } from '../lm/tokenizer.js';
@@ -118,9 +119,7 @@ async function timeEncode(lm: LanguageModel, inputs: Int32Array[]): Promise<numb
 }
 
 export async function distill(options: DistillOptions): Promise<DistillReport> {
-  const parsed = optionsSchema.safeParse(options);
-  if (!parsed.success) throw new LmrecError(`distill options: ${z.prettifyError(parsed.error)}`, 'INVALID_ARGUMENT');
-  const o = parsed.data;
+  const o = parseOptions(optionsSchema, options, 'distill');
   const t = importModel(o.teacher);
   const blocks = o.blocks ?? 4;
   const layers = o.layers ?? Math.max(blocks, Math.round(t.shape.layers / 4));

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { LmrecError } from '../errors.js';
 import { writeDecoderCheckpoint } from '../lm/checkpoint-writer.js';
 import { readConfig, type DecoderConfig } from '../lm/config.js';
-import { Safetensors, writeSafetensors } from '../lm/safetensors.js';
+import { Safetensors, writeSafetensors, type SafetensorsDtype } from '../lm/safetensors.js';
 import type { TokenizerFiles } from '../lm/tokenizer-trainer.js';
 import type { NativeLlamaShape, NativeLmTrainer } from '../native.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
@@ -53,8 +53,17 @@ function decoderConfig(shape: Required<Omit<NativeLlamaShape, 'seed'>>): Decoder
   };
 }
 
-/** Writes the trainer's weights, the tokenizer and lmrec.json as the model directory `dir`. */
-export function exportModel(trainer: NativeLmTrainer, dir: string, tokenizer: TokenizerFiles, info: LmrecModelInfo): void {
+/**
+ * Writes the trainer's weights (as `dtype`; the item heads stay F32), the tokenizer and
+ * lmrec.json as the model directory `dir`.
+ */
+export function exportModel(
+  trainer: NativeLmTrainer,
+  dir: string,
+  tokenizer: TokenizerFiles,
+  info: LmrecModelInfo,
+  dtype: SafetensorsDtype = 'F32',
+): void {
   const shape = trainer.info();
   const params = trainer.params();
   const tensors = new Map(trainer.layout().map((t) => [t.name, params.subarray(t.offset, t.offset + t.rows * t.cols)]));
@@ -66,7 +75,7 @@ export function exportModel(trainer: NativeLmTrainer, dir: string, tokenizer: To
       const size = dims.reduce((a, b) => a * b, 1);
       if (!t || t.length !== size) throw new LmrecError(`the trainer has no tensor '${name}' of ${size} values`, 'INTERNAL');
       return t;
-    });
+    }, dtype);
     if (shape.items) {
       const heads = trainer.layout().filter((t) => t.name === 'item_head.weight' || t.name.startsWith('aux_item_heads.'));
       writeSafetensors(path.join(tmp, ITEM_HEAD_FILE), heads.map((t) => ({ name: t.name, shape: [t.rows, t.cols], data: tensors.get(t.name)! })));

@@ -10,6 +10,7 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { LmrecError } from '../errors.js';
+import { parseOptions } from '../util/options.js';
 import type { Metrics } from '../eval/leave-one-out.js';
 import { tokenizerFromJson, type TextTokenizer } from '../lm/tokenizer.js';
 import { tokenizerFiles, trainTokenizer, type TokenizerFiles } from '../lm/tokenizer-trainer.js';
@@ -155,9 +156,7 @@ function startFromScratch(texts: string[], items: number, o: z.infer<typeof opti
 }
 
 export async function pretrain(options: PretrainOptions): Promise<PretrainReport> {
-  const parsed = optionsSchema.safeParse(options);
-  if (!parsed.success) throw new LmrecError(`pretrain options: ${z.prettifyError(parsed.error)}`, 'INVALID_ARGUMENT');
-  const o = parsed.data;
+  const o = parseOptions(optionsSchema, options, 'pretrain');
   const data = await readBehaviour(o.items, o.events, o.template);
   const checkpoint = o.checkpoint ?? `${o.out}.checkpoint`;
   const modelDir = o.model === 'default' ? DEFAULT_MODEL_DIR : o.model;
