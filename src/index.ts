@@ -42,3 +42,7 @@ export {
   type SrmUpdateOptions,
   type SrmUpdateReport,
 } from './srm/sequential-recommender.js';
+export { pretrain, DEFAULT_MODEL_DIR, type PretrainOptions, type PretrainReport } from './pretrain/pretrain.js';
+export { distill, type DistillOptions, type DistillReport } from './pretrain/distill.js';
+export type { TrainingProgress, TrainingStopReason } from './pretrain/training-run.js';
+export { trainTokenizer, tokenizerFiles, type TrainTokenizerOptions, type TrainedTokenizer, type TokenizerFiles } from './lm/tokenizer-trainer.js';

@@ -1,11 +1,13 @@
 /**
  * `lmrec eval`: leave-one-out evaluation of a catalog and interaction log, printed as a table
  * and written as JSON. Models: the popularity baseline and the SRM (SASRec trained on the
- * training part, early-stopped on the validation part); the LM recommender joins when it lands.
+ * training part, early-stopped on the validation part), and with `lm`, the item head of a
+ * model lmrec trained.
  */
 import { readCatalogIds, readInteractions } from '../data/interactions.js';
 import { evaluate, leaveOneOut, popularityScorer, type EvaluateOptions, type Metrics } from '../eval/leave-one-out.js';
 import { SequentialRecommender, type EpochReport, type SrmFitOptions, type StopReason } from '../srm/sequential-recommender.js';
+import { openItemHeadScorer } from '../pretrain/item-head-scorer.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 
 export interface EvalOptions {
@@ -19,6 +21,8 @@ export interface EvalOptions {
   srmOut?: string | undefined;
   /** Rank among this many sampled negatives instead of the full catalog. */
   sampledNegatives?: number | undefined;
+  /** A model directory lmrec trained (pretrain, distill): its item head joins as model 'lm'. */
+  lm?: string | undefined;
 }
 
 export interface EvalReport {
@@ -109,6 +113,17 @@ export async function runEval(o: EvalOptions, log: (line: string) => void = () =
     if (o.srmOut) {
       await srm.save(o.srmOut);
       log(`saved the SRM to ${o.srmOut}`);
+    }
+  }
+  if (o.lm) {
+    const lm = await openItemHeadScorer(o.lm, o.items, catalog);
+    try {
+      report.models.lm = {
+        valid: await evaluate(split.valid, catalog.size, lm.scorer, ks, eo),
+        test: await evaluate(split.test, catalog.size, lm.scorer, ks, eo),
+      };
+    } finally {
+      lm.close();
     }
   }
   const columns = [...ks.flatMap((k) => [`HR@${k}`, `NDCG@${k}`]), 'MRR'];

@@ -3,9 +3,13 @@ import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { writeSynthetic } from '../data/synthetic.js';
 import { LmrecError } from '../errors.js';
+import type { DistillOptions } from '../pretrain/distill.js';
+import type { PretrainOptions } from '../pretrain/pretrain.js';
 import type { SrmFitOptions } from '../srm/sequential-recommender.js';
 import { runDemo } from './demo.js';
 import { runEval } from './eval.js';
+import { runDistill, runPretrain } from './pretrain.js';
+import { parseDuration } from './train-progress.js';
 
 /** An option parser for numbers that pass `ok` (underscores allowed as digit separators). */
 function numberOption(ok: (n: number) => boolean, expected: string): (value: string) => number {
@@ -19,6 +23,45 @@ function numberOption(ok: (n: number) => boolean, expected: string): (value: str
 const positiveInt = numberOption((n) => Number.isInteger(n) && n >= 1, 'a positive integer');
 const positive = numberOption((n) => Number.isFinite(n) && n > 0, 'a positive number');
 const fraction = numberOption((n) => n >= 0 && n < 1, 'a number in [0, 1)');
+const nonNegative = numberOption((n) => Number.isFinite(n) && n >= 0, 'a number >= 0');
+const nonNegativeInt = numberOption((n) => Number.isInteger(n) && n >= 0, 'an integer >= 0');
+function budget(value: string): number {
+  const s = parseDuration(value);
+  if (s === undefined) throw new InvalidArgumentError("expected a duration such as '90s', '5m' or '1h'");
+  return s;
+}
+
+type TrainingCliOptions = { budget?: number; json?: boolean } & Record<string, unknown>;
+
+/**
+ * Commander's options as the API's: the same camelCase names but --budget, which is
+ * budgetSeconds there. The API checks them (zod), so a mismatch is an INVALID_ARGUMENT, not a crash.
+ */
+function apiOptions<T>(opts: TrainingCliOptions): T {
+  const { budget, json: _json, ...rest } = opts;
+  return { ...rest, ...(budget !== undefined ? { budgetSeconds: budget } : {}) } as T;
+}
+
+/** Options both training commands take. */
+function trainingOptions(cmd: Command): Command {
+  return cmd
+    .requiredOption('--items <file>', 'catalog (.jsonl or .csv with an id column and text fields)')
+    .requiredOption('--events <file>', 'interactions (.jsonl or .csv with user, item and optionally ts)')
+    .requiredOption('--out <dir>', 'model directory to write (Hugging Face layout)')
+    .option('--template <text>', "how an item reads, e.g. '{title} ({category})' (default: its title, else every field)")
+    .option('--separator <text>', 'written between events (default a newline)')
+    .option('--context <tokens>', 'most tokens of a history; older events are left out', positiveInt)
+    .option('--epochs <n>', 'passes over the training text (default 1)', positive)
+    .option('--steps <n>', 'train exactly this many steps', positiveInt)
+    .option('--budget <time>', "time budget ('90s', '5m', '1h'); the schedule is fitted to it", budget)
+    .option('--lr <lr>', 'peak learning rate', positive)
+    .option('--batch-tokens <n>', 'tokens per step', positiveInt)
+    .option('--threads <count>', 'training threads (default: all)', positiveInt)
+    .option('--seed <seed>', 'random seed', nonNegativeInt)
+    .option('--checkpoint <file>', 'checkpoint file (default <out>.checkpoint)')
+    .option('--resume', 'continue from the checkpoint (same data and options)')
+    .option('--json', 'print the report as JSON on stdout');
+}
 
 /** The package's version, from the package.json two levels above src/cli or dist/cli. */
 function version(): string {
@@ -53,6 +96,7 @@ interface EvalCliOptions {
   threads?: number;
   seed: number;
   sampledNegatives?: number;
+  lm?: string;
 }
 
 const program = new Command();
@@ -114,6 +158,7 @@ program
   .option('--threads <count>', 'training threads (default: all)', positiveInt)
   .option('--seed <seed>', 'random seed', positiveInt, 1)
   .option('--sampled-negatives <count>', 'rank among this many sampled negatives instead of the full catalog', positiveInt)
+  .option('--lm <dir>', 'also rank with the item head of a model lmrec trained (pretrain, distill)')
   .action(async (opts: EvalCliOptions) => {
     // The first Ctrl-C stops training at its next step and the evaluation goes on with the best
     // weights; a second one exits at once.
@@ -142,12 +187,42 @@ program
       seed: opts.seed,
       threads: opts.threads,
     };
-    const run = { items: opts.items, events: opts.events, out: opts.out, srm, srmOut: opts.srmOut, sampledNegatives: opts.sampledNegatives };
+    const run = { items: opts.items, events: opts.events, out: opts.out, srm, srmOut: opts.srmOut, sampledNegatives: opts.sampledNegatives, lm: opts.lm };
     // With --json, stdout carries the report alone.
     const progress = opts.json ? process.stderr : process.stdout;
     const report = await runEval(run, (line) => progress.write(`${line}\n`));
     if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 1)}\n`);
   });
+
+trainingOptions(
+  program
+    .command('pretrain')
+    .description("train lmrec's small LM on the catalog's behaviour written as text (next token + next item)")
+    .option('--model <dir>', "start from 'default' (the bundled model) or a Llama-style model directory (default: a new model)")
+    .option('--vocab-size <n>', 'a new model: BPE vocabulary learned from the item texts', positiveInt)
+    .option('--dim <n>', 'a new model: width', positiveInt)
+    .option('--layers <n>', 'a new model: layers', positiveInt)
+    .option('--heads <n>', 'a new model: attention heads', positiveInt)
+    .option('--kv-heads <n>', 'a new model: key/value heads', positiveInt)
+    .option('--ffn <n>', 'a new model: SwiGLU width', positiveInt)
+    .option('--item-weight <w>', 'weight of the next-item loss', nonNegative)
+    .option('--freeze-layers <n>', 'train only the layers from this one up', nonNegativeInt),
+).action(async (opts: TrainingCliOptions) => {
+  await runPretrain(apiOptions<PretrainOptions>(opts), opts.json === true);
+});
+
+trainingOptions(
+  program
+    .command('distill')
+    .description('distil a smaller student from a deeper teacher, block by block (SLMRec)')
+    .requiredOption('--teacher <dir>', 'teacher model directory (Llama-style, with its tokenizer)')
+    .option('--layers <n>', "student layers (default a quarter of the teacher's)", positiveInt)
+    .option('--blocks <n>', 'blocks the layers are aligned in (default 4)', positiveInt)
+    .option('--lambda <x>', "weight of the alignment's cosine term (default 1)", nonNegative)
+    .option('--aux-weight <w>', "weight of each intermediate block's item loss (default 1)", nonNegative),
+).action(async (opts: TrainingCliOptions) => {
+  await runDistill(apiOptions<DistillOptions>(opts), opts.json === true);
+});
 
 program.parseAsync().catch((err: unknown) => {
   // Every failure lmrec expects is an LmrecError; anything else is a bug, still shown without a stack.
