@@ -210,6 +210,7 @@ export async function distill(options: DistillOptions): Promise<DistillReport> {
       items: itemIds(data),
       template: data.template,
       separator: encoder.options.separator ?? '\n',
+      context,
       bos: t.bos,
       eos: t.eos,
       steps: run.steps,

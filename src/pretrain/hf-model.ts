@@ -23,6 +23,8 @@ export interface LmrecModelInfo {
   /** The item text template behaviour was written with, and the separator between events. */
   template?: string;
   separator?: string;
+  /** Most tokens of a history's text in training: scoring cuts histories the same way. */
+  context?: number;
   /** Token ids that open and close a sequence. */
   bos: number;
   eos: number;

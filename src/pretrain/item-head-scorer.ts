@@ -36,7 +36,7 @@ export async function openItemHeadScorer(dir: string, itemsFile: string, catalog
   const encoder: BehaviourEncoder = {
     texts,
     tokenizer: { encode: (text) => tokenizer.encode(text, false) },
-    options: { bos: m.bos, eos: m.eos, maxTokens: m.shape.maxPositions, ...(m.info.separator !== undefined ? { separator: m.info.separator } : {}) },
+    options: { bos: m.bos, eos: m.eos, maxTokens: m.info.context ?? m.shape.maxPositions, ...(m.info.separator !== undefined ? { separator: m.info.separator } : {}) },
   };
   const trainer = new native.NativeLmTrainer(m.shape);
   trainer.setParams(fillParams(trainer, m.tensors, trainer.params()));

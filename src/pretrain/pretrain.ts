@@ -195,6 +195,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
       items: itemIds(data),
       template: data.template,
       separator: encoder.options.separator ?? '\n',
+      context,
       bos: start.bos,
       eos: start.eos,
       steps: run.steps,
