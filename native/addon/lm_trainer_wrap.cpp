@@ -240,6 +240,7 @@ class LmTrainerWrap : public Napi::ObjectWrap<LmTrainerWrap> {
       const uint64_t steps = count(arg(info, 0), "steps", 1e12);
       TrainerPtr t = live();
       auto slot = std::make_shared<Slot>(busy_);
+      t->clear_cancel();  // a cancel() before this train() was for an earlier one
       auto r = std::make_shared<lm::StepReport>();
       return PromiseWorker::run(
           info.Env(), "lmrec.lm.train", [t, steps, r, slot] { *r = t->train(steps); },

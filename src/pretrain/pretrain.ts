@@ -18,6 +18,7 @@ import { native, packageRoot, type NativeLmTrainer, type NativeLmTrainOptions } 
 import { heldOutCorpus, trainingCorpus, unigramPerplexity } from './behaviour-corpus.js';
 import { behaviourEncoder, itemHeadMetrics, itemIds, readBehaviour } from './behaviour-data.js';
 import { exportModel, fillParams, importModel } from './hf-model.js';
+import { initItemHeadFromText } from './item-head-init.js';
 import { loadCheckpoint, runTraining, type TrainingProgress, type TrainingStopReason } from './training-run.js';
 
 /** The model `model: 'default'` names: trained on WordNet's glosses by `npm run make-default-model`. */
@@ -55,6 +56,11 @@ export interface PretrainOptions {
   batchTokens?: number | undefined;
   /** Weight of the next-item loss beside the next-token loss (default 1). */
   itemWeight?: number | undefined;
+  /**
+   * The item head's starting rows: 'text' (default), each item's own text as the model reads
+   * it (the final state at its last token), or 'random'.
+   */
+  itemHeadInit?: 'text' | 'random' | undefined;
   /** Train only the layers from this one up (the embedding and the layers below stay as they are). */
   freezeLayers?: number | undefined;
   seed?: number | undefined;
@@ -106,6 +112,7 @@ const optionsSchema = z.strictObject({
   batchTokens: positiveInt.optional(),
   itemWeight: z.number().nonnegative().optional(),
   freezeLayers: z.number().int().nonnegative().optional(),
+  itemHeadInit: z.enum(['text', 'random']).optional(),
   seed: z.number().int().nonnegative().optional(),
   threads: positiveInt.optional(),
   checkpoint: z.string().min(1).optional(),
@@ -178,6 +185,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
     seed: o.seed ?? 1,
     threads: o.threads,
   };
+  if ((o.itemHeadInit ?? 'text') === 'text') await initItemHeadFromText(start.trainer, encoder, o.threads);
   const { trainer, resuming } = await resumeOrStart(start.trainer, checkpoint, o.resume, trainOptions, o.threads);
   try {
     const run = await runTraining(trainer, corpus, trainOptions, {

@@ -89,7 +89,9 @@ uint32_t Corpus::fingerprint() const {
   uint32_t c = crc32c(tokens.data(), tokens.size() * sizeof(int32_t));
   c = crc32c(offsets.data(), offsets.size() * sizeof(uint64_t), c);
   c = crc32c(event_ends.data(), event_ends.size() * sizeof(uint64_t), c);
-  return crc32c(next_items.data(), next_items.size() * sizeof(int32_t), c);
+  c = crc32c(next_items.data(), next_items.size() * sizeof(int32_t), c);
+  c = crc32c(&teacher_points, sizeof(teacher_points), c);
+  return crc32c(teacher.data(), teacher.size() * sizeof(float), c);
 }
 
 void TrainOptions::validate(const LlamaShape& s) const {
@@ -130,20 +132,22 @@ void Trainer::set_corpus(std::shared_ptr<const Corpus> corpus, const TrainOption
   if (o.align_weight > 0 && (corpus->teacher.empty() || corpus->teacher_points != shape().aux_heads + 1))
     bad("alignment needs teacher states at auxHeads + 1 block boundaries");
   if (o.item_weight > 0 && !corpus->event_ends.empty() && !shape().items) bad("next-item targets need an item head (items > 0)");
+  std::vector<Window> windows = windows_of(*corpus, o.context);
+  if (windows.empty()) bad("the corpus holds no tokens");
+  // Nothing changes until every check has passed.
+  corpus_fingerprint_ = corpus->fingerprint();
   corpus_ = std::move(corpus);
-  corpus_fingerprint_ = corpus_->fingerprint();
   options_ = o;
-  build_windows();
+  windows_ = std::move(windows);
   epoch_ = UINT64_MAX;
 }
 
-void Trainer::build_windows() {
-  windows_.clear();
-  const Corpus& c = *corpus_;
+std::vector<Trainer::Window> Trainer::windows_of(const Corpus& c, uint32_t context) {
+  std::vector<Window> out;
   for (uint32_t s = 0; s < c.count(); ++s)
-    for (uint64_t b = c.offsets[s]; b < c.offsets[s + 1]; b += options_.context)
-      windows_.push_back({s, b, uint32_t(std::min<uint64_t>(options_.context, c.offsets[s + 1] - b))});
-  if (windows_.empty()) bad("the corpus holds no tokens");
+    for (uint64_t b = c.offsets[s]; b < c.offsets[s + 1]; b += context)
+      out.push_back({s, b, uint32_t(std::min<uint64_t>(context, c.offsets[s + 1] - b))});
+  return out;
 }
 
 std::vector<Trainer::Window> Trainer::batch_windows(uint64_t step) {
@@ -179,18 +183,26 @@ std::vector<Trainer::Window> Trainer::batch_windows(uint64_t step) {
   return out;
 }
 
-void Trainer::fill_batch(const Corpus& c, const std::vector<Window>& ws, LlamaBatch& b, bool segments) const {
-  b.clear();
-  std::vector<uint8_t> starts;
-  for (const Window& w : ws) {
-    if (segments) {  // a segment starts after each event's last token
-      starts.assign(w.len, 0);
-      starts[0] = 1;
-      auto e = std::lower_bound(c.event_ends.begin(), c.event_ends.end(), w.begin);
-      for (; e != c.event_ends.end() && *e + 1 < w.begin + w.len; ++e) starts[*e + 1 - w.begin] = 1;
-    }
-    b.add(c.tokens.data() + w.begin, w.len, segments ? starts.data() : nullptr, shape().heads);
+namespace {
+
+// Appends tokens [begin, begin + len) of c to b as one sequence; with segments, a new segment
+// starts after each event's last token (what segment-local attention reads).
+void add_span(const Corpus& c, uint64_t begin, uint32_t len, bool segments, size_t heads, LlamaBatch& b) {
+  thread_local std::vector<uint8_t> starts;
+  if (segments) {
+    starts.assign(len, 0);
+    starts[0] = 1;
+    auto e = std::lower_bound(c.event_ends.begin(), c.event_ends.end(), begin);
+    for (; e != c.event_ends.end() && *e + 1 < begin + len; ++e) starts[*e + 1 - begin] = 1;
   }
+  b.add(c.tokens.data() + begin, len, segments ? starts.data() : nullptr, heads);
+}
+
+}  // namespace
+
+void Trainer::fill_batch(const Corpus& c, const std::vector<Window>& ws, LlamaBatch& b) const {
+  b.clear();
+  for (const Window& w : ws) add_span(c, w.begin, w.len, options_.local_layers > 0, shape().heads, b);
 }
 
 uint32_t Trainer::boundary_layer(uint32_t point, uint32_t points) const {
@@ -213,7 +225,7 @@ Trainer::StepLosses Trainer::forward_backward(const std::vector<Window>& ws, std
   const int threads = thread_count(o.threads);
   const size_t d = s.dim;
   LlamaBatch b;
-  fill_batch(c, ws, b, o.local_layers > 0);
+  fill_batch(c, ws, b);
   const ForwardPlan plan{o.local_layers, true};
   LlamaActivations a;
   model_.forward(params_.data(), b, plan, a, threads);
@@ -356,8 +368,8 @@ StepReport Trainer::train(uint64_t steps) {
                                             " (the loss or its gradient is not finite); lower lr or raise warmup");
     const float clip = o.clip_norm > 0 && norm > o.clip_norm ? float(o.clip_norm / norm) : 1.f;
     if (clip != 1.f) scale_in_place(grads.data() + train_from, n, clip);
-    ++step_;
-    const float lr = lr_at(step_);
+    const uint64_t step = ++step_;
+    const float lr = lr_at(step);
     for (const LmTensor& t : layout()) {
       if (t.offset < train_from) continue;
       nn::AdamWOptions a = o.adam;
@@ -365,7 +377,7 @@ StepReport Trainer::train(uint64_t steps) {
       a.weight_decay = t.rows > 1 ? o.adam.weight_decay : 0.f;  // no decay on norm gains
       const size_t count = t.rows * t.cols;
       nn::adamw_step(params_.data() + t.offset, grads.data() + t.offset, m_.data() + t.offset, v_.data() + t.offset,
-                     count, step_, a, threads);
+                     count, step, a, threads);
     }
     ++r.steps;
     r.tokens += L.tokens;
@@ -393,7 +405,8 @@ struct Span {
 };
 
 template <class F>
-void for_each_batch(const Corpus& c, uint32_t context, uint32_t batch_tokens, bool tail_only, size_t heads, F&& fn) {
+void for_each_batch(const Corpus& c, uint32_t context, uint32_t batch_tokens, bool tail_only, bool segments, size_t heads,
+                    F&& fn) {
   std::vector<Span> ws;
   for (size_t s = 0; s < c.count(); ++s) {
     const uint64_t b = c.offsets[s], e = c.offsets[s + 1];
@@ -417,7 +430,7 @@ void for_each_batch(const Corpus& c, uint32_t context, uint32_t batch_tokens, bo
   };
   for (const auto& w : ws) {
     if (batch.seqs.rows && batch.seqs.rows + w.len > batch_tokens) flush();
-    batch.add(c.tokens.data() + w.begin, w.len, nullptr, heads);
+    add_span(c, w.begin, w.len, segments, heads, batch);
     in_batch.push_back(w);
   }
   flush();
@@ -433,7 +446,7 @@ EvalReport Trainer::evaluate(const Corpus& c, int threads) const {
   EvalReport r;
   double lm_sum = 0, item_sum = 0;
   std::vector<float> scratch;
-  for_each_batch(c, options_.context, options_.batch_tokens, false, s.heads,
+  for_each_batch(c, std::min(options_.context, s.max_positions), options_.batch_tokens, false, options_.local_layers > 0, s.heads,
                  [&](const LlamaBatch& b, const std::vector<Span>& ws, size_t) {
                    LlamaActivations a;
                    model_.forward(params_.data(), b, {options_.local_layers, false}, a, threads);
@@ -471,10 +484,11 @@ void Trainer::last_hidden(const Corpus& c, uint32_t layer, float* out, int threa
   if (layer > shape().layers) bad("layer must be between 0 and " + std::to_string(shape().layers));
   threads = thread_count(threads);
   const size_t d = shape().dim;
-  for_each_batch(c, std::min(options_.context, shape().max_positions), options_.batch_tokens, true, shape().heads,
+  for_each_batch(c, std::min(options_.context, shape().max_positions), options_.batch_tokens, true, options_.local_layers > 0,
+                 shape().heads,
                  [&](const LlamaBatch& b, const std::vector<Span>& ws, size_t first) {
                    LlamaActivations a;
-                   model_.forward(params_.data(), b, {0, false}, a, threads);
+                   model_.forward(params_.data(), b, {options_.local_layers, false}, a, threads);
                    const float* src = layer == 0 ? a.x0.data() : a.layers[layer - 1].out.data();
                    for (size_t q = 0; q < ws.size(); ++q)
                      std::copy_n(src + (size_t(b.seqs.begin[q]) + ws[q].len - 1) * d, d, out + (first + q) * d);
@@ -486,10 +500,10 @@ void Trainer::item_scores(const Corpus& c, float* out, int threads) const {
   if (!s.items) throw Error(ErrorCode::Unsupported, "this model has no item head");
   threads = thread_count(threads);
   const LlamaView w = view_llama(s, layout(), const_cast<float*>(params_.data()));
-  for_each_batch(c, std::min(options_.context, s.max_positions), options_.batch_tokens, true, s.heads,
+  for_each_batch(c, std::min(options_.context, s.max_positions), options_.batch_tokens, true, options_.local_layers > 0, s.heads,
                  [&](const LlamaBatch& b, const std::vector<Span>& ws, size_t first) {
                    LlamaActivations a;
-                   model_.forward(params_.data(), b, {0, false}, a, threads);
+                   model_.forward(params_.data(), b, {options_.local_layers, false}, a, threads);
                    std::vector<uint32_t> rows;
                    for (size_t q = 0; q < ws.size(); ++q) rows.push_back(b.seqs.begin[q] + ws[q].len - 1);
                    const std::vector<float> H = gather(a.final_out.data(), rows, s.dim);
@@ -504,7 +518,7 @@ void Trainer::logits(const int32_t* tokens, uint32_t n, float* out, int threads)
   LlamaBatch b;
   b.add(tokens, n, nullptr, s.heads);
   LlamaActivations a;
-  model_.forward(params_.data(), b, {0, false}, a, threads);
+  model_.forward(params_.data(), b, {options_.local_layers, false}, a, threads);
   const LlamaView w = view_llama(s, layout(), const_cast<float*>(params_.data()));
   nn::sgemm_parallel(n, s.vocab, s.dim, 1.f, Mat{a.final_out.data(), s.dim}, nn::T(Mat{w.head, s.dim}), 0.f, out,
                      s.vocab, threads);

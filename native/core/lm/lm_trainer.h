@@ -81,7 +81,7 @@ class Trainer {
 
   const LlamaShape& shape() const { return model_.shape(); }
   const std::vector<LmTensor>& layout() const { return model_.layout(); }
-  uint64_t step() const { return step_; }
+  uint64_t step() const { return step_.load(); }
   const TrainOptions& options() const { return options_; }
 
   // The corpus and options the next train() calls use. A checkpoint's own corpus fingerprint
@@ -89,7 +89,10 @@ class Trainer {
   void set_corpus(std::shared_ptr<const Corpus> corpus, const TrainOptions& o, bool resuming);
   // Runs `steps` more steps (fewer when cancelled or the schedule's end is reached).
   StepReport train(uint64_t steps);
+  // Stops the train() in progress at its next step. clear_cancel() drops a cancel no train()
+  // saw; the addon calls it on the JS thread when it queues a train().
   void cancel() { cancel_ = true; }
+  void clear_cancel() { cancel_ = false; }
 
   // Validation: mean next-token and next-item losses over every window of `c`.
   EvalReport evaluate(const Corpus& c, int threads) const;
@@ -118,17 +121,18 @@ class Trainer {
     double total = 0, lm = 0, item = 0, aux = 0, align = 0;
     uint64_t tokens = 0, item_targets = 0;
   };
-  void build_windows();
+  // Every window of `c`: each sequence cut into pieces of `context` tokens.
+  static std::vector<Window> windows_of(const Corpus& c, uint32_t context);
   // The windows of step `step` (0-based), in batch order.
   std::vector<Window> batch_windows(uint64_t step);
-  void fill_batch(const Corpus& c, const std::vector<Window>& ws, LlamaBatch& b, bool segments) const;
+  void fill_batch(const Corpus& c, const std::vector<Window>& ws, LlamaBatch& b) const;
   StepLosses forward_backward(const std::vector<Window>& ws, std::vector<float>& grads);
   float lr_at(uint64_t step) const;  // step counted from 1
   uint32_t boundary_layer(uint32_t point, uint32_t points) const;  // 0-based layer index
 
   LlamaModel model_;
   std::vector<float> params_, m_, v_;
-  uint64_t step_ = 0;
+  std::atomic<uint64_t> step_{0};  // read by info() while a step runs
   TrainOptions options_;
   std::shared_ptr<const Corpus> corpus_;
   uint32_t corpus_fingerprint_ = 0;  // of the checkpoint's corpus, until a corpus is set
