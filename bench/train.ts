@@ -8,7 +8,7 @@
  * the reason when it is not installed). Quality, on the synthetic catalog: the item head of a
  * model pretrained from the bundled default against the SRM's test NDCG@10 on the same split,
  * held-out perplexity against a unigram model's, and a 2-layer student distilled from an
- * 8-layer teacher (quality kept, encode speed-up). Writes bench/results/train.json.
+ * 8-layer, 128-wide teacher trained from scratch (quality kept, encode speed-up). Writes bench/results/train.json.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -67,7 +67,7 @@ function torchThroughput(kvHeads: number): { tokensPerSecond?: number; torch?: s
 }
 
 async function quality(dir: string): Promise<Record<string, unknown>> {
-  const syn = writeSynthetic(dir, { items: QUICK ? 500 : 2000, users: QUICK ? 600 : 3000, seed: 7 });
+  const syn = writeSynthetic(dir, { items: QUICK ? 500 : 1000, users: QUICK ? 600 : 2000, seed: 7 });
   const items = path.join(dir, 'items.jsonl');
   const events = path.join(dir, 'events.jsonl');
   const data = await collectInteractions(syn.events);
@@ -85,15 +85,15 @@ async function quality(dir: string): Promise<Record<string, unknown>> {
   };
   const pre = await pretrain({
     items, events, out: path.join(dir, 'lm'), model: 'default', template: '{title}', context: 192,
-    epochs: QUICK ? 2 : 8, threads: THREADS, onProgress: log('pretrain'),
+    epochs: QUICK ? 2 : 6, threads: THREADS, onProgress: log('pretrain'),
   });
   const teacher = await pretrain({
-    items, events, out: path.join(dir, 'teacher'), template: '{title}', context: 192, vocabSize: 2048,
-    dim: 256, layers: 8, heads: 8, kvHeads: 4, epochs: QUICK ? 2 : 8, threads: THREADS, onProgress: log('teacher'),
+    items, events, out: path.join(dir, 'teacher'), template: '{title}', context: 192, vocabSize: 512,
+    dim: 128, layers: 8, heads: 4, kvHeads: 2, ffn: 352, epochs: QUICK ? 2 : 6, threads: THREADS, onProgress: log('teacher'),
   });
   const student = await distill({
     teacher: path.join(dir, 'teacher'), items, events, out: path.join(dir, 'student'), layers: 2, blocks: 2,
-    epochs: QUICK ? 2 : 8, threads: THREADS, onProgress: log('student'),
+    epochs: QUICK ? 2 : 6, threads: THREADS, onProgress: log('student'),
   });
   const ndcg = (m: Record<string, number> | undefined) => m?.['NDCG@10'] ?? NaN;
   return {

@@ -62,4 +62,23 @@ describe('the lmrec command', () => {
       expect(r.stderr).toContain(bad[0]);
     }
   });
+  it('pretrain and distill: progress on stderr, the report as JSON, a model eval --lm ranks with', async () => {
+    const out = data('lm');
+    const tiny = ['--dim', '32', '--layers', '2', '--heads', '2', '--kv-heads', '1', '--ffn', '64', '--vocab-size', '300', '--context', '64', '--batch-tokens', '1024'];
+    const p = await lmrec('pretrain', '--items', data('items.jsonl'), '--events', data('events.jsonl'), '--out', out, '--template', '{title}', '--steps', '8', '--json', ...tiny);
+    expect(p.code).toBe(0);
+    expect(p.stderr).toMatch(/held-out perplexity/);
+    const report = JSON.parse(p.stdout);
+    expect(report).toMatchObject({ steps: 8, stopReason: 'steps', corpus: { vocab: 300 } });
+    const e = await lmrec('eval', '--items', data('items.jsonl'), '--events', data('events.jsonl'), '--no-srm', '--lm', out, '--json');
+    expect(e.code).toBe(0);
+    expect(JSON.parse(e.stdout).models.lm.test['NDCG@10']).toBeCloseTo(report.itemHead.test['NDCG@10'], 6);
+    const d = await lmrec('distill', '--teacher', out, '--items', data('items.jsonl'), '--events', data('events.jsonl'), '--out', data('student'),
+      '--layers', '1', '--blocks', '1', '--steps', '3', '--batch-tokens', '1024');
+    expect(d.code).toBe(0);
+    expect(d.stdout).toMatch(/student: 1 layers/);
+    const bad = await lmrec('pretrain', '--items', data('items.jsonl'), '--events', data('events.jsonl'), '--out', out, '--budget', 'soon');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/duration/);
+  });
 });

@@ -27,7 +27,7 @@ describe('pretrain', () => {
   it('trains from scratch and writes a model directory every part of lmrec loads', async () => {
     const out = path.join(dir, 'scratch');
     const progress: number[] = [];
-    const r = await pretrain({ ...tiny, items, events, out, steps: 60, lr: 1e-2, onProgress: (p) => progress.push(p.step) });
+    const r = await pretrain({ ...tiny, items, events, out, steps: 60, lr: 1e-2, itemWeight: 1, onProgress: (p) => progress.push(p.step) });
     expect(r.stopReason).toBe('steps');
     expect(r.steps).toBe(60);
     expect(progress.at(-1)).toBe(60);

@@ -8,7 +8,6 @@
  * The student has the teacher's width and tokenizer; when the teacher is Llama-style, its
  * embedding, norms and the top layer of each block initialise the student's.
  */
-import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { LmrecError } from '../errors.js';
@@ -16,14 +15,14 @@ import { parseOptions } from '../util/options.js';
 import type { Metrics } from '../eval/leave-one-out.js';
 import { LanguageModel } from '../lm/language-model.js';
 import { tokenizerFromJson } from '../lm/tokenizer.js';
-import { native, type NativeLmCorpus, type NativeLmTrainOptions } from '../native.js';
+import { native, type NativeLmCorpus } from '../native.js';
 import { historyCorpus, trainingCorpus } from './behaviour-corpus.js';
-import { behaviourEncoder, itemHeadMetrics, itemIds, readBehaviour } from './behaviour-data.js';
-import { exportModel, fillParams, importModel } from './hf-model.js';
-import { resumeOrStart } from './pretrain.js';
-import { runTraining, type TrainingProgress, type TrainingStopReason } from './training-run.js';
+import { behaviourEncoder, itemHeadMetrics, readBehaviour } from './behaviour-data.js';
+import { behaviourTrainingShape, schedule, trainBehaviourModel, type TrainingLimits } from './behaviour-training.js';
+import { fillParams, importModel } from './hf-model.js';
+import type { TrainingStopReason } from './training-run.js';
 
-export interface DistillOptions {
+export interface DistillOptions extends TrainingLimits {
   /** The teacher's model directory (a Llama-style decoder with a tokenizer; lmrec.json, when it has one, gives the item template). */
   teacher: string;
   items: string;
@@ -37,21 +36,14 @@ export interface DistillOptions {
   lambda?: number | undefined;
   /** Weight of each intermediate block's item loss (default 1). */
   auxWeight?: number | undefined;
+  /** Weight of the next-item loss at the top (default 4, as pretrain's). */
+  itemWeight?: number | undefined;
   template?: string | undefined;
   separator?: string | undefined;
   context?: number | undefined;
-  epochs?: number | undefined;
-  steps?: number | undefined;
-  budgetSeconds?: number | undefined;
   lr?: number | undefined;
   batchTokens?: number | undefined;
   seed?: number | undefined;
-  threads?: number | undefined;
-  checkpoint?: string | undefined;
-  checkpointEverySeconds?: number | undefined;
-  resume?: boolean | undefined;
-  signal?: AbortSignal | undefined;
-  onProgress?: ((p: TrainingProgress) => void) | undefined;
 }
 
 export interface DistillReport {
@@ -69,29 +61,12 @@ export interface DistillReport {
 
 const positiveInt = z.number().int().positive();
 const optionsSchema = z.strictObject({
+  ...behaviourTrainingShape,
   teacher: z.string().min(1),
-  items: z.string().min(1),
-  events: z.string().min(1),
-  out: z.string().min(1),
   layers: positiveInt.optional(),
   blocks: positiveInt.optional(),
   lambda: z.number().nonnegative().optional(),
   auxWeight: z.number().nonnegative().optional(),
-  template: z.string().optional(),
-  separator: z.string().optional(),
-  context: z.number().int().min(3).optional(),
-  epochs: z.number().positive().optional(),
-  steps: positiveInt.optional(),
-  budgetSeconds: z.number().positive().optional(),
-  lr: z.number().positive().optional(),
-  batchTokens: positiveInt.optional(),
-  seed: z.number().int().nonnegative().optional(),
-  threads: positiveInt.optional(),
-  checkpoint: z.string().min(1).optional(),
-  checkpointEverySeconds: z.number().positive().optional(),
-  resume: z.boolean().optional(),
-  signal: z.instanceof(AbortSignal).optional(),
-  onProgress: z.custom<(p: TrainingProgress) => void>((v) => typeof v === 'function', 'a function').optional(),
 });
 
 /** Layer index (1-based count of layers) at the end of block i of B, for a model of n layers. */
@@ -182,59 +157,44 @@ export async function distill(options: DistillOptions): Promise<DistillReport> {
   }
   student.setParams(fillParams(student, init, student.params()));
   const batchTokens = o.batchTokens ?? 8192;
-  const epochSteps = Math.ceil(corpus.tokens.length / batchTokens);
-  const budgetOnly = o.budgetSeconds !== undefined && o.epochs === undefined && o.steps === undefined;
-  const trainOptions: NativeLmTrainOptions = {
-    lr: o.lr ?? 2e-3,
-    warmupSteps: Math.min(100, Math.ceil(epochSteps / 10)),
-    totalSteps: o.steps ?? (budgetOnly ? 1e9 : Math.max(1, Math.ceil(epochSteps * (o.epochs ?? 1)))),
-    batchTokens,
-    context,
-    alignWeight: o.lambda ?? 1,
-    auxWeight: o.auxWeight ?? 1,
-    seed: o.seed ?? 1,
-    threads: o.threads,
-  };
-  const checkpoint = o.checkpoint ?? `${o.out}.checkpoint`;
-  const { trainer, resuming } = await resumeOrStart(student, checkpoint, o.resume, trainOptions, o.threads);
-  try {
-    const run = await runTraining(trainer, corpus, trainOptions, {
-      checkpoint,
-      checkpointEverySeconds: o.checkpointEverySeconds,
-      signal: o.signal,
-      maxSeconds: o.budgetSeconds,
-      onProgress: o.onProgress,
-    }, resuming);
-    const itemHead = await itemHeadMetrics(trainer, data, encoder, o.threads);
-    exportModel(trainer, o.out, t.tokenizer, {
-      items: itemIds(data),
-      template: data.template,
-      separator: encoder.options.separator ?? '\n',
+  const { totalSteps, warmupSteps } = schedule(corpus.tokens.length, batchTokens, o);
+  const r = await trainBehaviourModel({
+    fresh: student,
+    corpus,
+    options: {
+      lr: o.lr ?? 2e-3,
+      warmupSteps,
+      totalSteps,
+      batchTokens,
       context,
-      bos: t.bos,
-      eos: t.eos,
-      steps: run.steps,
-      trainedBy: `lmrec distill (teacher ${path.basename(o.teacher)}, ${blocks} blocks)`,
-    });
-    if (run.stopReason !== 'aborted') rmSync(checkpoint, { force: true });
-    const studentLm = await LanguageModel.load(o.out, { precision: 'fp32', ...(o.threads ? { threads: o.threads } : {}) });
-    let studentSeconds = 0;
-    try {
-      studentSeconds = scoringInputs.length ? await timeEncode(studentLm, scoringInputs) : 0;
-    } finally {
-      await studentLm.close();
-    }
-    return {
-      out: o.out,
-      stopReason: run.stopReason,
-      steps: run.steps,
-      seconds: run.seconds,
-      teacher,
-      student: { layers, parameters: trainer.info().parameters, itemHead },
-      alignment,
-      encode: { teacherSeconds: encodeTimes.teacherSeconds, studentSeconds, speedup: encodeTimes.teacherSeconds / Math.max(studentSeconds, 1e-9) },
-    };
+      itemWeight: o.itemWeight ?? 4,
+      alignWeight: o.lambda ?? 1,
+      auxWeight: o.auxWeight ?? 1,
+      seed: o.seed ?? 1,
+      threads: o.threads,
+    },
+    limits: o,
+    data,
+    encoder,
+    out: o.out,
+    tokenizer: t.tokenizer,
+    trainedBy: `lmrec distill (teacher ${path.basename(o.teacher)}, ${blocks} blocks)`,
+  });
+  const studentLm = await LanguageModel.load(o.out, { precision: 'fp32', ...(o.threads ? { threads: o.threads } : {}) });
+  let studentSeconds = 0;
+  try {
+    studentSeconds = scoringInputs.length ? await timeEncode(studentLm, scoringInputs) : 0;
   } finally {
-    trainer.close();
+    await studentLm.close();
   }
+  return {
+    out: o.out,
+    stopReason: r.run.stopReason,
+    steps: r.run.steps,
+    seconds: r.run.seconds,
+    teacher,
+    student: { layers, parameters: r.parameters, itemHead: r.itemHead },
+    alignment,
+    encode: { teacherSeconds: encodeTimes.teacherSeconds, studentSeconds, speedup: encodeTimes.teacherSeconds / Math.max(studentSeconds, 1e-9) },
+  };
 }

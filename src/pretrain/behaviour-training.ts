@@ -1,0 +1,131 @@
+/**
+ * The part of pretrain() and distill() that is the same: the schedule from epochs, steps or a
+ * budget; resuming from a checkpoint; the training run; the item head's metrics; the export;
+ * and the checkpoint's removal once the model is written.
+ */
+import { rmSync } from 'node:fs';
+import { z } from 'zod';
+import type { Metrics } from '../eval/leave-one-out.js';
+import type { TokenizerFiles } from '../lm/tokenizer-trainer.js';
+import type { NativeLmCorpus, NativeLmTrainer, NativeLmTrainOptions } from '../native.js';
+import type { BehaviourEncoder } from './behaviour-corpus.js';
+import { itemHeadMetrics, itemIds, type BehaviourData } from './behaviour-data.js';
+import { exportModel } from './hf-model.js';
+import { loadCheckpoint, runTraining, type TrainingProgress, type TrainingRunReport } from './training-run.js';
+
+/** How long to train and how to stop, as both APIs take them. */
+export interface TrainingLimits {
+  /** Passes over the training text (default 1), or an exact number of steps. */
+  epochs?: number | undefined;
+  steps?: number | undefined;
+  /** Time budget in seconds; the schedule is fitted to it. */
+  budgetSeconds?: number | undefined;
+  /** Training threads (default: all). */
+  threads?: number | undefined;
+  /** Checkpoint file (default `<out>.checkpoint`), written every checkpointEverySeconds (default 60) and when stopped. */
+  checkpoint?: string | undefined;
+  checkpointEverySeconds?: number | undefined;
+  /** Continue from the checkpoint when there is one (same data and options). */
+  resume?: boolean | undefined;
+  /** Stops training at the next step; the checkpoint is written and the model exported. */
+  signal?: AbortSignal | undefined;
+  onProgress?: ((p: TrainingProgress) => void) | undefined;
+}
+
+const positiveInt = z.number().int().positive();
+
+/** The zod shape of the options pretrain() and distill() share (data, text, limits, optimiser basics). */
+export const behaviourTrainingShape = {
+  items: z.string().min(1),
+  events: z.string().min(1),
+  out: z.string().min(1),
+  template: z.string().optional(),
+  separator: z.string().optional(),
+  context: z.number().int().min(3).optional(),
+  lr: z.number().positive().optional(),
+  batchTokens: positiveInt.optional(),
+  itemWeight: z.number().nonnegative().optional(),
+  seed: z.number().int().nonnegative().optional(),
+  epochs: z.number().positive().optional(),
+  steps: positiveInt.optional(),
+  budgetSeconds: z.number().positive().optional(),
+  threads: positiveInt.optional(),
+  checkpoint: z.string().min(1).optional(),
+  checkpointEverySeconds: z.number().positive().optional(),
+  resume: z.boolean().optional(),
+  signal: z.instanceof(AbortSignal).optional(),
+  onProgress: z.custom<(p: TrainingProgress) => void>((v) => typeof v === 'function', 'a function').optional(),
+};
+
+/**
+ * Schedule length and warm-up for a corpus of `tokens`: `steps` exactly, else `epochs` (1)
+ * passes; with a budget alone, a schedule the run fits to the budget once it knows its speed.
+ */
+export function schedule(tokens: number, batchTokens: number, o: TrainingLimits): { totalSteps: number; warmupSteps: number } {
+  const epochSteps = Math.ceil(tokens / batchTokens);
+  const budgetOnly = o.budgetSeconds !== undefined && o.epochs === undefined && o.steps === undefined;
+  return {
+    totalSteps: o.steps ?? (budgetOnly ? 1e9 : Math.max(1, Math.ceil(epochSteps * (o.epochs ?? 1)))),
+    warmupSteps: Math.min(100, Math.ceil(epochSteps / 10)),
+  };
+}
+
+export interface BehaviourTraining {
+  /** The trainer to start from (closed here, and replaced by the checkpoint's when resuming). */
+  fresh: NativeLmTrainer;
+  corpus: NativeLmCorpus;
+  options: NativeLmTrainOptions;
+  limits: TrainingLimits;
+  data: BehaviourData;
+  encoder: BehaviourEncoder;
+  out: string;
+  tokenizer: TokenizerFiles;
+  trainedBy: string;
+  /** Runs on the trained model before it is exported and closed (extra evaluation). */
+  inspect?: (trainer: NativeLmTrainer) => Promise<void>;
+}
+
+export async function trainBehaviourModel(
+  t: BehaviourTraining,
+): Promise<{ run: TrainingRunReport; itemHead: { valid: Metrics; test: Metrics }; parameters: number; vocab: number }> {
+  const checkpoint = t.limits.checkpoint ?? `${t.out}.checkpoint`;
+  const options = { ...t.options };
+  let trainer = t.fresh;
+  let resuming = false;
+  if (t.limits.resume) {
+    const saved = await loadCheckpoint(checkpoint);
+    if (saved) {
+      // The batches of a step depend on the options: the checkpoint's are the ones to continue.
+      t.fresh.close();
+      trainer = saved;
+      resuming = true;
+      Object.assign(options, saved.info().options, { threads: t.limits.threads });
+    }
+  }
+  try {
+    const run = await runTraining(trainer, t.corpus, options, {
+      checkpoint,
+      checkpointEverySeconds: t.limits.checkpointEverySeconds,
+      signal: t.limits.signal,
+      maxSeconds: t.limits.budgetSeconds,
+      onProgress: t.limits.onProgress,
+    }, resuming);
+    await t.inspect?.(trainer);
+    const itemHead = await itemHeadMetrics(trainer, t.data, t.encoder, t.limits.threads);
+    exportModel(trainer, t.out, t.tokenizer, {
+      items: itemIds(t.data),
+      template: t.data.template,
+      separator: t.encoder.options.separator ?? '\n',
+      context: t.encoder.options.maxTokens,
+      bos: t.encoder.options.bos,
+      eos: t.encoder.options.eos,
+      steps: run.steps,
+      trainedBy: t.trainedBy,
+    });
+    if (run.stopReason !== 'aborted') rmSync(checkpoint, { force: true });
+    const info = trainer.info();
+    return { run, itemHead, parameters: info.parameters, vocab: info.vocab };
+  } finally {
+    trainer.close();
+  }
+}
