@@ -26,6 +26,7 @@ export const ERROR_CODES = [
   'NATIVE_UNAVAILABLE',
   'NO_TOKENIZER',
   'INVALID_DATA',
+  'ABORTED',
   'INTERNAL',
 ] as const;
 

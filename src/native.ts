@@ -205,6 +205,12 @@ export interface NativeLmTrainerInfo extends Required<Omit<NativeLlamaShape, 'se
   options: Required<Omit<NativeLmTrainOptions, 'threads'>>;
 }
 
+export interface NativeLmInferenceOptions {
+  threads?: number | undefined;
+  /** Tokens a window holds (0 or absent: the training options' context). */
+  context?: number | undefined;
+}
+
 export interface NativeLmTrainer {
   info(): NativeLmTrainerInfo;
   layout(): { name: string; rows: number; cols: number; offset: number }[];
@@ -214,14 +220,15 @@ export interface NativeLmTrainer {
   setCorpus(corpus: NativeLmCorpus, options: NativeLmTrainOptions, resuming: boolean): void;
   train(steps: number): Promise<NativeLmStepReport>;
   cancel(): void;
-  evaluate(corpus: NativeLmCorpus, options?: { threads?: number | undefined }): Promise<{
+  /** Inference options: threads, and `context`, the window sequences are cut to (default the training options'). */
+  evaluate(corpus: NativeLmCorpus, options?: NativeLmInferenceOptions): Promise<{
     lmLoss: number;
     itemLoss: number;
     tokens: number;
     itemTargets: number;
   }>;
-  itemScores(corpus: NativeLmCorpus, options?: { threads?: number | undefined }): Promise<Float32Array>;
-  lastHidden(corpus: NativeLmCorpus, layer: number, options?: { threads?: number | undefined }): Promise<Float32Array>;
+  itemScores(corpus: NativeLmCorpus, options?: NativeLmInferenceOptions): Promise<Float32Array>;
+  lastHidden(corpus: NativeLmCorpus, layer: number, options?: NativeLmInferenceOptions): Promise<Float32Array>;
   logits(tokens: Int32Array): Float32Array;
   lossAndGradients(step: number): { loss: number; gradients: Float32Array };
   saveCheckpoint(path: string): Promise<void>;

@@ -271,12 +271,14 @@ class LmTrainerWrap : public Napi::ObjectWrap<LmTrainerWrap> {
   Napi::Value Evaluate(const Napi::CallbackInfo& info) {
     return guard(info.Env(), [&]() -> Napi::Value {
       auto c = read_corpus(arg(info, 0));
-      const int threads = parse_threads(options_object(arg(info, 1)));
+      const Napi::Object o = options_object(arg(info, 1));
+      const int threads = parse_threads(o);
+      const uint32_t context = u32_or(o, "context", 0, 1u << 20);
       TrainerPtr t = live();
       auto slot = std::make_shared<Slot>(busy_);
       auto r = std::make_shared<lm::EvalReport>();
       return PromiseWorker::run(
-          info.Env(), "lmrec.lm.evaluate", [t, c, r, slot, threads] { *r = t->evaluate(*c, threads); },
+          info.Env(), "lmrec.lm.evaluate", [t, c, r, slot, threads, context] { *r = t->evaluate(*c, context, threads); },
           [r](Napi::Env env) -> Napi::Value {
             Napi::Object o = Napi::Object::New(env);
             o.Set("lmLoss", r->lm_loss);
@@ -292,7 +294,9 @@ class LmTrainerWrap : public Napi::ObjectWrap<LmTrainerWrap> {
   Napi::Value ItemScores(const Napi::CallbackInfo& info) {
     return guard(info.Env(), [&]() -> Napi::Value {
       auto c = read_corpus(arg(info, 0));
-      const int threads = parse_threads(options_object(arg(info, 1)));
+      const Napi::Object o = options_object(arg(info, 1));
+      const int threads = parse_threads(o);
+      const uint32_t context = u32_or(o, "context", 0, 1u << 20);
       TrainerPtr t = live();
       if (double(c->count()) * t->shape().items > double(1u << 30))
         throw Error(ErrorCode::RequestTooLarge, "sequences x items exceeds 2^30 scores; score fewer sequences at a time");
@@ -301,9 +305,9 @@ class LmTrainerWrap : public Napi::ObjectWrap<LmTrainerWrap> {
       auto out = std::make_shared<std::vector<float>>();
       return PromiseWorker::run(
           info.Env(), "lmrec.lm.itemScores",
-          [t, c, out, slot, threads] {
+          [t, c, out, slot, threads, context] {
             out->resize(c->count() * t->shape().items);
-            t->item_scores(*c, out->data(), threads);
+            t->item_scores(*c, context, out->data(), threads);
           },
           [out](Napi::Env env) -> Napi::Value { return float32_copy(env, out->data(), out->size()); });
     });
@@ -314,7 +318,9 @@ class LmTrainerWrap : public Napi::ObjectWrap<LmTrainerWrap> {
     return guard(info.Env(), [&]() -> Napi::Value {
       auto c = read_corpus(arg(info, 0));
       const uint32_t layer = uint32_t(count(arg(info, 1), "layer", 1024));
-      const int threads = parse_threads(options_object(arg(info, 2)));
+      const Napi::Object o = options_object(arg(info, 2));
+      const int threads = parse_threads(o);
+      const uint32_t context = u32_or(o, "context", 0, 1u << 20);
       TrainerPtr t = live();
       if (double(c->count()) * t->shape().dim > double(1u << 30))
         throw Error(ErrorCode::RequestTooLarge, "sequences x dim exceeds 2^30 floats; ask for fewer sequences at a time");
@@ -323,9 +329,9 @@ class LmTrainerWrap : public Napi::ObjectWrap<LmTrainerWrap> {
       auto out = std::make_shared<std::vector<float>>();
       return PromiseWorker::run(
           info.Env(), "lmrec.lm.lastHidden",
-          [t, c, out, slot, threads, layer] {
+          [t, c, out, slot, threads, layer, context] {
             out->resize(c->count() * t->shape().dim);
-            t->last_hidden(*c, layer, out->data(), threads);
+            t->last_hidden(*c, layer, context, out->data(), threads);
           },
           [out](Napi::Env env) -> Napi::Value { return float32_copy(env, out->data(), out->size()); });
     });

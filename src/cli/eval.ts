@@ -116,7 +116,7 @@ export async function runEval(o: EvalOptions, log: (line: string) => void = () =
     }
   }
   if (o.lm) {
-    const lm = await openItemHeadScorer(o.lm, o.items, catalog);
+    const lm = await openItemHeadScorer(o.lm, o.items, catalog, o.srm ? o.srm.threads : undefined);
     try {
       report.models.lm = {
         valid: await evaluate(split.valid, catalog.size, lm.scorer, ks, eo),

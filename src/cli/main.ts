@@ -56,6 +56,7 @@ function trainingOptions(cmd: Command): Command {
     .option('--budget <time>', "time budget ('90s', '5m', '1h'); the schedule is fitted to it", budget)
     .option('--lr <lr>', 'peak learning rate', positive)
     .option('--batch-tokens <n>', 'tokens per step', positiveInt)
+    .option('--item-weight <w>', 'weight of the next-item loss (default 4)', nonNegative)
     .option('--threads <count>', 'training threads (default: all)', positiveInt)
     .option('--seed <seed>', 'random seed', nonNegativeInt)
     .option('--checkpoint <file>', 'checkpoint file (default <out>.checkpoint)')
@@ -205,7 +206,6 @@ trainingOptions(
     .option('--heads <n>', 'a new model: attention heads', positiveInt)
     .option('--kv-heads <n>', 'a new model: key/value heads', positiveInt)
     .option('--ffn <n>', 'a new model: SwiGLU width', positiveInt)
-    .option('--item-weight <w>', 'weight of the next-item loss', nonNegative)
     .option('--freeze-layers <n>', 'train only the layers from this one up', nonNegativeInt),
 ).action(async (opts: TrainingCliOptions) => {
   await runPretrain(apiOptions<PretrainOptions>(opts), opts.json === true);

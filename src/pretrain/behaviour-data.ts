@@ -62,7 +62,8 @@ export async function itemHeadMetrics(
   threads?: number,
 ): Promise<{ valid: Metrics; test: Metrics }> {
   if (data.split.valid.length === 0) return { valid: {}, test: {} };
-  const scorer = (splits: Split[]) => trainer.itemScores(historyCorpus(splits.map((s) => s.history), encoder), { threads });
+  const context = encoder.options.maxTokens;
+  const scorer = (splits: Split[]) => trainer.itemScores(historyCorpus(splits.map((s) => s.history), encoder), { threads, context });
   const ks = [1, 5, 10, 20];
   return {
     valid: await evaluate(data.split.valid, data.catalog.size, scorer, ks),

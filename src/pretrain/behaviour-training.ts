@@ -4,7 +4,9 @@
  * and the checkpoint's removal once the model is written.
  */
 import { rmSync } from 'node:fs';
+import path from 'node:path';
 import { z } from 'zod';
+import { LmrecError } from '../errors.js';
 import type { Metrics } from '../eval/leave-one-out.js';
 import type { TokenizerFiles } from '../lm/tokenizer-trainer.js';
 import type { NativeLmCorpus, NativeLmTrainer, NativeLmTrainOptions } from '../native.js';
@@ -33,6 +35,9 @@ export interface TrainingLimits {
 }
 
 const positiveInt = z.number().int().positive();
+
+/** The schedule length of a budget-only run until runTraining fits it to the measured speed. */
+const BUDGET_SCHEDULE = 1e9;
 
 /** The zod shape of the options pretrain() and distill() share (data, text, limits, optimiser basics). */
 export const behaviourTrainingShape = {
@@ -65,7 +70,7 @@ export function schedule(tokens: number, batchTokens: number, o: TrainingLimits)
   const epochSteps = Math.ceil(tokens / batchTokens);
   const budgetOnly = o.budgetSeconds !== undefined && o.epochs === undefined && o.steps === undefined;
   return {
-    totalSteps: o.steps ?? (budgetOnly ? 1e9 : Math.max(1, Math.ceil(epochSteps * (o.epochs ?? 1)))),
+    totalSteps: o.steps ?? (budgetOnly ? BUDGET_SCHEDULE : Math.max(1, Math.ceil(epochSteps * (o.epochs ?? 1)))),
     warmupSteps: Math.min(100, Math.ceil(epochSteps / 10)),
   };
 }
@@ -88,7 +93,7 @@ export interface BehaviourTraining {
 export async function trainBehaviourModel(
   t: BehaviourTraining,
 ): Promise<{ run: TrainingRunReport; itemHead: { valid: Metrics; test: Metrics }; parameters: number; vocab: number }> {
-  const checkpoint = t.limits.checkpoint ?? `${t.out}.checkpoint`;
+  const checkpoint = t.limits.checkpoint ?? `${path.resolve(t.out)}.checkpoint`;
   const options = { ...t.options };
   let trainer = t.fresh;
   let resuming = false;
@@ -100,7 +105,16 @@ export async function trainBehaviourModel(
       trainer = saved;
       resuming = true;
       Object.assign(options, saved.info().options, { threads: t.limits.threads });
+      if (options.totalSteps! >= BUDGET_SCHEDULE && t.limits.budgetSeconds === undefined) {
+        saved.close();
+        throw new LmrecError(`'${checkpoint}' is from a run with a time budget: resume it with one (--budget)`, 'INVALID_ARGUMENT');
+      }
     }
+  }
+  if (t.limits.signal?.aborted && !resuming) {
+    // Stopped before the first step (Ctrl-C while the data was prepared): nothing to write.
+    trainer.close();
+    throw new LmrecError('stopped before training began; nothing was written', 'ABORTED');
   }
   try {
     const run = await runTraining(trainer, t.corpus, options, {

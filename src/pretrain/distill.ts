@@ -1,12 +1,13 @@
 /**
- * `distill()`: a small student decoder from a deep teacher, as SLMRec does it. The teacher (any
- * model LanguageModel loads, run through onnxruntime) gives its hidden states at B block
- * boundaries (layer (N_t/B)·i, i = 1..B) at the last token of each training history; student
- * layer (N_s/B)·i is pulled towards them with λ(1 − cos) + 0.1·‖h_s − h_t‖₂. Each student block
- * boundary below the top has its own item head and loss (SLMRec's multiple supervision), the top
- * one is the model's item head, and the next-token loss keeps the student a language model.
- * The student has the teacher's width and tokenizer; when the teacher is Llama-style, its
- * embedding, norms and the top layer of each block initialise the student's.
+ * `distill()`: a small student decoder from a deep teacher, as SLMRec does it. The teacher (a
+ * Llama-style model directory with its tokenizer, run through onnxruntime by LanguageModel)
+ * gives its hidden states at B block boundaries (layer (N_t/B)·i, i = 1..B) at the last token of
+ * each training history; student layer (N_s/B)·i is pulled towards them with
+ * λ(1 − cos) + 0.1·‖h_s − h_t‖₂. Each student block boundary below the top has its own item
+ * head and loss (SLMRec's multiple supervision), the top one is the model's item head, and the
+ * next-token loss keeps the student a language model. The student has the teacher's width and
+ * tokenizer and starts from its embedding and final norm, each student layer from the teacher
+ * layer at the same relative depth (the last of the teacher layers it stands for).
  */
 import path from 'node:path';
 import { z } from 'zod';
@@ -100,6 +101,7 @@ export async function distill(options: DistillOptions): Promise<DistillReport> {
   const layers = o.layers ?? Math.max(blocks, Math.round(t.shape.layers / 4));
   if (layers < blocks) throw new LmrecError(`the student needs at least one layer per block: ${layers} layers < ${blocks} blocks`, 'INVALID_ARGUMENT');
   if (t.shape.layers < blocks) throw new LmrecError(`the teacher has ${t.shape.layers} layers, fewer than ${blocks} blocks`, 'INVALID_ARGUMENT');
+  if (layers > t.shape.layers) throw new LmrecError(`a student of ${layers} layers is not smaller than its ${t.shape.layers}-layer teacher`, 'INVALID_ARGUMENT');
   const data = await readBehaviour(o.items, o.events, o.template ?? t.info?.template);
   const tokenizer = tokenizerFromJson(JSON.parse(t.tokenizer['tokenizer.json']) as object, JSON.parse(t.tokenizer['tokenizer_config.json']) as object, o.teacher);
   const context = Math.min(o.context ?? 256, t.shape.maxPositions);
@@ -127,15 +129,12 @@ export async function distill(options: DistillOptions): Promise<DistillReport> {
   }
   // The teacher's own item head, when it has one for this catalog: the quality to keep.
   const sameCatalog = t.info?.items !== undefined && t.info.items.length === data.catalog.size && t.info.items.every((id, i) => id === data.catalog.name(i));
-  {
-    const tt = new native.NativeLmTrainer({ ...t.shape, items: sameCatalog ? t.shape.items : 0, auxHeads: sameCatalog ? t.shape.auxHeads : 0 });
+  teacher = { layers: t.shape.layers, parameters: [...t.tensors.values()].reduce((n, v) => n + v.length, 0) };
+  if (sameCatalog) {
+    const tt = new native.NativeLmTrainer(t.shape);
     try {
       tt.setParams(fillParams(tt, t.tensors, tt.params()));
-      teacher = {
-        layers: t.shape.layers,
-        parameters: tt.info().parameters,
-        ...(sameCatalog ? { itemHead: await itemHeadMetrics(tt, data, encoder, o.threads) } : {}),
-      };
+      teacher.itemHead = await itemHeadMetrics(tt, data, encoder, o.threads);
     } finally {
       tt.close();
     }
@@ -156,6 +155,7 @@ export async function distill(options: DistillOptions): Promise<DistillReport> {
     }
   }
   student.setParams(fillParams(student, init, student.params()));
+  t.tensors.clear(); // the teacher's weights are not needed past this point
   const batchTokens = o.batchTokens ?? 8192;
   const { totalSteps, warmupSteps } = schedule(corpus.tokens.length, batchTokens, o);
   const r = await trainBehaviourModel({

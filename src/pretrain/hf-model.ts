@@ -3,10 +3,11 @@
  * LanguageModel load (`config.json`, `model.safetensors`, `tokenizer.json`,
  * `tokenizer_config.json`), plus lmrec's own parts beside them: the item heads in
  * `item_head.safetensors` and `lmrec.json` (the catalog's item ids in head order, how behaviour
- * was written as text). The directory is built under a temporary name and swapped in, so a
- * crash leaves the old model or the new one, never a mix.
+ * was written as text). The directory is built under a temporary name and swapped in: a crash
+ * leaves the old model or the new one at `dir` (or, killed between the swap's two renames, the
+ * old one at `dir.old-<pid>`, which the next export restores), never a mix.
  */
-import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { LmrecError } from '../errors.js';
 import { writeDecoderCheckpoint } from '../lm/checkpoint-writer.js';
@@ -66,6 +67,8 @@ export function exportModel(
   info: LmrecModelInfo,
   dtype: SafetensorsDtype = 'F32',
 ): void {
+  dir = path.resolve(dir); // 'out/' must not put the temp directory inside the target
+  prepareTarget(dir);
   const shape = trainer.info();
   const params = trainer.params();
   const tensors = new Map(trainer.layout().map((t) => [t.name, params.subarray(t.offset, t.offset + t.rows * t.cols)]));
@@ -89,12 +92,44 @@ export function exportModel(
     rmSync(tmp, { recursive: true, force: true });
     if (e instanceof LmrecError) throw e;
     const err = e as NodeJS.ErrnoException;
-    throw new LmrecError(`cannot write the model to '${dir}': ${err.message}`, err.code === 'ENOSPC' ? 'IO_ERROR' : 'IO_ERROR');
+    throw new LmrecError(`cannot write the model to '${dir}': ${err.message}`, 'IO_ERROR');
+  }
+}
+
+const STALE = /^(.*)\.(old|tmp)-(\d+)$/;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Before writing `dir`: finishes what an export killed mid-swap left (its old model back in
+ * place if nothing replaced it, its temp directories removed), and refuses to replace a
+ * directory that is not a model, so a mistyped --out never deletes someone's data.
+ */
+function prepareTarget(dir: string): void {
+  const parent = path.dirname(dir);
+  const base = path.basename(dir);
+  for (const name of existsSync(parent) ? readdirSync(parent) : []) {
+    const m = STALE.exec(name);
+    if (!m || m[1] !== base || alive(Number(m[3]))) continue;
+    const stale = path.join(parent, name);
+    if (m[2] === 'old' && !existsSync(dir)) renameSync(stale, dir);
+    else rmSync(stale, { recursive: true, force: true });
+  }
+  if (existsSync(dir) && readdirSync(dir).length > 0 && !existsSync(path.join(dir, 'config.json'))) {
+    throw new LmrecError(`'${dir}' exists and is not a model directory (no config.json): choose another output`, 'INVALID_ARGUMENT');
   }
 }
 
 // rename() cannot replace a non-empty directory: the old one steps aside first, and is
-// removed only once the new one is in place.
+// removed only once the new one is in place. A crash between the two renames leaves the old
+// model at <dir>.old-<pid>, which the next export (prepareTarget) puts back or replaces.
 function swapDirectory(from: string, to: string): void {
   const old = `${to}.old-${process.pid}`;
   const hadOld = existsSync(to);
@@ -172,6 +207,9 @@ export function importModel(dir: string): ImportedModel {
     const heads = Safetensors.openFile(headFile);
     for (const name of heads.names()) tensors.set(name, heads.get(name));
     items = heads.info('item_head.weight').shape[0]!;
+    if (info?.items && info.items.length !== items) {
+      throw new LmrecError(`'${infoFile}' lists ${info.items.length} items, the item head has ${items} rows`, 'CORRUPT_FILE');
+    }
   }
   return {
     shape: {

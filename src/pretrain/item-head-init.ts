@@ -18,7 +18,7 @@ export async function initItemHeadFromText(trainer: NativeLmTrainer, encoder: Be
   const offsets = new Float64Array(seqs.length + 1);
   seqs.forEach((s, i) => (offsets[i + 1] = offsets[i]! + s.length));
   const tokens = Int32Array.from(seqs.flat());
-  const hidden = await trainer.lastHidden({ tokens, offsets }, info.layers, { threads });
+  const hidden = await trainer.lastHidden({ tokens, offsets }, info.layers, { threads, context: max });
   const params = trainer.params();
   const layout = new Map(trainer.layout().map((t) => [t.name, t]));
   const gain = params.subarray(layout.get('model.norm.weight')!.offset, layout.get('model.norm.weight')!.offset + info.dim);

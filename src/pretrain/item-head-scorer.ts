@@ -42,7 +42,7 @@ export async function openItemHeadScorer(dir: string, itemsFile: string, catalog
   trainer.setParams(fillParams(trainer, m.tensors, trainer.params()));
   const items = m.shape.items;
   const scorer: Scorer = async (splits) => {
-    const scores = await trainer.itemScores(historyCorpus(splits.map((s) => s.history), encoder), { threads });
+    const scores = await trainer.itemScores(historyCorpus(splits.map((s) => s.history), encoder), { threads, context: encoder.options.maxTokens });
     const out = new Float32Array(splits.length * catalog.size);
     for (let s = 0; s < splits.length; s++) for (let i = 0; i < catalog.size; i++) out[s * catalog.size + i] = scores[s * items + headRow[i]!]!;
     return out;

@@ -55,7 +55,7 @@ export interface PretrainOptions extends TrainingLimits {
   lr?: number | undefined;
   warmupSteps?: number | undefined;
   batchTokens?: number | undefined;
-  /** Weight of the next-item loss beside the next-token loss (default 1). */
+  /** Weight of the next-item loss beside the next-token loss (default 4). */
   itemWeight?: number | undefined;
   /**
    * The item head's starting rows: 'text' (default), each item's own text as the model reads
@@ -119,7 +119,8 @@ function startFromModel(dir: string, items: number, o: z.infer<typeof optionsSch
 }
 
 function startFromScratch(texts: string[], items: number, o: z.infer<typeof optionsSchema>): Start {
-  const trained = trainTokenizer(texts, { vocabSize: o.vocabSize ?? 4096 });
+  // The default size shrinks to what a small catalog's texts allow; an asked-for size does not.
+  const trained = trainTokenizer(texts, { vocabSize: o.vocabSize ?? 4096, allowSmaller: o.vocabSize === undefined });
   const files = tokenizerFiles(trained, { modelMaxLength: Math.max(512, o.context ?? 256) });
   const tokenizer = tokenizerFromJson(trained.json, JSON.parse(files['tokenizer_config.json']) as object, 'the trained tokenizer');
   const dim = o.dim ?? 256;
@@ -172,9 +173,12 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
     tokenizer: start.files,
     trainedBy: `lmrec pretrain (from ${start.from === 'scratch' ? 'scratch' : path.basename(start.from)})`,
     inspect: async (trainer) => {
-      const ev = await trainer.evaluate(held, { threads: o.threads });
+      const ev = await trainer.evaluate(held, { threads: o.threads, context });
       const vocab = trainer.info().vocab;
-      validation = { perplexity: Math.exp(ev.lmLoss), unigramPerplexity: unigramPerplexity(corpus.tokens, held, vocab), tokens: ev.tokens };
+      // No user with 3+ events holds anything out: NaN, not a perplexity of 1.
+      validation = ev.tokens
+        ? { perplexity: Math.exp(ev.lmLoss), unigramPerplexity: unigramPerplexity(corpus.tokens, held, vocab), tokens: ev.tokens }
+        : { perplexity: NaN, unigramPerplexity: NaN, tokens: 0 };
     },
   });
   return {

@@ -85,7 +85,7 @@ void LlamaModel::forward(const float* params, const LlamaBatch& b, const Forward
     for (auto* v : {&A.k, &A.v}) resize(*v, T * kw);
     for (auto* v : {&A.gate, &A.up, &A.act}) resize(*v, T * f);
     for (auto* v : {&A.rstd1, &A.rstd2}) resize(*v, T);
-    resize(A.probs, b.seqs.prob_floats);
+    if (plan.keep) resize(A.probs, b.seqs.prob_floats);  // inference keeps no probabilities
 
     nn::rms_norm_forward(x, T, d, p.attn_norm, s.norm_eps, A.n1.data(), A.rstd1.data(), threads);
     project(A.n1.data(), T, p.wq, d, d, A.q.data(), threads);
@@ -93,8 +93,8 @@ void LlamaModel::forward(const float* params, const LlamaBatch& b, const Forward
     project(A.n1.data(), T, p.wv, d, kw, A.v.data(), threads);
     nn::rope_forward(rope_, b.positions.data(), T, s.heads, A.q.data(), threads);
     nn::rope_forward(rope_, b.positions.data(), T, s.kv_heads, A.k.data(), threads);
-    nn::attention_forward(A.q.data(), A.k.data(), A.v.data(), b.seqs, attention_shape(b, l, plan), {}, A.probs.data(),
-                          A.attn.data(), threads);
+    nn::attention_forward(A.q.data(), A.k.data(), A.v.data(), b.seqs, attention_shape(b, l, plan), {},
+                          plan.keep ? A.probs.data() : nullptr, A.attn.data(), threads);
     std::copy_n(x, T * d, A.h.data());
     project(A.attn.data(), T, p.wo, d, d, A.h.data(), threads, 1.f);
 

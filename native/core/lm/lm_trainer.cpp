@@ -38,20 +38,21 @@ void scale_in_place(float* p, size_t n, float s) {
     for (size_t i = 0; i < n; ++i) p[i] *= s;
 }
 
-// Mean softmax cross-entropy of rows `rows` of h against `targets` through W [classes x d];
-// adds scale x its gradient to dh's rows and to dW. Returns the mean (0 without rows).
+// Mean softmax cross-entropy of rows `rows` of h against `targets` through W [classes x d].
+// Adds scale x its gradient to dh's rows, and scale x its gradient to dW, which must hold
+// zeros on entry (each head's gradient comes from this loss alone, or first from it: the tied
+// embedding's), so the scale applies to the whole tensor without a classes x d scratch copy.
+// dh and dW null: the loss only (evaluation).
 double head_loss(const float* h, const std::vector<uint32_t>& rows, const std::vector<int32_t>& targets,
                  const float* W, size_t classes, size_t d, float scale, size_t logits_bytes, float* dh, float* dW,
                  int threads) {
   if (rows.empty()) return 0;
   const std::vector<float> H = gather(h, rows, d);
   std::vector<float> dout;
-  std::vector<float> dW_local(classes * d, 0.f);
   const srm::LossInput in{H.data(), targets.data(), rows.size(), W, classes, d};
-  const double loss = srm::full_softmax_loss(in, logits_bytes, dout, dW_local.data(), threads);
+  const double loss = srm::full_softmax_loss(in, logits_bytes, dout, dW, threads);
   if (dh) scatter_add(dout.data(), rows, d, scale, dh);
-  if (dW)
-    for (size_t i = 0; i < dW_local.size(); ++i) dW[i] += scale * dW_local[i];
+  if (dW) scale_in_place(dW, classes * d, scale);
   return loss;
 }
 
@@ -438,7 +439,11 @@ void for_each_batch(const Corpus& c, uint32_t context, uint32_t batch_tokens, bo
 
 }  // namespace
 
-EvalReport Trainer::evaluate(const Corpus& c, int threads) const {
+uint32_t Trainer::inference_context(uint32_t context) const {
+  return std::min(context ? context : options_.context, shape().max_positions);
+}
+
+EvalReport Trainer::evaluate(const Corpus& c, uint32_t context, int threads) const {
   c.validate(shape());
   threads = thread_count(threads);
   const LlamaShape& s = shape();
@@ -446,7 +451,7 @@ EvalReport Trainer::evaluate(const Corpus& c, int threads) const {
   EvalReport r;
   double lm_sum = 0, item_sum = 0;
   std::vector<float> scratch;
-  for_each_batch(c, std::min(options_.context, s.max_positions), options_.batch_tokens, false, options_.local_layers > 0, s.heads,
+  for_each_batch(c, inference_context(context), options_.batch_tokens, false, options_.local_layers > 0, s.heads,
                  [&](const LlamaBatch& b, const std::vector<Span>& ws, size_t) {
                    LlamaActivations a;
                    model_.forward(params_.data(), b, {options_.local_layers, false}, a, threads);
@@ -480,11 +485,11 @@ EvalReport Trainer::evaluate(const Corpus& c, int threads) const {
   return r;
 }
 
-void Trainer::last_hidden(const Corpus& c, uint32_t layer, float* out, int threads) const {
+void Trainer::last_hidden(const Corpus& c, uint32_t layer, uint32_t context, float* out, int threads) const {
   if (layer > shape().layers) bad("layer must be between 0 and " + std::to_string(shape().layers));
   threads = thread_count(threads);
   const size_t d = shape().dim;
-  for_each_batch(c, std::min(options_.context, shape().max_positions), options_.batch_tokens, true, options_.local_layers > 0,
+  for_each_batch(c, inference_context(context), options_.batch_tokens, true, options_.local_layers > 0,
                  shape().heads,
                  [&](const LlamaBatch& b, const std::vector<Span>& ws, size_t first) {
                    LlamaActivations a;
@@ -495,12 +500,12 @@ void Trainer::last_hidden(const Corpus& c, uint32_t layer, float* out, int threa
                  });
 }
 
-void Trainer::item_scores(const Corpus& c, float* out, int threads) const {
+void Trainer::item_scores(const Corpus& c, uint32_t context, float* out, int threads) const {
   const LlamaShape& s = shape();
   if (!s.items) throw Error(ErrorCode::Unsupported, "this model has no item head");
   threads = thread_count(threads);
   const LlamaView w = view_llama(s, layout(), const_cast<float*>(params_.data()));
-  for_each_batch(c, std::min(options_.context, s.max_positions), options_.batch_tokens, true, options_.local_layers > 0, s.heads,
+  for_each_batch(c, inference_context(context), options_.batch_tokens, true, options_.local_layers > 0, s.heads,
                  [&](const LlamaBatch& b, const std::vector<Span>& ws, size_t first) {
                    LlamaActivations a;
                    model_.forward(params_.data(), b, {options_.local_layers, false}, a, threads);

@@ -94,15 +94,16 @@ class Trainer {
   void cancel() { cancel_ = true; }
   void clear_cancel() { cancel_ = false; }
 
-  // Validation: mean next-token and next-item losses over every window of `c`.
-  EvalReport evaluate(const Corpus& c, int threads) const;
-  // Item-head scores after each sequence's last token: [count x items].
-  void item_scores(const Corpus& c, float* out, int threads) const;
+  // Validation: mean next-token and next-item losses over every window of `c`. Sequences are
+  // cut into windows of `context` tokens (0: the training options' context), as training cut them.
+  EvalReport evaluate(const Corpus& c, uint32_t context, int threads) const;
+  // Item-head scores after each sequence's last `context` tokens: [count x items].
+  void item_scores(const Corpus& c, uint32_t context, float* out, int threads) const;
   // Tied-head logits of every token of one sequence: [n x vocab] (tests and checks).
   void logits(const int32_t* tokens, uint32_t n, float* out, int threads) const;
   // Hidden states after layer `layer` (0 = embeddings, layers = after the last layer, before
   // the final norm) at each sequence's last token: [count x dim].
-  void last_hidden(const Corpus& c, uint32_t layer, float* out, int threads) const;
+  void last_hidden(const Corpus& c, uint32_t layer, uint32_t context, float* out, int threads) const;
 
   // Loss and full gradient of the batch of step `step` (gradient checks); no update.
   double loss_and_gradients(uint64_t step, std::vector<float>& grads);
@@ -128,6 +129,7 @@ class Trainer {
   void fill_batch(const Corpus& c, const std::vector<Window>& ws, LlamaBatch& b) const;
   StepLosses forward_backward(const std::vector<Window>& ws, std::vector<float>& grads);
   float lr_at(uint64_t step) const;  // step counted from 1
+  uint32_t inference_context(uint32_t context) const;  // 0: the options' context; at most max_positions
   uint32_t boundary_layer(uint32_t point, uint32_t points) const;  // 0-based layer index
 
   LlamaModel model_;

@@ -82,7 +82,7 @@ double full_softmax_loss(const LossInput& in, size_t logits_bytes, std::vector<f
         losses[r0 + r] = softmax_grad_row(logits.data() + r * n, n, size_t(in.targets[r0 + r]), scale);
     });
     nn::sgemm_parallel(m, d, n, 1.f, Mat{logits.data(), n}, Mat{in.item_emb, d}, 0.f, dout.data() + r0 * d, d, threads);
-    nn::sgemm_parallel(n, d, m, 1.f, nn::T(Mat{logits.data(), n}), Mat{h, d}, 1.f, ditem, d, threads);
+    if (ditem) nn::sgemm_parallel(n, d, m, 1.f, nn::T(Mat{logits.data(), n}), Mat{h, d}, 1.f, ditem, d, threads);
   }
   return sum_in_order(losses) / double(in.rows);
 }

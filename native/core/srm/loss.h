@@ -37,7 +37,8 @@ struct LossInput {
 };
 
 // Mean cross-entropy over the rows. Writes dout (rows x dim) and adds the output layer's
-// share of the item-embedding gradient to ditem (items x dim). Every gradient is divided by rows.
+// share of the item-embedding gradient to ditem (items x dim; null: not wanted). Every
+// gradient is divided by rows.
 double full_softmax_loss(const LossInput& in, size_t logits_bytes, std::vector<float>& dout, float* ditem,
                          int threads);
 
