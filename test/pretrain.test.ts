@@ -5,7 +5,7 @@
  * leave no broken model directory behind.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -98,6 +98,22 @@ describe('pretrain', () => {
     expect(await rejection(pretrain({ ...tiny, items, events, out, steps: 1, layers: 0 }))).toMatchObject({ code: 'INVALID_ARGUMENT' });
     expect(await rejection(pretrain({ ...tiny, items, events, out, model: path.join(bad, 'nowhere') }))).toBeInstanceOf(LmrecError);
     expect(existsSync(out)).toBe(false);
+  });
+
+  it('never replaces a directory that is not a model, and restores a model an export killed mid-swap set aside', async () => {
+    const data = path.join(dir, 'not-a-model');
+    mkdirSync(data, { recursive: true });
+    writeFileSync(path.join(data, 'events.jsonl'), 'precious\n');
+    expect(await rejection(pretrain({ ...tiny, items, events, out: `${data}/`, steps: 1 }))).toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(readFileSync(path.join(data, 'events.jsonl'), 'utf8')).toBe('precious\n');
+    // A model moved aside by an export that died (pid 2^22 + 1 is beyond Linux's pid range) comes back.
+    const out = path.join(dir, 'swapped');
+    await pretrain({ ...tiny, items, events, out, steps: 1 });
+    const aside = `${out}.old-${2 ** 22 + 1}`;
+    renameSync(out, aside);
+    await pretrain({ ...tiny, items, events, out, steps: 2 });
+    expect(existsSync(aside)).toBe(false);
+    expect(JSON.parse(readFileSync(path.join(out, 'lmrec.json'), 'utf8')).steps).toBe(2);
   });
 
   it('a disk that fills up while checkpointing is an IO_ERROR, and the last good model stays whole', async () => {
