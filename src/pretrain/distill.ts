@@ -20,7 +20,7 @@ import { native, type NativeLmCorpus } from '../native.js';
 import { historyCorpus, trainingCorpus } from './behaviour-corpus.js';
 import { behaviourEncoder, itemHeadMetrics, readBehaviour } from './behaviour-data.js';
 import { behaviourTrainingShape, schedule, trainBehaviourModel, type TrainingLimits } from './behaviour-training.js';
-import { fillParams, importModel } from './hf-model.js';
+import { fillParams, importModel, isItemHead } from './hf-model.js';
 import type { TrainingStopReason } from './training-run.js';
 
 export interface DistillOptions extends TrainingLimits {
@@ -147,14 +147,14 @@ export async function distill(options: DistillOptions): Promise<DistillReport> {
   for (const [name, v] of t.tensors) {
     const m = /^model\.layers\.(\d+)\.(.*)$/.exec(name);
     if (!m) {
-      if (!name.startsWith('aux_item_heads.') && (sameCatalog || !name.startsWith('item_head.'))) init.set(name, v);
+      if (!isItemHead(name) || (sameCatalog && name.startsWith('item_head.'))) init.set(name, v);
       continue;
     }
     for (let j = 0; j < layers; j++) {
       if (boundary(t.shape.layers, j + 1, layers) - 1 === Number(m[1])) init.set(`model.layers.${j}.${m[2]}`, v);
     }
   }
-  student.setParams(fillParams(student, init, student.params()));
+  student.setParams(fillParams(student, init, student.params(), true));
   t.tensors.clear(); // the teacher's weights are not needed past this point
   const batchTokens = o.batchTokens ?? 8192;
   const { totalSteps, warmupSteps } = schedule(corpus.tokens.length, batchTokens, o);

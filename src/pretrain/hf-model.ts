@@ -234,15 +234,28 @@ export function importModel(dir: string): ImportedModel {
   };
 }
 
+/** Item heads are lmrec's own: a directory may lack them (a new head starts), never the language model's tensors. */
+export const isItemHead = (name: string) => name.startsWith('item_head.') || name.startsWith('aux_item_heads.');
+
 /**
- * The trainer's parameters filled from `tensors` by name; tensors the trainer has and the
- * directory lacks keep `fallback`'s values (a new item head), and shapes must match.
+ * The trainer's parameters filled from `tensors` by name, shapes checked. With `partial`,
+ * tensors the map lacks keep `fallback`'s values (a student initialised from part of a
+ * teacher); without it, only item heads may be missing, and a missing language-model tensor
+ * is CORRUPT_FILE rather than a silently random weight.
  */
-export function fillParams(trainer: NativeLmTrainer, tensors: Map<string, Float32Array>, fallback: Float32Array): Float32Array {
+export function fillParams(
+  trainer: NativeLmTrainer,
+  tensors: Map<string, Float32Array>,
+  fallback: Float32Array,
+  partial = false,
+): Float32Array {
   const params = Float32Array.from(fallback);
   for (const t of trainer.layout()) {
     const v = tensors.get(t.name);
-    if (!v) continue;
+    if (!v) {
+      if (partial || isItemHead(t.name)) continue;
+      throw new LmrecError(`the model has no tensor '${t.name}', which its config.json implies`, 'CORRUPT_FILE');
+    }
     if (v.length !== t.rows * t.cols) {
       throw new LmrecError(`tensor '${t.name}' holds ${v.length} values, the model's shape needs ${t.rows * t.cols}`, 'DIM_MISMATCH');
     }

@@ -16,7 +16,7 @@ import { parseOptions } from '../util/options.js';
 import { heldOutCorpus, trainingCorpus, unigramPerplexity } from './behaviour-corpus.js';
 import { behaviourEncoder, readBehaviour } from './behaviour-data.js';
 import { behaviourTrainingShape, schedule, trainBehaviourModel, type TrainingLimits } from './behaviour-training.js';
-import { fillParams, importModel } from './hf-model.js';
+import { fillParams, importModel, isItemHead } from './hf-model.js';
 import { initItemHeadFromText } from './item-head-init.js';
 import type { TrainingStopReason } from './training-run.js';
 
@@ -113,7 +113,7 @@ function startFromModel(dir: string, items: number, o: z.infer<typeof optionsSch
   const { bos, eos } = m;
   const trainer = new native.NativeLmTrainer({ ...m.shape, items, auxHeads: 0, seed: o.seed ?? 1 });
   // An item head trained on another catalog means nothing here: it starts afresh.
-  const tensors = new Map([...m.tensors].filter(([name]) => !name.startsWith('item_head.') && !name.startsWith('aux_item_heads.')));
+  const tensors = new Map([...m.tensors].filter(([name]) => !isItemHead(name)));
   trainer.setParams(fillParams(trainer, tensors, trainer.params()));
   return { tokenizer, files: m.tokenizer, bos, eos, trainer, from: dir };
 }
