@@ -35,8 +35,8 @@ export interface NativeIndex {
   size(): number;
   memoryBytes(): number;
   info(): NativeIndexInfo;
-  search(queries: Float32Array, k: number, rescore: number): NativeSearchResult;
-  searchAsync(queries: Float32Array, k: number, rescore: number): Promise<NativeSearchResult>;
+  search(queries: Float32Array, k: number, rescore: number, filter?: NativeIdFilter): NativeSearchResult;
+  searchAsync(queries: Float32Array, k: number, rescore: number, filter?: NativeIdFilter): Promise<NativeSearchResult>;
   save(path: string): Promise<void>;
 }
 
@@ -57,6 +57,12 @@ export interface NativeIndexConstructor {
 
 
 /** Training options as the addon reads them (see srm_config.h); absent fields take defaults. */
+/** Ids a search may return: all but `ids`, or with `only`, just them. */
+export interface NativeIdFilter {
+  ids: Float64Array;
+  only: boolean;
+}
+
 export interface NativeTrainOptions {
   lr?: number | undefined;
   beta1?: number | undefined;
@@ -71,6 +77,7 @@ export interface NativeTrainOptions {
   logitsBytes?: number | undefined;
   seed?: number | undefined;
   threads?: number | undefined;
+  codeNoise?: number | undefined;
 }
 
 export interface NativeTrainReport {
@@ -106,6 +113,15 @@ export interface NativeSrm {
     options: NativeTrainOptions,
     step: number,
   ): { loss: number; gradients: Float32Array };
+  setFeatures(features: Float32Array): void;
+  dropFeatures(): void;
+  setIdMask(mask: Uint8Array): void;
+  idMask(): Uint8Array;
+  warmItems(items: Int32Array): void;
+  addItems(features: Float32Array): Promise<void>;
+  codes(): Float32Array;
+  itemVectors(): Float32Array;
+  userVectors(items: Int32Array, offsets: Float64Array): Float32Array;
   params(): Float32Array;
   setParams(params: Float32Array): void;
   checkpoint(): void;
@@ -122,6 +138,10 @@ export interface NativeSrmConstructor {
     blocks?: number | undefined;
     heads?: number | undefined;
     maxLen?: number | undefined;
+    codeIn?: number | undefined;
+    codeDim?: number | undefined;
+    codeHidden?: number | undefined;
+    codeInt8?: boolean | undefined;
     seed?: number | undefined;
   }): NativeSrm;
   load(path: string): Promise<NativeSrm>;

@@ -121,3 +121,50 @@ describe('VectorIndex', () => {
     expect(index.search([1, 1], 1).ids).toEqual([big]);
   });
 });
+
+describe('VectorIndex filters', () => {
+  const n = 3000;
+  const dim = 24;
+  const data = clusteredVectors({ n, dim, clusters: 12, seed: 5 });
+  const queries = clusteredQueries(data, 8, dim, 9);
+  const plainBest = (q: Float32Array, k: number, admit: (id: number) => boolean) => {
+    const scored: [number, number][] = [];
+    for (let i = 0; i < n; i++) {
+      if (!admit(i)) continue;
+      let s = 0;
+      for (let j = 0; j < dim; j++) s += q[j]! * data.vectors[i * dim + j]!;
+      scored.push([s, i]);
+    }
+    scored.sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+    return scored.slice(0, k).map((x) => x[1]);
+  };
+
+  it('exclude and only are applied before top-k: k admitted results, exact with rescore, never an excluded id', async () => {
+    const index = new VectorIndex({ dim, keepOriginals: true, threads: 2 });
+    await index.add(ids(n), data.vectors);
+    for (let qi = 0; qi < 8; qi++) {
+      const q = queries.subarray(qi * dim, (qi + 1) * dim);
+      const top = index.search(q, 50, { rescore: 8 }).ids;
+      const exclude = top.slice(0, 40); // the best 40 are gone: a filter after top-k would return 10
+      const r = index.search(q, 20, { rescore: 8, exclude });
+      expect(r.ids).toHaveLength(20);
+      expect(r.ids.some((id) => exclude.includes(id))).toBe(false);
+      const ex = new Set(exclude);
+      expect(r.ids).toEqual(plainBest(q, 20, (id) => !ex.has(id)));
+      const only = ids(n).filter((id) => id % 7 === 3);
+      const o = index.search(q, 15, { rescore: 8, only, exclude: [3] });
+      expect(o.ids).toEqual(plainBest(q, 15, (id) => id % 7 === 3 && id !== 3));
+    }
+    const [batched] = await index.searchBatch(queries.subarray(0, dim), 5, { only: [10, 11, 12] });
+    expect(batched!.ids.sort()).toEqual([10, 11, 12]);
+    expect(index.search(queries.subarray(0, dim), 5, { only: [] })).toEqual({ ids: [], scores: [] });
+    expect(index.search(queries.subarray(0, dim), 5, { only: [99999999] })).toEqual({ ids: [], scores: [] });
+    // sparse, huge ids go through a hash set
+    const sparse = new VectorIndex({ dim });
+    await sparse.add([2 ** 40, 2 ** 41, 5], data.vectors.subarray(0, 3 * dim));
+    expect(sparse.search(queries.subarray(0, dim), 3, { exclude: [2 ** 41] }).ids.sort()).toEqual([5, 2 ** 40].sort());
+    expect(() => index.search(queries.subarray(0, dim), 5, { exclude: [-1] })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    index.close();
+    sparse.close();
+  });
+});

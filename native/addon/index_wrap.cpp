@@ -42,6 +42,7 @@ struct SearchRequest {
   std::vector<float> queries;
   size_t nq = 0;
   SearchParams params;
+  std::shared_ptr<IdFilter> filter;  // params.filter points at it
   std::vector<uint64_t> ids;
   std::vector<float> scores;
   size_t per_query = 0;  // results per query the search returned
@@ -60,6 +61,14 @@ SearchRequest read_search(const Napi::CallbackInfo& info, const VectorIndex& ind
   r.params.k = count(arg(info, 1), "k", 9007199254740991.0, ErrorCode::InvalidK);
   const Napi::Value rescore = arg(info, 2);
   r.params.rescore = rescore.IsUndefined() ? 0 : count(rescore, "rescore", 1024);
+  // optional filter: { ids: Float64Array, only: boolean }
+  const Napi::Value filter = arg(info, 3);
+  if (!filter.IsUndefined()) {
+    const Napi::Object f = options_object(filter);
+    const std::vector<uint64_t> ids = id_array(f.Get("ids"), "filter ids");
+    r.filter = std::make_shared<IdFilter>(ids.data(), ids.size(), f.Get("only").ToBoolean().Value());
+    r.params.filter = r.filter.get();
+  }
   // k = 0 and an empty index come out as 0 results here; the search itself reports them
   r.params.k = index.result_count(r.nq, r.params.k);
   r.ids.resize(r.nq * r.params.k);

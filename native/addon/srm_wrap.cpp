@@ -60,6 +60,7 @@ srm::TrainOptions read_train_options(const Napi::Value& v) {
   const Napi::Value seed = o.Get("seed");
   if (!seed.IsUndefined()) t.seed = uint64_t(count(seed, "seed", 9007199254740991.0));
   t.threads = parse_threads(o);
+  t.code_noise = float(number_or(o, "codeNoise", t.code_noise));
   t.validate();
   return t;
 }
@@ -96,6 +97,11 @@ class SrmWrap : public Napi::ObjectWrap<SrmWrap> {
       s.blocks = u32_or(o, "blocks", s.blocks, 1024);
       s.heads = u32_or(o, "heads", s.heads, 1u << 20);
       s.max_len = u32_or(o, "maxLen", s.max_len, 1u << 20);
+      s.code_in = u32_or(o, "codeIn", s.code_in, 1u << 20);
+      s.code_dim = u32_or(o, "codeDim", s.code_dim, 1u << 20);
+      s.code_hidden = u32_or(o, "codeHidden", s.code_hidden, 1u << 20);
+      const Napi::Value int8 = o.Get("codeInt8");
+      if (!int8.IsUndefined()) s.code_int8 = int8.ToBoolean().Value();
       const Napi::Value seed = o.Get("seed");
       rec_ = std::make_shared<Recommender>(s, seed.IsUndefined() ? 1 : uint64_t(count(seed, "seed", 9007199254740991.0)));
     });
@@ -106,13 +112,17 @@ class SrmWrap : public Napi::ObjectWrap<SrmWrap> {
   }
 
   static Napi::Value info_object(Napi::Env env, const Recommender& rec) {
-    const srm::Shape& s = rec.shape();
+    const srm::Shape s = rec.shape();
     Napi::Object o = Napi::Object::New(env);
     o.Set("items", double(s.items));
     o.Set("dim", double(s.dim));
     o.Set("blocks", double(s.blocks));
     o.Set("heads", double(s.heads));
     o.Set("maxLen", double(s.max_len));
+    o.Set("codeIn", double(s.code_in));
+    o.Set("codeDim", double(s.has_codes() ? s.code_dim : 0));
+    o.Set("codeHidden", double(s.code_hidden));
+    o.Set("codeInt8", s.code_int8);
     o.Set("steps", double(rec.steps_done()));
     o.Set("parameters", double(rec.param_count()));
     return o;
@@ -139,7 +149,7 @@ class SrmWrap : public Napi::ObjectWrap<SrmWrap> {
   Napi::Value SetItemEmbeddings(const Napi::CallbackInfo& info) {
     return guard(info.Env(), [&]() -> Napi::Value {
       const FloatSpan v = float32_array(arg(info, 0), "vectors");
-      const srm::Shape& s = live()->shape();
+      const srm::Shape s = live()->shape();
       if (v.size != size_t(s.items) * s.dim)
         throw Error(ErrorCode::DimMismatch, "item vectors must hold items x dim = " + std::to_string(s.items) + " x " +
                                                 std::to_string(s.dim) + " floats, got " + std::to_string(v.size));
@@ -195,11 +205,7 @@ class SrmWrap : public Napi::ObjectWrap<SrmWrap> {
       auto out = std::make_shared<std::vector<float>>();
       RecPtr rec = live();
       return PromiseWorker::run(
-          info.Env(), "lmrec.srm.scoreAll",
-          [rec, data, out, threads, items] {
-            out->resize(data->count() * items);
-            rec->score_all(*data, out->data(), threads);
-          },
+          info.Env(), "lmrec.srm.scoreAll", [rec, data, out, threads] { rec->score_all(*data, *out, threads); },
           [out](Napi::Env env) -> Napi::Value { return float32_copy(env, *out); });
     });
   }
@@ -228,7 +234,8 @@ class SrmWrap : public Napi::ObjectWrap<SrmWrap> {
       if (k == 0) throw Error(ErrorCode::InvalidK, "k must be at least 1");
       std::vector<int32_t> items(std::min<size_t>(k, live()->shape().items));
       std::vector<float> scores(items.size());
-      const size_t got = live()->top_k(h.data, uint32_t(h.size), k, exclude, items.data(), scores.data());
+      // items.size(), not k: the catalog may have grown since it was sized
+      const size_t got = live()->top_k(h.data, uint32_t(h.size), items.size(), exclude, items.data(), scores.data());
       auto out_items = Napi::Int32Array::New(info.Env(), got);
       auto out_scores = Napi::Float32Array::New(info.Env(), got);
       std::copy_n(items.data(), got, out_items.Data());
@@ -237,6 +244,94 @@ class SrmWrap : public Napi::ObjectWrap<SrmWrap> {
       o.Set("items", out_items);
       o.Set("scores", out_scores);
       return o;
+    });
+  }
+
+  // --- The compression module ---
+  Napi::Value SetFeatures(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      const FloatSpan f = float32_array(arg(info, 0), "features");
+      const srm::Shape s = live()->shape();
+      if (!s.has_codes()) throw Error(ErrorCode::InvalidArgument, "this model has no compression module (codeIn is 0)");
+      if (f.size != size_t(s.items) * s.code_in)
+        throw Error(ErrorCode::DimMismatch, "features must hold items x codeIn = " + std::to_string(s.items) + " x " +
+                                                std::to_string(s.code_in) + " floats, got " + std::to_string(f.size));
+      live()->set_features(f.data, s.items);
+      return info.Env().Undefined();
+    });
+  }
+
+  Napi::Value DropFeatures(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      live()->drop_features();
+      return info.Env().Undefined();
+    });
+  }
+
+  Napi::Value SetIdMask(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      const Napi::Value v = arg(info, 0);
+      if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+        throw Error(ErrorCode::InvalidArgument, "the ID flags must be a Uint8Array");
+      auto a = v.As<Napi::Uint8Array>();
+      live()->set_id_mask(a.Data(), a.ElementLength());
+      return info.Env().Undefined();
+    });
+  }
+
+  Napi::Value IdMask(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      const std::vector<uint8_t> m = live()->id_mask();
+      auto a = Napi::Uint8Array::New(info.Env(), m.size());
+      std::copy(m.begin(), m.end(), a.Data());
+      return a;
+    });
+  }
+
+  Napi::Value WarmItems(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      const Int32Span items = int32_array(arg(info, 0), "items");
+      live()->warm_items(items.data, items.size);
+      return info.Env().Undefined();
+    });
+  }
+
+  // Off the JS thread: it takes the training slot (BUSY during a training).
+  Napi::Value AddItems(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      const FloatSpan f = float32_array(arg(info, 0), "features");
+      const srm::Shape s = live()->shape();
+      if (!s.has_codes()) throw Error(ErrorCode::InvalidArgument, "this model has no compression module: items cannot be added");
+      if (f.size % s.code_in)
+        throw Error(ErrorCode::DimMismatch, "features must hold n x codeIn (" + std::to_string(s.code_in) + ") floats, got " +
+                                                std::to_string(f.size));
+      auto features = std::make_shared<std::vector<float>>(f.data, f.data + f.size);
+      const size_t n = f.size / s.code_in;
+      RecPtr rec = live();
+      auto lease = std::shared_ptr<srm::TrainingLease>(rec->lease_training());
+      return PromiseWorker::run(
+          info.Env(), "lmrec.srm.addItems", [rec, features, n, lease] { rec->add_items(features->data(), n, *lease); },
+          [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
+    });
+  }
+
+  Napi::Value Codes(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value { return float32_copy(info.Env(), live()->codes()); });
+  }
+
+  Napi::Value ItemVectors(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value { return float32_copy(info.Env(), live()->item_vectors()); });
+  }
+
+  // Sync: one or a few histories, cheaper than a thread hop.
+  Napi::Value UserVectors(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      const srm::Sequences data = read_sequences(arg(info, 0), arg(info, 1));
+      live()->check_items(data, "the histories");
+      if (data.count() > 4096) throw Error(ErrorCode::RequestTooLarge, "at most 4096 histories a call");
+      auto out = Napi::Float32Array::New(info.Env(), data.count() * live()->shape().dim);
+      live()->user_vectors(data, out.Data(), 1);
+      return out;
     });
   }
 
@@ -354,6 +449,15 @@ Napi::Function init_srm_class(Napi::Env env) {
           SrmWrap::InstanceMethod<&SrmWrap::ScoreAll>("scoreAll"),
           SrmWrap::InstanceMethod<&SrmWrap::Score>("score"),
           SrmWrap::InstanceMethod<&SrmWrap::TopK>("topK"),
+          SrmWrap::InstanceMethod<&SrmWrap::SetFeatures>("setFeatures"),
+          SrmWrap::InstanceMethod<&SrmWrap::DropFeatures>("dropFeatures"),
+          SrmWrap::InstanceMethod<&SrmWrap::SetIdMask>("setIdMask"),
+          SrmWrap::InstanceMethod<&SrmWrap::IdMask>("idMask"),
+          SrmWrap::InstanceMethod<&SrmWrap::WarmItems>("warmItems"),
+          SrmWrap::InstanceMethod<&SrmWrap::AddItems>("addItems"),
+          SrmWrap::InstanceMethod<&SrmWrap::Codes>("codes"),
+          SrmWrap::InstanceMethod<&SrmWrap::ItemVectors>("itemVectors"),
+          SrmWrap::InstanceMethod<&SrmWrap::UserVectors>("userVectors"),
           SrmWrap::InstanceMethod<&SrmWrap::LossAndGradients>("lossAndGradients"),
           SrmWrap::InstanceMethod<&SrmWrap::Params>("params"),
           SrmWrap::InstanceMethod<&SrmWrap::SetParams>("setParams"),

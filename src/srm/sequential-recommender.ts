@@ -45,6 +45,25 @@ export interface SrmTrainOptions {
   seed?: number;
   /** Threads for training and batched scoring; default all cores. */
   threads?: number;
+  /** σ of the Gaussian noise added to item codes in training (compression module). Default 0.05. */
+  codeNoise?: number;
+}
+
+/**
+ * Item features for the compression module (MARC): each item's language-model state,
+ * `items x width` floats, row after row. With them, an item's embedding is its ID embedding
+ * (items with training events only) plus a projection of its code; the code is
+ * `tanh(compress(features))`, `codeDim` wide, stored as int8.
+ */
+export interface SrmItemFeatures {
+  vectors: Float32Array;
+  width: number;
+  /** Width of the stored code. Default 64. */
+  codeDim?: number;
+  /** 0 (default): linear compression; n: one hidden ReLU layer of n units. */
+  hidden?: number;
+  /** Round codes to int8 in training (straight-through) and storage. Default true. */
+  int8?: boolean;
 }
 
 export interface SrmFitOptions extends SrmShapeOptions, SrmTrainOptions {
@@ -62,6 +81,11 @@ export interface SrmFitOptions extends SrmShapeOptions, SrmTrainOptions {
   signal?: AbortSignal;
   /** Initial item embeddings [items x dim], e.g. compressed LM vectors. */
   itemEmbeddings?: Float32Array;
+  /**
+   * Trains a compression module jointly (see {@link SrmItemFeatures}). Items without a
+   * training event get no ID embedding: they are scored by their code alone (cold items).
+   */
+  itemFeatures?: SrmItemFeatures;
   onEpoch?: (report: EpochReport) => void;
 }
 
@@ -90,6 +114,12 @@ export interface SrmInfo {
   blocks: number;
   heads: number;
   maxLen: number;
+  /** Width of the item features (0: no compression module). */
+  codeIn: number;
+  /** Width of the item codes (0: no compression module). */
+  codeDim: number;
+  codeHidden: number;
+  codeInt8: boolean;
   /** Optimiser steps taken so far. */
   steps: number;
   parameters: number;
@@ -141,8 +171,7 @@ const natives = new WeakMap<SequentialRecommender, NativeSrm>();
 
 export class SequentialRecommender {
   #native: NativeSrm | undefined;
-  /** Items 0..items-1 this model knows. */
-  readonly items: number;
+  #items: number;
   /** Per epoch of the last fit. */
   readonly history: EpochReport[] = [];
   /** Why the last fit stopped (undefined for a loaded model). */
@@ -154,7 +183,12 @@ export class SequentialRecommender {
   private constructor(n: NativeSrm) {
     this.#native = n;
     natives.set(this, n);
-    this.items = n.info().items;
+    this.#items = n.info().items;
+  }
+
+  /** Items 0..items-1 this model knows (grows with addItems). */
+  get items(): number {
+    return this.#items;
   }
 
   /** Trains a new model on training sequences (one per user, oldest first). */
@@ -183,6 +217,10 @@ export class SequentialRecommender {
     const signal = options.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw new LmrecError('signal must be an AbortSignal', 'INVALID_ARGUMENT');
     const train_ = trainOptions(options, items);
+    const f = options.itemFeatures;
+    if (f !== undefined && !(f.vectors instanceof Float32Array && Number.isInteger(f.width) && f.width >= 1 && f.vectors.length === items * f.width)) {
+      throw new LmrecError(`itemFeatures must hold items x width floats (${items} x ${String(f.width)}) in a Float32Array`, 'DIM_MISMATCH');
+    }
     const n = new native.NativeSrm({
       items,
       dim: options.dim,
@@ -190,10 +228,18 @@ export class SequentialRecommender {
       heads: options.heads,
       maxLen: options.maxLen,
       seed: options.seed,
+      ...(f && { codeIn: f.width, codeDim: f.codeDim ?? 64, codeHidden: f.hidden ?? 0, codeInt8: f.int8 ?? true }),
     });
     const model = new SequentialRecommender(n);
     if (options.itemEmbeddings) n.setItemEmbeddings(options.itemEmbeddings);
     n.countPopularity(data.items, data.offsets, true);
+    if (f) {
+      // items with training events have an ID embedding; the others only their code
+      const warm = new Uint8Array(items);
+      for (const it of data.items) warm[it] = 1;
+      n.setIdMask(warm);
+      n.setFeatures(f.vectors);
+    }
 
     let stop: StopReason | undefined;
     const cancel = (reason: StopReason): void => {
@@ -243,12 +289,14 @@ export class SequentialRecommender {
       signal?.removeEventListener('abort', onAbort);
     }
     if (checkpointed) n.restore();
+    if (f) n.dropFeatures(); // the codes are kept; the features are the caller's (and large)
     model.stopReason = stop ?? 'epochs';
     return model;
   }
 
   /** Loads a model written by save(); the file's checksum is verified. */
   static async load(path: string): Promise<SequentialRecommender> {
+    if (typeof path !== 'string' || path.length === 0) throw new LmrecError('load needs a file path', 'INVALID_ARGUMENT');
     return new SequentialRecommender(await native.NativeSrm.load(path));
   }
 
@@ -324,17 +372,19 @@ export class SequentialRecommender {
   async scoreBatch(histories: ArrayLike<number>[], options: { threads?: number } = {}): Promise<Float32Array> {
     if (!Array.isArray(histories)) throw new LmrecError('histories must be an array of item arrays', 'INVALID_ARGUMENT');
     const n = this.#live();
-    const rows = new Float32Array(histories.length * this.items);
+    const width = this.items;
+    const rows = new Float32Array(histories.length * width);
     const cleaned = histories.map((h) => this.#known(h).items);
     const runnable = cleaned.flatMap((h, i) => (h.length > 0 ? [i] : []));
     if (runnable.length < histories.length) {
       const pop = this.#popularity().counts;
-      cleaned.forEach((h, i) => h.length === 0 && rows.set(pop, i * this.items));
+      cleaned.forEach((h, i) => h.length === 0 && rows.set(pop, i * width));
     }
     if (runnable.length > 0) {
-      const csr = toCsr(runnable.map((i) => cleaned[i]!), this.items, 'histories');
+      const csr = toCsr(runnable.map((i) => cleaned[i]!), width, 'histories');
       const scores = await n.scoreAll(csr.items, csr.offsets, { threads: options.threads });
-      runnable.forEach((i, j) => rows.set(scores.subarray(j * this.items, (j + 1) * this.items), i * this.items));
+      if (scores.length !== runnable.length * width) throw new LmrecError('items were added while scoring; score again', 'BUSY');
+      runnable.forEach((i, j) => rows.set(scores.subarray(j * width, (j + 1) * width), i * width));
     }
     return rows;
   }
@@ -365,6 +415,52 @@ export class SequentialRecommender {
     n.countPopularity(tails.items, tails.offsets, false);
     this.#pop = undefined;
     return { loss: report.loss, steps: report.steps, windows: report.windows, targets: report.targets, ignored };
+  }
+
+  /**
+   * The item embeddings scoring uses (items x dim): with a compression module, ID embedding
+   * (where the item has one) + projected code. A history's score for item i is
+   * `userVector(history) · itemVectors()[i]`.
+   */
+  itemVectors(): Float32Array {
+    return this.#live().itemVectors();
+  }
+
+  /** The item codes (items x codeDim, values in [-1, 1], multiples of 1/127 when int8); undefined without a compression module. */
+  codes(): Float32Array | undefined {
+    return this.info.codeDim > 0 ? this.#live().codes() : undefined;
+  }
+
+  /** Which items have an ID embedding (1) rather than only their code (0). */
+  idMask(): Uint8Array {
+    return this.#live().idMask();
+  }
+
+  /** The model's state after a history (dim floats), or undefined when it holds no known item. */
+  userVector(history: ArrayLike<number>): Float32Array | undefined {
+    const h = this.#known(history);
+    if (h.items.length === 0) return undefined;
+    return this.#live().userVectors(h.items, Float64Array.of(0, h.items.length));
+  }
+
+  /**
+   * Adds items from their features (n x codeIn floats): compressed by the trained module and
+   * scored by their code until they get events. Returns their item numbers. Needs the
+   * training slot: BUSY while a fit or update runs.
+   */
+  async addItems(features: Float32Array): Promise<number[]> {
+    const n = this.#live();
+    const first = this.#items;
+    await n.addItems(features);
+    this.#items = n.info().items;
+    this.#pop = undefined;
+    return Array.from({ length: this.#items - first }, (_, i) => first + i);
+  }
+
+  /** Gives items an ID embedding (from zero) once they have events, so updates can learn it. */
+  warmItems(items: ArrayLike<number>): void {
+    checkArrayLike(items, 'items');
+    this.#live().warmItems(Int32Array.from(items));
   }
 
   /**
@@ -423,6 +519,7 @@ function trainOptions(o: SrmTrainOptions, items: number): NativeTrainOptions {
     logitsBytes: o.logitsBytes,
     seed: o.seed,
     threads: o.threads,
+    codeNoise: o.codeNoise,
   };
 }
 

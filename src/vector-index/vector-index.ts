@@ -6,7 +6,7 @@
  * and `load` run off the JS thread; `search` runs one query on the calling thread.
  */
 import { LmrecError } from '../errors.js';
-import { native, type NativeIndex, type NativeIndexInfo, type NativeSearchResult } from '../native.js';
+import { native, type NativeIdFilter, type NativeIndex, type NativeIndexInfo, type NativeSearchResult } from '../native.js';
 
 export type Metric = 'ip' | 'cosine' | 'l2';
 export type Storage = 'int8' | 'f16' | 'f32';
@@ -34,6 +34,13 @@ export interface SearchOptions {
    * Needs `keepOriginals`.
    */
   rescore?: boolean | number;
+  /**
+   * Ids the search may not return. Applied while scanning, so the result still holds the k
+   * best admitted vectors (never fewer because the best were filtered out afterwards).
+   */
+  exclude?: ArrayLike<number>;
+  /** The only ids the search may return (with `exclude`, minus those). */
+  only?: ArrayLike<number>;
 }
 
 /**
@@ -151,7 +158,7 @@ export class VectorIndex {
   search(query: Float32Array | ArrayLike<number>, k: number, options: SearchOptions = {}): SearchResult {
     checkK(k);
     const q = toMatrix([query], this.dim, 'query');
-    return split(this.#native.search(q, k, rescoreFactor(options)))[0] as SearchResult;
+    return split(this.#native.search(q, k, rescoreFactor(options), idFilter(options)))[0] ?? { ids: [], scores: [] };
   }
 
   /** The k best matches of each query (min(k, size) each), computed off the JS thread. */
@@ -162,7 +169,9 @@ export class VectorIndex {
   ): Promise<SearchResult[]> {
     checkK(k);
     const q = toMatrix(queries, this.dim, 'queries');
-    return split(await this.#native.searchAsync(q, k, rescoreFactor(options)));
+    const results = split(await this.#native.searchAsync(q, k, rescoreFactor(options), idFilter(options)));
+    // a filter that admits nothing gives every query an empty result
+    return results.length > 0 ? results : Array.from({ length: q.length / this.dim }, () => ({ ids: [], scores: [] }));
   }
 
   /**
@@ -187,6 +196,14 @@ export class VectorIndex {
 
 function checkK(k: number): void {
   if (!Number.isInteger(k) || k < 1) throw new LmrecError(`k must be a positive integer, got ${String(k)}`, 'INVALID_K');
+}
+
+function idFilter(options: SearchOptions): NativeIdFilter | undefined {
+  const { exclude, only } = options;
+  if (only === undefined) return exclude === undefined ? undefined : { ids: toIds(exclude), only: false };
+  if (exclude === undefined || exclude.length === 0) return { ids: toIds(only), only: true };
+  const skip = new Set(Array.from(exclude));
+  return { ids: Float64Array.from(Array.from(only).filter((id) => !skip.has(id))), only: true };
 }
 
 function rescoreFactor(options: SearchOptions): number {

@@ -4,8 +4,23 @@
 
 namespace lmrec {
 
-TopKSet::TopKSet(int queries, int k)
+IdFilter::IdFilter(const uint64_t* ids, size_t n, bool only) : only_(only) {
+  uint64_t max_id = 0;
+  for (size_t i = 0; i < n; ++i) max_id = std::max(max_id, ids[i]);
+  // A bitset while it stays small next to the list (at most 64 bits an id, or 128 KiB)
+  dense_ = n == 0 || max_id < std::max<uint64_t>(uint64_t(1) << 20, uint64_t(n) * 64);
+  if (dense_) {
+    bits_.assign(n ? size_t(max_id / 64 + 1) : 0, 0);
+    for (size_t i = 0; i < n; ++i) bits_[ids[i] >> 6] |= uint64_t(1) << (ids[i] & 63);
+  } else {
+    set_.insert(ids, ids + n);
+  }
+}
+
+TopKSet::TopKSet(int queries, int k, const IdFilter* filter, const uint64_t* ids)
     : k_(k),
+      filter_(filter),
+      ids_(ids),
       key_(size_t(queries) * k),
       pos_(size_t(queries) * k),
       size_(queries, 0),
@@ -15,6 +30,7 @@ void TopKSet::push(int query, float key, uint32_t position) {
   float* keys = key_.data() + size_t(query) * k_;
   uint32_t* pos = pos_.data() + size_t(query) * k_;
   int& n = size_[query];
+  if (filter_ && !filter_->admits(ids_[position])) return;
   // Kernels test a whole vector of keys against the threshold before pushing its survivors,
   // so a key may have fallen behind an earlier push of the same batch.
   if (n == k_ && !(key > keys[0])) return;

@@ -3,15 +3,34 @@
 #pragma once
 #include <cstdint>
 #include <limits>
+#include <unordered_set>
 #include <vector>
 
 #include "simd/kernels.h"
 
 namespace lmrec {
 
+// Which ids a search may return: every id but the given ones, or (only) just them. Applied as
+// vectors are offered to the heaps, so a filtered search still returns the k best admitted
+// ids, never fewer because the best were filtered away afterwards.
+class IdFilter {
+ public:
+  IdFilter(const uint64_t* ids, size_t n, bool only);
+  bool admits(uint64_t id) const {
+    const bool listed = dense_ ? (id < bits_.size() * 64 && (bits_[id >> 6] >> (id & 63) & 1)) : set_.count(id) != 0;
+    return listed == only_;
+  }
+
+ private:
+  bool only_, dense_;
+  std::vector<uint64_t> bits_;        // dense ids: one bit each
+  std::unordered_set<uint64_t> set_;  // sparse ids
+};
+
 class TopKSet final : public simd::TopKSink {
  public:
-  TopKSet(int queries, int k);
+  // With a filter, positions whose id (ids[position]) it does not admit are never kept.
+  TopKSet(int queries, int k, const IdFilter* filter = nullptr, const uint64_t* ids = nullptr);
   const float* thresholds() const override { return threshold_.data(); }
   // Keeps the key if it beats the query's current k-th best (the threshold may have risen
   // since the caller compared against it).
@@ -23,6 +42,8 @@ class TopKSet final : public simd::TopKSink {
 
  private:
   int k_;
+  const IdFilter* filter_;
+  const uint64_t* ids_;
   std::vector<float> key_;
   std::vector<uint32_t> pos_;
   std::vector<int> size_;

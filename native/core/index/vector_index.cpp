@@ -362,7 +362,7 @@ void VectorIndex::prepare(const float* queries, size_t nq, PreparedQueries& out)
 }
 
 void VectorIndex::finish_query(const float* query, const PreparedQueries& prep, int qi,
-                               const std::vector<std::pair<float, uint32_t>>& candidates,
+                               const std::vector<std::pair<float, uint32_t>>& candidates, size_t expected,
                                const SearchParams& p, uint64_t* out_ids, float* out_scores) const {
   const size_t dim = options_.dim;
   const bool l2 = options_.metric == Metric::L2;
@@ -370,7 +370,7 @@ void VectorIndex::finish_query(const float* query, const PreparedQueries& prep, 
   // Every vector is offered to the heaps and add() admits only finite values, so they fill.
   // Short of that, the codes hold NaNs, which only a damaged file loaded with verify: false
   // can bring (verified loads check every value).
-  if (candidates.size() < std::min(count_, p.rescore ? p.k * p.rescore : p.k))
+  if (candidates.size() < expected)
     throw Error(ErrorCode::CorruptFile,
                 "the index holds non-finite values: its file is damaged (load it with verify: true to check)");
   if (!p.rescore) {
@@ -418,9 +418,15 @@ size_t VectorIndex::search(const float* queries, size_t nq, const SearchParams& 
   std::shared_lock lock(mu_);
   validate_search(queries, nq, asked);
   SearchParams p = asked;
-  p.k = std::min(p.k, count_);
+  size_t admitted = count_;
+  if (p.filter) {
+    admitted = 0;
+    for (size_t i = 0; i < count_; ++i) admitted += p.filter->admits(ids_.data()[i]);
+    if (admitted == 0) return 0;
+  }
+  p.k = std::min(p.k, admitted);
   const size_t dim = options_.dim;
-  const size_t k_scan = p.rescore ? std::min(count_, p.k * p.rescore) : p.k;
+  const size_t k_scan = p.rescore ? std::min(admitted, p.k * p.rescore) : p.k;
   const int threads = search_threads();
   const size_t chunk =
       std::clamp<size_t>(kHeapBudgetBytes / (k_scan * 8 * size_t(threads)), 1, kQueryChunk);
@@ -456,7 +462,7 @@ size_t VectorIndex::search(const float* queries, size_t nq, const SearchParams& 
     prepare(queries + c0 * dim, cn, prep);
     ThreadPool::global().parallel_for(threads, threads, [&](int t) {
       const Part& part = parts[t];
-      sets[t] = std::make_unique<TopKSet>(int(part.qn), int(k_scan));
+      sets[t] = std::make_unique<TopKSet>(int(part.qn), int(k_scan), p.filter, ids_.data());
       if (part.qn) scan(query_slice(prep.block, part.q0, part.qn), view, part.b0, part.b1, *sets[t]);
     });
     if (!by_queries)
@@ -465,7 +471,7 @@ size_t VectorIndex::search(const float* queries, size_t nq, const SearchParams& 
       for (size_t i = 0; i < parts[t].qn; ++i) {
         const size_t qi = parts[t].q0 + i;  // within the chunk
         sets[t]->sorted(int(i), candidates);
-        finish_query(queries + (c0 + qi) * dim, prep, int(qi), candidates, p, out_ids + (c0 + qi) * p.k,
+        finish_query(queries + (c0 + qi) * dim, prep, int(qi), candidates, k_scan, p, out_ids + (c0 + qi) * p.k,
                      out_scores + (c0 + qi) * p.k);
       }
     }

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "index/topk.h"
 #include "simd/kernels.h"
 #include "util/buffer.h"
 #include "util/file_io.h"
@@ -37,6 +38,8 @@ struct SearchParams {
   size_t k = 10;
   // 0 = rank by codes alone; r > 0 = take the top k*r by codes, re-rank them exactly in fp32.
   size_t rescore = 0;
+  // Only ids the filter admits are returned (null: every id).
+  const IdFilter* filter = nullptr;
 };
 
 struct LoadOptions {
@@ -70,8 +73,8 @@ class VectorIndex {
   size_t result_count(size_t nq, size_t k) const;
 
   // nq queries (nq x dim floats) -> out_ids / out_scores, nq x r best first, where r =
-  // min(params.k, size()) <= params.k is returned (the size may have changed since the caller
-  // sized the outputs with result_count). Scores are similarities for InnerProduct and Cosine
+  // min(params.k, admitted ids) <= params.k is returned (the size may have changed since the
+  // caller sized the outputs with result_count; a filter may admit fewer ids). Scores are similarities for InnerProduct and Cosine
   // and squared distances for L2.
   size_t search(const float* queries, size_t nq, const SearchParams& params, uint64_t* out_ids,
                 float* out_scores) const;
@@ -84,7 +87,7 @@ class VectorIndex {
   void validate_search(const float* queries, size_t nq, const SearchParams& params) const;
   void prepare(const float* queries, size_t nq, PreparedQueries& out) const;
   void finish_query(const float* query, const PreparedQueries& prep, int qi,
-                    const std::vector<std::pair<float, uint32_t>>& candidates,
+                    const std::vector<std::pair<float, uint32_t>>& candidates, size_t expected,
                     const SearchParams& params, uint64_t* out_ids, float* out_scores) const;
   struct Staged;
   Staged stage(size_t new_count) const;  // owned arrays with room for new_count (no lock held)

@@ -15,6 +15,9 @@ void Shape::validate() const {
   if (heads < 1 || dim % heads) bad("heads (" + std::to_string(heads) + ") must divide dim (" + std::to_string(dim) + ")");
   if (max_len < 1 || max_len > 4096) bad("maxLen must be between 1 and 4096, got " + std::to_string(max_len));
   if (double(items) * dim > 2e9) bad("items x dim is too large for one embedding table");
+  if (code_in > 65536) bad("the item features' width must be at most 65536, got " + std::to_string(code_in));
+  if (has_codes() && (code_dim < 1 || code_dim > 4096)) bad("the code width must be between 1 and 4096, got " + std::to_string(code_dim));
+  if (code_hidden > 16384) bad("the compression's hidden width must be at most 16384, got " + std::to_string(code_hidden));
 }
 
 void TrainOptions::validate() const {
@@ -29,6 +32,7 @@ void TrainOptions::validate() const {
   if (loss == Loss::Sampled && negatives < 1) bad("negatives must be at least 1");
   if (!(finite(sample_power) && sample_power >= 0)) bad("samplePower must be >= 0");
   if (logits_bytes < 1) bad("logitsBytes must be at least 1");
+  if (!(code_noise >= 0 && code_noise <= 10)) bad("codeNoise must be in [0, 10]");
 }
 
 std::vector<TensorInfo> param_layout(const Shape& s) {
@@ -58,6 +62,16 @@ std::vector<TensorInfo> param_layout(const Shape& s) {
   }
   add("final_ln.gain", 1, d, Init::One);
   add("final_ln.bias", 1, d, Init::Zero);
+  if (s.has_codes()) {
+    const size_t c = s.code_dim, h = s.code_hidden;
+    add("codes.w1", s.code_in, h ? h : c, Init::Xavier);
+    add("codes.b1", 1, h ? h : c, Init::Zero);
+    if (h) {
+      add("codes.w2", h, c, Init::Xavier);
+      add("codes.b2", 1, c, Init::Zero);
+    }
+    add("codes.proj", c, d, Init::Xavier);
+  }
   return out;
 }
 
@@ -82,6 +96,11 @@ ParamView view_params(const Shape& s, const std::vector<TensorInfo>& layout, flo
   }
   v.lnf_g = next();
   v.lnf_b = next();
+  if (s.has_codes()) {
+    v.code_w1 = next(), v.code_b1 = next();
+    if (s.code_hidden) v.code_w2 = next(), v.code_b2 = next();
+    v.code_proj = next();
+  }
   return v;
 }
 

@@ -29,6 +29,8 @@ struct ParamView {
   float* pos_emb;   // [max_len x dim]; row max_len-1 is the most recent event
   std::vector<BlockView> blocks;
   float *lnf_g, *lnf_b;
+  // The compression module (null without one; w2/b2 null when it is linear).
+  float *code_w1 = nullptr, *code_b1 = nullptr, *code_w2 = nullptr, *code_b2 = nullptr, *code_proj = nullptr;
 };
 
 // Views into base following `layout` (param_layout(s), computed once by the caller: it is a

@@ -9,6 +9,7 @@
 #include "nn/gemm.h"
 #include "nn/parallel.h"
 #include "nn/random.h"
+#include "srm/item_codes.h"
 #include "util/error.h"
 #include "util/thread_pool.h"
 
@@ -37,9 +38,12 @@ Recommender::Recommender(const Shape& shape, uint64_t seed) : shape_(shape) {
   m_.assign(n, 0.f);
   v_.assign(n, 0.f);
   popularity_.assign(shape_.items, 0.f);
+  id_mask_.assign(shape_.items, 1);
+  if (shape_.has_codes()) codes_.assign(size_t(shape_.items) * shape_.code_dim, 0.f);
 }
 
 void Recommender::check_items(const int32_t* items, size_t n, const char* what) const {
+  std::shared_lock lock(mu_);
   for (size_t i = 0; i < n; ++i) {
     const int32_t it = items[i];
     if (it < 0 || uint32_t(it) >= shape_.items)
@@ -54,22 +58,146 @@ std::unique_ptr<TrainingLease> Recommender::lease_training() {
   return std::make_unique<TrainingLease>(training_);
 }
 
+Shape Recommender::shape() const {
+  std::shared_lock lock(mu_);
+  return shape_;
+}
+
 Recommender::Snapshot Recommender::serving() const {
   {
     std::lock_guard g(serve_mu_);
     if (serving_) return serving_;
   }
   std::shared_lock lock(mu_);  // first use (a new or loaded model): publish what there is
-  auto fresh = std::make_shared<const std::vector<float>>(params_);
+  Snapshot fresh = snapshot_now();
   std::lock_guard g(serve_mu_);
   if (!serving_) serving_ = std::move(fresh);
   return serving_;
 }
 
+Recommender::Snapshot Recommender::snapshot_now() const {
+  auto fresh = std::make_shared<Served>(Served{params_, shape_, layout_});
+  if (shape_.has_codes()) {
+    const ParamView P = view_params(shape_, layout_, fresh->params.data());
+    effective_embeddings(shape_, P, codes_.data(), params_.data(), id_mask_.data(), shape_.items, P.item_emb,
+                         thread_count(threads_));
+  }
+  return fresh;
+}
+
 void Recommender::publish() {
-  auto fresh = std::make_shared<const std::vector<float>>(params_);
+  Snapshot fresh = snapshot_now();
   std::lock_guard g(serve_mu_);
   serving_ = std::move(fresh);
+}
+
+size_t Recommender::code_params_offset() const {
+  for (const TensorInfo& t : layout_)
+    if (t.name == "codes.w1") return t.offset;
+  return params_.size();
+}
+
+void Recommender::sync_codes() {
+  if (features_.empty()) return;
+  const ParamView P = view_params(shape_, layout_, params_.data());
+  CodeActivations acts;
+  encode_codes(shape_, P, features_.data(), shape_.items, 0.f, 0, acts, thread_count(threads_));
+  codes_ = std::move(acts.codes);
+}
+
+static void require_codes(const Shape& s, const char* what) {
+  if (!s.has_codes())
+    throw Error(ErrorCode::InvalidArgument, std::string(what) + " needs a model with a compression module (item features)");
+}
+
+void Recommender::set_features(const float* f, size_t n) {
+  require_codes(shape_, "item features");
+  if (n != shape_.items)
+    throw Error(ErrorCode::DimMismatch, "features for " + std::to_string(n) + " items, the model has " + std::to_string(shape_.items));
+  const size_t total = n * shape_.code_in;
+  for (size_t i = 0; i < total; ++i)
+    if (!std::isfinite(f[i]))
+      throw Error(ErrorCode::NonFinite, "the features of item " + std::to_string(i / shape_.code_in) + " hold a non-finite value");
+  std::unique_lock lock(mu_);
+  features_.assign(f, f + total);
+  sync_codes();
+  publish();
+}
+
+void Recommender::drop_features() {
+  std::unique_lock lock(mu_);
+  features_.clear();
+  features_.shrink_to_fit();
+}
+
+bool Recommender::has_features() const {
+  std::shared_lock lock(mu_);
+  return !features_.empty();
+}
+
+void Recommender::set_id_mask(const uint8_t* mask, size_t n) {
+  if (n != shape_.items)
+    throw Error(ErrorCode::DimMismatch, "ID flags for " + std::to_string(n) + " items, the model has " + std::to_string(shape_.items));
+  std::unique_lock lock(mu_);
+  const size_t d = shape_.dim;
+  for (size_t i = 0; i < n; ++i) {
+    id_mask_[i] = mask[i] ? 1 : 0;
+    if (!id_mask_[i])  // a cold item's ID row is zero, with no optimiser state to move it
+      for (std::vector<float>* a : {&params_, &m_, &v_}) std::fill_n(a->data() + i * d, d, 0.f);
+  }
+  publish();
+}
+
+std::vector<uint8_t> Recommender::id_mask() const {
+  std::shared_lock lock(mu_);
+  return id_mask_;
+}
+
+void Recommender::warm_items(const int32_t* items, size_t n) {
+  check_items(items, n, "the items");
+  std::unique_lock lock(mu_);
+  for (size_t i = 0; i < n; ++i) id_mask_[size_t(items[i])] = 1;
+}
+
+void Recommender::add_items(const float* features, size_t n, const TrainingLease&) {
+  require_codes(shape_, "adding items");
+  const size_t in = shape_.code_in, d = shape_.dim;
+  for (size_t i = 0; i < n * in; ++i)
+    if (!std::isfinite(features[i]))
+      throw Error(ErrorCode::NonFinite, "the features of new item " + std::to_string(i / in) + " hold a non-finite value");
+  if (uint64_t(shape_.items) + n > 0x7fffffffu) throw Error(ErrorCode::InvalidArgument, "too many items for one model");
+  Shape grown = shape_;
+  grown.items = uint32_t(shape_.items + n);
+  grown.validate();
+  std::unique_lock lock(mu_);
+  CodeActivations acts;
+  encode_codes(shape_, view_params(shape_, layout_, params_.data()), features, n, 0.f, 0, acts, thread_count(threads_));
+  const size_t old_rows = size_t(shape_.items) * d;
+  // item_emb comes first: the new rows (zero: code part only) go between it and the rest
+  for (std::vector<float>* a : {&params_, &m_, &v_}) a->insert(a->begin() + ptrdiff_t(old_rows), n * d, 0.f);
+  popularity_.resize(grown.items, 0.f);
+  id_mask_.resize(grown.items, 0);
+  codes_.insert(codes_.end(), acts.codes.begin(), acts.codes.end());
+  if (!features_.empty()) features_.insert(features_.end(), features, features + n * in);
+  shape_ = grown;
+  layout_ = param_layout(shape_);
+  best_.clear();
+  publish();
+}
+
+std::vector<float> Recommender::codes() const {
+  std::shared_lock lock(mu_);
+  return codes_;
+}
+
+std::vector<float> Recommender::item_vectors() const {
+  const Snapshot p = serving();
+  return std::vector<float>(p->params.begin(), p->params.begin() + ptrdiff_t(size_t(p->shape.items) * p->shape.dim));
+}
+
+void Recommender::user_vectors(const Sequences& histories, float* out, int threads) const {
+  const Snapshot p = serving();
+  encode(*p, histories, out, thread_count(threads));
 }
 
 void Recommender::set_item_embeddings(const float* v) {
@@ -110,6 +238,19 @@ double Recommender::step(const Batch& b, const TrainOptions& o, const AliasSampl
   grads.assign(params_.size(), 0.f);
   ParamView G = view_params(shape_, layout_, grads.data());
   const DropoutPlan drop{o.dropout, o.seed, step_ + 1};
+  // With a compression module the model reads the effective item embeddings.
+  std::vector<float> eff;
+  CodeActivations cacts;
+  const bool train_codes = shape_.has_codes() && !features_.empty();
+  if (shape_.has_codes()) {
+    if (train_codes)
+      encode_codes(shape_, P, features_.data(), shape_.items, o.code_noise, nn::stream_key(o.seed, step_ + 1, 0xc0de),
+                   cacts, threads);
+    eff.resize(size_t(shape_.items) * d);
+    effective_embeddings(shape_, P, train_codes ? cacts.codes.data() : codes_.data(), P.item_emb, id_mask_.data(),
+                         shape_.items, eff.data(), threads);
+    P.item_emb = eff.data();
+  }
   Activations acts;
   forward(shape_, P, b, drop, acts, threads);
 
@@ -143,6 +284,11 @@ double Recommender::step(const Batch& b, const TrainOptions& o, const AliasSampl
     for (size_t i = 0; i < rows.size(); ++i) std::copy_n(dout.data() + i * d, d, dfinal.data() + size_t(rows[i]) * d);
   }
   backward(shape_, P, b, drop, acts, dfinal, G, threads);
+  if (shape_.has_codes()) {
+    if (train_codes) codes_backward(shape_, P, features_.data(), shape_.items, cacts, G.item_emb, G, threads);
+    for (size_t i = 0; i < shape_.items; ++i)  // G.item_emb holds d/dE_eff: the ID part of warm items only
+      if (!id_mask_[i]) std::fill_n(G.item_emb + i * d, d, 0.f);
+  }
   return loss;
 }
 
@@ -154,6 +300,7 @@ TrainReport Recommender::run_windows(const Sequences& data, std::vector<Window> 
   TrainReport report;
   std::vector<float> grads;
   Batch batch;
+  threads_ = o.threads;
   double loss_sum = 0;
   using Clock = std::chrono::steady_clock;
   Clock::time_point published = Clock::now();
@@ -174,17 +321,22 @@ TrainReport Recommender::run_windows(const Sequences& data, std::vector<Window> 
       throw Error(ErrorCode::NonFinite, "the training loss became " + std::to_string(loss) + " at step " +
                                             std::to_string(step_ + 1) + "; lower the learning rate");
     ++step_;
-    nn::adamw_step(params_.data(), grads.data(), m_.data(), v_.data(), params_.size(), step_, o.adam,
+    // Without features the compression module stays as it is (its moments would move it).
+    const size_t trained = features_.empty() ? code_params_offset() : params_.size();
+    nn::adamw_step(params_.data(), grads.data(), m_.data(), v_.data(), trained, step_, o.adam,
                    thread_count(o.threads));
     loss_sum += loss;
     ++report.steps;
-    if (std::chrono::duration<double>(Clock::now() - published).count() >= kPublishSeconds) {
+    // While the compression trains (a fit, not serving) publishing would recompute every
+    // code: only at the end.
+    if (features_.empty() && std::chrono::duration<double>(Clock::now() - published).count() >= kPublishSeconds) {
       publish();
       published = Clock::now();
     }
   }
   {
-    std::shared_lock lock(mu_);
+    std::unique_lock lock(mu_);
+    sync_codes();
     publish();
   }
   report.windows = windows.size();
@@ -237,9 +389,14 @@ TrainReport Recommender::train_recent(const Sequences& data, uint32_t fresh, con
   return total;
 }
 
-void Recommender::encode(const float* p, const Sequences& histories, float* out, int threads) const {
-  const size_t d = shape_.dim;
-  const ParamView P = view_params(shape_, layout_, const_cast<float*>(p));
+void Recommender::encode(const Served& p, const Sequences& histories, float* out, int threads) {
+  const Shape& s = p.shape;
+  const size_t d = s.dim;
+  const ParamView P = view_params(s, p.layout, const_cast<float*>(p.params.data()));
+  for (int32_t it : histories.items)
+    if (it < 0 || uint32_t(it) >= s.items)
+      throw Error(ErrorCode::UnknownId, "the histories hold item " + std::to_string(it) + ", outside this model's catalog of " +
+                                            std::to_string(s.items) + " items");
   Batch b;
   Activations acts;
   for (size_t c0 = 0; c0 < histories.count(); c0 += kInferenceChunk) {
@@ -248,44 +405,48 @@ void Recommender::encode(const float* p, const Sequences& histories, float* out,
     for (size_t i = c0; i < c1; ++i) {
       const uint32_t n = histories.len(i);
       if (n == 0) throw Error(ErrorCode::InvalidArgument, "history " + std::to_string(i) + " is empty");
-      const uint32_t keep = std::min(n, shape_.max_len);  // the most recent events
-      b.add(histories.data(i) + (n - keep), nullptr, keep, shape_);
+      const uint32_t keep = std::min(n, s.max_len);  // the most recent events
+      b.add(histories.data(i) + (n - keep), nullptr, keep, s);
     }
-    forward(shape_, P, b, DropoutPlan{}, acts, threads, true);
+    forward(s, P, b, DropoutPlan{}, acts, threads, true);
     std::copy_n(acts.final_out.data(), (c1 - c0) * d, out + c0 * d);
   }
 }
 
-void Recommender::score_all(const Sequences& histories, float* out, int threads) const {
+size_t Recommender::score_all(const Sequences& histories, std::vector<float>& out, int threads) const {
   const Snapshot p = serving();
-  score_all(p->data(), histories, out, threads);
+  out.resize(histories.count() * p->shape.items);
+  score_all(*p, histories, out.data(), threads);
+  return p->shape.items;
 }
 
-void Recommender::score_all(const float* p, const Sequences& histories, float* out, int threads) const {
-  const size_t d = shape_.dim, n = histories.count();
+void Recommender::score_all(const Served& p, const Sequences& histories, float* out, int threads) {
+  const size_t d = p.shape.dim, n = histories.count(), items = p.shape.items;
   std::vector<float> h(n * d);
   encode(p, histories, h.data(), threads);
-  const float* emb = p;  // item_emb comes first
+  const float* emb = p.params.data();  // item_emb comes first
   if (n >= 4) {
-    nn::sgemm_parallel(n, shape_.items, d, 1.f, nn::Mat{h.data(), d}, nn::T(nn::Mat{emb, d}), 0.f, out, shape_.items,
-                       threads);
+    nn::sgemm_parallel(n, items, d, 1.f, nn::Mat{h.data(), d}, nn::T(nn::Mat{emb, d}), 0.f, out, items, threads);
     return;
   }
   // A GEMM tile would be mostly padding for so few rows: dot products over the item rows.
   const simd::Kernels& k = simd::best_kernels();
-  nn::parallel_ranges(shape_.items, 4096, threads, [&](size_t i0, size_t i1) {
-    for (size_t q = 0; q < n; ++q) k.dot_rows(emb + i0 * d, i1 - i0, d, h.data() + q * d, out + q * shape_.items + i0);
+  nn::parallel_ranges(items, 4096, threads, [&](size_t i0, size_t i1) {
+    for (size_t q = 0; q < n; ++q) k.dot_rows(emb + i0 * d, i1 - i0, d, h.data() + q * d, out + q * items + i0);
   });
 }
 
 void Recommender::score(const int32_t* history, uint32_t n, const int32_t* candidates, size_t m, float* out) const {
   const Sequences one = single(history, n);
-  const size_t d = shape_.dim;
   const Snapshot p = serving();
+  const size_t d = p->shape.dim;
+  for (size_t c = 0; c < m; ++c)
+    if (candidates[c] < 0 || uint32_t(candidates[c]) >= p->shape.items)
+      throw Error(ErrorCode::UnknownId, "the candidates hold item " + std::to_string(candidates[c]) + ", outside this model's catalog");
   std::vector<float> h(d);
-  encode(p->data(), one, h.data(), 1);
+  encode(*p, one, h.data(), 1);
   for (size_t c = 0; c < m; ++c) {
-    const float* e = p->data() + size_t(candidates[c]) * d;
+    const float* e = p->params.data() + size_t(candidates[c]) * d;
     float s = 0.f;
     for (size_t j = 0; j < d; ++j) s += h[j] * e[j];
     out[c] = s;
@@ -295,14 +456,16 @@ void Recommender::score(const int32_t* history, uint32_t n, const int32_t* candi
 size_t Recommender::top_k(const int32_t* history, uint32_t n, size_t k, bool exclude_history, int32_t* items,
                           float* scores) const {
   const Sequences one = single(history, n);
-  std::vector<float> all(shape_.items);
-  score_all(one, all.data(), 1);
-  std::vector<uint8_t> excluded(shape_.items, 0);
+  const Snapshot p = serving();
+  const uint32_t count = p->shape.items;
+  std::vector<float> all(count);
+  score_all(*p, one, all.data(), 1);
+  std::vector<uint8_t> excluded(count, 0);
   if (exclude_history)
     for (uint32_t i = 0; i < n; ++i) excluded[size_t(history[i])] = 1;
   std::vector<int32_t> order;
-  order.reserve(shape_.items);
-  for (uint32_t i = 0; i < shape_.items; ++i)
+  order.reserve(count);
+  for (uint32_t i = 0; i < count; ++i)
     if (!excluded[i]) order.push_back(int32_t(i));
   k = std::min(k, order.size());
   // Best first; equal scores by item id, so results are stable.
@@ -344,6 +507,7 @@ void Recommender::set_params(const float* p, size_t n) {
     if (!std::isfinite(p[i])) throw Error(ErrorCode::NonFinite, "parameter " + std::to_string(i) + " is not finite");
   std::unique_lock lock(mu_);
   std::copy_n(p, n, params_.data());
+  sync_codes();
   publish();
 }
 
@@ -356,6 +520,7 @@ void Recommender::restore() {
   std::unique_lock lock(mu_);
   if (best_.empty()) return;
   params_ = best_;
+  sync_codes();
   publish();
 }
 

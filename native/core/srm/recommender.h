@@ -50,7 +50,7 @@ class Recommender {
   static std::unique_ptr<Recommender> load(const std::string& path);
   void save(const std::string& path) const;
 
-  const Shape& shape() const { return shape_; }
+  Shape shape() const;
   uint64_t steps_done() const { return step_; }
 
   // Every item id in [0, items); throws UnknownId naming the first that is not.
@@ -59,6 +59,28 @@ class Recommender {
 
   // Item embeddings from given vectors [items x dim] (e.g. compressed LM codes).
   void set_item_embeddings(const float* v);
+
+  // --- The compression module (shape().has_codes(); see srm/item_codes.h) ---
+  // Item features [items x code_in] (the LM's states): while set, training trains the
+  // compression jointly and the codes follow it; without them the codes and the module stay
+  // fixed (incremental updates after a load).
+  void set_features(const float* f, size_t n);
+  void drop_features();
+  bool has_features() const;
+  // Which items have an ID embedding (1) and which only their code (0: cold items). The ID
+  // rows of cold items are zero and stay so.
+  void set_id_mask(const uint8_t* mask, size_t n);
+  std::vector<uint8_t> id_mask() const;
+  // Gives these items an ID embedding (they now have events); it starts at zero.
+  void warm_items(const int32_t* items, size_t n);
+  // Appends n items (features n x code_in): encoded and compressed, code part only. Needs
+  // the training slot (the shape changes).
+  void add_items(const float* features, size_t n, const TrainingLease&);
+  std::vector<float> codes() const;  // items x code_dim, as stored
+  // The item embeddings scoring uses (items x dim): ID (where present) + code · Proj.
+  std::vector<float> item_vectors() const;
+  // The user states (count x dim) after each history: score(item) = state · item_vectors()[item].
+  void user_vectors(const Sequences& histories, float* out, int threads) const;
   // Popularity = occurrences of each item in s (replacing or adding to the counts).
   void count_popularity(const Sequences& s, bool reset);
   const std::vector<float>& popularity() const { return popularity_; }
@@ -77,8 +99,9 @@ class Recommender {
   TrainReport train_recent(const Sequences& data, uint32_t fresh, const TrainOptions& o, uint32_t passes,
                            const TrainingLease&);
 
-  // Scores of every item after each history (count x items). Histories must be non-empty.
-  void score_all(const Sequences& histories, float* out, int threads) const;
+  // Scores of every item after each history (count x items, out resized; returns items: the
+  // catalog may grow between calls). Histories must be non-empty.
+  size_t score_all(const Sequences& histories, std::vector<float>& out, int threads) const;
   // Scores of the candidates after one history.
   void score(const int32_t* history, uint32_t n, const int32_t* candidates, size_t m, float* out) const;
   // The k best items after one history (best first), the history's own items excluded when
@@ -97,16 +120,29 @@ class Recommender {
   void restore();     // returns to them (no-op without a checkpoint)
 
  private:
-  using Snapshot = std::shared_ptr<const std::vector<float>>;
+  // What scoring reads: a copy of the parameters with the effective item embeddings in the
+  // item rows, and the shape and layout they follow (add_items changes both).
+  struct Served {
+    std::vector<float> params;
+    Shape shape;
+    std::vector<TensorInfo> layout;
+  };
+  using Snapshot = std::shared_ptr<const Served>;
   static constexpr double kPublishSeconds = 0.1;
 
   // The parameters scoring reads: the latest published copy.
   Snapshot serving() const;
+  // A snapshot of the current state; the caller holds mu_ (shared is enough).
+  Snapshot snapshot_now() const;
   // Publishes params_ for scoring; the caller holds mu_.
   void publish();
-  // The final hidden state after each history (count x dim), from parameters `p`.
-  void encode(const float* p, const Sequences& histories, float* out, int threads) const;
-  void score_all(const float* p, const Sequences& histories, float* out, int threads) const;
+  // codes_ from the features and the current compression module (no noise) when features are
+  // set; the caller holds mu_ exclusively.
+  void sync_codes();
+  size_t code_params_offset() const;  // where the compression module's parameters start
+  // The final hidden state after each history (count x dim).
+  static void encode(const Served& p, const Sequences& histories, float* out, int threads);
+  static void score_all(const Served& p, const Sequences& histories, float* out, int threads);
 
   struct Window {
     uint32_t seq, begin, len, loss_from;  // inputs items[begin, begin+len); targets from row loss_from
@@ -122,6 +158,10 @@ class Recommender {
   Shape shape_;
   std::vector<TensorInfo> layout_;  // of the parameters (and of gradients and moments)
   std::vector<float> params_, m_, v_, best_, popularity_;
+  std::vector<float> features_;  // items x code_in while fitting, else empty
+  std::vector<float> codes_;     // items x code_dim (multiples of 1/127 when int8)
+  std::vector<uint8_t> id_mask_;
+  std::atomic<int> threads_{0};  // of the last training, for publishing
   uint64_t step_ = 0;
   mutable std::shared_mutex mu_;  // params_ (changed by training steps and setters), popularity_
   mutable std::mutex serve_mu_;   // serving_ (taken after mu_ when both are)

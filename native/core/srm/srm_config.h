@@ -14,6 +14,13 @@ struct Shape {
   uint32_t blocks = 2;   // self-attention blocks
   uint32_t heads = 1;    // attention heads; must divide dim
   uint32_t max_len = 200;  // longest history the model reads (the most recent events)
+  // The compression module (srm/item_codes.h); code_in = 0: none, item embeddings are IDs only.
+  uint32_t code_in = 0;      // width of the item features (the LM's hidden size)
+  uint32_t code_dim = 64;    // width of the stored code
+  uint32_t code_hidden = 0;  // 0: linear compression; else one hidden ReLU layer this wide
+  bool code_int8 = true;     // codes rounded to int8 in training (straight-through) and storage
+
+  bool has_codes() const { return code_in > 0; }
 
   void validate() const;  // throws InvalidArgument naming the bad field
 };
@@ -32,6 +39,7 @@ struct TrainOptions {
   size_t logits_bytes = 8u << 20;
   uint64_t seed = 1;
   int threads = 0;  // 0 = all hardware threads
+  float code_noise = 0.05f;  // σ of the Gaussian noise added to codes in training
 
   void validate() const;
 };

@@ -17,6 +17,10 @@ struct SrmFileView {
   const float* params = nullptr;  // param_count(shape) values, all finite
   size_t param_count = 0;
   const float* popularity = nullptr;  // shape.items values, all finite and >= 0
+  const uint8_t* id_mask = nullptr;   // shape.items flags (0/1); null in v1 files (all items have IDs)
+  // shape.items x shape.code_dim codes when shape.has_codes(): int8 (value·127) or f32
+  const int8_t* codes_i8 = nullptr;
+  const float* codes_f32 = nullptr;
 };
 
 // Checks a whole SRM model file held in `data` (4-byte aligned) and returns views into it.
