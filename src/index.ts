@@ -17,6 +17,7 @@ export {
   LanguageModel,
   type LanguageModelOptions,
   type EncodeOptions,
+  type EncodeLayersOptions,
   type HiddenStatesOptions,
   type LogitsOptions,
   type TruncateOptions,

@@ -9,7 +9,7 @@ import type { SrmFitOptions } from '../srm/sequential-recommender.js';
 import { runDemo } from './demo.js';
 import { runEval } from './eval.js';
 import { runDistill, runPretrain } from './pretrain.js';
-import { parseDuration } from './train-progress.js';
+import { parseDuration } from '../util/duration.js';
 
 /** An option parser for numbers that pass `ok` (underscores allowed as digit separators). */
 function numberOption(ok: (n: number) => boolean, expected: string): (value: string) => number {

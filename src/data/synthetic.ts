@@ -29,6 +29,8 @@ export interface SyntheticItem {
   id: string;
   title: string;
   text: string;
+  /** The latent topic's name ('c3'), for category filters. */
+  category: string;
 }
 
 export interface SyntheticData {
@@ -84,6 +86,7 @@ export function generateSynthetic(o: SyntheticOptions): SyntheticData {
     id: `i${i}`,
     title: phrase(topic, 3 + rng.int(3), 0.8),
     text: phrase(topic, 12 + rng.int(9), 0.7),
+    category: `c${topic}`,
   }));
   // Zipf popularity within each topic, over a random ranking of its items
   const byTopic: number[][] = Array.from({ length: topics }, () => []);

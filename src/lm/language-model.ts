@@ -101,6 +101,12 @@ export interface EncodeOptions extends TruncateOptions {
   batchSize?: number;
 }
 
+/** Options of {@link LanguageModel.encodeLayers}: those of `encode`, with `layers` for `layer`. */
+export interface EncodeLayersOptions extends Omit<EncodeOptions, 'layer'> {
+  /** The layers to pool, at least one. */
+  layers: LayerRef[];
+}
+
 const layerRef = z.union([z.number().int().nonnegative(), z.literal('final')]);
 const truncate = { truncate: z.boolean().optional() };
 const loadSchema = z.strictObject({
@@ -121,6 +127,7 @@ const encodeSchema = z.strictObject({
   batchSize: z.number().int().min(1).optional(),
   ...truncate,
 }) satisfies z.ZodType<EncodeOptions>;
+const encodeLayersSchema = encodeSchema.omit({ layer: true }).extend({ layers: z.array(layerRef).min(1) }) satisfies z.ZodType<EncodeLayersOptions>;
 
 const DEFAULT_MAX_BATCH_BYTES = 2 ** 30;
 
@@ -320,35 +327,52 @@ export class LanguageModel {
    */
   encode(inputs: readonly ModelInput[], options?: EncodeOptions): Promise<Float32Array[]> {
     return this.#use(async () => {
-      if (!Array.isArray(inputs)) throw new LmrecError(`encode needs an array of inputs, got ${kindOf(inputs)}`, 'INVALID_ARGUMENT');
       const o = parseOptions(encodeSchema, options, 'encode');
-      const layer = o.layer ?? 'final';
-      this.#deepest([layer]);
-      const pooling = o.pooling ?? 'mean';
-      if ((pooling === 'marker') !== (o.marker !== undefined)) {
-        throw new LmrecError("encode: 'marker' is the token id of pooling 'marker': give both or neither", 'INVALID_ARGUMENT');
-      }
-      if (pooling === 'cls' && this.config.family === 'decoder') {
-        throw new LmrecError("encode: pooling 'cls' takes the first token, which a decoder's causal attention keeps blind to the rest: use 'last' or 'mean'", 'INVALID_ARGUMENT');
-      }
-      const seqs = this.#prepare(inputs, o.truncate);
-      const H = this.config.hidden;
-      const out: Float32Array[] = [];
-      for (const [start, end] of this.#batches(seqs, o.batchSize ?? 16)) {
-        const batch = seqs.slice(start, end);
-        const hidden = (await this.#run(batch, [layer])).get(layer)!;
-        const T = Math.max(...batch.map((s) => s.length));
+      return (await this.#encodeLayers(inputs, [o.layer ?? 'final'], o))[0]!;
+    });
+  }
+
+  /**
+   * The same for several layers in one pass (a layer sweep): one array per layer, in the
+   * order asked, each holding one vector per input. Only the layers up to the deepest run.
+   */
+  encodeLayers(inputs: readonly ModelInput[], options: EncodeLayersOptions): Promise<Float32Array[][]> {
+    return this.#use(async () => {
+      const o = parseOptions(encodeLayersSchema, options, 'encodeLayers');
+      return this.#encodeLayers(inputs, o.layers, o);
+    });
+  }
+
+  async #encodeLayers(inputs: readonly ModelInput[], layers: LayerRef[], o: Omit<EncodeOptions, 'layer'>): Promise<Float32Array[][]> {
+    if (!Array.isArray(inputs)) throw new LmrecError(`encode needs an array of inputs, got ${kindOf(inputs)}`, 'INVALID_ARGUMENT');
+    this.#deepest(layers);
+    const pooling = o.pooling ?? 'mean';
+    if ((pooling === 'marker') !== (o.marker !== undefined)) {
+      throw new LmrecError("encode: 'marker' is the token id of pooling 'marker': give both or neither", 'INVALID_ARGUMENT');
+    }
+    if (pooling === 'cls' && this.config.family === 'decoder') {
+      throw new LmrecError("encode: pooling 'cls' takes the first token, which a decoder's causal attention keeps blind to the rest: use 'last' or 'mean'", 'INVALID_ARGUMENT');
+    }
+    const seqs = this.#prepare(inputs, o.truncate);
+    const H = this.config.hidden;
+    const out: Float32Array[][] = layers.map(() => []);
+    for (const [start, end] of this.#batches(seqs, o.batchSize ?? 16)) {
+      const batch = seqs.slice(start, end);
+      const states = await this.#run(batch, layers);
+      const T = Math.max(...batch.map((s) => s.length));
+      layers.forEach((layer, li) => {
+        const hidden = states.get(layer)!;
         batch.forEach((ids, i) => {
           const v = pool(hidden.subarray(i * T * H, (i + 1) * T * H), ids, H, pooling, o.marker, start + i);
           if (o.normalize) {
             const norm = Math.hypot(...v);
             if (norm > 0) for (let h = 0; h < H; h++) v[h] = v[h]! / norm;
           }
-          out.push(v);
+          out[li]!.push(v);
         });
-      }
-      return out;
-    });
+      });
+    }
+    return out;
   }
 
   /**

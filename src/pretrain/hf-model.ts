@@ -16,6 +16,7 @@ import { Safetensors, writeSafetensors, type SafetensorsDtype } from '../lm/safe
 import type { TokenizerFiles } from '../lm/tokenizer-trainer.js';
 import type { NativeLlamaShape, NativeLmTrainer } from '../native.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { prepareTarget, swapDirectory } from '../util/directory-swap.js';
 
 /** What lmrec.json records about a model lmrec trained. */
 export interface LmrecModelInfo {
@@ -68,7 +69,7 @@ export function exportModel(
   dtype: SafetensorsDtype = 'F32',
 ): void {
   dir = path.resolve(dir); // 'out/' must not put the temp directory inside the target
-  prepareTarget(dir);
+  prepareTarget(dir, 'config.json', 'a model');
   const shape = trainer.info();
   const params = trainer.params();
   const tensors = new Map(trainer.layout().map((t) => [t.name, params.subarray(t.offset, t.offset + t.rows * t.cols)]));
@@ -94,53 +95,6 @@ export function exportModel(
     const err = e as NodeJS.ErrnoException;
     throw new LmrecError(`cannot write the model to '${dir}': ${err.message}`, 'IO_ERROR');
   }
-}
-
-const STALE = /^(.*)\.(old|tmp)-(\d+)$/;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * Before writing `dir`: finishes what an export killed mid-swap left (its old model back in
- * place if nothing replaced it, its temp directories removed), and refuses to replace a
- * directory that is not a model, so a mistyped --out never deletes someone's data.
- */
-function prepareTarget(dir: string): void {
-  const parent = path.dirname(dir);
-  const base = path.basename(dir);
-  for (const name of existsSync(parent) ? readdirSync(parent) : []) {
-    const m = STALE.exec(name);
-    if (!m || m[1] !== base || alive(Number(m[3]))) continue;
-    const stale = path.join(parent, name);
-    if (m[2] === 'old' && !existsSync(dir)) renameSync(stale, dir);
-    else rmSync(stale, { recursive: true, force: true });
-  }
-  if (existsSync(dir) && readdirSync(dir).length > 0 && !existsSync(path.join(dir, 'config.json'))) {
-    throw new LmrecError(`'${dir}' exists and is not a model directory (no config.json): choose another output`, 'INVALID_ARGUMENT');
-  }
-}
-
-// rename() cannot replace a non-empty directory: the old one steps aside first, and is
-// removed only once the new one is in place. A crash between the two renames leaves the old
-// model at <dir>.old-<pid>, which the next export (prepareTarget) puts back or replaces.
-function swapDirectory(from: string, to: string): void {
-  const old = `${to}.old-${process.pid}`;
-  const hadOld = existsSync(to);
-  if (hadOld) renameSync(to, old);
-  try {
-    renameSync(from, to);
-  } catch (e) {
-    if (hadOld) renameSync(old, to);
-    throw e;
-  }
-  if (hadOld) rmSync(old, { recursive: true, force: true });
 }
 
 /** A Llama-style model directory, read for training: its shape, tensors, tokenizer and lmrec.json. */

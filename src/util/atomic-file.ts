@@ -15,7 +15,8 @@ function ioError(what: string, file: string, e: unknown): LmrecError {
   return new LmrecError(`${what} '${file}': ${(e as Error).message}`, 'IO_ERROR');
 }
 
-function alive(pid: number): boolean {
+/** Whether process `pid` still exists (a temp file's writer, say). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -1,0 +1,753 @@
+/**
+ * The Recommender: MARC on lmrec's parts. Point it at a catalog and an event log; get
+ * `recommend(user)` in about a millisecond, with items that were never clicked still
+ * recommendable from their text.
+ *
+ *   item text --LM (frozen)--> pooled state at layer l --standardise--> features f_i
+ *   code_i  = int8(tanh(compress(f_i)))                      (stored: codeDim bytes an item)
+ *   e_i     = [item has training events] · id_i + code_i · Proj   (the SRM's item embedding)
+ *   u       = SRM(history)                                   (SASRec over the user's items)
+ *   score_i = u · e_i                                         (the SRM's next-item logit)
+ *
+ * Serving: the e_i sit in an int8 VectorIndex (inner product) with their fp32 originals. A
+ * request scans the int8 codes for the top 4k candidates with filters applied while scanning
+ * (seen items, an exclude list, field filters or a predicate: never over-fetching), then
+ * re-scores them exactly in fp32, so the returned scores are score_i above. Users without a
+ * known history get the items most often seen in training (`fallback: 'popularity'`, scores
+ * are counts). `similar(i)` ranks items by cosine between their e_i.
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { LmrecError } from '../errors.js';
+import { collectInteractions, IdMap } from '../data/interactions.js';
+import { readEvents, readItems, type EventRecord, type ItemRecord } from '../data/records.js';
+import { evaluate, leaveOneOut, type LeaveOneOut, type Metrics } from '../eval/leave-one-out.js';
+import { LanguageModel, type Pooling } from '../lm/language-model.js';
+import { renderItemTexts, compileItemTemplate } from '../pretrain/behaviour-text.js';
+import { DEFAULT_MODEL_DIR } from '../pretrain/pretrain.js';
+import { SequentialRecommender, type SrmFitOptions, type StopReason } from '../srm/sequential-recommender.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import { parseDuration } from '../util/duration.js';
+import { parseOptions } from '../util/options.js';
+import { VectorIndex } from '../vector-index/vector-index.js';
+import { Catalog, type FieldFilter } from './catalog.js';
+import { applyScaling, candidateLayers, encodeItemStates, fitScaling, type FeatureScaling } from './item-states.js';
+import { sweepLayers, type SweepRow } from './layer-sweep.js';
+import { openRecommenderDir, writeRecommenderDir } from './recommender-files.js';
+
+/** Where fit() is: each stage reports `done` of `total` units. */
+export interface FitProgress {
+  stage: 'reading' | 'encoding' | 'sweep' | 'training' | 'indexing';
+  done: number;
+  total: number;
+  /** The layer being swept or trained. */
+  layer?: number;
+  /** Validation NDCG@10 of the last validated epoch or swept layer. */
+  validNdcg?: number;
+}
+
+export interface RecommenderFitOptions {
+  /** The catalog: a JSONL/CSV file (id plus text fields) or the records. */
+  items: string | readonly ItemRecord[];
+  /** The interactions: a JSONL/CSV file (user, item, optional ts) or the records. */
+  events: string | readonly EventRecord[];
+  /** The language model: 'default' (bundled), a Hugging Face directory, or a loaded model. Default 'default'. */
+  model?: 'default' | string | LanguageModel;
+  /** The layer whose states represent items, or 'auto' (default): the best of a layer sweep on validation. */
+  layer?: 'auto' | number;
+  /** Layers the sweep tries (default: every layer of a model up to 12 deep, else 8 spread to the last). */
+  sweepLayers?: number[];
+  /** Width of the stored item codes, 8..512. Default 64. */
+  dim?: number;
+  /** 'linear' (default) or 'mlp' (one hidden layer of 4 x dim units). */
+  compression?: 'linear' | 'mlp';
+  /** Item codes in int8, trained with it in the loop (default true), or fp32. */
+  int8?: boolean;
+  /** σ of the noise on codes in training (the information constraint). Default 0.05. */
+  codeNoise?: number;
+  /** How an item's fields become its text, e.g. '{title} ({category})'. Default: its title, else every field. */
+  template?: string;
+  /** Pooling of the item text's states. Default 'mean'. */
+  pooling?: Pooling;
+  /** The SRM: width (default 64), blocks (2), heads (1), maxLen (50). */
+  srm?: { dim?: number; blocks?: number; heads?: number; maxLen?: number; lr?: number; dropout?: number; batchSize?: number };
+  /** Most epochs of the final training (default 200, early-stopped on validation NDCG@10). */
+  epochs?: number;
+  /** Validations without improvement before stopping. Default 5. */
+  patience?: number;
+  /** Time budget for the whole fit, e.g. '10m', '90s' or seconds; the best model so far is kept. */
+  budget?: string | number;
+  /** Stops at the next step; the best model found so far is returned (ABORTED if none was trained yet). */
+  signal?: AbortSignal;
+  onProgress?: (p: FitProgress) => void;
+  /**
+   * Evaluation protocols: items whose events are all removed from training (they are cold:
+   * scored by their code alone). The validation and test targets stay as they are.
+   */
+  coldItems?: readonly string[];
+  seed?: number;
+  /** Threads for training; default all cores. */
+  threads?: number;
+}
+
+/** What fit() measured. */
+export interface FitReport {
+  items: number;
+  users: number;
+  events: number;
+  /** Events whose item is not in the catalog (skipped). */
+  unknownEvents: number;
+  /** Items without text (their features are the catalog's mean state). */
+  itemsWithoutText: string[];
+  /** Items without training events: scored by their code alone. */
+  coldItems: number;
+  layer: number;
+  layers: number;
+  sweep: SweepRow[];
+  valid: Metrics;
+  test: Metrics;
+  stopReason: StopReason;
+  seconds: number;
+}
+
+export interface ScoredItem {
+  id: string;
+  score: number;
+}
+
+/** Best first; `fallback` says when the user had no known history (popularity counts as scores). */
+export type Recommendations = ScoredItem[] & { readonly fallback: 'popularity' | null; readonly ignored: number };
+
+/** An item as filter predicates see it. */
+export interface ItemView {
+  id: string;
+  fields: Readonly<Record<string, string>>;
+}
+
+export interface RecommendRequest {
+  /** A known user: their stored history (events given to fit and addEvents). */
+  user?: string;
+  /** An anonymous session's items, oldest first (with `user`: appended to theirs). */
+  history?: readonly string[];
+  /** How many. Default 10, at most 10,000. */
+  k?: number;
+  /** Items never to return. */
+  exclude?: readonly string[];
+  /** Leave out the items of the history. Default true. */
+  excludeSeen?: boolean;
+  /** Only items whose fields match ({ category: 'lipstick' }), or for which the predicate holds. */
+  filter?: FieldFilter | ((item: ItemView) => boolean);
+}
+
+export interface SimilarOptions {
+  exclude?: readonly string[];
+  filter?: FieldFilter | ((item: ItemView) => boolean);
+}
+
+export interface AddEventsReport {
+  accepted: number;
+  /** Events whose item is not in the catalog (skipped; add the item first). */
+  unknownItems: number;
+  newUsers: number;
+}
+
+interface Manifest {
+  model: { source: string; hidden: number; layers: number };
+  layer: number;
+  pooling: Pooling;
+  template: string;
+  dim: number;
+  report: FitReport;
+}
+
+const MAX_K = 10_000;
+const RESCORE = 4;
+const DEFAULT_SRM = { dim: 64, blocks: 2, heads: 1, maxLen: 50, dropout: 0.2 };
+
+const fitSchema = z.strictObject({
+  items: z.union([z.string().min(1), z.array(z.any())]),
+  events: z.union([z.string().min(1), z.array(z.any())]),
+  model: z.union([z.string().min(1), z.custom<LanguageModel>((v) => v instanceof LanguageModel, 'a LanguageModel')]).optional(),
+  layer: z.union([z.literal('auto'), z.number().int().nonnegative()]).optional(),
+  sweepLayers: z.array(z.number().int().nonnegative()).min(1).optional(),
+  dim: z.number().int().min(8).max(512).optional(),
+  compression: z.enum(['linear', 'mlp']).optional(),
+  int8: z.boolean().optional(),
+  codeNoise: z.number().min(0).max(10).optional(),
+  template: z.string().min(1).optional(),
+  pooling: z.enum(['mean', 'last', 'cls', 'marker']).optional(),
+  srm: z
+    .strictObject({
+      dim: z.number().int().positive().optional(),
+      blocks: z.number().int().positive().optional(),
+      heads: z.number().int().positive().optional(),
+      maxLen: z.number().int().positive().optional(),
+      lr: z.number().positive().optional(),
+      dropout: z.number().min(0).max(0.99).optional(),
+      batchSize: z.number().int().positive().optional(),
+    })
+    .optional(),
+  epochs: z.number().int().positive().optional(),
+  patience: z.number().int().positive().optional(),
+  budget: z.union([z.string(), z.number().positive()]).optional(),
+  signal: z.instanceof(AbortSignal).optional(),
+  onProgress: z.custom<(p: FitProgress) => void>((v) => typeof v === 'function', 'a function').optional(),
+  coldItems: z.array(z.string()).optional(),
+  seed: z.number().int().nonnegative().optional(),
+  threads: z.number().int().positive().optional(),
+});
+
+export class Recommender {
+  readonly #catalog: Catalog;
+  readonly #users: IdMap;
+  readonly #histories: number[][];
+  readonly #manifest: Manifest;
+  readonly #scaling: FeatureScaling;
+  #srm: SequentialRecommender | undefined;
+  #index!: VectorIndex;
+  #similar!: VectorIndex;
+  #popular: Int32Array | undefined;
+  #lm: LanguageModel | undefined;
+  #lmOwned = false; // loaded here (closed with the recommender), not the caller's
+  // background work (SRM updates, items added), one at a time, in order
+  #queue: Promise<void> = Promise.resolve();
+  #pendingUsers = new Map<number, number>(); // user -> new events since the last update
+  #updateScheduled = false;
+  #backgroundError: unknown;
+
+  private constructor(o: {
+    catalog: Catalog;
+    users: IdMap;
+    histories: number[][];
+    manifest: Manifest;
+    scaling: FeatureScaling;
+    srm: SequentialRecommender;
+    lm?: LanguageModel | undefined;
+  }) {
+    this.#catalog = o.catalog;
+    this.#users = o.users;
+    this.#histories = o.histories;
+    this.#manifest = o.manifest;
+    this.#scaling = o.scaling;
+    this.#srm = o.srm;
+    this.#lm = o.lm;
+  }
+
+  /** What the last fit measured (kept with the saved model). */
+  get report(): FitReport {
+    return this.#manifest.report;
+  }
+
+  /** The LM layer whose states represent items. */
+  get layer(): number {
+    return this.#manifest.layer;
+  }
+
+  get items(): number {
+    return this.#catalog.size;
+  }
+
+  get users(): number {
+    return this.#users.size;
+  }
+
+  /** The task module, for evaluation and tools. */
+  get srm(): SequentialRecommender {
+    return this.#live();
+  }
+
+  /**
+   * Reads the catalog and events, encodes every item's text with the language model, sweeps
+   * the layers (layer 'auto'), trains the compression and task modules jointly with early
+   * stopping on the validation split (the last two events of each user are validation and
+   * test, as in the evaluation), and indexes the item embeddings.
+   */
+  static async fit(options: RecommenderFitOptions): Promise<Recommender> {
+    const t0 = performance.now();
+    const o = parseOptions(fitSchema, options, 'Recommender.fit') as RecommenderFitOptions;
+    const budget = o.budget === undefined ? undefined : typeof o.budget === 'number' ? o.budget : parseDuration(o.budget);
+    if (o.budget !== undefined && budget === undefined) throw new LmrecError(`budget must be like '10m', '90s' or seconds, got '${String(o.budget)}'`, 'INVALID_ARGUMENT');
+    const deadline = budget === undefined ? undefined : t0 + budget * 1000;
+    const left = () => (deadline === undefined ? undefined : Math.max(1, (deadline - performance.now()) / 1000));
+    const progress = (p: FitProgress) => o.onProgress?.(p);
+
+    progress({ stage: 'reading', done: 0, total: 1 });
+    const records = typeof o.items === 'string' ? await collect(readItems(o.items)) : [...o.items];
+    const catalog = new Catalog(records);
+    if (catalog.size === 0) throw new LmrecError('the catalog is empty', 'INVALID_DATA');
+    const data = await collectInteractions(typeof o.events === 'string' ? readEvents(o.events) : o.events, { items: catalog.ids });
+    if (data.events === 0) {
+      throw new LmrecError(
+        data.unknownItems > 0
+          ? `none of the ${data.unknownItems} events names an item of the catalog: do the event and catalog files belong together?`
+          : 'there are no events',
+        'INVALID_DATA',
+      );
+    }
+    const rendered = renderItemTexts(catalog.fields.map((fields) => ({ fields })), o.template);
+    const texts = rendered.texts;
+    const itemsWithoutText = texts.flatMap((t, i) => (t.trim().length === 0 ? [catalog.ids.name(i)] : []));
+    if (itemsWithoutText.length === catalog.size) throw new LmrecError('no item has any text to encode', 'INVALID_DATA');
+    const split = withColdItems(leaveOneOut(data.sequences), o.coldItems ?? [], catalog);
+    if (split.valid.length === 0) throw new LmrecError('no user has 3 or more events: nothing to validate on', 'INVALID_DATA');
+    progress({ stage: 'reading', done: 1, total: 1 });
+
+    const ownsLm = !(o.model instanceof LanguageModel);
+    const source = o.model instanceof LanguageModel ? '(given)' : o.model === undefined || o.model === 'default' ? 'default' : path.resolve(o.model);
+    const lm = o.model instanceof LanguageModel ? o.model : await LanguageModel.load(source === 'default' ? DEFAULT_MODEL_DIR : source, { ...(o.threads ? { threads: o.threads } : {}) });
+    try {
+      const L = lm.config.layers;
+      const layers = o.layer === undefined || o.layer === 'auto' ? (o.sweepLayers ?? candidateLayers(L)) : [o.layer];
+      for (const l of layers) if (l > L) throw new LmrecError(`layer ${l} is beyond the model's ${L} layers`, 'INVALID_ARGUMENT');
+      const states = await encodeItemStates(lm, texts, layers, {
+        pooling: o.pooling,
+        signal: o.signal,
+        onProgress: (done, total) => progress({ stage: 'encoding', done, total }),
+      });
+      const H = lm.config.hidden;
+      const scaled = new Map<number, { features: Float32Array; scaling: FeatureScaling }>();
+      const featuresOf = (layer: number) => {
+        let s = scaled.get(layer);
+        if (!s) {
+          const raw = states[layers.indexOf(layer)]!;
+          const scaling = fitScaling(withoutRows(raw, H, itemsWithoutText.map((id) => catalog.ids.get(id)!)), H);
+          s = { features: applyScaling(raw, scaling), scaling };
+          // text-less items: the mean state, i.e. zero after centring
+          for (const id of itemsWithoutText) s.features.fill(0, catalog.ids.get(id)! * H, (catalog.ids.get(id)! + 1) * H);
+          scaled.set(layer, s);
+        }
+        return s;
+      };
+      const dim = o.dim ?? 64;
+      const srmOptions = { ...DEFAULT_SRM, ...o.srm };
+      const fitBase: SrmFitOptions = {
+        ...srmOptions,
+        itemFeatures: { vectors: new Float32Array(0), width: H, codeDim: dim, hidden: o.compression === 'mlp' ? 4 * dim : 0, int8: o.int8 ?? true },
+        ...(o.codeNoise !== undefined ? { codeNoise: o.codeNoise } : {}),
+        ...(o.seed !== undefined ? { seed: o.seed } : {}),
+        ...(o.threads !== undefined ? { threads: o.threads } : {}),
+      };
+
+      let chosen = layers[0]!;
+      let sweepRows: SweepRow[] = [];
+      let fallbackModel: { model: SequentialRecommender; ndcg: number } | undefined;
+      if (layers.length > 1) {
+        const sweepSeconds = budget === undefined ? undefined : (left()! * 0.5) / layers.length;
+        const swept = await sweepLayers({
+          split,
+          items: catalog.size,
+          layers,
+          features: (l) => featuresOf(l).features,
+          width: H,
+          fit: fitBase,
+          secondsPerLayer: sweepSeconds,
+          signal: o.signal,
+          onLayer: (row, i) => progress({ stage: 'sweep', done: i + 1, total: layers.length, layer: row.layer, validNdcg: row.valid['NDCG@10'] ?? NaN }),
+        });
+        sweepRows = swept.rows;
+        if (!swept.best) throw new LmrecError('the fit was stopped before any layer was trained', 'ABORTED');
+        chosen = swept.best.layer;
+        fallbackModel = swept.best;
+        // states of the other layers are no longer needed
+        for (const l of layers) if (l !== chosen) scaled.delete(l);
+      }
+      const { features, scaling } = featuresOf(chosen);
+      let srm: SequentialRecommender;
+      const epochs = o.epochs ?? 200;
+      if (o.signal?.aborted && fallbackModel) {
+        srm = fallbackModel.model;
+      } else {
+        const final = await SequentialRecommender.fit(split.train, catalog.size, {
+          ...fitBase,
+          itemFeatures: { ...fitBase.itemFeatures!, vectors: features },
+          valid: split.valid,
+          epochs,
+          patience: o.patience ?? 5,
+          ...(deadline !== undefined ? { maxSeconds: left()! } : {}),
+          ...(o.signal ? { signal: o.signal } : {}),
+          onEpoch: (e) => progress({ stage: 'training', done: e.epoch + 1, total: epochs, layer: chosen, ...(e.valid ? { validNdcg: e.valid['NDCG@10']! } : {}) }),
+        });
+        const finalBest = Math.max(-Infinity, ...final.history.flatMap((e) => (e.valid ? [e.valid['NDCG@10']!] : [])));
+        if (fallbackModel && fallbackModel.ndcg > finalBest) {
+          final.close();
+          srm = fallbackModel.model; // the sweep's model of this layer validated better (a cut final fit)
+        } else {
+          fallbackModel?.model.close();
+          srm = final;
+        }
+        if (!Number.isFinite(finalBest) && !fallbackModel) {
+          srm.close();
+          throw new LmrecError('the fit was stopped before any epoch was validated', 'ABORTED');
+        }
+      }
+      const valid = await evaluate(split.valid, catalog.size, srm.scorer(), [10]);
+      const test = await evaluate(split.test, catalog.size, srm.scorer(), [10]);
+      const report: FitReport = {
+        items: catalog.size,
+        users: data.users.size,
+        events: data.events,
+        unknownEvents: data.unknownItems,
+        itemsWithoutText,
+        coldItems: srm.idMask().reduce((a, m) => a + (m ? 0 : 1), 0),
+        layer: chosen,
+        layers: L,
+        sweep: sweepRows,
+        valid,
+        test,
+        stopReason: srm.stopReason ?? 'epochs',
+        seconds: (performance.now() - t0) / 1000,
+      };
+      const manifest: Manifest = { model: { source, hidden: H, layers: L }, layer: chosen, pooling: o.pooling ?? 'mean', template: rendered.template.source, dim, report };
+      const rec = new Recommender({
+        catalog,
+        users: data.users,
+        histories: data.sequences.map((s) => Array.from(s)),
+        manifest,
+        scaling,
+        srm,
+        lm: ownsLm ? undefined : lm,
+      });
+      progress({ stage: 'indexing', done: 0, total: 1 });
+      await rec.#reindex();
+      progress({ stage: 'indexing', done: 1, total: 1 });
+      report.seconds = (performance.now() - t0) / 1000;
+      return rec;
+    } finally {
+      if (ownsLm) await lm.close();
+    }
+  }
+
+  /** Loads a directory written by save(); every part is checked against its checksum. */
+  static async load(dir: string): Promise<Recommender> {
+    const { manifest, part } = openRecommenderDir<Manifest>(dir);
+    const catalog = new Catalog(
+      readFileSync(part('catalog.jsonl'), 'utf8')
+        .split('\n')
+        .filter((l) => l.length > 0)
+        .map((l) => JSON.parse(l) as ItemRecord),
+    );
+    const users = new IdMap();
+    const histories: number[][] = [];
+    for (const line of readFileSync(part('histories.jsonl'), 'utf8').split('\n')) {
+      if (!line) continue;
+      const { user, items } = JSON.parse(line) as { user: string; items: number[] };
+      users.add(user);
+      histories.push(items);
+    }
+    const scales = new Float32Array(new Uint8Array(readFileSync(part('scaling.f32'))).buffer);
+    const H = manifest.model.hidden;
+    if (scales.length !== 2 * H) throw new LmrecError(`'${dir}': the feature scaling does not match the model width`, 'CORRUPT_FILE');
+    const srm = await SequentialRecommender.load(part('srm.bin'));
+    if (srm.items !== catalog.size) {
+      srm.close();
+      throw new LmrecError(`'${dir}': the model has ${srm.items} items, the catalog ${catalog.size}`, 'CORRUPT_FILE');
+    }
+    for (const h of histories) for (const i of h) if (!(Number.isInteger(i) && i >= 0 && i < catalog.size)) throw new LmrecError(`'${dir}': a history names an item outside the catalog`, 'CORRUPT_FILE');
+    const rec = new Recommender({
+      catalog,
+      users,
+      histories,
+      manifest,
+      scaling: { mean: scales.slice(0, H), scale: scales.slice(H) },
+      srm,
+    });
+    await rec.#reindex();
+    return rec;
+  }
+
+  /**
+   * Writes the recommender to a directory (manifest, model, catalog, histories), atomically:
+   * a failed save leaves the previous one intact. Waits for background updates first.
+   */
+  async save(dir: string): Promise<void> {
+    await this.flush();
+    const srm = this.#live();
+    await writeRecommenderDir(dir, this.#manifest, async (tmp) => {
+      mkdirSync(tmp, { recursive: true });
+      await srm.save(path.join(tmp, 'srm.bin'));
+      writeFileAtomic(
+        path.join(tmp, 'catalog.jsonl'),
+        this.#catalog.fields.map((fields, i) => JSON.stringify({ id: this.#catalog.ids.name(i), fields })).join('\n') + '\n',
+      );
+      writeFileAtomic(
+        path.join(tmp, 'histories.jsonl'),
+        this.#histories.map((items, u) => JSON.stringify({ user: this.#users.name(u), items })).join('\n') + '\n',
+      );
+      const scales = new Float32Array(2 * this.#scaling.mean.length);
+      scales.set(this.#scaling.mean);
+      scales.set(this.#scaling.scale, this.#scaling.mean.length);
+      writeFileAtomic(path.join(tmp, 'scaling.f32'), new Uint8Array(scales.buffer));
+      return ['srm.bin', 'catalog.jsonl', 'histories.jsonl', 'scaling.f32'];
+    });
+  }
+
+  /**
+   * The k best items for a user or an anonymous history, best first, filters applied before
+   * the top k is taken. An unknown user with no history gets popular items (`fallback`).
+   */
+  recommend(request: RecommendRequest): Recommendations {
+    const r = request ?? ({} as RecommendRequest);
+    const k = checkK(r.k ?? 10);
+    if (r.user !== undefined && typeof r.user !== 'string') throw new LmrecError('user must be a string id', 'INVALID_ARGUMENT');
+    const u = r.user === undefined ? undefined : this.#users.get(r.user);
+    const stored = u === undefined ? [] : this.#histories[u]!;
+    const extra = this.#itemNumbers(r.history ?? [], 'history', true);
+    const history = extra.items.length ? [...stored, ...extra.items] : stored;
+    const excluded = new Set<number>(this.#itemNumbers(r.exclude ?? [], 'exclude', true).items);
+    if (r.excludeSeen ?? true) for (const i of history) excluded.add(i);
+    const only = this.#admitted(r.filter);
+    const srm = this.#live();
+    const state = history.length > 0 ? srm.userVector(history) : undefined;
+    if (!state) return this.#popularity(k, excluded, only, extra.ignored);
+    const found = this.#index.search(state, k, { rescore: RESCORE, exclude: [...excluded], ...(only ? { only } : {}) });
+    return result(found.ids.map((i, j) => ({ id: this.#catalog.ids.name(i), score: found.scores[j]! })), null, extra.ignored);
+  }
+
+  /** Items most like `id` (cosine between item embeddings), best first, the item itself left out. */
+  similar(id: string, k = 10, options: SimilarOptions = {}): ScoredItem[] {
+    checkK(k);
+    const i = this.#catalog.ids.get(id);
+    if (i === undefined) throw new LmrecError(`item '${String(id)}' is not in the catalog`, 'UNKNOWN_ID');
+    const vectors = this.#live().itemVectors();
+    const d = vectors.length / this.#catalog.size;
+    const exclude = [i, ...this.#itemNumbers(options.exclude ?? [], 'exclude', true).items];
+    const only = this.#admitted(options.filter);
+    const found = this.#similar.search(vectors.subarray(i * d, (i + 1) * d), k, { rescore: RESCORE, exclude, ...(only ? { only } : {}) });
+    return found.ids.map((x, j) => ({ id: this.#catalog.ids.name(x), score: found.scores[j]! }));
+  }
+
+  /**
+   * New items, encoded by the language model, compressed and indexed without a refit; they
+   * are recommendable at once by their code. Needs the model the recommender was fit with
+   * (loaded on first use). DUPLICATE_ID for an id already in the catalog.
+   */
+  async addItems(items: readonly ItemRecord[]): Promise<string[]> {
+    if (!Array.isArray(items)) throw new LmrecError('addItems needs an array of item records', 'INVALID_ARGUMENT');
+    if (items.length === 0) return [];
+    return this.#enqueue(async () => {
+      const probe = new Catalog();
+      probe.add(items); // validates ids before anything changes
+      for (const it of items) if (this.#catalog.ids.get(it.id) !== undefined) throw new LmrecError(`item '${it.id}' is already in the catalog`, 'DUPLICATE_ID');
+      const template = compileItemTemplate(this.#manifest.template, [...new Set(items.flatMap((it) => Object.keys(it.fields ?? {})))]);
+      const texts = items.map((it) => template.render(it.fields ?? {}));
+      const lm = await this.#languageModel();
+      const [raw] = await encodeItemStates(lm, texts, [this.#manifest.layer], { pooling: this.#manifest.pooling });
+      const features = applyScaling(raw!, this.#scaling);
+      const H = this.#scaling.mean.length;
+      texts.forEach((t, j) => t.trim().length === 0 && features.fill(0, j * H, (j + 1) * H));
+      const srm = this.#live();
+      await srm.addItems(features);
+      this.#catalog.add(items);
+      this.#popular = undefined;
+      await this.#reindex();
+      return items.map((it) => it.id);
+    });
+  }
+
+  /**
+   * Appends events to users' histories (recommendations see them at once) and updates the SRM
+   * on them in the background (`flush()` waits for it). Events of unknown items are skipped
+   * and counted; unknown users are created.
+   */
+  addEvents(events: readonly EventRecord[]): AddEventsReport {
+    if (!Array.isArray(events)) throw new LmrecError('addEvents needs an array of event records', 'INVALID_ARGUMENT');
+    const srm = this.#live();
+    let accepted = 0;
+    let unknownItems = 0;
+    let newUsers = 0;
+    const warm: number[] = [];
+    for (const e of events) {
+      if (typeof e?.user !== 'string' || typeof e.item !== 'string') throw new LmrecError('every event needs string user and item ids', 'INVALID_DATA');
+      const item = this.#catalog.ids.get(e.item);
+      if (item === undefined) {
+        unknownItems++;
+        continue;
+      }
+      let u = this.#users.get(e.user);
+      if (u === undefined) {
+        u = this.#users.add(e.user);
+        this.#histories.push([]);
+        newUsers++;
+      }
+      this.#histories[u]!.push(item);
+      this.#pendingUsers.set(u, (this.#pendingUsers.get(u) ?? 0) + 1);
+      warm.push(item);
+      accepted++;
+    }
+    if (warm.length > 0) {
+      srm.warmItems(warm);
+      this.#scheduleUpdate();
+    }
+    return { accepted, unknownItems, newUsers };
+  }
+
+  /** Waits for background work (updates from addEvents, items being added); rethrows its failure once. */
+  async flush(): Promise<void> {
+    await this.#queue;
+    if (this.#backgroundError !== undefined) {
+      const e = this.#backgroundError;
+      this.#backgroundError = undefined;
+      throw e;
+    }
+  }
+
+  /** Frees the models and indexes after background work ends; any later call is CLOSED. */
+  async close(): Promise<void> {
+    if (!this.#srm) return;
+    await this.#queue.catch(() => undefined);
+    this.#srm.close();
+    this.#srm = undefined;
+    this.#index.close();
+    this.#similar.close();
+    if (this.#lm && this.#lmOwned) await this.#lm.close();
+    this.#lm = undefined;
+  }
+
+  #live(): SequentialRecommender {
+    if (!this.#srm) throw new LmrecError('this recommender was closed', 'CLOSED');
+    return this.#srm;
+  }
+
+  #enqueue<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(work);
+    this.#queue = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  #scheduleUpdate(): void {
+    if (this.#updateScheduled) return;
+    this.#updateScheduled = true;
+    void this.#enqueue(async () => {
+      this.#updateScheduled = false;
+      const pending = this.#pendingUsers;
+      this.#pendingUsers = new Map();
+      if (!this.#srm) return;
+      // one update per count of fresh events, so each trains on exactly its new events
+      const byFresh = new Map<number, number[][]>();
+      for (const [u, fresh] of pending) {
+        const seq = this.#histories[u]!;
+        if (seq.length < 2) continue;
+        const f = Math.min(fresh, seq.length - 1);
+        (byFresh.get(f) ?? byFresh.set(f, []).get(f)!).push(seq.slice());
+      }
+      try {
+        for (const [fresh, seqs] of byFresh) await this.#srm.update(seqs, { fresh });
+        this.#popular = undefined;
+        await this.#reindex();
+      } catch (e) {
+        this.#backgroundError ??= e;
+      }
+    });
+  }
+
+  async #languageModel(): Promise<LanguageModel> {
+    if (this.#lm) return this.#lm;
+    const src = this.#manifest.model.source;
+    if (src === '(given)') throw new LmrecError('this recommender was fit with a LanguageModel object: adding items needs the model, pass it to fit from a directory', 'UNSUPPORTED');
+    const lm = await LanguageModel.load(src === 'default' ? DEFAULT_MODEL_DIR : src);
+    if (lm.config.hidden !== this.#manifest.model.hidden) {
+      await lm.close();
+      throw new LmrecError(`the model at '${src}' is ${lm.config.hidden} wide, not the ${this.#manifest.model.hidden} this recommender was fit with`, 'DIM_MISMATCH');
+    }
+    this.#lm = lm;
+    this.#lmOwned = true;
+    return lm;
+  }
+
+  /** Rebuilds both indexes from the current item embeddings, then swaps them in. */
+  async #reindex(): Promise<void> {
+    const vectors = this.#live().itemVectors();
+    const n = this.#catalog.size;
+    const d = vectors.length / n;
+    const ids = Float64Array.from({ length: n }, (_, i) => i);
+    const index = new VectorIndex({ dim: d, metric: 'ip', keepOriginals: true, threads: 1 });
+    const similar = new VectorIndex({ dim: d, metric: 'cosine', keepOriginals: true, threads: 1 });
+    await Promise.all([index.add(ids, vectors), similar.add(ids, vectors)]);
+    const old = [this.#index, this.#similar];
+    this.#index = index;
+    this.#similar = similar;
+    for (const x of old) x?.close();
+  }
+
+  #itemNumbers(ids: readonly string[], what: string, skipUnknown: boolean): { items: number[]; ignored: number } {
+    if (!Array.isArray(ids)) throw new LmrecError(`${what} must be an array of item ids`, 'INVALID_ARGUMENT');
+    const items: number[] = [];
+    let ignored = 0;
+    for (const id of ids) {
+      const i = typeof id === 'string' ? this.#catalog.ids.get(id) : undefined;
+      if (i === undefined) {
+        if (!skipUnknown) throw new LmrecError(`${what}: item '${String(id)}' is not in the catalog`, 'UNKNOWN_ID');
+        ignored++;
+      } else items.push(i);
+    }
+    return { items, ignored };
+  }
+
+  #admitted(filter: RecommendRequest['filter']): number[] | undefined {
+    if (filter === undefined) return undefined;
+    if (typeof filter === 'function') {
+      const out: number[] = [];
+      this.#catalog.fields.forEach((fields, i) => filter({ id: this.#catalog.ids.name(i), fields }) && out.push(i));
+      return out;
+    }
+    if (typeof filter !== 'object' || filter === null) throw new LmrecError('filter must be an object of field values or a predicate', 'INVALID_ARGUMENT');
+    return this.#catalog.matching(filter);
+  }
+
+  #popularity(k: number, excluded: Set<number>, only: number[] | undefined, ignored: number): Recommendations {
+    const srm = this.#live();
+    const counts = srm.popularity();
+    this.#popular ??= Int32Array.from(counts.keys()).sort((a, b) => counts[b]! - counts[a]! || a - b);
+    const allowed = only ? new Set(only) : undefined;
+    const out: ScoredItem[] = [];
+    for (const i of this.#popular) {
+      if (out.length >= k) break;
+      if (excluded.has(i) || (allowed && !allowed.has(i))) continue;
+      out.push({ id: this.#catalog.ids.name(i), score: counts[i]! });
+    }
+    return result(out, 'popularity', ignored);
+  }
+}
+
+function result(items: ScoredItem[], fallback: 'popularity' | null, ignored: number): Recommendations {
+  return Object.assign(items, { fallback, ignored });
+}
+
+function checkK(k: number): number {
+  if (!Number.isInteger(k) || k < 1) throw new LmrecError(`k must be a positive integer, got ${String(k)}`, 'INVALID_K');
+  if (k > MAX_K) throw new LmrecError(`k must be at most ${MAX_K}, got ${k}`, 'REQUEST_TOO_LARGE');
+  return k;
+}
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+/** The rows of `m` (n x width) except `skip`. */
+function withoutRows(m: Float32Array, width: number, skip: number[]): Float32Array {
+  if (skip.length === 0) return m;
+  const drop = new Set(skip);
+  const n = m.length / width;
+  const out = new Float32Array((n - drop.size) * width);
+  let at = 0;
+  for (let i = 0; i < n; i++) if (!drop.has(i)) out.set(m.subarray(i * width, (i + 1) * width), (at++) * width);
+  return out;
+}
+
+/** Removes every event of the cold items from the training sequences (the evaluation's cold-item protocol). */
+function withColdItems(split: LeaveOneOut, coldIds: readonly string[], catalog: Catalog): LeaveOneOut {
+  if (coldIds.length === 0) return split;
+  const cold = new Set<number>();
+  for (const id of coldIds) {
+    const i = catalog.ids.get(id);
+    if (i === undefined) throw new LmrecError(`coldItems: item '${id}' is not in the catalog`, 'UNKNOWN_ID');
+    cold.add(i);
+  }
+  return { ...split, train: split.train.map((s) => s.filter((i) => !cold.has(i))) };
+}
