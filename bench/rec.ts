@@ -1,0 +1,145 @@
+/**
+ * npm run bench:rec [-- --no-quality] [-- --no-scale] [-- --quick]
+ *
+ * The Recommender (MARC: LM codes + SRM) end to end.
+ *  - Quality on the synthetic benchmark (1,000 items, 2,000 users, 10% of items cold): the
+ *    quality table of `lmrec demo` with a longer budget: popularity, the ID-only SRM, LM codes
+ *    + SRM at the best and the last layer, int8 and fp32 codes; warm and cold test targets,
+ *    coverage and the top-1% share. Every model trains under the same time budget.
+ *  - Bytes per item: int8 codes against the fp32 states of the model's last layer.
+ *  - Scale: a 100k-item catalog with 1M events: fit time and peak memory, then recommend()
+ *    latency on one thread (p50/p99 over random users) with filters off and on.
+ * Writes bench/results/rec.json (and rec-sweep.svg) and prints tables.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeSynthetic } from '../src/data/synthetic.js';
+import { LanguageModel } from '../src/lm/language-model.js';
+import { DEFAULT_MODEL_DIR } from '../src/pretrain/pretrain.js';
+import { sweepSvg, sweepTable } from '../src/recommender/layer-sweep.js';
+import { compareModels, qualityMarkdown } from '../src/recommender/quality-table.js';
+import { Recommender, type RecommendRequest } from '../src/recommender/recommender.js';
+import { writeFileAtomic } from '../src/util/atomic-file.js';
+import { Random } from '../src/util/random.js';
+import { printTable, writeJson } from './measure.js';
+
+const args = process.argv.slice(2);
+const QUICK = args.includes('--quick');
+const here = path.dirname(fileURLToPath(import.meta.url));
+const resultsDir = path.join(here, 'results');
+const work = mkdtempSync(path.join(tmpdir(), 'lmrec-bench-rec-'));
+const result: Record<string, unknown> = { date: new Date().toISOString(), quick: QUICK };
+
+function log(s: string): void {
+  console.error(`[${new Date().toISOString().slice(11, 19)}] ${s}`);
+}
+
+async function quality(): Promise<void> {
+  const dir = path.join(work, 'quality');
+  writeSynthetic(dir, { items: 1000, users: 2000, seed: 1 });
+  const lm = await LanguageModel.load(DEFAULT_MODEL_DIR);
+  const budget = QUICK ? 15 : 60;
+  const q = await compareModels({
+    items: path.join(dir, 'items.jsonl'),
+    events: path.join(dir, 'events.jsonl'),
+    model: lm,
+    budget,
+    sweepBudget: QUICK ? 30 : 150,
+    seed: 1,
+    onProgress: (what, p) => p?.stage === 'sweep' && log(`${what}: layer ${p.layer} valid NDCG@10 ${p.validNdcg?.toFixed(4)}`),
+  });
+  await lm.close();
+  console.log(`\nLayer sweep (validation, ${q.sweep.length} layers):\n${sweepTable(q.sweep, q.layer)}`);
+  console.log(`\nQuality (${q.warmTargets} warm and ${q.coldTargets} cold test targets, ${q.coldItems} cold items, ${budget} s per model):\n${qualityMarkdown(q.rows)}`);
+  const byName = (prefix: string) => q.rows.find((r) => r.model.startsWith(prefix))!;
+  const srm = byName('ID-only SRM');
+  const best = byName('LM codes + SRM (best');
+  const fp32 = byName(`LM codes + SRM (best layer ${q.layer}, fp32`);
+  const pop = byName('popularity');
+  const ratios = {
+    warmVsSrm: best.warm['NDCG@10']! / srm.warm['NDCG@10']!,
+    coldVsPopularity: best.cold['NDCG@10']! / pop.cold['NDCG@10']!,
+    coldVsWarm: best.cold['NDCG@10']! / best.warm['NDCG@10']!,
+    int8VsFp32: best.warm['NDCG@10']! / fp32.warm['NDCG@10']!,
+  };
+  console.log(`\nwarm NDCG@10 LM codes + SRM / ID-only SRM: ${ratios.warmVsSrm.toFixed(3)} (target >= 1.05)`);
+  console.log(`cold NDCG@10 / popularity's: ${ratios.coldVsPopularity.toFixed(2)} (target >= 3); / warm: ${ratios.coldVsWarm.toFixed(3)} (target >= 0.3)`);
+  console.log(`int8 / fp32 codes, warm NDCG@10: ${ratios.int8VsFp32.toFixed(4)} (target within 2%)`);
+  writeFileAtomic(path.join(resultsDir, 'rec-sweep.svg'), sweepSvg(q.sweep, 'Layer sweep on the synthetic catalog (default model)'));
+  result.quality = { ...q, budgetSeconds: budget, ratios };
+}
+
+function bytesPerItem(): void {
+  const rows = [
+    { model: 'default (4 x 256)', hidden: 256 },
+    { model: 'Qwen2.5-0.5B shape', hidden: 896 },
+  ].map((r) => ({ ...r, fp32_state_bytes: r.hidden * 4, int8_code_bytes: 64, ratio: (r.hidden * 4) / 64 }));
+  console.log('\nBytes per item (64-d int8 code vs the last layer state in fp32):');
+  printTable(rows, ['model', 'hidden', 'fp32_state_bytes', 'int8_code_bytes', 'ratio']);
+  result.bytesPerItem = rows;
+}
+
+function stats(ms: number[]): { calls: number; p50: number; p99: number; max: number } {
+  const s = [...ms].sort((a, b) => a - b);
+  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
+  return { calls: s.length, p50: q(0.5), p99: q(0.99), max: s.at(-1)! };
+}
+
+async function scale(): Promise<void> {
+  const items = QUICK ? 20_000 : 100_000;
+  const users = QUICK ? 10_000 : 50_000;
+  const dir = path.join(work, 'scale');
+  log(`generating ${items} items, ${users} users`);
+  writeSynthetic(dir, { items, users, topics: 200, eventsPerUser: [5, 35], seed: 3 });
+  const t0 = performance.now();
+  let stage = '';
+  const rec = await Recommender.fit({
+    items: path.join(dir, 'items.jsonl'),
+    events: path.join(dir, 'events.jsonl'),
+    layer: 1,
+    budget: QUICK ? 60 : 240,
+    seed: 1,
+    onProgress: (p) => {
+      if (p.stage !== stage) log((stage = p.stage));
+    },
+  });
+  const fitSeconds = (performance.now() - t0) / 1000;
+  const peakRssMb = process.resourceUsage().maxRSS / 1024;
+  log(`fit: ${fitSeconds.toFixed(0)} s, peak RSS ${peakRssMb.toFixed(0)} MB, test NDCG@10 ${rec.report.test['NDCG@10']?.toFixed(4)}`);
+  const rng = new Random(5);
+  const excludeList = Array.from({ length: 50 }, () => `i${rng.int(items)}`);
+  const cases: [string, (u: string) => RecommendRequest][] = [
+    ['no filter', (u) => ({ user: u, k: 10, excludeSeen: false })],
+    ['exclude seen', (u) => ({ user: u, k: 10 })],
+    ['exclude seen + 50-item list', (u) => ({ user: u, k: 10, exclude: excludeList })],
+    ['exclude seen + category', (u) => ({ user: u, k: 10, filter: { category: `c${rng.int(200)}` } })],
+  ];
+  const rows: Record<string, unknown>[] = [];
+  for (const [name, req] of cases) {
+    for (let i = 0; i < 200; i++) rec.recommend(req(`u${rng.int(users)}`)); // warm-up
+    const ms: number[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const r = req(`u${rng.int(users)}`);
+      const s = performance.now();
+      rec.recommend(r);
+      ms.push(performance.now() - s);
+    }
+    rows.push({ case: name, ...stats(ms) });
+  }
+  console.log(`\nrecommend() on ${items} items, one thread, ms (fit ${fitSeconds.toFixed(0)} s, peak RSS ${peakRssMb.toFixed(0)} MB):`);
+  printTable(rows, ['case', 'calls', 'p50', 'p99', 'max']);
+  result.scale = { items, users, events: rec.report.events, fitSeconds, peakRssMb, test: rec.report.test, latency: rows };
+  await rec.close();
+}
+
+try {
+  if (!args.includes('--no-quality')) await quality();
+  bytesPerItem();
+  if (!args.includes('--no-scale')) await scale();
+  writeJson(path.join(resultsDir, 'rec.json'), result);
+  log(`wrote ${path.join(resultsDir, 'rec.json')}`);
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}

@@ -1,0 +1,244 @@
+/**
+ * The Recommender end to end on a small synthetic catalog with the bundled default model:
+ * fit (sweep, joint compression + SRM), recommend with filters applied before top-k and
+ * scores equal to the SRM's, the popularity fallback, similar, cold items recommendable from
+ * their text, addItems / addEvents, save / load (atomic, checksummed), and bad input.
+ */
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { LmrecError } from '../src/errors.js';
+import { writeSynthetic, type SyntheticData } from '../src/data/synthetic.js';
+import { Recommender } from '../src/recommender/recommender.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'lmrec-rec-'));
+const items = path.join(dir, 'items.jsonl');
+const events = path.join(dir, 'events.jsonl');
+let data: SyntheticData;
+let rec: Recommender;
+const COLD = ['i3', 'i17', 'i40'];
+
+beforeAll(async () => {
+  data = writeSynthetic(dir, { items: 150, users: 300, topics: 6, eventsPerUser: [4, 14], seed: 2 });
+  rec = await Recommender.fit({ items, events, sweepLayers: [1, 4], dim: 16, epochs: 8, seed: 1, coldItems: COLD, srm: { dim: 32, maxLen: 20 } });
+}, 120_000);
+afterAll(async () => {
+  await rec?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const history = (user: string) => data.events.filter((e) => e.user === user).map((e) => e.item);
+
+describe('Recommender', () => {
+  it('fits: sweeps the layers, reports validation and test metrics, keeps cold items code-only', () => {
+    const r = rec.report;
+    expect(r.items).toBe(150);
+    expect(r.users).toBe(300);
+    expect(r.sweep.map((s) => s.layer)).toEqual([1, 4]);
+    expect([1, 4]).toContain(r.layer);
+    const best = Math.max(...r.sweep.map((s) => s.valid['NDCG@10']!));
+    expect(r.sweep.find((s) => s.layer === r.layer)!.valid['NDCG@10']).toBe(best);
+    expect(r.test['NDCG@10']).toBeGreaterThan(0.1); // popularity among 150 items is far below
+    expect(r.coldItems).toBeGreaterThanOrEqual(COLD.length);
+    const mask = rec.srm.idMask();
+    for (const id of COLD) expect(mask[Number(id.slice(1))]).toBe(0);
+  });
+
+  it('recommend: k best by the SRM score, seen items left out, scores exact', () => {
+    const h = history('u5');
+    const out = rec.recommend({ user: 'u5', k: 10 });
+    expect(out).toHaveLength(10);
+    expect(out.fallback).toBeNull();
+    expect(out.some((x) => h.includes(x.id))).toBe(false);
+    // the same ranking as the SRM's full scores over unseen items
+    const nums = h.map((id) => Number(id.slice(1)));
+    const scores = rec.srm.score(nums, Array.from({ length: 150 }, (_, i) => i)).scores;
+    const want = Array.from({ length: 150 }, (_, i) => i)
+      .filter((i) => !nums.includes(i))
+      .sort((a, b) => scores[b]! - scores[a]! || a - b)
+      .slice(0, 10);
+    expect(out.map((x) => Number(x.id.slice(1)))).toEqual(want);
+    out.forEach((x) => expect(x.score).toBeCloseTo(scores[Number(x.id.slice(1))]!, 4));
+    for (let i = 1; i < out.length; i++) expect(out[i - 1]!.score).toBeGreaterThanOrEqual(out[i]!.score);
+    // seen items come back when asked
+    expect(rec.recommend({ user: 'u5', k: 150, excludeSeen: false })).toHaveLength(150);
+  });
+
+  it('filters apply before top-k: exclude lists, field filters and predicates', () => {
+    const base = rec.recommend({ user: 'u7', k: 5 });
+    const without = rec.recommend({ user: 'u7', k: 5, exclude: base.slice(0, 3).map((x) => x.id) });
+    expect(without).toHaveLength(5);
+    expect(without.map((x) => x.id)).toEqual(expect.not.arrayContaining(base.slice(0, 3).map((x) => x.id)));
+    expect(without.slice(0, 2).map((x) => x.id)).toEqual(base.slice(3, 5).map((x) => x.id));
+    const cat = data.items[0]!.category;
+    const inCat = new Set(data.items.filter((it) => it.category === cat).map((it) => it.id));
+    const filtered = rec.recommend({ user: 'u7', k: 8, filter: { category: cat } });
+    expect(filtered.length).toBe(Math.min(8, [...inCat].filter((id) => !history('u7').includes(id)).length));
+    expect(filtered.every((x) => inCat.has(x.id))).toBe(true);
+    const pred = rec.recommend({ user: 'u7', k: 4, filter: (it) => it.id.endsWith('7') });
+    expect(pred.every((x) => x.id.endsWith('7'))).toBe(true);
+    expect(rec.recommend({ user: 'u7', k: 4, filter: { category: 'no such category' } })).toHaveLength(0);
+  });
+
+  it('anonymous histories and unknown users: SRM on the session, else popularity (and says so)', () => {
+    const anon = rec.recommend({ history: ['i1', 'i2', 'nope'], k: 3 });
+    expect(anon.fallback).toBeNull();
+    expect(anon.ignored).toBe(1);
+    const unknown = rec.recommend({ user: 'stranger', k: 5 });
+    expect(unknown.fallback).toBe('popularity');
+    expect(unknown).toHaveLength(5);
+    for (let i = 1; i < 5; i++) expect(unknown[i - 1]!.score).toBeGreaterThanOrEqual(unknown[i]!.score);
+    const empty = rec.recommend({ history: [], k: 2, filter: { category: data.items[1]!.category } });
+    expect(empty.fallback).toBe('popularity');
+    expect(empty.every((x) => data.items.find((it) => it.id === x.id)!.category === data.items[1]!.category)).toBe(true);
+  });
+
+  it('cold items are recommendable by their code alone', () => {
+    // some user whose history is in a cold item's topic ranks it above most of the catalog
+    const cold = COLD[0]!;
+    const topic = data.items.find((it) => it.id === cold)!.category;
+    const all = rec.recommend({ history: data.items.filter((it) => it.category === topic && !COLD.includes(it.id)).slice(0, 5).map((it) => it.id), k: 150 });
+    const rank = all.findIndex((x) => x.id === cold);
+    expect(rank).toBeGreaterThanOrEqual(0);
+    expect(rank).toBeLessThan(75);
+  });
+
+  it('similar: cosine neighbours, the item itself left out; unknown item is UNKNOWN_ID', () => {
+    const s = rec.similar('i10', 5);
+    expect(s).toHaveLength(5);
+    expect(s.map((x) => x.id)).not.toContain('i10');
+    for (const x of s) expect(x.score).toBeLessThanOrEqual(1.0001);
+    expect(() => rec.similar('zzz', 3)).toThrow(expect.objectContaining({ code: 'UNKNOWN_ID' }));
+  });
+
+  it('bad requests are typed errors', () => {
+    expect(() => rec.recommend({ user: 'u1', k: 0 })).toThrow(expect.objectContaining({ code: 'INVALID_K' }));
+    expect(() => rec.recommend({ user: 'u1', k: 1e6 })).toThrow(expect.objectContaining({ code: 'REQUEST_TOO_LARGE' }));
+    expect(() => rec.recommend({ user: 'u1', history: 'i1' as unknown as string[] })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => rec.recommend({ user: 'u1', filter: 3 as unknown as Record<string, string> })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+  });
+
+  it('saves atomically, loads with checksums, and serves the same answers; damage is detected', async () => {
+    const out = path.join(dir, 'saved');
+    await rec.save(out);
+    expect(readdirSync(dir).filter((n) => n.startsWith('saved.'))).toEqual([]);
+    const loaded = await Recommender.load(out);
+    expect(loaded.recommend({ user: 'u5', k: 10 })).toEqual(rec.recommend({ user: 'u5', k: 10 }));
+    expect(loaded.similar('i10', 5)).toEqual(rec.similar('i10', 5));
+    expect(loaded.report.layer).toBe(rec.report.layer);
+    await loaded.close();
+    expect(() => loaded.recommend({ user: 'u5' })).toThrow(expect.objectContaining({ code: 'CLOSED' }));
+
+    const damaged = path.join(dir, 'damaged');
+    await rec.save(damaged);
+    const file = path.join(damaged, 'histories.jsonl');
+    const bytes = readFileSync(file);
+    bytes[10]! ^= 1;
+    writeFileSync(file, bytes);
+    await expect(Recommender.load(damaged)).rejects.toMatchObject({ code: 'CORRUPT_FILE' });
+    writeFileSync(file, bytes.subarray(0, 20));
+    await expect(Recommender.load(damaged)).rejects.toMatchObject({ code: 'TRUNCATED_FILE' });
+    await expect(Recommender.load(path.join(dir, 'nowhere'))).rejects.toMatchObject({ code: 'IO_ERROR' });
+    await expect(Recommender.load(dir)).rejects.toMatchObject({ code: 'NOT_A_MODEL' });
+    const manifest = path.join(out, 'manifest.json');
+    const m = JSON.parse(readFileSync(manifest, 'utf8')) as { version: number };
+    writeFileSync(manifest, JSON.stringify({ ...m, version: 99 }));
+    await expect(Recommender.load(out)).rejects.toMatchObject({ code: 'UNSUPPORTED_VERSION' });
+  });
+
+  it('a save that cannot be written leaves the previous save intact and no litter', async () => {
+    const out = path.join(dir, 'kept');
+    await rec.save(out);
+    const before = readFileSync(path.join(out, 'manifest.json'), 'utf8');
+    // a part failing mid-save (a full disk)
+    const spy = vi.spyOn(rec.srm, 'save').mockRejectedValueOnce(new LmrecError('no space left on device', 'IO_ERROR'));
+    await expect(rec.save(out)).rejects.toMatchObject({ code: 'IO_ERROR' });
+    spy.mockRestore();
+    expect(readFileSync(path.join(out, 'manifest.json'), 'utf8')).toBe(before);
+    expect(readdirSync(dir).filter((n) => n.startsWith('kept.'))).toEqual([]);
+    const reread = await Recommender.load(out);
+    expect(reread.items).toBe(150);
+    await reread.close();
+    if (process.getuid?.() === 0) return; // root writes anywhere: the permission case needs a user
+    chmodSync(dir, 0o555);
+    try {
+      await expect(rec.save(out)).rejects.toMatchObject({ code: 'IO_ERROR' });
+    } finally {
+      chmodSync(dir, 0o755);
+    }
+    expect(readFileSync(path.join(out, 'manifest.json'), 'utf8')).toBe(before);
+    expect(readdirSync(dir).filter((n) => n.startsWith('kept.'))).toEqual([]);
+  });
+
+  it('refuses to save over a directory that is not a saved recommender', async () => {
+    const other = path.join(dir, 'other');
+    writeSynthetic(other, { items: 3, users: 1, seed: 1 });
+    await expect(rec.save(other)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(existsSync(path.join(other, 'items.jsonl'))).toBe(true);
+  });
+
+  it('addItems: new items are encoded, compressed and recommendable at once; duplicates refused', async () => {
+    const loaded = await Recommender.load(path.join(dir, 'kept'));
+    const twin = data.items[20]!;
+    const added = await loaded.addItems([{ id: 'brand-new', fields: { title: twin.title, category: twin.category } }]);
+    expect(added).toEqual(['brand-new']);
+    expect(loaded.items).toBe(151);
+    const sim = loaded.similar('brand-new', 10).map((x) => x.id);
+    expect(sim).toContain(twin.id); // the same title: (nearly) the same code
+    expect(loaded.recommend({ history: [twin.id], k: 151, excludeSeen: false }).map((x) => x.id)).toContain('brand-new');
+    await expect(loaded.addItems([{ id: 'i1', fields: { title: 'x' } }])).rejects.toMatchObject({ code: 'DUPLICATE_ID' });
+    expect(loaded.items).toBe(151);
+    await loaded.close();
+  });
+
+  it('addEvents: histories change at once, the SRM updates in the background', async () => {
+    const loaded = await Recommender.load(path.join(dir, 'kept'));
+    const before = loaded.recommend({ user: 'newcomer', k: 3 });
+    expect(before.fallback).toBe('popularity');
+    const r = loaded.addEvents([
+      { user: 'newcomer', item: 'i8' },
+      { user: 'newcomer', item: 'i9' },
+      { user: 'u1', item: 'not-an-item' },
+    ]);
+    expect(r).toEqual({ accepted: 2, unknownItems: 1, newUsers: 1 });
+    const now = loaded.recommend({ user: 'newcomer', k: 3 });
+    expect(now.fallback).toBeNull();
+    expect(now.map((x) => x.id)).not.toContain('i8');
+    const steps = loaded.srm.info.steps;
+    await loaded.flush();
+    expect(loaded.srm.info.steps).toBeGreaterThan(steps);
+    // a cold item with events gets its ID embedding
+    loaded.addEvents([{ user: 'newcomer', item: COLD[1]! }]);
+    await loaded.flush();
+    expect(loaded.srm.idMask()[Number(COLD[1]!.slice(1))]).toBe(1);
+    await loaded.close();
+  });
+
+  it('bad fit input: typed errors', async () => {
+    await expect(Recommender.fit({ items, events: path.join(dir, 'missing.jsonl') })).rejects.toMatchObject({ code: 'IO_ERROR' });
+    await expect(Recommender.fit({ items, events: [{ user: 'a', item: 'nope' }] })).rejects.toMatchObject({ code: 'INVALID_DATA' });
+    await expect(Recommender.fit({ items, events, model: dir })).rejects.toMatchObject({ code: 'IO_ERROR' }); // no config.json
+    await expect(Recommender.fit({ items, events, layer: 99 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(Recommender.fit({ items, events, budget: 'soon' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(Recommender.fit({ items, events, dim: 3 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(Recommender.fit({ items: [{ id: 'a', fields: { title: '' } }], events: [{ user: 'u', item: 'a' }] })).rejects.toMatchObject({ code: 'INVALID_DATA' });
+  });
+
+  it('a fit aborted after the first layer returns the best model so far', async () => {
+    const ctl = new AbortController();
+    const fitted = await Recommender.fit({
+      items,
+      events,
+      sweepLayers: [0, 1, 2],
+      dim: 16,
+      epochs: 3,
+      srm: { dim: 16, maxLen: 10 },
+      signal: ctl.signal,
+      onProgress: (p) => p.stage === 'sweep' && ctl.abort(),
+    });
+    expect(fitted.report.sweep).toHaveLength(1);
+    expect(fitted.recommend({ user: 'u2', k: 3 })).toHaveLength(3);
+    await fitted.close();
+  });
+});
