@@ -43,6 +43,20 @@ export {
   type SrmUpdateOptions,
   type SrmUpdateReport,
 } from './srm/sequential-recommender.js';
+export {
+  Recommender,
+  type RecommenderFitOptions,
+  type FitProgress,
+  type FitReport,
+  type RecommendRequest,
+  type Recommendations,
+  type ScoredItem,
+  type ItemView,
+  type SimilarOptions,
+  type AddEventsReport,
+} from './recommender/recommender.js';
+export type { FieldFilter } from './recommender/catalog.js';
+export type { SweepRow } from './recommender/layer-sweep.js';
 export { pretrain, DEFAULT_MODEL_DIR, type PretrainOptions, type PretrainReport } from './pretrain/pretrain.js';
 export { distill, type DistillOptions, type DistillReport } from './pretrain/distill.js';
 export type { TrainingProgress, TrainingStopReason } from './pretrain/training-run.js';

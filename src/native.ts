@@ -78,6 +78,7 @@ export interface NativeTrainOptions {
   seed?: number | undefined;
   threads?: number | undefined;
   codeNoise?: number | undefined;
+  idDropout?: number | undefined;
 }
 
 export interface NativeTrainReport {

@@ -61,6 +61,7 @@ srm::TrainOptions read_train_options(const Napi::Value& v) {
   if (!seed.IsUndefined()) t.seed = uint64_t(count(seed, "seed", 9007199254740991.0));
   t.threads = parse_threads(o);
   t.code_noise = float(number_or(o, "codeNoise", t.code_noise));
+  t.id_dropout = float(number_or(o, "idDropout", t.id_dropout));
   t.validate();
   return t;
 }

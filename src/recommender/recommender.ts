@@ -66,6 +66,8 @@ export interface RecommenderFitOptions {
   int8?: boolean;
   /** σ of the noise on codes in training (the information constraint). Default 0.05. */
   codeNoise?: number;
+  /** Share of warm items whose ID embedding a training step leaves out, so codes learn to score alone (as cold items need). Default 0.25. */
+  idDropout?: number;
   /** How an item's fields become its text, e.g. '{title} ({category})'. Default: its title, else every field. */
   template?: string;
   /** Pooling of the item text's states. Default 'mean'. */
@@ -175,6 +177,7 @@ const fitSchema = z.strictObject({
   compression: z.enum(['linear', 'mlp']).optional(),
   int8: z.boolean().optional(),
   codeNoise: z.number().min(0).max(10).optional(),
+  idDropout: z.number().min(0).max(0.99).optional(),
   template: z.string().min(1).optional(),
   pooling: z.enum(['mean', 'last', 'cls', 'marker']).optional(),
   srm: z
@@ -264,6 +267,19 @@ export class Recommender {
    * test, as in the evaluation), and indexes the item embeddings.
    */
   static async fit(options: RecommenderFitOptions): Promise<Recommender> {
+    return (await Recommender.#fit(options, false)) as Recommender;
+  }
+
+  /**
+   * The layer sweep alone (MARC's mid-layer analysis): for each candidate layer a quick
+   * compression + SRM trained on the training split, scored on validation; no model is kept.
+   * Takes fit's options (`layer` is ignored; `budget` bounds the whole sweep).
+   */
+  static async sweepLayers(options: RecommenderFitOptions): Promise<{ rows: SweepRow[]; best: number; layers: number }> {
+    return (await Recommender.#fit({ ...options, layer: 'auto' }, true)) as { rows: SweepRow[]; best: number; layers: number };
+  }
+
+  static async #fit(options: RecommenderFitOptions, sweepOnly: boolean): Promise<Recommender | { rows: SweepRow[]; best: number; layers: number }> {
     const t0 = performance.now();
     const o = parseOptions(fitSchema, options, 'Recommender.fit') as RecommenderFitOptions;
     const budget = o.budget === undefined ? undefined : typeof o.budget === 'number' ? o.budget : parseDuration(o.budget);
@@ -325,6 +341,7 @@ export class Recommender {
         ...srmOptions,
         itemFeatures: { vectors: new Float32Array(0), width: H, codeDim: dim, hidden: o.compression === 'mlp' ? 4 * dim : 0, int8: o.int8 ?? true },
         ...(o.codeNoise !== undefined ? { codeNoise: o.codeNoise } : {}),
+        ...(o.idDropout !== undefined ? { idDropout: o.idDropout } : {}),
         ...(o.seed !== undefined ? { seed: o.seed } : {}),
         ...(o.threads !== undefined ? { threads: o.threads } : {}),
       };
@@ -332,8 +349,8 @@ export class Recommender {
       let chosen = layers[0]!;
       let sweepRows: SweepRow[] = [];
       let fallbackModel: { model: SequentialRecommender; ndcg: number } | undefined;
-      if (layers.length > 1) {
-        const sweepSeconds = budget === undefined ? undefined : (left()! * 0.5) / layers.length;
+      if (layers.length > 1 || sweepOnly) {
+        const sweepSeconds = budget === undefined ? undefined : (left()! * (sweepOnly ? 1 : 0.5)) / layers.length;
         const swept = await sweepLayers({
           split,
           items: catalog.size,
@@ -348,6 +365,10 @@ export class Recommender {
         sweepRows = swept.rows;
         if (!swept.best) throw new LmrecError('the fit was stopped before any layer was trained', 'ABORTED');
         chosen = swept.best.layer;
+        if (sweepOnly) {
+          swept.best.model.close();
+          return { rows: sweepRows, best: chosen, layers: L };
+        }
         fallbackModel = swept.best;
         // states of the other layers are no longer needed
         for (const l of layers) if (l !== chosen) scaled.delete(l);

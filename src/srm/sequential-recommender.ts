@@ -47,6 +47,11 @@ export interface SrmTrainOptions {
   threads?: number;
   /** σ of the Gaussian noise added to item codes in training (compression module). Default 0.05. */
   codeNoise?: number;
+  /**
+   * With a compression module: the share of warm items whose ID embedding each step leaves
+   * out, so that codes alone learn to score items, as they must for cold ones. Default 0.25.
+   */
+  idDropout?: number;
 }
 
 /**
@@ -520,6 +525,7 @@ function trainOptions(o: SrmTrainOptions, items: number): NativeTrainOptions {
     seed: o.seed,
     threads: o.threads,
     codeNoise: o.codeNoise,
+    idDropout: o.idDropout,
   };
 }
 

@@ -78,8 +78,13 @@ double full_softmax_loss(const LossInput& in, size_t logits_bytes, std::vector<f
     const float* h = in.out + r0 * d;
     nn::sgemm_parallel(m, n, d, 1.f, Mat{h, d}, nn::T(Mat{in.item_emb, d}), 0.f, logits.data(), n, threads);
     nn::parallel_ranges(m, 16, threads, [&](size_t a, size_t b) {
-      for (size_t r = a; r < b; ++r)
-        losses[r0 + r] = softmax_grad_row(logits.data() + r * n, n, size_t(in.targets[r0 + r]), scale);
+      for (size_t r = a; r < b; ++r) {
+        float* row = logits.data() + r * n;
+        if (in.candidates)
+          for (size_t i = 0; i < n; ++i)
+            if (!in.candidates[i]) row[i] = -std::numeric_limits<float>::infinity();
+        losses[r0 + r] = softmax_grad_row(row, n, size_t(in.targets[r0 + r]), scale);
+      }
     });
     nn::sgemm_parallel(m, d, n, 1.f, Mat{logits.data(), n}, Mat{in.item_emb, d}, 0.f, dout.data() + r0 * d, d, threads);
     if (ditem) nn::sgemm_parallel(n, d, m, 1.f, nn::T(Mat{logits.data(), n}), Mat{h, d}, 1.f, ditem, d, threads);

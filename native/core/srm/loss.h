@@ -34,6 +34,9 @@ struct LossInput {
   size_t rows;
   const float* item_emb;   // [items x dim]
   size_t items, dim;
+  // Full softmax: items that may compete (null: all). Items without training events are left
+  // out, so that being absent from the logs is not learnt as a property of their text.
+  const uint8_t* candidates = nullptr;
 };
 
 // Mean cross-entropy over the rows. Writes dout (rows x dim) and adds the output layer's

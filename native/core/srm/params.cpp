@@ -33,6 +33,7 @@ void TrainOptions::validate() const {
   if (!(finite(sample_power) && sample_power >= 0)) bad("samplePower must be >= 0");
   if (logits_bytes < 1) bad("logitsBytes must be at least 1");
   if (!(code_noise >= 0 && code_noise <= 10)) bad("codeNoise must be in [0, 10]");
+  if (!(id_dropout >= 0 && id_dropout < 1)) bad("idDropout must be in [0, 1)");
 }
 
 std::vector<TensorInfo> param_layout(const Shape& s) {

@@ -39,7 +39,11 @@ Recommender::Recommender(const Shape& shape, uint64_t seed) : shape_(shape) {
   v_.assign(n, 0.f);
   popularity_.assign(shape_.items, 0.f);
   id_mask_.assign(shape_.items, 1);
-  if (shape_.has_codes()) codes_.assign(size_t(shape_.items) * shape_.code_dim, 0.f);
+  if (shape_.has_codes()) {
+    codes_.assign(size_t(shape_.items) * shape_.code_dim, 0.f);
+    // ID embeddings start at zero: they learn what the codes leave unexplained
+    std::fill_n(params_.data() + layout_[0].offset, size_t(shape_.items) * shape_.dim, 0.f);
+  }
 }
 
 void Recommender::check_items(const int32_t* items, size_t n, const char* what) const {
@@ -221,6 +225,10 @@ void Recommender::count_popularity(const Sequences& s, bool reset) {
 AliasSampler Recommender::make_sampler(float power) const {
   std::vector<double> w(shape_.items);
   for (size_t i = 0; i < w.size(); ++i) w[i] = std::pow(std::max(1.0, double(popularity_[i])), double(power));
+  // with codes, items without training events are not negatives (as in the full softmax)
+  if (shape_.has_codes())
+    for (size_t i = 0; i < w.size(); ++i)
+      if (!id_mask_[i]) w[i] = 0;
   return AliasSampler(w);
 }
 
@@ -242,12 +250,21 @@ double Recommender::step(const Batch& b, const TrainOptions& o, const AliasSampl
   std::vector<float> eff;
   CodeActivations cacts;
   const bool train_codes = shape_.has_codes() && !features_.empty();
+  const uint8_t* use_id = id_mask_.data();
+  std::vector<uint8_t> step_ids;
+  if (shape_.has_codes() && o.id_dropout > 0) {
+    step_ids = id_mask_;
+    const uint64_t key = nn::stream_key(o.seed, step_ + 1, 0x1dd0);
+    for (size_t i = 0; i < step_ids.size(); ++i)
+      if (step_ids[i] && nn::uniform(key, i) < o.id_dropout) step_ids[i] = 0;
+    use_id = step_ids.data();
+  }
   if (shape_.has_codes()) {
     if (train_codes)
       encode_codes(shape_, P, features_.data(), shape_.items, o.code_noise, nn::stream_key(o.seed, step_ + 1, 0xc0de),
                    cacts, threads);
     eff.resize(size_t(shape_.items) * d);
-    effective_embeddings(shape_, P, train_codes ? cacts.codes.data() : codes_.data(), P.item_emb, id_mask_.data(),
+    effective_embeddings(shape_, P, train_codes ? cacts.codes.data() : codes_.data(), P.item_emb, use_id,
                          shape_.items, eff.data(), threads);
     P.item_emb = eff.data();
   }
@@ -270,7 +287,7 @@ double Recommender::step(const Batch& b, const TrainOptions& o, const AliasSampl
     }
   }
   const LossInput in{all ? acts.final_out.data() : out.data(), all ? b.targets.data() : targets.data(), rows.size(),
-                     P.item_emb, shape_.items, d};
+                     P.item_emb, shape_.items, d, shape_.has_codes() ? id_mask_.data() : nullptr};
   const double loss =
       o.loss == Loss::Full
           ? full_softmax_loss(in, o.logits_bytes, dout, G.item_emb, threads)
@@ -286,8 +303,8 @@ double Recommender::step(const Batch& b, const TrainOptions& o, const AliasSampl
   backward(shape_, P, b, drop, acts, dfinal, G, threads);
   if (shape_.has_codes()) {
     if (train_codes) codes_backward(shape_, P, features_.data(), shape_.items, cacts, G.item_emb, G, threads);
-    for (size_t i = 0; i < shape_.items; ++i)  // G.item_emb holds d/dE_eff: the ID part of warm items only
-      if (!id_mask_[i]) std::fill_n(G.item_emb + i * d, d, 0.f);
+    for (size_t i = 0; i < shape_.items; ++i)  // G.item_emb holds d/dE_eff: the ID part of the items that used it
+      if (!use_id[i]) std::fill_n(G.item_emb + i * d, d, 0.f);
   }
   return loss;
 }

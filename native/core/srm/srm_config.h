@@ -40,6 +40,9 @@ struct TrainOptions {
   uint64_t seed = 1;
   int threads = 0;  // 0 = all hardware threads
   float code_noise = 0.05f;  // σ of the Gaussian noise added to codes in training
+  // Share of warm items whose ID part is left out of a step (DropoutNet): the code alone must
+  // then score them, as it alone scores cold items.
+  float id_dropout = 0.25f;
 
   void validate() const;
 };
