@@ -11,7 +11,7 @@
  *    latency on one thread (p50/p99 over random users) with filters off and on.
  * Writes bench/results/rec.json (and rec-sweep.svg) and prints tables.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -99,7 +99,7 @@ async function scale(): Promise<void> {
     items: path.join(dir, 'items.jsonl'),
     events: path.join(dir, 'events.jsonl'),
     layer: 1,
-    budget: QUICK ? 60 : 240,
+    budget: QUICK ? 90 : 600,
     seed: 1,
     onProgress: (p) => {
       if (p.stage !== stage) log((stage = p.stage));
@@ -138,7 +138,10 @@ try {
   if (!args.includes('--no-quality')) await quality();
   bytesPerItem();
   if (!args.includes('--no-scale')) await scale();
-  writeJson(path.join(resultsDir, 'rec.json'), result);
+  // a partial run (--no-quality, --no-scale) keeps the other part's last figures
+  const file = path.join(resultsDir, 'rec.json');
+  const previous = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
+  writeJson(file, { ...previous, ...result });
   log(`wrote ${path.join(resultsDir, 'rec.json')}`);
 } finally {
   rmSync(work, { recursive: true, force: true });

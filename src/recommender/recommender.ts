@@ -397,10 +397,8 @@ export class Recommender {
           fallbackModel?.model.close();
           srm = final;
         }
-        if (!Number.isFinite(finalBest) && !fallbackModel) {
-          srm.close();
-          throw new LmrecError('the fit was stopped before any epoch was validated', 'ABORTED');
-        }
+        // a budget or abort that cut the first epoch leaves its partly trained weights: still
+        // the best model found so far (its metrics below say how good)
       }
       const valid = await evaluate(split.valid, catalog.size, srm.scorer(), [10]);
       const test = await evaluate(split.test, catalog.size, srm.scorer(), [10]);
