@@ -154,6 +154,10 @@ describe('VectorIndex filters', () => {
       const only = ids(n).filter((id) => id % 7 === 3);
       const o = index.search(q, 15, { rescore: 8, only, exclude: [3] });
       expect(o.ids).toEqual(plainBest(q, 15, (id) => id % 7 === 3 && id !== 3));
+      // a selective list (under 1/16 of the index) is scored directly from the originals: exact
+      const few = ids(n).filter((id) => id % 37 === 5);
+      const f = index.search(q, 12, { only: few });
+      expect(f.ids).toEqual(plainBest(q, 12, (id) => id % 37 === 5));
     }
     const [batched] = await index.searchBatch(queries.subarray(0, dim), 5, { only: [10, 11, 12] });
     expect(batched!.ids.sort()).toEqual([10, 11, 12]);

@@ -30,6 +30,7 @@ import { SequentialRecommender, type SrmFitOptions, type StopReason } from '../s
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { parseDuration } from '../util/duration.js';
 import { parseOptions } from '../util/options.js';
+import { Random } from '../util/random.js';
 import { VectorIndex } from '../vector-index/vector-index.js';
 import { Catalog, type FieldFilter } from './catalog.js';
 import { applyScaling, candidateLayers, encodeItemStates, fitScaling, type FeatureScaling } from './item-states.js';
@@ -107,8 +108,11 @@ export interface FitReport {
   layer: number;
   layers: number;
   sweep: SweepRow[];
+  /** Validation and test metrics, on at most 5,000 users (a seeded sample beyond). */
   valid: Metrics;
   test: Metrics;
+  /** Users the validation and test metrics scored. */
+  evaluatedUsers: number;
   stopReason: StopReason;
   seconds: number;
 }
@@ -164,6 +168,8 @@ interface Manifest {
 }
 
 const MAX_K = 10_000;
+/** Users that validation (early stopping) and the test metrics score, a seeded sample beyond it. */
+const MAX_EVAL_USERS = 5000;
 const RESCORE = 4;
 const DEFAULT_SRM = { dim: 64, blocks: 2, heads: 1, maxLen: 50, dropout: 0.2 };
 
@@ -305,8 +311,10 @@ export class Recommender {
     const texts = rendered.texts;
     const itemsWithoutText = texts.flatMap((t, i) => (t.trim().length === 0 ? [catalog.ids.name(i)] : []));
     if (itemsWithoutText.length === catalog.size) throw new LmrecError('no item has any text to encode', 'INVALID_DATA');
-    const split = withColdItems(leaveOneOut(data.sequences), o.coldItems ?? [], catalog);
-    if (split.valid.length === 0) throw new LmrecError('no user has 3 or more events: nothing to validate on', 'INVALID_DATA');
+    const full = withColdItems(leaveOneOut(data.sequences), o.coldItems ?? [], catalog);
+    if (full.valid.length === 0) throw new LmrecError('no user has 3 or more events: nothing to validate on', 'INVALID_DATA');
+    // validation and test metrics on a seeded sample of users: each scores the whole catalog
+    const split = { train: full.train, valid: sample(full.valid, MAX_EVAL_USERS, 11), test: sample(full.test, MAX_EVAL_USERS, 11) };
     progress({ stage: 'reading', done: 1, total: 1 });
 
     const ownsLm = !(o.model instanceof LanguageModel);
@@ -414,6 +422,7 @@ export class Recommender {
         sweep: sweepRows,
         valid,
         test,
+        evaluatedUsers: split.test.length,
         stopReason: srm.stopReason ?? 'epochs',
         seconds: (performance.now() - t0) / 1000,
       };
@@ -734,6 +743,15 @@ export class Recommender {
 
 function result(items: ScoredItem[], fallback: 'popularity' | null, ignored: number): Recommendations {
   return Object.assign(items, { fallback, ignored });
+}
+
+/** At most `max` of the splits, a seeded uniform sample in their order. */
+function sample<T>(splits: T[], max: number, seed: number): T[] {
+  if (splits.length <= max) return splits;
+  const rng = new Random(seed);
+  const picked = new Set<number>();
+  while (picked.size < max) picked.add(rng.int(splits.length));
+  return [...picked].sort((a, b) => a - b).map((i) => splits[i]!);
 }
 
 function checkK(k: number): number {

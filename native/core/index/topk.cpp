@@ -4,7 +4,9 @@
 
 namespace lmrec {
 
-IdFilter::IdFilter(const uint64_t* ids, size_t n, bool only) : only_(only) {
+IdFilter::IdFilter(const uint64_t* ids, size_t n, bool only) : only_(only), listed_(ids, ids + n) {
+  std::sort(listed_.begin(), listed_.end());
+  listed_.erase(std::unique(listed_.begin(), listed_.end()), listed_.end());
   uint64_t max_id = 0;
   for (size_t i = 0; i < n; ++i) max_id = std::max(max_id, ids[i]);
   // A bitset while it stays small next to the list (at most 64 bits an id, or 128 KiB)

@@ -16,6 +16,8 @@ namespace lmrec {
 class IdFilter {
  public:
   IdFilter(const uint64_t* ids, size_t n, bool only);
+  bool only() const { return only_; }
+  const std::vector<uint64_t>& listed() const { return listed_; }
   bool admits(uint64_t id) const {
     const bool listed = dense_ ? (id < bits_.size() * 64 && (bits_[id >> 6] >> (id & 63) & 1)) : set_.count(id) != 0;
     return listed == only_;
@@ -23,6 +25,7 @@ class IdFilter {
 
  private:
   bool only_, dense_;
+  std::vector<uint64_t> listed_;      // the ids given (deduplicated), for small "only" lists
   std::vector<uint64_t> bits_;        // dense ids: one bit each
   std::unordered_set<uint64_t> set_;  // sparse ids
 };

@@ -397,6 +397,40 @@ void VectorIndex::finish_query(const float* query, const PreparedQueries& prep, 
   }
 }
 
+bool VectorIndex::search_subset(const float* queries, size_t nq, const SearchParams& p, uint64_t* out_ids,
+                                float* out_scores, size_t* per_query) const {
+  // worth it when the admitted vectors are few: reading their originals costs less than the scan
+  constexpr size_t kSubsetShare = 16;
+  if (!p.filter->only() || !options_.keep_originals || p.filter->listed().size() * kSubsetShare > count_) return false;
+  std::vector<uint32_t> positions;
+  {
+    std::shared_lock ids_lock(ids_mu_);
+    for (uint64_t id : p.filter->listed())
+      if (auto it = position_.find(id); it != position_.end()) positions.push_back(it->second);
+  }
+  std::sort(positions.begin(), positions.end());
+  const size_t dim = options_.dim, k = std::min(p.k, positions.size());
+  const bool l2 = options_.metric == Metric::L2;
+  std::vector<float> unit(dim);
+  std::vector<std::pair<float, uint32_t>> scored(positions.size());
+  for (size_t q = 0; q < nq; ++q) {
+    unit_or_copy(queries + q * dim, dim, options_.metric == Metric::Cosine, unit.data(), "query", q);
+    for (size_t i = 0; i < positions.size(); ++i) {
+      const float* x = originals_.data() + size_t(positions[i]) * dim;
+      scored[i] = {l2 ? -squared_distance(unit.data(), x, dim) : dot(unit.data(), x, dim), positions[i]};
+    }
+    std::partial_sort(scored.begin(), scored.begin() + ptrdiff_t(k), scored.end(), [](const auto& a, const auto& b) {
+      return a.first != b.first ? a.first > b.first : a.second < b.second;
+    });
+    for (size_t i = 0; i < k; ++i) {
+      out_ids[q * k + i] = ids_.data()[scored[i].second];
+      out_scores[q * k + i] = l2 ? -scored[i].first : scored[i].first;
+    }
+  }
+  *per_query = k;
+  return true;
+}
+
 namespace {
 
 // The queries [first, first + count) of a prepared block.
@@ -418,6 +452,7 @@ size_t VectorIndex::search(const float* queries, size_t nq, const SearchParams& 
   std::shared_lock lock(mu_);
   validate_search(queries, nq, asked);
   SearchParams p = asked;
+  if (size_t r = 0; p.filter && search_subset(queries, nq, p, out_ids, out_scores, &r)) return r;
   size_t admitted = count_;
   if (p.filter) {
     admitted = 0;

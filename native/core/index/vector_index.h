@@ -89,6 +89,10 @@ class VectorIndex {
   void finish_query(const float* query, const PreparedQueries& prep, int qi,
                     const std::vector<std::pair<float, uint32_t>>& candidates, size_t expected,
                     const SearchParams& params, uint64_t* out_ids, float* out_scores) const;
+  // A selective "only" filter: scores the admitted vectors directly from the fp32 originals
+  // instead of scanning every code. Returns false (nothing written) when the scan is better.
+  bool search_subset(const float* queries, size_t nq, const SearchParams& p, uint64_t* out_ids, float* out_scores,
+                     size_t* per_query) const;
   struct Staged;
   Staged stage(size_t new_count) const;  // owned arrays with room for new_count (no lock held)
   void adopt_staged(Staged& staged);     // swaps them in (under the exclusive lock)
