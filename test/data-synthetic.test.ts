@@ -22,7 +22,7 @@ describe('synthetic data', () => {
     expect(log.users.size).toBe(400);
     expect(log.unknownItems).toBe(0);
     expect(log.events).toBe(data.events.length);
-    expect(readFileSync(path.join(dir, 'items.jsonl'), 'utf8').split('\n')[0]).toMatch(/^\{"id":"i0","title":"[a-z ]+","text":"[a-z ]+"\}$/);
+    expect(readFileSync(path.join(dir, 'items.jsonl'), 'utf8').split('\n')[0]).toMatch(/^\{"id":"i0","title":"[a-z ]+","text":"[a-z ]+","category":"c\d+"\}$/);
     expect(readdirSync(dir).sort()).toEqual(['events.jsonl', 'items.jsonl']); // no temp files left
   });
 

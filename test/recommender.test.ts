@@ -110,6 +110,11 @@ describe('Recommender', () => {
     expect(s.map((x) => x.id)).not.toContain('i10');
     for (const x of s) expect(x.score).toBeLessThanOrEqual(1.0001);
     expect(() => rec.similar('zzz', 3)).toThrow(expect.objectContaining({ code: 'UNKNOWN_ID' }));
+    // warm items compare by behaviour, cold ones by content (their codes), unless asked
+    expect(rec.similar('i10', 5)).toEqual(rec.similar('i10', 5, { by: 'behaviour' }));
+    expect(rec.similar(COLD[0]!, 5)).toEqual(rec.similar(COLD[0]!, 5, { by: 'content' }));
+    expect(rec.similar(COLD[0]!, 5, { by: 'behaviour' })).not.toEqual(rec.similar(COLD[0]!, 5, { by: 'content' }));
+    expect(() => rec.similar('i10', 3, { by: 'taste' as 'content' })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
   });
 
   it('bad requests are typed errors', () => {

@@ -1,37 +1,273 @@
 /**
- * `lmrec demo`: indexes generated clustered vectors and queries them, printing timings, recall
- * against exact fp32 search, and bytes per vector; then embeds a few item titles with the
- * bundled default LM (no download) and finds each one's nearest neighbour in that index's kind.
- * The main job until the recommender lands.
+ * `lmrec demo`: the product on a synthetic shop, with the bundled default LM (no download).
+ *  1. writes a seeded catalog (title, text, category) and event log into a temp directory;
+ *  2. compares models on one leave-one-out split with a share of cold items (compareModels):
+ *     popularity, the ID-only SRM, and the Recommender (LM codes + SRM) at the best layer of a
+ *     layer sweep and at the last layer, int8 and fp32 codes; prints the sweep and the table;
+ *  3. fits one Recommender on the best layer and shows a few users' last items next to their
+ *     recommendations, and a cold item's most similar items (from its text alone);
+ *  4. times recommend() and, unless --no-index, a small int8 vector index benchmark.
  */
-import { SingleBar, Presets } from 'cli-progress';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { clusteredQueries, clusteredVectors } from '../data/clustered-vectors.js';
+import { writeSynthetic, type SyntheticItem } from '../data/synthetic.js';
 import { LanguageModel } from '../lm/language-model.js';
 import { DEFAULT_MODEL_DIR } from '../pretrain/pretrain.js';
-import { VectorIndex, type SearchResult } from '../vector-index/vector-index.js';
+import { sweepSvg, sweepTable } from '../recommender/layer-sweep.js';
+import { compareModels, qualityMarkdown, type QualityResult } from '../recommender/quality-table.js';
+import { Recommender, type FitReport } from '../recommender/recommender.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { recallAtK } from '../vector-index/recall.js';
+import { VectorIndex, type SearchResult } from '../vector-index/vector-index.js';
+import { fitBars, qualityStep, timeBar } from './fit-progress.js';
+import { metricsText } from './recommender.js';
 
 export interface DemoOptions {
-  n: number;
-  dim: number;
-  queries: number;
-  k: number;
+  /** Catalog size. Default 1000. */
+  items?: number;
+  /** Users. Default 2000. */
+  users?: number;
+  /** Seconds each model of the comparison (and the final fit) trains. Default 20. */
+  budget?: number;
+  /** Seconds the layer sweep may take. Default 40. */
+  sweepBudget?: number;
+  /** Share of items made cold. Default 0.1. */
+  coldFraction?: number;
+  seed?: number;
+  /** Training threads of the final fit and search threads (default: all). */
   threads?: number | undefined;
+  /** Also write quality.json, quality.md and sweep.svg here. */
+  out?: string | undefined;
+  /** The vector-index benchmark (default true): n vectors of dim, queries, top-k. */
+  index?: boolean;
+  n?: number;
+  dim?: number;
+  queries?: number;
+  k?: number;
+  /** Human-readable lines (default: stdout). */
+  log?: (line: string) => void;
+  /** Progress bars (default: stderr). */
+  progress?: NodeJS.WritableStream;
 }
 
-const CHUNK = 100_000;
+export interface DemoItem {
+  id: string;
+  title: string;
+  category: string;
+  /** Without training events: recommended from its text alone. */
+  cold: boolean;
+  score?: number;
+}
 
-async function addWithProgress(index: VectorIndex, vectors: Float32Array, dim: number, label: string): Promise<void> {
-  const n = vectors.length / dim;
-  const bar = new SingleBar({ format: `${label} [{bar}] {value}/{total}`, hideCursor: true }, Presets.shades_classic);
-  bar.start(n, 0);
-  for (let i = 0; i < n; i += CHUNK) {
-    const m = Math.min(CHUNK, n - i);
-    const ids = Float64Array.from({ length: m }, (_, j) => i + j);
-    await index.add(ids, vectors.subarray(i * dim, (i + m) * dim));
-    bar.update(i + m);
+export interface DemoResult {
+  data: { items: number; users: number; events: number };
+  quality: QualityResult;
+  recommender: { layer: number; report: FitReport };
+  /** `onTopic`: recommendations in a category of the last 5 items seen. */
+  examples: { user: string; events: number; history: DemoItem[]; recommendations: DemoItem[]; onTopic: number }[];
+  coldItem: { item: DemoItem; similar: DemoItem[]; sameCategory: number } | null;
+  latency: { calls: number; medianMs: number; p99Ms: number };
+  index?: { n: number; dim: number; kernel: string; bytesPerVector: number; rows: { mode: string; msPerQuery: number; qps: number; recall: number }[] };
+  seconds: number;
+  written?: string[];
+}
+
+const minutes = (s: number) => (s >= 90 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${Math.round(s)} s`);
+
+export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
+  const t0 = performance.now();
+  const o = { items: 1000, users: 2000, budget: 20, sweepBudget: 40, coldFraction: 0.1, seed: 7, index: true, n: 100_000, dim: 64, queries: 500, k: 10, ...options };
+  const log = o.log ?? ((s: string) => process.stdout.write(`${s}\n`));
+  const progress = o.progress ?? process.stderr;
+  const dir = mkdtempSync(path.join(tmpdir(), 'lmrec-demo-'));
+  const cleanup = () => rmSync(dir, { recursive: true, force: true });
+  const onSigint = () => {
+    cleanup();
+    process.stderr.write('\nlmrec: demo interrupted\n');
+    process.exit(130);
+  };
+  process.once('SIGINT', onSigint);
+  try {
+    const data = writeSynthetic(dir, { items: o.items, users: o.users, seed: o.seed });
+    const itemsFile = path.join(dir, 'items.jsonl');
+    const eventsFile = path.join(dir, 'events.jsonl');
+    const lm = await LanguageModel.load(DEFAULT_MODEL_DIR);
+    let lmOpen = true;
+    const closeLm = async () => {
+      if (lmOpen) await lm.close();
+      lmOpen = false;
+    };
+    try {
+      const estimate = o.budget * 4 + o.sweepBudget + 5;
+      log(`lmrec demo: a synthetic shop of ${o.items.toLocaleString('en')} items (title, text, category) and ${o.users.toLocaleString('en')} users`);
+      log(`(${data.events.length.toLocaleString('en')} events), with the bundled default LM (${lm.config.layers} layers, ${lm.config.hidden} wide).`);
+      log(`Every model trains for ${o.budget} s, the layer sweep for ${o.sweepBudget} s; ${Math.round(o.coldFraction * 100)}% of the items are cold`);
+      log('(every event of theirs is kept out of training: only their text can make them recommendable).');
+      log('');
+
+      // 1. the comparison
+      log(`[1/3] comparing models (about ${minutes(estimate)})`);
+      let quality: QualityResult;
+      const bar = timeBar(progress, 'comparing models', estimate);
+      try {
+        quality = await compareModels({
+          items: itemsFile,
+          events: eventsFile,
+          model: lm,
+          coldFraction: o.coldFraction,
+          budget: o.budget,
+          sweepBudget: o.sweepBudget,
+          seed: o.seed,
+          ...(o.threads !== undefined ? { threads: o.threads } : {}),
+          onProgress: (what, p) => bar.step(qualityStep(what, p)),
+        });
+      } finally {
+        bar.stop();
+      }
+      log('');
+      log(`Layer sweep: validation quality of item codes taken from each LM layer (0 = the embeddings; * = best):`);
+      log(sweepTable(quality.sweep, quality.layer));
+      log('');
+      log(`Test quality (leave-one-out, full ranking over ${o.items.toLocaleString('en')} items; ${quality.warmTargets} warm and ${quality.coldTargets} cold test targets):`);
+      log(qualityMarkdown(quality.rows));
+      const idOnly = quality.rows.find((r) => r.model === 'ID-only SRM');
+      const best = quality.rows.find((r) => r.model.startsWith('LM codes + SRM (best layer'));
+      if (idOnly && best && quality.coldTargets > 0) {
+        log(
+          `Cold items: the ID-only SRM cannot rank them (cold HR@10 ${(idOnly.cold['HR@10'] ?? 0).toFixed(4)}); ` +
+            `LM codes reach ${(best.cold['HR@10'] ?? 0).toFixed(4)} from their text, at warm HR@10 ${(best.warm['HR@10'] ?? 0).toFixed(4)} vs ${(idOnly.warm['HR@10'] ?? 0).toFixed(4)}.`,
+        );
+      }
+      log('');
+
+      // 2. one recommender, on the best layer, with the same cold items
+      log(`[2/3] fitting the recommender on layer ${quality.layer} (${o.budget} s)`);
+      const coldIds = quality.coldIds;
+      const bars = fitBars(progress, { stages: ['encoding', 'training'], budgetSeconds: o.budget });
+      let rec: Recommender;
+      try {
+        rec = await Recommender.fit({
+          items: itemsFile,
+          events: eventsFile,
+          model: lm,
+          layer: quality.layer,
+          budget: o.budget,
+          coldItems: coldIds,
+          seed: o.seed,
+          ...(o.threads !== undefined ? { threads: o.threads } : {}),
+          onProgress: bars.update,
+        });
+      } finally {
+        bars.stop();
+      }
+      await closeLm();
+      const result: Partial<DemoResult> = {};
+      try {
+        const r = rec.report;
+        log(`fit in ${r.seconds.toFixed(1)} s: valid ${metricsText(r.valid)}    test ${metricsText(r.test)}`);
+        const byId = new Map(data.items.map((it, i) => [it.id, { it, i }]));
+        const isCold = new Set(coldIds);
+        const view = (id: string, score?: number): DemoItem => {
+          const it = byId.get(id)!.it as SyntheticItem;
+          return { id, title: it.title, category: it.category, cold: isCold.has(id), ...(score !== undefined ? { score } : {}) };
+        };
+        const label = (x: DemoItem) => `${x.title} (${x.category})${x.cold ? ' [cold]' : ''}`;
+        const histories = new Map<string, string[]>();
+        for (const e of data.events) (histories.get(e.user) ?? histories.set(e.user, []).get(e.user)!).push(e.item);
+        const users = [...histories.keys()].filter((u) => histories.get(u)!.length >= 8).slice(0, 3);
+        log('');
+        log('What three users saw last, and what the recommender picks for them next ([cold] = no training events):');
+        const examples: DemoResult['examples'] = [];
+        for (const user of users) {
+          const h = histories.get(user)!;
+          const history = h.slice(-5).map((id) => view(id));
+          const recommendations = rec.recommend({ user, k: 5 }).map((x) => view(x.id, x.score));
+          const seenCategories = new Set(history.map((x) => x.category));
+          const onTopic = recommendations.filter((x) => seenCategories.has(x.category)).length;
+          examples.push({ user, events: h.length, history, recommendations, onTopic });
+          const w = Math.max(30, ...history.map((x) => label(x).length)) + 2;
+          log('');
+          log(`user ${user} (${h.length} events)`);
+          log(`  ${'last 5 seen, oldest first'.padEnd(w)}top 5 recommended`);
+          for (let j = 0; j < 5; j++) {
+            const left = history[j] ? label(history[j]!) : '';
+            const right = recommendations[j] ? `${j + 1}. ${label(recommendations[j]!)}` : '';
+            log(`  ${left.padEnd(w)}${right}`);
+          }
+          log(`  ${onTopic} of ${recommendations.length} recommendations are in a category of these last 5 items`);
+        }
+        result.examples = examples;
+
+        // a cold item with a title: its neighbours come from its text alone
+        const probe = coldIds.find((id) => byId.get(id)!.it.title.trim().length > 0);
+        result.coldItem = null;
+        if (probe) {
+          const item = view(probe);
+          const similar = rec.similar(probe, 5).map((x) => view(x.id, x.score));
+          const same = similar.filter((x) => x.category === item.category).length;
+          result.coldItem = { item, similar, sameCategory: same };
+          log('');
+          log(`Cold item ${probe}: "${item.title}" (${item.category}), never in training. Most similar items, by its text alone:`);
+          similar.forEach((x, j) => log(`  ${j + 1}. ${label(x)}  cosine ${x.score!.toFixed(3)}`));
+          log(`  ${same} of ${similar.length} share its category.`);
+        }
+        log('');
+
+        // 3. serving speed
+        log('[3/3] serving speed');
+        const all = [...histories.keys()];
+        const calls = Math.min(500, all.length);
+        const times: number[] = [];
+        for (let j = 0; j < calls; j++) {
+          const s = performance.now();
+          rec.recommend({ user: all[j]!, k: 10 });
+          times.push(performance.now() - s);
+        }
+        times.sort((a, b) => a - b);
+        const q = (p: number) => times[Math.min(times.length - 1, Math.floor(p * times.length))]!;
+        result.latency = { calls, medianMs: q(0.5), p99Ms: q(0.99) };
+        log(`recommend(user, k = 10): median ${q(0.5).toFixed(2)} ms, p99 ${q(0.99).toFixed(2)} ms over ${calls} users (one thread, history encoded by the SRM, int8 scan + fp32 re-score)`);
+        result.recommender = { layer: rec.layer, report: r };
+      } finally {
+        await rec.close();
+      }
+      if (o.index) result.index = await indexDemo(o, log, progress);
+
+      const written: string[] = [];
+      if (o.out) {
+        const w = (name: string, text: string) => {
+          writeFileAtomic(path.join(o.out!, name), text);
+          written.push(path.resolve(o.out!, name));
+        };
+        w('quality.json', `${JSON.stringify(quality, null, 1)}\n`);
+        w('quality.md', `${sweepTable(quality.sweep, quality.layer)}\n\n${qualityMarkdown(quality.rows)}\n`);
+        w('sweep.svg', sweepSvg(quality.sweep));
+        log('');
+        log(`wrote ${written.join(', ')}`);
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      log('');
+      log(`demo done in ${minutes(seconds)}`);
+      return {
+        data: { items: data.items.length, users: o.users, events: data.events.length },
+        quality,
+        recommender: result.recommender!,
+        examples: result.examples!,
+        coldItem: result.coldItem ?? null,
+        latency: result.latency!,
+        ...(result.index ? { index: result.index } : {}),
+        seconds,
+        ...(written.length ? { written } : {}),
+      };
+    } finally {
+      await closeLm();
+    }
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    cleanup();
   }
-  bar.stop();
 }
 
 async function timed<T>(fn: () => Promise<T> | T): Promise<{ value: T; ms: number }> {
@@ -40,69 +276,46 @@ async function timed<T>(fn: () => Promise<T> | T): Promise<{ value: T; ms: numbe
   return { value, ms: performance.now() - t0 };
 }
 
-export async function runDemo(o: DemoOptions): Promise<void> {
-  const log = (s: string) => process.stdout.write(`${s}\n`);
-  log(`lmrec demo: ${o.n.toLocaleString()} clustered vectors of dim ${o.dim}, ${o.queries} queries, top-${o.k}`);
-  const gen = await timed(() => clusteredVectors({ n: o.n, dim: o.dim, seed: 1 }));
-  const queries = clusteredQueries(gen.value, o.queries, o.dim);
-  log(`generated data in ${(gen.ms / 1000).toFixed(1)} s`);
-
+/** The int8 index on generated clustered vectors: speed and recall against exact fp32 search. */
+async function indexDemo(
+  o: { n: number; dim: number; queries: number; k: number; threads?: number | undefined },
+  log: (s: string) => void,
+  progress: NodeJS.WritableStream,
+): Promise<NonNullable<DemoResult['index']>> {
+  const bar = timeBar(progress, 'vector index', Math.max(2, (o.n * o.dim) / 1e6));
   const int8 = new VectorIndex({ dim: o.dim, storage: 'int8', keepOriginals: true, threads: o.threads });
   const exact = new VectorIndex({ dim: o.dim, storage: 'f32', threads: o.threads });
-  const build = await timed(() => addWithProgress(int8, gen.value.vectors, o.dim, 'int8 index'));
-  await addWithProgress(exact, gen.value.vectors, o.dim, 'fp32 index');
-  log(`indexed in ${(build.ms / 1000).toFixed(2)} s with kernel ${int8.kernel}`);
-
-  const truth = await timed(() => exact.searchBatch(queries, o.k));
-  const rows: { mode: string; ms: number; qps: number; recall: number }[] = [];
-  const record = (mode: string, ms: number, count: number, results: SearchResult[]) =>
-    rows.push({ mode, ms: ms / count, qps: (count * 1000) / ms, recall: recallAtK(results, truth.value.slice(0, results.length), o.k) });
-
-  const batch = await timed(() => int8.searchBatch(queries, o.k));
-  record('int8, batched', batch.ms, o.queries, batch.value);
-  const rescored = await timed(() => int8.searchBatch(queries, o.k, { rescore: true }));
-  record('int8 + fp32 rescore, batched', rescored.ms, o.queries, rescored.value);
-  const singles = Math.min(o.queries, 100);
-  const one = await timed(() =>
-    Array.from({ length: singles }, (_, i) => int8.search(queries.subarray(i * o.dim, (i + 1) * o.dim), o.k)),
-  );
-  record('int8, one query at a time', one.ms, singles, one.value);
-  record('fp32 exact, batched (reference)', truth.ms, o.queries, truth.value);
-
-  log('');
-  log(`${'mode'.padEnd(34)}${'ms/query'.padStart(10)}${'queries/s'.padStart(12)}${`recall@${o.k}`.padStart(12)}`);
-  for (const r of rows) {
-    log(`${r.mode.padEnd(34)}${r.ms.toFixed(3).padStart(10)}${r.qps.toFixed(0).padStart(12)}${r.recall.toFixed(4).padStart(12)}`);
-  }
-  const codeBytes = o.dim + 4; // int8 codes + scale; ids and originals are extra
-  log('');
-  log(`int8 codes: ${codeBytes} bytes/vector (fp32: ${o.dim * 4}); index memory with fp32 originals: ${(int8.memoryBytes / 2 ** 20).toFixed(0)} MiB`);
-  await titlesDemo(log);
-}
-
-const TITLES = [
-  'lip gloss', 'lipstick', 'running shoes', 'sneakers', 'coffee maker', 'espresso machine',
-  'acoustic guitar', 'violin', 'dog food', 'cat food', 'garden hose', 'lawn mower',
-];
-
-/** Item titles embedded by the default LM (mean of a middle layer's states) and searched in an int8 index. */
-async function titlesDemo(log: (s: string) => void): Promise<void> {
-  const t0 = performance.now();
-  const lm = await LanguageModel.load(DEFAULT_MODEL_DIR);
   try {
-    const vectors = await lm.encode(TITLES, { layer: 2, pooling: 'mean', normalize: true });
-    const dim = vectors[0]!.length;
-    const index = new VectorIndex({ dim, storage: 'int8' });
-    await index.add(Float64Array.from(TITLES, (_, i) => i), Float32Array.from(vectors.flatMap((v) => [...v])));
+    bar.step('generating vectors');
+    const gen = clusteredVectors({ n: o.n, dim: o.dim, seed: 1 });
+    const queries = clusteredQueries(gen, o.queries, o.dim);
+    const ids = Float64Array.from({ length: o.n }, (_, i) => i);
+    bar.step('indexing');
+    const build = await timed(() => int8.add(ids, gen.vectors));
+    await exact.add(ids, gen.vectors);
+    bar.step('searching');
+    const truth = await timed(() => exact.searchBatch(queries, o.k));
+    const rows: { mode: string; msPerQuery: number; qps: number; recall: number }[] = [];
+    const record = (mode: string, ms: number, count: number, results: SearchResult[]) =>
+      rows.push({ mode, msPerQuery: ms / count, qps: (count * 1000) / ms, recall: recallAtK(results, truth.value.slice(0, results.length), o.k) });
+    const batch = await timed(() => int8.searchBatch(queries, o.k));
+    record('int8, batched', batch.ms, o.queries, batch.value);
+    const rescored = await timed(() => int8.searchBatch(queries, o.k, { rescore: true }));
+    record('int8 + fp32 rescore, batched', rescored.ms, o.queries, rescored.value);
+    const singles = Math.min(o.queries, 100);
+    const one = await timed(() => Array.from({ length: singles }, (_, i) => int8.search(queries.subarray(i * o.dim, (i + 1) * o.dim), o.k)));
+    record('int8, one query at a time', one.ms, singles, one.value);
+    record('fp32 exact, batched (reference)', truth.ms, o.queries, truth.value);
+    bar.stop();
     log('');
-    log(`default LM (${DEFAULT_MODEL_DIR}): ${TITLES.length} titles embedded in ${((performance.now() - t0) / 1000).toFixed(1)} s; nearest other title:`);
-    for (let i = 0; i < TITLES.length; i++) {
-      const r = index.search(vectors[i]!, 2);
-      const other = r.ids[0] === i ? r.ids[1]! : r.ids[0]!;
-      log(`  ${TITLES[i]!.padEnd(18)} -> ${TITLES[other]}`);
-    }
-    index.close();
+    log(`vector index: ${o.n.toLocaleString('en')} clustered vectors of dim ${o.dim} indexed in ${(build.ms / 1000).toFixed(2)} s (kernel ${int8.kernel}), ${o.queries} queries, top-${o.k}`);
+    log(`${'  mode'.padEnd(36)}${'ms/query'.padStart(10)}${'queries/s'.padStart(12)}${`recall@${o.k}`.padStart(12)}`);
+    for (const r of rows) log(`  ${r.mode.padEnd(34)}${r.msPerQuery.toFixed(3).padStart(10)}${r.qps.toFixed(0).padStart(12)}${r.recall.toFixed(4).padStart(12)}`);
+    log(`  int8 codes: ${o.dim + 4} bytes a vector (fp32: ${o.dim * 4})`);
+    return { n: o.n, dim: o.dim, kernel: int8.kernel, bytesPerVector: o.dim + 4, rows };
   } finally {
-    await lm.close();
+    bar.stop();
+    int8.close();
+    exact.close();
   }
 }

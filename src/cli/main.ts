@@ -1,35 +1,16 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { writeSynthetic } from '../data/synthetic.js';
 import { LmrecError } from '../errors.js';
 import type { DistillOptions } from '../pretrain/distill.js';
 import type { PretrainOptions } from '../pretrain/pretrain.js';
 import type { SrmFitOptions } from '../srm/sequential-recommender.js';
 import { runDemo } from './demo.js';
-import { runEval } from './eval.js';
+import { runColdItemsEval, runEval } from './eval.js';
+import { budget, fieldValue, fraction, idList, layerChoice, layerList, nonNegative, nonNegativeInt, positive, positiveInt } from './options.js';
 import { runDistill, runPretrain } from './pretrain.js';
-import { parseDuration } from '../util/duration.js';
-
-/** An option parser for numbers that pass `ok` (underscores allowed as digit separators). */
-function numberOption(ok: (n: number) => boolean, expected: string): (value: string) => number {
-  return (value) => {
-    const n = Number(value.replace(/_/g, ''));
-    if (value.trim() === '' || !ok(n)) throw new InvalidArgumentError(`expected ${expected}`);
-    return n;
-  };
-}
-
-const positiveInt = numberOption((n) => Number.isInteger(n) && n >= 1, 'a positive integer');
-const positive = numberOption((n) => Number.isFinite(n) && n > 0, 'a positive number');
-const fraction = numberOption((n) => n >= 0 && n < 1, 'a number in [0, 1)');
-const nonNegative = numberOption((n) => Number.isFinite(n) && n >= 0, 'a number >= 0');
-const nonNegativeInt = numberOption((n) => Number.isInteger(n) && n >= 0, 'an integer >= 0');
-function budget(value: string): number {
-  const s = parseDuration(value);
-  if (s === undefined) throw new InvalidArgumentError("expected a duration such as '90s', '5m' or '1h'");
-  return s;
-}
+import { interruptOnCtrlC, runFit, runRecommend, runSimilar, runSweep, type FitCommandOptions, type ModelCommandOptions, type RecommendCommandOptions, type SimilarCommandOptions } from './recommender.js';
 
 type TrainingCliOptions = { budget?: number; json?: boolean } & Record<string, unknown>;
 
@@ -98,6 +79,10 @@ interface EvalCliOptions {
   seed: number;
   sampledNegatives?: number;
   lm?: string;
+  coldItems?: number;
+  budget?: number;
+  sweepBudget?: number;
+  layers?: number[];
 }
 
 const program = new Command();
@@ -108,16 +93,178 @@ program.option('-V, --version', 'print the version').on('option:version', () => 
   process.exit(0);
 });
 
+/** Where a command's human-readable lines go: stdout, or stderr when --json keeps stdout for the JSON. */
+function humanLog(json: boolean | undefined): (line: string) => void {
+  const stream = json ? process.stderr : process.stdout;
+  return (line) => stream.write(`${line}\n`);
+}
+
+function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 1)}\n`);
+}
+
+const examples = (...lines: string[]) => `\nExamples:\n${lines.map((l) => `  ${l}`).join('\n')}\n`;
+
+interface DemoCliOptions {
+  items: number;
+  users: number;
+  budget: number;
+  sweepBudget: number;
+  coldFraction: number;
+  seed: number;
+  out?: string;
+  json?: boolean;
+  index: boolean;
+  n: number;
+  dim: number;
+  queries: number;
+  k: number;
+  threads?: number;
+}
+
 program
   .command('demo')
-  .description('index generated clustered vectors, query them, and report speed and recall')
-  .option('--n <count>', 'vectors to index', positiveInt, 1_000_000)
-  .option('--dim <dim>', 'vector dimension', positiveInt, 128)
-  .option('--queries <count>', 'queries to run', positiveInt, 1000)
-  .option('--k <k>', 'neighbours per query', positiveInt, 10)
-  .option('--threads <count>', 'threads per search (default: all)', positiveInt)
-  .action(async (opts: { n: number; dim: number; queries: number; k: number; threads?: number }) => {
-    await runDemo(opts);
+  .description('the recommender end to end on a generated shop: layer sweep, quality on warm and cold items, recommendations, speed')
+  .option('--items <count>', 'catalog size', positiveInt, 1000)
+  .option('--users <count>', 'users', positiveInt, 2000)
+  .addOption(new Option('--budget <time>', "training time of each model ('20s', '1m')").argParser(budget).default(20, '20s'))
+  .addOption(new Option('--sweep-budget <time>', 'time of the layer sweep').argParser(budget).default(40, '40s'))
+  .option('--cold-fraction <f>', 'share of items kept out of training (cold)', fraction, 0.1)
+  .option('--seed <seed>', 'random seed of the data and the models', nonNegativeInt, 7)
+  .option('--out <dir>', 'also write quality.json, quality.md and sweep.svg here')
+  .option('--json', 'print the whole result as JSON on stdout (the report and progress go to stderr)')
+  .option('--no-index', 'leave out the vector-index benchmark')
+  .option('--n <count>', 'vector-index benchmark: vectors to index', positiveInt, 100_000)
+  .option('--dim <dim>', 'vector-index benchmark: vector dimension', positiveInt, 64)
+  .option('--queries <count>', 'vector-index benchmark: queries to run', positiveInt, 500)
+  .option('--k <k>', 'vector-index benchmark: neighbours per query', positiveInt, 10)
+  .option('--threads <count>', 'training and search threads (default: all)', positiveInt)
+  .addHelpText(
+    'after',
+    examples(
+      'lmrec demo                                  # about 2.5 minutes on 2 cores',
+      'lmrec demo --budget 10s --sweep-budget 20s --no-index   # a quicker look',
+      'lmrec demo --out report --json > demo.json  # keep quality.json and sweep.svg, and the whole result',
+    ),
+  )
+  .action(async (opts: DemoCliOptions) => {
+    const { json, ...rest } = opts;
+    const result = await runDemo({ ...rest, log: humanLog(json) });
+    if (json) printJson(result);
+  });
+
+/** The data options fit and sweep share. */
+function dataOptions(cmd: Command): Command {
+  return cmd
+    .requiredOption('--items <file>', 'catalog (.jsonl or .csv: an id column and text fields such as title, text, category)')
+    .requiredOption('--events <file>', 'interactions (.jsonl or .csv: user, item and optionally ts)');
+}
+
+/** The model options fit and sweep share. */
+function modelOptions(cmd: Command): Command {
+  return cmd
+    .option('--model <default|dir>', "language model: 'default' (bundled) or a Hugging Face model directory", 'default')
+    .option('--layers <list>', 'layers the sweep tries, e.g. 0,2,4 (default: every layer of a model up to 12 deep, else 8 spread)', layerList)
+    .option('--dim <n>', 'bytes of an item code, 8..512 (default 64)', positiveInt)
+    .option('--template <text>', "how an item reads, e.g. '{title} ({category})' (default: its title, else every field)")
+    .addOption(new Option('--compression <kind>', 'LM state -> item code: linear (default) or one hidden layer').choices(['linear', 'mlp']))
+    .option('--seed <seed>', 'random seed', nonNegativeInt)
+    .option('--threads <count>', 'training threads (default: all)', positiveInt)
+    .option('--svg <file>', 'write the layer sweep as an SVG chart (validation NDCG@10 and HR@10 by layer)');
+}
+
+modelOptions(
+  dataOptions(program.command('fit').description('fit a recommender on a catalog and an event log (LM item codes + a sequential model) and save it'))
+    .requiredOption('--out <dir>', 'directory to save the recommender to (replaced whole, atomically)')
+    .option('--layer <auto|n>', "LM layer whose states represent items, or 'auto': the best of a layer sweep", layerChoice, 'auto')
+    .option('--budget <time>', "time budget of the whole fit ('90s', '10m', '1h'); the best model so far is kept", budget)
+    .option('--epochs <n>', 'most epochs of the final training (default 200; early-stopped on validation)', positiveInt),
+)
+  .option('--json', 'print the report as JSON on stdout (the summary and progress go to stderr)')
+  .addHelpText(
+    'after',
+    examples(
+      'lmrec fit --items items.jsonl --events events.jsonl --out rec --budget 10m',
+      'lmrec fit --items items.csv --events events.csv --out rec --layer 2 --template "{title} ({category})"',
+      'lmrec fit --items items.jsonl --events events.jsonl --out rec --layers 0,2,4 --svg sweep.svg --json > fit.json',
+      '',
+      'Ctrl-C stops the fit at its next step and saves the best model so far; a second Ctrl-C quits.',
+      'Then: lmrec recommend --model rec --user u42',
+    ),
+  )
+  .action(async (opts: FitCommandOptions & { json?: boolean }) => {
+    const result = await runFit(opts, { log: humanLog(opts.json), signal: interruptOnCtrlC('stopping the fit at its next step; the best model so far will be saved') });
+    if (opts.json) printJson(result);
+  });
+
+modelOptions(
+  dataOptions(program.command('sweep').description("the layer sweep alone: how well each LM layer's states serve as item codes, on validation (saves no model)"))
+    .option('--budget <time>', "time budget of the whole sweep ('2m'), shared by the layers", budget),
+)
+  .option('--json', 'print the sweep as JSON on stdout (the table and progress go to stderr)')
+  .addHelpText(
+    'after',
+    examples(
+      'lmrec sweep --items items.jsonl --events events.jsonl --budget 2m',
+      'lmrec sweep --items items.jsonl --events events.jsonl --layers 0,1,2 --svg sweep.svg',
+      'lmrec sweep --items items.jsonl --events events.jsonl --model ./my-llama --json > sweep.json',
+    ),
+  )
+  .action(async (opts: ModelCommandOptions & { json?: boolean }) => {
+    const result = await runSweep(opts, { log: humanLog(opts.json), signal: interruptOnCtrlC('stopping the sweep at its next step') });
+    if (opts.json) printJson(result);
+  });
+
+/** Filters recommend and similar share. */
+function filterOptions(cmd: Command): Command {
+  return cmd
+    .option('--k <k>', 'how many items', positiveInt, 10)
+    .option('--exclude <ids>', 'items never to return, comma-separated', idList)
+    .option('--category <c>', "only items whose 'category' field is one of these (comma-separated or repeated)", idList)
+    .option('--filter <field=value>', 'only items with this field value (repeatable; values of one field are alternatives)', fieldValue)
+    .option('--json', 'print the result as JSON on stdout (notes go to stderr)');
+}
+
+filterOptions(
+  program
+    .command('recommend')
+    .description('the best next items for a known user or an anonymous history, from a saved recommender')
+    .requiredOption('--model <dir>', 'a directory written by lmrec fit')
+    .option('--user <id>', "a user of the event log: their stored history (unknown users get popular items)")
+    .option('--history <ids>', 'items of a session, oldest first, comma-separated (with --user: after theirs)', idList)
+    .option('--include-seen', 'may return items of the history'),
+)
+  .addHelpText(
+    'after',
+    examples(
+      'lmrec recommend --model rec --user u42',
+      'lmrec recommend --model rec --history i7,i19,i3 --k 5 --category shoes',
+      'lmrec recommend --model rec --user u42 --exclude i1,i2 --filter brand=acme --json',
+    ),
+  )
+  .action(async (opts: RecommendCommandOptions & { json?: boolean }) => {
+    const result = await runRecommend(opts, { log: humanLog(opts.json) });
+    if (opts.json) printJson(result);
+  });
+
+filterOptions(
+  program
+    .command('similar')
+    .description('the items most like one item (cosine between item embeddings; cold items too, by their text)')
+    .requiredOption('--model <dir>', 'a directory written by lmrec fit')
+    .requiredOption('--item <id>', 'an item of the catalog'),
+)
+  .addHelpText(
+    'after',
+    examples(
+      'lmrec similar --model rec --item i7',
+      'lmrec similar --model rec --item i7 --k 20 --category shoes',
+      'lmrec similar --model rec --item i7 --json | jq ".items[].id"',
+    ),
+  )
+  .action(async (opts: SimilarCommandOptions & { json?: boolean }) => {
+    const result = await runSimilar(opts, { log: humanLog(opts.json) });
+    if (opts.json) printJson(result);
   });
 
 program
@@ -159,8 +306,55 @@ program
   .option('--threads <count>', 'training threads (default: all)', positiveInt)
   .option('--seed <seed>', 'random seed', positiveInt, 1)
   .option('--sampled-negatives <count>', 'rank among this many sampled negatives instead of the full catalog', positiveInt)
-  .option('--lm <dir>', 'also rank with the item head of a model lmrec trained (pretrain, distill)')
-  .action(async (opts: EvalCliOptions) => {
+  .option('--lm <dir>', 'also rank with the item head of a model lmrec trained (pretrain, distill); with --cold-items, the LM that encodes the items (default: the bundled one)')
+  .option('--cold-items <fraction>', "instead, the recommender's quality table: make this share of items cold (their events left out of training) and compare popularity, the ID-only SRM and LM codes + SRM on warm and cold targets", fraction)
+  .option('--budget <time>', 'with --cold-items: training time of each model (default 1m)', budget)
+  .option('--sweep-budget <time>', 'with --cold-items: time of the layer sweep (default twice --budget)', budget)
+  .option('--layers <list>', 'with --cold-items: layers the sweep tries, e.g. 0,2,4', layerList)
+  .addHelpText(
+    'after',
+    examples(
+      'lmrec eval --items items.jsonl --events events.jsonl --srm-max-seconds 120',
+      'lmrec eval --items items.jsonl --events events.jsonl --no-srm --lm ./my-lm --out eval.json',
+      'lmrec eval --items items.jsonl --events events.jsonl --cold-items 0.1 --budget 30s --json > quality.json',
+    ),
+  )
+  .action(async (opts: EvalCliOptions, cmd: Command) => {
+    if (opts.coldItems !== undefined) {
+      // SRM settings given on the command line carry over; the eval defaults stay the recommender's
+      const given = (name: string) => cmd.getOptionValueSource(name) === 'cli';
+      const srm = Object.fromEntries(
+        (
+          [
+            ['dim', 'srmDim'],
+            ['blocks', 'srmBlocks'],
+            ['heads', 'srmHeads'],
+            ['maxLen', 'srmMaxLen'],
+            ['lr', 'srmLr'],
+            ['dropout', 'srmDropout'],
+            ['batchSize', 'srmBatchSize'],
+          ] as const
+        ).flatMap(([key, name]) => (given(name) ? [[key, opts[name]]] : [])),
+      );
+      const perModel = opts.budget ?? 60;
+      const result = await runColdItemsEval(
+        {
+          items: opts.items,
+          events: opts.events,
+          coldFraction: opts.coldItems,
+          lm: opts.lm,
+          budget: perModel,
+          sweepBudget: opts.sweepBudget ?? 2 * perModel,
+          sweepLayers: opts.layers,
+          seed: opts.seed,
+          srm: Object.keys(srm).length ? srm : undefined,
+          out: opts.out,
+        },
+        humanLog(opts.json),
+      );
+      if (opts.json) printJson(result);
+      return;
+    }
     // The first Ctrl-C stops training at its next step and the evaluation goes on with the best
     // weights; a second one exits at once.
     const interrupt = new AbortController();

@@ -40,6 +40,9 @@ export interface QualityOptions {
   sweepLayers?: number[];
   seed?: number;
   srm?: RecommenderFitOptions['srm'];
+  threads?: number;
+  /** Stops the comparison: every fit returns its best model so far, and later rows are skipped. */
+  signal?: AbortSignal;
   onProgress?: (what: string, p?: FitProgress) => void;
 }
 
@@ -49,6 +52,8 @@ export interface QualityResult {
   layer: number;
   lastLayer: number;
   coldItems: number;
+  /** The ids of the cold items. */
+  coldIds: string[];
   warmTargets: number;
   coldTargets: number;
 }
@@ -86,6 +91,9 @@ export async function compareModels(o: QualityOptions): Promise<QualityResult> {
     valid: split.valid,
     maxSeconds: o.budget,
     ...(o.seed !== undefined ? { seed: o.seed } : {}),
+    ...(o.threads !== undefined ? { threads: o.threads } : {}),
+    ...(o.signal ? { signal: o.signal } : {}),
+    onEpoch: (e) => o.onProgress?.('ID-only SRM', { stage: 'training', done: e.epoch + 1, total: 200, ...(e.valid ? { validNdcg: e.valid['NDCG@10']! } : {}) }),
   });
   rows.push(await score('ID-only SRM', srm.scorer(), (performance.now() - t0) / 1000));
   srm.close();
@@ -102,6 +110,8 @@ export async function compareModels(o: QualityOptions): Promise<QualityResult> {
       ...(o.sweepLayers ? { sweepLayers: o.sweepLayers } : {}),
       ...(o.srm ? { srm: o.srm } : {}),
       ...(o.seed !== undefined ? { seed: o.seed } : {}),
+      ...(o.threads !== undefined ? { threads: o.threads } : {}),
+      ...(o.signal ? { signal: o.signal } : {}),
       onProgress: (p) => o.onProgress?.(what ?? `LM codes + SRM, layer ${layer}`, p),
     });
 
@@ -114,12 +124,13 @@ export async function compareModels(o: QualityOptions): Promise<QualityResult> {
   if (lastLayer !== layer) variants.push([`LM codes + SRM (last layer ${lastLayer}, int8)`, lastLayer, true]);
   variants.push([`LM codes + SRM (best layer ${layer}, fp32 codes)`, layer, false]);
   for (const [name, l, int8] of variants) {
+    if (o.signal?.aborted) break;
     t0 = performance.now();
     const rec = await fit(l, o.budget, int8, name);
     rows.push(await score(name, rec.srm.scorer(), (performance.now() - t0) / 1000));
     await rec.close();
   }
-  return { rows, sweep, layer, lastLayer, coldItems: cold.size, warmTargets: warmTest.length, coldTargets: coldTest.length };
+  return { rows, sweep, layer, lastLayer, coldItems: cold.size, coldIds, warmTargets: warmTest.length, coldTargets: coldTest.length };
 }
 
 /** The rows as a Markdown table. */

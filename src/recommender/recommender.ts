@@ -147,6 +147,8 @@ export interface RecommendRequest {
 }
 
 export interface SimilarOptions {
+  /** Compare item embeddings ('behaviour'), codes ('content'), or pick by the item ('auto', default: content for cold items). */
+  by?: 'auto' | 'behaviour' | 'content';
   exclude?: readonly string[];
   filter?: FieldFilter | ((item: ItemView) => boolean);
 }
@@ -156,6 +158,19 @@ export interface AddEventsReport {
   /** Events whose item is not in the catalog (skipped; add the item first). */
   unknownItems: number;
   newUsers: number;
+}
+
+/** What requests read, swapped whole when the model changes. */
+interface Serving {
+  /** e_i, inner product: recommend(). */
+  index: VectorIndex;
+  /** e_i, cosine: similar() by behaviour. */
+  similar: VectorIndex;
+  /** The int8 codes, cosine: similar() by content. */
+  content: VectorIndex;
+  vectors: Float32Array;
+  codes: Float32Array;
+  warm: Uint8Array;
 }
 
 interface Manifest {
@@ -214,8 +229,7 @@ export class Recommender {
   readonly #manifest: Manifest;
   readonly #scaling: FeatureScaling;
   #srm: SequentialRecommender | undefined;
-  #index!: VectorIndex;
-  #similar!: VectorIndex;
+  #serving!: Serving;
   #popular: Int32Array | undefined;
   #lm: LanguageModel | undefined;
   #lmOwned = false; // loaded here (closed with the recommender), not the caller's
@@ -259,6 +273,17 @@ export class Recommender {
 
   get users(): number {
     return this.#users.size;
+  }
+
+  /** An item's id and fields, or undefined when it is not in the catalog. */
+  item(id: string): ItemView | undefined {
+    const i = this.#catalog.ids.get(id);
+    return i === undefined ? undefined : { id, fields: this.#catalog.fields[i]! };
+  }
+
+  /** Whether a user has a stored history (from fit or addEvents). */
+  hasUser(id: string): boolean {
+    return this.#users.get(id) !== undefined;
   }
 
   /** The task module, for evaluation and tools. */
@@ -387,6 +412,7 @@ export class Recommender {
       if (o.signal?.aborted && fallbackModel) {
         srm = fallbackModel.model;
       } else {
+        progress({ stage: 'training', done: 0, total: epochs, layer: chosen });
         const final = await SequentialRecommender.fit(split.train, catalog.size, {
           ...fitBase,
           itemFeatures: { ...fitBase.itemFeatures!, vectors: features },
@@ -528,20 +554,29 @@ export class Recommender {
     const srm = this.#live();
     const state = history.length > 0 ? srm.userVector(history) : undefined;
     if (!state) return this.#popularity(k, excluded, only, extra.ignored);
-    const found = this.#index.search(state, k, { rescore: RESCORE, exclude: [...excluded], ...(only ? { only } : {}) });
+    const found = this.#serving.index.search(state, k, { rescore: RESCORE, exclude: [...excluded], ...(only ? { only } : {}) });
     return result(found.ids.map((i, j) => ({ id: this.#catalog.ids.name(i), score: found.scores[j]! })), null, extra.ignored);
   }
 
-  /** Items most like `id` (cosine between item embeddings), best first, the item itself left out. */
+  /**
+   * Items most like `id`, best first, the item itself left out: cosine between item
+   * embeddings (`by: 'behaviour'`, ID + code) or between their codes alone (`'content'`).
+   * The default, 'auto', compares a cold item (no ID embedding) by content, since its
+   * embedding and a warm item's are not alike in kind.
+   */
   similar(id: string, k = 10, options: SimilarOptions = {}): ScoredItem[] {
     checkK(k);
+    this.#live();
     const i = this.#catalog.ids.get(id);
     if (i === undefined) throw new LmrecError(`item '${String(id)}' is not in the catalog`, 'UNKNOWN_ID');
-    const vectors = this.#live().itemVectors();
+    const by = options.by ?? 'auto';
+    if (!['auto', 'behaviour', 'content'].includes(by)) throw new LmrecError(`by must be 'auto', 'behaviour' or 'content', got '${String(by)}'`, 'INVALID_ARGUMENT');
+    const content = by === 'content' || (by === 'auto' && !this.#serving.warm[i]);
+    const { index, vectors } = content ? { index: this.#serving.content, vectors: this.#serving.codes } : { index: this.#serving.similar, vectors: this.#serving.vectors };
     const d = vectors.length / this.#catalog.size;
     const exclude = [i, ...this.#itemNumbers(options.exclude ?? [], 'exclude', true).items];
     const only = this.#admitted(options.filter);
-    const found = this.#similar.search(vectors.subarray(i * d, (i + 1) * d), k, { rescore: RESCORE, exclude, ...(only ? { only } : {}) });
+    const found = index.search(vectors.subarray(i * d, (i + 1) * d), k, { rescore: RESCORE, exclude, ...(only ? { only } : {}) });
     return found.ids.map((x, j) => ({ id: this.#catalog.ids.name(x), score: found.scores[j]! }));
   }
 
@@ -626,8 +661,7 @@ export class Recommender {
     await this.#queue.catch(() => undefined);
     this.#srm.close();
     this.#srm = undefined;
-    this.#index.close();
-    this.#similar.close();
+    for (const x of [this.#serving.index, this.#serving.similar, this.#serving.content]) x.close();
     if (this.#lm && this.#lmOwned) await this.#lm.close();
     this.#lm = undefined;
   }
@@ -686,19 +720,26 @@ export class Recommender {
     return lm;
   }
 
-  /** Rebuilds both indexes from the current item embeddings, then swaps them in. */
+  /** Rebuilds the indexes from the current item embeddings and codes, then swaps them in. */
   async #reindex(): Promise<void> {
-    const vectors = this.#live().itemVectors();
+    const srm = this.#live();
+    const vectors = srm.itemVectors();
+    const codes = srm.codes()!;
     const n = this.#catalog.size;
-    const d = vectors.length / n;
     const ids = Float64Array.from({ length: n }, (_, i) => i);
-    const index = new VectorIndex({ dim: d, metric: 'ip', keepOriginals: true, threads: 1 });
-    const similar = new VectorIndex({ dim: d, metric: 'cosine', keepOriginals: true, threads: 1 });
-    await Promise.all([index.add(ids, vectors), similar.add(ids, vectors)]);
-    const old = [this.#index, this.#similar];
-    this.#index = index;
-    this.#similar = similar;
-    for (const x of old) x?.close();
+    const make = (dim: number, metric: 'ip' | 'cosine') => new VectorIndex({ dim, metric, keepOriginals: true, threads: 1 });
+    const next: Serving = {
+      index: make(vectors.length / n, 'ip'),
+      similar: make(vectors.length / n, 'cosine'),
+      content: make(codes.length / n, 'cosine'),
+      vectors,
+      codes,
+      warm: srm.idMask(),
+    };
+    await Promise.all([next.index.add(ids, vectors), next.similar.add(ids, vectors), next.content.add(ids, codes)]);
+    const old = this.#serving;
+    this.#serving = next;
+    if (old) for (const x of [old.index, old.similar, old.content]) x.close();
   }
 
   #itemNumbers(ids: readonly string[], what: string, skipUnknown: boolean): { items: number[]; ignored: number } {
