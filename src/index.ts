@@ -42,6 +42,7 @@ export {
   type SrmTopKResult,
   type SrmUpdateOptions,
   type SrmUpdateReport,
+  type SrmItemFeatures,
 } from './srm/sequential-recommender.js';
 export {
   Recommender,
