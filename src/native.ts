@@ -261,9 +261,37 @@ export interface NativeLmTrainerConstructor {
   loadCheckpoint(path: string): Promise<NativeLmTrainer>;
 }
 
+export interface NativeCacheStats {
+  hits: number;
+  misses: number;
+  insertions: number;
+  evictions: number;
+  rejected: number;
+  entries: number;
+  bytes: number;
+  budgetBytes: number;
+  storage: 'f16' | 'int8';
+}
+
+export interface NativeSegmentCache {
+  get(model: string, layer: number, tokens: Int32Array, dim: number): Float32Array | null;
+  put(model: string, layer: number, tokens: Int32Array, states: Float32Array): boolean;
+  keepOnly(model: string): void;
+  clear(): void;
+  stats(): NativeCacheStats;
+  save(path: string): Promise<void>;
+  close(): void;
+}
+
+export interface NativeSegmentCacheConstructor {
+  new (options: { budgetBytes: number; storage?: 'f16' | 'int8' | undefined }): NativeSegmentCache;
+  load(path: string, budgetBytes: number): Promise<NativeSegmentCache>;
+}
+
 export interface NativeAddon {
   NativeSrm: NativeSrmConstructor;
   NativeLmTrainer: NativeLmTrainerConstructor;
+  NativeSegmentCache: NativeSegmentCacheConstructor;
   sourceHash: string;
   /** Every error code the native core can throw. */
   errorCodes(): string[];

@@ -5,6 +5,7 @@
 #include "index_wrap.h"
 #include "lm_trainer_wrap.h"
 #include "machine_wrap.h"
+#include "segment_cache_wrap.h"
 #include "srm_wrap.h"
 #include "source_hash.h"
 #include "util/error.h"
@@ -37,6 +38,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeIndex", init_index_class(env));
   exports.Set("NativeSrm", init_srm_class(env));
   exports.Set("NativeLmTrainer", init_lm_trainer_class(env));
+  exports.Set("NativeSegmentCache", init_segment_cache_class(env));
   init_machine_functions(env, exports);
   return exports;
 }

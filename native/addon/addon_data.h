@@ -9,6 +9,7 @@ struct AddonData {
   Napi::FunctionReference index_class;  // NativeIndex
   Napi::FunctionReference srm_class;    // NativeSrm
   Napi::FunctionReference lm_trainer_class;  // NativeLmTrainer
+  Napi::FunctionReference segment_cache_class;  // NativeSegmentCache
 };
 
 inline AddonData& addon_data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
