@@ -270,7 +270,7 @@ export interface NativeCacheStats {
   entries: number;
   bytes: number;
   budgetBytes: number;
-  storage: 'f16' | 'int8';
+  storage: 'f16' | 'int8' | 'f32';
 }
 
 export interface NativeSegmentCache {
@@ -284,7 +284,7 @@ export interface NativeSegmentCache {
 }
 
 export interface NativeSegmentCacheConstructor {
-  new (options: { budgetBytes: number; storage?: 'f16' | 'int8' | undefined }): NativeSegmentCache;
+  new (options: { budgetBytes: number; storage?: 'f16' | 'int8' | 'f32' | undefined }): NativeSegmentCache;
   load(path: string, budgetBytes: number): Promise<NativeSegmentCache>;
 }
 

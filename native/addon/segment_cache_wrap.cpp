@@ -18,7 +18,8 @@ using CachePtr = std::shared_ptr<SegmentCache>;
 cache::Storage parse_storage(const std::string& s) {
   if (s == "f16") return cache::Storage::F16;
   if (s == "int8") return cache::Storage::Int8;
-  throw Error(ErrorCode::InvalidArgument, "storage must be 'f16' or 'int8', got '" + s + "'");
+  if (s == "f32") return cache::Storage::F32;
+  throw Error(ErrorCode::InvalidArgument, "storage must be 'f16', 'int8' or 'f32', got '" + s + "'");
 }
 
 class SegmentCacheWrap : public Napi::ObjectWrap<SegmentCacheWrap> {
@@ -89,7 +90,8 @@ class SegmentCacheWrap : public Napi::ObjectWrap<SegmentCacheWrap> {
       o.Set("entries", double(s.entries));
       o.Set("bytes", double(s.bytes));
       o.Set("budgetBytes", double(s.budget));
-      o.Set("storage", live()->storage() == cache::Storage::F16 ? "f16" : "int8");
+      const cache::Storage st = live()->storage();
+      o.Set("storage", st == cache::Storage::F16 ? "f16" : st == cache::Storage::F32 ? "f32" : "int8");
       return o;
     });
   }

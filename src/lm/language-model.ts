@@ -178,7 +178,40 @@ type OpenSession = (name: string, make: () => Uint8Array) => Promise<InferenceSe
  * context (see {@link TruncateOptions}); REQUEST_TOO_LARGE for an input that cannot run
  * within `maxBatchBytes`; CLOSED after {@link LanguageModel.close}.
  */
+/**
+ * Running chosen layers on given inputs, for late interaction (src/lm/late-interaction.ts):
+ * not part of the public API.
+ */
+export interface LayerAccess {
+  /**
+   * Layers (from, to] of a padded batch of B sequences of T tokens: from = 0 embeds `input`
+   * (token ids per sequence), else `input` is hidden_from [B x T x H]. positions [B x T] and
+   * an additive attention bias [B x T x T] (0 or MASKED) are the caller's. from and to must
+   * be block boundaries. Returns hidden_to [B x T x H].
+   */
+  run(input: ArrayLike<number>[] | Float32Array, B: number, T: number, positions: BigInt64Array, bias: Float32Array, from: number, to: number): Promise<Float32Array>;
+  /** Next-token logits [R x vocab] of R rows of last-layer states [R x H] (final norm, head). */
+  head(rows: Float32Array, R: number): Promise<Float32Array>;
+  /** The block boundaries (0, and each block's last layer). */
+  boundaries(): number[];
+}
+
+let access: (lm: LanguageModel) => LayerAccess;
+
+/** The layer runner of a model (see {@link LayerAccess}). */
+export function layerAccess(lm: LanguageModel): LayerAccess {
+  return access(lm);
+}
+
 export class LanguageModel {
+  static {
+    access = (lm) => ({
+      run: (input, B, T, positions, bias, from, to) => lm.#use(() => lm.#runLayers(input, B, T, positions, bias, from, to)),
+      head: (rows, R) => lm.#use(() => lm.#headLogits(rows, R)),
+      boundaries: () => [0, ...lm.#blocks.map((b) => b.first + b.count)],
+    });
+  }
+
   /** The model's shape, read from its config.json. */
   readonly config: ModelConfig;
   readonly #dir: string;
@@ -445,11 +478,11 @@ export class LanguageModel {
   }
 
   /** REQUEST_TOO_LARGE when one sequence of `tokens` cannot run within maxBatchBytes. */
-  #checkBudget(tokens: number, outputs: number, name: string): void {
-    const bytes = runBytes(this.config, { batch: 1, tokens, outputs });
+  #checkBudget(tokens: number, outputs: number, name: string, batch = 1): void {
+    const bytes = runBytes(this.config, { batch, tokens, outputs });
     if (bytes > this.#maxBatchBytes) {
       throw new LmrecError(
-        `${name} (${tokens} tokens) needs about ${mib(bytes)} in one run, more than maxBatchBytes (${mib(this.#maxBatchBytes)}): shorten it, or load the model with a larger maxBatchBytes`,
+        `${name} (${batch > 1 ? `${batch} x ` : ''}${tokens} tokens) needs about ${mib(bytes)} in one run, more than maxBatchBytes (${mib(this.#maxBatchBytes)}): shorten it, or load the model with a larger maxBatchBytes`,
         'REQUEST_TOO_LARGE',
       );
     }
@@ -478,6 +511,42 @@ export class LanguageModel {
     }
     if (seqs.length > start) batches.push([start, seqs.length]);
     return batches;
+  }
+
+  async #runLayers(input: ArrayLike<number>[] | Float32Array, B: number, T: number, positions: BigInt64Array, bias: Float32Array, from: number, to: number): Promise<Float32Array> {
+    const ort = this.#ort;
+    const H = this.config.hidden;
+    const blocks = this.#blocks.filter((b) => b.first >= from && b.first + b.count <= to);
+    if (blocks[0]?.first !== from || blocks.at(-1)!.first + blocks.at(-1)!.count !== to) {
+      throw new LmrecError(`layers ${from}..${to} do not fall on the model's block boundaries (${[0, ...this.#blocks.map((b) => b.first + b.count)].join(', ')}): load it with a blockSize that divides the split layer`, 'INVALID_ARGUMENT');
+    }
+    this.#checkBudget(T, 1, 'the segments', B);
+    const inputs: Record<string, Tensor> = {
+      position_ids: new ort.Tensor('int64', positions, [B, T]),
+      attention_bias: new ort.Tensor('float32', bias, [B, 1, T, T]),
+    };
+    if (from === 0) {
+      const ids = new BigInt64Array(B * T);
+      (input as ArrayLike<number>[]).forEach((seq, b) => {
+        for (let t = 0; t < seq.length; t++) ids[b * T + t] = BigInt(seq[t]!);
+      });
+      inputs.input_ids = new ort.Tensor('int64', ids, [B, T]);
+    }
+    let hidden: Tensor | undefined = from === 0 ? undefined : new ort.Tensor('float32', input as Float32Array, [B, T, H]);
+    for (const block of blocks) {
+      const name = `hidden_${block.first + block.count}`;
+      const session = block.session;
+      const feeds = Object.fromEntries(session.inputNames.map((n) => [n, n === 'hidden' ? hidden! : inputs[n]!]));
+      hidden = (await ortCall('running a block', () => session.run(feeds, [name])))[name]!;
+    }
+    return hidden!.data as Float32Array;
+  }
+
+  async #headLogits(rows: Float32Array, R: number): Promise<Float32Array> {
+    const head = this.#head;
+    if (!head) throw new LmrecError(`'${this.#dir}' is an encoder: it has no language-model head`, 'UNSUPPORTED');
+    const hidden = new this.#ort.Tensor('float32', rows, [1, R, this.config.hidden]);
+    return (await ortCall('running the head', () => head.run({ hidden }, ['logits']))).logits!.data as Float32Array;
   }
 
   /** The block's every-layer session, built (or read from the cache) on first use. */

@@ -11,8 +11,8 @@ import { native, type NativeCacheStats, type NativeSegmentCache } from '../nativ
 export interface SegmentCacheOptions {
   /** Bytes the entries may take (values, token ids and bookkeeping). */
   budgetBytes: number;
-  /** 'f16' (default; 2 bytes a value) or 'int8' (1 byte a value plus a scale per token). */
-  storage?: 'f16' | 'int8';
+  /** 'f16' (default; 2 bytes a value), 'int8' (1 byte a value plus a scale per token) or 'f32' (exact). */
+  storage?: 'f16' | 'int8' | 'f32';
 }
 
 export type SegmentCacheStats = NativeCacheStats;

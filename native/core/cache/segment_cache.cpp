@@ -39,7 +39,7 @@ uint64_t mix(uint64_t h, uint64_t v) {
 }
 
 size_t data_bytes(size_t n, size_t dim, Storage s) {
-  return s == Storage::F16 ? n * dim * 2 : n * dim + n * sizeof(float);
+  return s == Storage::F16 ? n * dim * 2 : s == Storage::F32 ? n * dim * 4 : n * dim + n * sizeof(float);
 }
 
 }  // namespace
@@ -116,6 +116,8 @@ bool SegmentCache::put(uint64_t model, uint32_t layer, const int32_t* tokens, si
   if (storage_ == Storage::F16) {
     auto* h = reinterpret_cast<uint16_t*>(e.data.data());
     for (size_t i = 0; i < n * dim; ++i) h[i] = quant::float_to_half(states[i]);
+  } else if (storage_ == Storage::F32) {
+    std::memcpy(e.data.data(), states, n * dim * sizeof(float));
   } else {
     auto* codes = reinterpret_cast<int8_t*>(e.data.data());
     std::vector<float> scales(n);
@@ -141,6 +143,8 @@ bool SegmentCache::get(uint64_t model, uint32_t layer, const int32_t* tokens, si
   if (storage_ == Storage::F16) {
     const auto* h = reinterpret_cast<const uint16_t*>(e.data.data());
     for (size_t i = 0; i < n * dim; ++i) out[i] = quant::half_to_float(h[i]);
+  } else if (storage_ == Storage::F32) {
+    std::memcpy(out, e.data.data(), n * dim * sizeof(float));
   } else {
     const auto* codes = reinterpret_cast<const int8_t*>(e.data.data());
     float scale;
@@ -206,7 +210,7 @@ std::unique_ptr<SegmentCache> SegmentCache::load(const std::string& path, size_t
   if (h.version > uint32_t(kFormatVersion))
     throw Error(ErrorCode::UnsupportedVersion, "'" + path + "' uses segment cache format v" + std::to_string(h.version) +
                                                    ", newer than this lmrec reads (v1)");
-  if (h.version == 0 || h.header_bytes != sizeof(Header) || h.storage > 1) corrupt(path, "bad header");
+  if (h.version == 0 || h.header_bytes != sizeof(Header) || h.storage > 2) corrupt(path, "bad header");
   const uint64_t total = sizeof(Header) + h.payload_bytes + sizeof(FileTrailer);
   if (h.payload_bytes > size || size < total) throw Error(ErrorCode::TruncatedFile, "'" + path + "' is cut short");
   if (size > total) corrupt(path, "unexpected bytes after the end");

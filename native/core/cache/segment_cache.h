@@ -16,7 +16,7 @@
 
 namespace lmrec::cache {
 
-enum class Storage : uint8_t { F16 = 0, Int8 = 1 };
+enum class Storage : uint8_t { F16 = 0, Int8 = 1, F32 = 2 };
 
 struct CacheStats {
   uint64_t hits = 0, misses = 0, insertions = 0, evictions = 0;
@@ -53,7 +53,7 @@ class SegmentCache {
     uint64_t model, hash;
     uint32_t layer, dim;
     std::vector<int32_t> tokens;
-    std::vector<uint8_t> data;  // f16 [n x dim], or int8 [n x dim] then f32 scales [n]
+    std::vector<uint8_t> data;  // f16 or f32 [n x dim], or int8 [n x dim] then f32 scales [n]
   };
   using List = std::list<Entry>;
   static uint64_t key_hash(uint64_t model, uint32_t layer, const int32_t* tokens, size_t n);

@@ -1,0 +1,238 @@
+/**
+ * Multi-segment late interaction (M6-Rec): a user's behaviour read as text at serving speed.
+ *
+ * The input is a list of segments (a user profile, each past event's item text, a candidate's
+ * text). The bottom `splitLayer` layers run on each segment alone — attention within the
+ * segment, positions from 0 — so their states depend only on the segment's tokens: one cache
+ * entry per item serves every user. The top layers run once over the concatenation with
+ * global positions and causal attention.
+ *
+ *   encodeUser(history)        = the last token's state after the top layers (hidden_L)
+ *   score(history, candidates) = mean log-probability of each candidate's tokens after the
+ *                                history (the LM's own judgement, no head to train)
+ *
+ * Because the bottom layers never saw other segments, a model trained with full attention
+ * loses quality here unless its top layers are tuned with the segment-local mask (the trainer
+ * supports it); `reference*` methods run the same computation without the cache and without
+ * splitting the batch per segment, as the oracle the cached path is tested against.
+ */
+import { LmrecError } from '../errors.js';
+import { MASKED } from './onnx/ops.js';
+import { layerAccess, type LanguageModel, type LayerAccess } from './language-model.js';
+import { SegmentCache } from './segment-cache.js';
+
+export interface LateInteractionOptions {
+  /** Layers 1..splitLayer run per segment (and are cached); the rest over the concatenation. A block boundary of the model. */
+  splitLayer: number;
+  /** Where segment states are kept. Default: a 256 MiB fp16 cache of its own. */
+  cache?: SegmentCache;
+  /** Names the model in cache keys; a different model must use a different id. Default: the model's shape and a counter per loaded model. */
+  modelId?: string;
+}
+
+const DEFAULT_CACHE_BYTES = 256 * 2 ** 20;
+let loadedModels = 0;
+const modelIds = new WeakMap<LanguageModel, string>();
+
+export class LateInteraction {
+  readonly splitLayer: number;
+  readonly cache: SegmentCache;
+  readonly modelId: string;
+  readonly #lm: LanguageModel;
+  readonly #run: LayerAccess;
+  readonly #ownsCache: boolean;
+
+  constructor(lm: LanguageModel, options: LateInteractionOptions) {
+    const L = lm.config.layers;
+    const split = options?.splitLayer;
+    this.#run = layerAccess(lm);
+    if (!Number.isInteger(split) || split < 1 || split >= L || !this.#run.boundaries().includes(split)) {
+      throw new LmrecError(
+        `splitLayer must be a block boundary between 1 and ${L - 1} (boundaries: ${this.#run.boundaries().join(', ')}), got ${String(split)}`,
+        'INVALID_ARGUMENT',
+      );
+    }
+    if (lm.config.family !== 'decoder') throw new LmrecError('late interaction needs a decoder (causal) model', 'UNSUPPORTED');
+    this.#lm = lm;
+    this.splitLayer = split;
+    this.#ownsCache = !options.cache;
+    this.cache = options.cache ?? new SegmentCache({ budgetBytes: DEFAULT_CACHE_BYTES });
+    if (!modelIds.has(lm)) modelIds.set(lm, `${JSON.stringify(lm.config)}#${++loadedModels}`);
+    this.modelId = options.modelId ?? modelIds.get(lm)!;
+    this.cache.keepOnly(this.modelId);
+  }
+
+  /** The user's state after the top layers: the last token of the concatenated history. */
+  async encodeUser(history: readonly string[]): Promise<Float32Array> {
+    const segs = this.#segments(history, 'history');
+    const bottoms = await this.#bottoms(segs);
+    const H = this.#lm.config.hidden;
+    const top = await this.#top([bottoms]);
+    const T = segs.reduce((a, s) => a + s.length, 0);
+    return top.hidden.slice((T - 1) * H, T * H);
+  }
+
+  /** Mean log-probability of each candidate's tokens after the history (higher is better). */
+  async score(history: readonly string[], candidates: readonly string[]): Promise<Float32Array> {
+    const hist = this.#segments(history, 'history');
+    const cands = this.#segments(candidates, 'candidates');
+    const histStates = await this.#bottoms(hist);
+    const candStates = await this.#bottoms(cands);
+    return this.#scoreTop(hist, cands, cands.map((_, j) => [...histStates, candStates[j]!]));
+  }
+
+  /** encodeUser without the cache: the bottom layers over the whole concatenation with a segment-local mask. */
+  async referenceEncodeUser(history: readonly string[]): Promise<Float32Array> {
+    const segs = this.#segments(history, 'history');
+    const H = this.#lm.config.hidden;
+    const bottom = await this.#referenceBottom([segs]);
+    const T = segs.reduce((a, s) => a + s.length, 0);
+    const top = await this.#topRaw(bottom, 1, T, [T]);
+    return top.slice((T - 1) * H, T * H);
+  }
+
+  /** score without the cache (see referenceEncodeUser). */
+  async referenceScore(history: readonly string[], candidates: readonly string[]): Promise<Float32Array> {
+    const hist = this.#segments(history, 'history');
+    const cands = this.#segments(candidates, 'candidates');
+    const seqs = cands.map((c) => [...hist, c]);
+    const bottom = await this.#referenceBottom(seqs);
+    const lengths = seqs.map((s) => s.reduce((a, x) => a + x.length, 0));
+    const T = Math.max(...lengths);
+    const top = await this.#topRaw(bottom, seqs.length, T, lengths);
+    return this.#logProbs(top, T, hist, cands);
+  }
+
+  /** Frees the cache if this encoder made it; the model is the caller's. */
+  close(): void {
+    if (this.#ownsCache) this.cache.close();
+  }
+
+  #segments(texts: readonly string[], what: string): Int32Array[] {
+    if (!Array.isArray(texts) || texts.length === 0) throw new LmrecError(`${what} must be a non-empty array of texts`, 'INVALID_ARGUMENT');
+    const max = this.#lm.config.maxPositions;
+    return texts.map((t, i) => {
+      if (typeof t !== 'string') throw new LmrecError(`${what}[${i}] must be a string`, 'INVALID_ARGUMENT');
+      const ids = Int32Array.from(this.#lm.tokenize(t));
+      if (ids.length === 0) throw new LmrecError(`${what}[${i}] is empty: it has no tokens`, 'INVALID_ARGUMENT');
+      if (ids.length > max) throw new LmrecError(`${what}[${i}] has ${ids.length} tokens, more than the model's context of ${max}`, 'INPUT_TOO_LONG');
+      return ids;
+    });
+  }
+
+  /** Bottom states [n x H] of each segment: from the cache, the misses run together and are cached. */
+  async #bottoms(segs: Int32Array[]): Promise<Float32Array[]> {
+    const H = this.#lm.config.hidden;
+    const out: (Float32Array | undefined)[] = segs.map((s) => this.cache.get(this.modelId, this.splitLayer, s, H));
+    const missing = [...new Set(segs.flatMap((s, i) => (out[i] ? [] : [i])))];
+    if (missing.length > 0) {
+      const runs = missing.map((i) => segs[i]!);
+      const T = Math.max(...runs.map((s) => s.length));
+      const positions = new BigInt64Array(runs.length * T);
+      runs.forEach((s, b) => s.forEach((_, t) => (positions[b * T + t] = BigInt(t))));
+      const bias = blockBias(runs.map((s) => [s.length]), T);
+      const hidden = await this.#run.run(runs, runs.length, T, positions, bias, 0, this.splitLayer);
+      missing.forEach((i, b) => {
+        const states = hidden.slice(b * T * H, (b * T + segs[i]!.length) * H);
+        this.cache.put(this.modelId, this.splitLayer, segs[i]!, states);
+        out[i] = states;
+      });
+    }
+    return out as Float32Array[];
+  }
+
+  /** The bottom layers over whole sequences of segments with a segment-local mask and local positions. */
+  async #referenceBottom(seqs: Int32Array[][]): Promise<Float32Array> {
+    const lengths = seqs.map((s) => s.reduce((a, x) => a + x.length, 0));
+    const T = Math.max(...lengths);
+    const positions = new BigInt64Array(seqs.length * T);
+    const ids = seqs.map((segs, b) => {
+      const flat: number[] = [];
+      for (const s of segs) {
+        s.forEach((tok, t) => {
+          positions[b * T + flat.length] = BigInt(t);
+          flat.push(tok);
+        });
+      }
+      return flat;
+    });
+    return this.#run.run(ids, seqs.length, T, positions, blockBias(seqs.map((s) => s.map((x) => x.length)), T), 0, this.splitLayer);
+  }
+
+  async #top(seqs: Float32Array[][]): Promise<{ hidden: Float32Array; T: number; lengths: number[] }> {
+    const H = this.#lm.config.hidden;
+    const lengths = seqs.map((segs) => segs.reduce((a, s) => a + s.length / H, 0));
+    const T = Math.max(...lengths);
+    const input = new Float32Array(seqs.length * T * H);
+    seqs.forEach((segs, b) => {
+      let at = b * T * H;
+      for (const s of segs) {
+        input.set(s, at);
+        at += s.length;
+      }
+    });
+    return { hidden: await this.#topRaw(input, seqs.length, T, lengths), T, lengths };
+  }
+
+  /** The top layers over [B x T x H] bottom states with global positions and causal attention. */
+  #topRaw(input: Float32Array, B: number, T: number, lengths: number[]): Promise<Float32Array> {
+    const max = this.#lm.config.maxPositions;
+    if (T > max) return Promise.reject(new LmrecError(`the segments together are ${T} tokens, more than the model's context of ${max}: use fewer events`, 'INPUT_TOO_LONG'));
+    const positions = new BigInt64Array(B * T);
+    for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) positions[b * T + t] = BigInt(t);
+    return this.#run.run(input, B, T, positions, blockBias(lengths.map((n) => [n]), T), this.splitLayer, this.#lm.config.layers);
+  }
+
+  async #scoreTop(hist: Int32Array[], cands: Int32Array[], seqs: Float32Array[][]): Promise<Float32Array> {
+    const top = await this.#top(seqs);
+    return this.#logProbs(top.hidden, top.T, hist, cands);
+  }
+
+  /** Mean log p(candidate token | everything before it) of each candidate, from the last-layer states. */
+  async #logProbs(hidden: Float32Array, T: number, hist: Int32Array[], cands: Int32Array[]): Promise<Float32Array> {
+    const H = this.#lm.config.hidden;
+    const start = hist.reduce((a, s) => a + s.length, 0);
+    // the state before each candidate token predicts it: rows start-1 .. start+n-2
+    const R = cands.reduce((a, c) => a + c.length, 0);
+    const rows = new Float32Array(R * H);
+    let r = 0;
+    cands.forEach((c, b) => {
+      for (let t = 0; t < c.length; t++, r++) rows.set(hidden.subarray((b * T + start - 1 + t) * H, (b * T + start + t) * H), r * H);
+    });
+    const logits = await this.#run.head(rows, R);
+    const V = logits.length / R;
+    const out = new Float32Array(cands.length);
+    r = 0;
+    cands.forEach((c, b) => {
+      let sum = 0;
+      for (let t = 0; t < c.length; t++, r++) {
+        const row = logits.subarray(r * V, (r + 1) * V);
+        let max = -Infinity;
+        for (const x of row) max = Math.max(max, x);
+        let z = 0;
+        for (const x of row) z += Math.exp(x - max);
+        sum += row[c[t]!]! - max - Math.log(z);
+      }
+      out[b] = sum / c.length;
+    });
+    return out;
+  }
+}
+
+/**
+ * Additive attention bias [B x T x T]: each sequence is a run of blocks (lengths in tokens);
+ * a token sees the earlier tokens of its own block (causal, segment-local; one block = plain
+ * causal). Padding rows see themselves only, so no row is all masked.
+ */
+function blockBias(blocks: number[][], T: number): Float32Array {
+  const bias = new Float32Array(blocks.length * T * T).fill(MASKED);
+  blocks.forEach((lens, b) => {
+    let start = 0;
+    for (const n of lens) {
+      for (let t = start; t < start + n; t++) for (let s = start; s <= t; s++) bias[(b * T + t) * T + s] = 0;
+      start += n;
+    }
+    for (let t = start; t < T; t++) bias[(b * T + t) * T + t] = 0;
+  });
+  return bias;
+}
