@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
-import { writeDecoderCheckpoint, writeEncoderCheckpoint, type TensorSource } from '../src/lm/checkpoint-writer.js';
+import { writeDecoderCheckpoint, writeEncoderCheckpoint } from '../src/lm/checkpoint-writer.js';
 import { readConfig, type DecoderConfig, type EncoderConfig } from '../src/lm/config.js';
 import { decoderWeights } from '../src/lm/decoder-weights.js';
 import { encoderWeights } from '../src/lm/encoder-weights.js';
@@ -22,6 +22,7 @@ import type { Precision } from '../src/lm/onnx/ops.js';
 import { encoderBlockGraph } from '../src/lm/onnx/encoder-graphs.js';
 import { Safetensors } from '../src/lm/safetensors.js';
 import { printTable, writeJson } from './measure.js';
+import { initSource } from './random-weights.js';
 
 const QUICK = process.argv.includes('--quick');
 const DECODER = QUICK
@@ -34,31 +35,6 @@ const ENCODER = QUICK
   : { name: 'bert-6x384', layers: 6, hidden: 384, heads: 12, intermediate: 1536, vocab: 30522, maxPositions: 512 };
 const BATCH = 4;
 const TOKENS = 64;
-
-/** Fast uniform weights with std `std` (speed only matters here, not the values). */
-function randomTensor(n: number, std: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  const a = std * Math.sqrt(3);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = ((x >>> 0) / 4294967296 - 0.5) * 2 * a;
-  }
-  return out;
-}
-
-/** Uniform weights with the std of a fresh model's init (speed is what is measured here). */
-function initSource(): TensorSource {
-  let seed = 1;
-  return (_name, shape, kind) => {
-    const n = shape.reduce((x, y) => x * y, 1);
-    if (kind === 'norm-weight') return new Float32Array(n).fill(1);
-    if (kind === 'norm-bias' || kind === 'bias') return new Float32Array(n);
-    return randomTensor(n, 0.02, seed++);
-  };
-}
 
 function writeDecoder(dir: string): void {
   const { layers, hidden, heads, kvHeads, intermediate, vocab } = DECODER;

@@ -18,7 +18,7 @@
  */
 import { LmrecError } from '../errors.js';
 import { MASKED } from './onnx/ops.js';
-import { layerAccess, type LanguageModel, type LayerAccess } from './language-model.js';
+import { layerAccess, type LanguageModel, type LayerAccess, type ModelInput } from './language-model.js';
 import { SegmentCache } from './segment-cache.js';
 
 export interface LateInteractionOptions {
@@ -63,7 +63,7 @@ export class LateInteraction {
   }
 
   /** The user's state after the top layers: the last token of the concatenated history. */
-  async encodeUser(history: readonly string[]): Promise<Float32Array> {
+  async encodeUser(history: readonly ModelInput[]): Promise<Float32Array> {
     const segs = this.#segments(history, 'history');
     const bottoms = await this.#bottoms(segs);
     const H = this.#lm.config.hidden;
@@ -73,7 +73,7 @@ export class LateInteraction {
   }
 
   /** Mean log-probability of each candidate's tokens after the history (higher is better). */
-  async score(history: readonly string[], candidates: readonly string[]): Promise<Float32Array> {
+  async score(history: readonly ModelInput[], candidates: readonly ModelInput[]): Promise<Float32Array> {
     const hist = this.#segments(history, 'history');
     const cands = this.#segments(candidates, 'candidates');
     const histStates = await this.#bottoms(hist);
@@ -82,7 +82,7 @@ export class LateInteraction {
   }
 
   /** encodeUser without the cache: the bottom layers over the whole concatenation with a segment-local mask. */
-  async referenceEncodeUser(history: readonly string[]): Promise<Float32Array> {
+  async referenceEncodeUser(history: readonly ModelInput[]): Promise<Float32Array> {
     const segs = this.#segments(history, 'history');
     const H = this.#lm.config.hidden;
     const bottom = await this.#referenceBottom([segs]);
@@ -92,7 +92,7 @@ export class LateInteraction {
   }
 
   /** score without the cache (see referenceEncodeUser). */
-  async referenceScore(history: readonly string[], candidates: readonly string[]): Promise<Float32Array> {
+  async referenceScore(history: readonly ModelInput[], candidates: readonly ModelInput[]): Promise<Float32Array> {
     const hist = this.#segments(history, 'history');
     const cands = this.#segments(candidates, 'candidates');
     const seqs = cands.map((c) => [...hist, c]);
@@ -108,12 +108,19 @@ export class LateInteraction {
     if (this.#ownsCache) this.cache.close();
   }
 
-  #segments(texts: readonly string[], what: string): Int32Array[] {
-    if (!Array.isArray(texts) || texts.length === 0) throw new LmrecError(`${what} must be a non-empty array of texts`, 'INVALID_ARGUMENT');
+  /** Segments as token ids: texts through the model's tokenizer, ids checked against the vocabulary. */
+  #segments(inputs: readonly ModelInput[], what: string): Int32Array[] {
+    if (!Array.isArray(inputs) || inputs.length === 0) throw new LmrecError(`${what} must be a non-empty array of texts or token ids`, 'INVALID_ARGUMENT');
     const max = this.#lm.config.maxPositions;
-    return texts.map((t, i) => {
-      if (typeof t !== 'string') throw new LmrecError(`${what}[${i}] must be a string`, 'INVALID_ARGUMENT');
-      const ids = Int32Array.from(this.#lm.tokenize(t));
+    const vocab = this.#lm.config.vocab;
+    return inputs.map((t, i) => {
+      if (typeof t !== 'string' && !(t !== null && typeof t === 'object' && typeof t.length === 'number')) {
+        throw new LmrecError(`${what}[${i}] must be a string or token ids`, 'INVALID_ARGUMENT');
+      }
+      const ids = Int32Array.from(typeof t === 'string' ? this.#lm.tokenize(t) : Array.from(t));
+      if (typeof t !== 'string' && ids.some((x, j) => x !== t[j] || x < 0 || x >= vocab)) {
+        throw new LmrecError(`${what}[${i}] holds a token id outside the vocabulary of ${vocab}`, 'INVALID_ARGUMENT');
+      }
       if (ids.length === 0) throw new LmrecError(`${what}[${i}] is empty: it has no tokens`, 'INVALID_ARGUMENT');
       if (ids.length > max) throw new LmrecError(`${what}[${i}] has ${ids.length} tokens, more than the model's context of ${max}`, 'INPUT_TOO_LONG');
       return ids;

@@ -1,0 +1,129 @@
+/**
+ * npm run bench:late [-- --quick]
+ *
+ * Late interaction (M6-Rec) at serving speed, on random weights of Qwen2.5-0.5B's shape
+ * (24 layers, 896 wide; --quick: 6 layers, 256 wide). A user with 50 past events (8 tokens
+ * each) adds one event; the user's state is computed by
+ *  - full recompute: every layer over the 51 events (408 tokens), full causal attention;
+ *  - late interaction at split s: each event's bottom s layers from a warm segment cache
+ *    (catalog items are encoded once for every user), the top layers over the concatenation.
+ * Fidelity: 50 candidates ranked by their dot product with the user state, against the full
+ * recompute's ranking (top-10 overlap, Kendall τ) — on random weights this measures what the
+ * split changes, not quality. Writes bench/results/late.json and prints a table.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeDecoderCheckpoint } from '../src/lm/checkpoint-writer.js';
+import type { DecoderConfig } from '../src/lm/config.js';
+import { LateInteraction } from '../src/lm/late-interaction.js';
+import { LanguageModel } from '../src/lm/language-model.js';
+import { SegmentCache } from '../src/lm/segment-cache.js';
+import { Random } from '../src/util/random.js';
+import { printTable, writeJson } from './measure.js';
+import { initSource } from './random-weights.js';
+
+const QUICK = process.argv.includes('--quick');
+const SHAPE = QUICK
+  ? { name: 'decoder-6x256 (quick)', layers: 6, hidden: 256, heads: 8, kvHeads: 2, intermediate: 704, vocab: 4000, splits: [3, 4, 5] }
+  : { name: 'qwen2.5-0.5b-like', layers: 24, hidden: 896, heads: 14, kvHeads: 2, intermediate: 4864, vocab: 32000, splits: [12, 18, 21] };
+const EVENTS = 50;
+const TOKENS = 8;
+const CANDIDATES = 50;
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+function stats(ms: number[]): { runs: number; p50: number; p99: number; mean: number } {
+  const s = [...ms].sort((a, b) => a - b);
+  return { runs: s.length, p50: s[Math.floor(s.length / 2)]!, p99: s[Math.min(s.length - 1, Math.floor(0.99 * s.length))]!, mean: s.reduce((a, b) => a + b, 0) / s.length };
+}
+
+function ranking(user: Float32Array, cands: Float32Array[]): number[] {
+  const scores = cands.map((c) => c.reduce((a, x, i) => a + x * user[i]!, 0));
+  return scores.map((_, i) => i).sort((a, b) => scores[b]! - scores[a]! || a - b);
+}
+
+function kendallTau(a: number[], b: number[]): number {
+  const pos = new Map(b.map((x, i) => [x, i]));
+  let concordant = 0;
+  let discordant = 0;
+  for (let i = 0; i < a.length; i++) {
+    for (let j = i + 1; j < a.length; j++) {
+      if (pos.get(a[i]!)! < pos.get(a[j]!)!) concordant++;
+      else discordant++;
+    }
+  }
+  return (concordant - discordant) / (concordant + discordant);
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'lmrec-bench-late-'));
+  try {
+    const { layers, hidden, heads, kvHeads, intermediate, vocab } = SHAPE;
+    const config: DecoderConfig = {
+      family: 'decoder', modelType: 'qwen2', hidden, intermediate, layers, heads, kvHeads, headDim: hidden / heads, vocab,
+      eps: 1e-6, ropeTheta: 1000000, tiedEmbeddings: true, qkvBias: true, maxPositions: 32768,
+    };
+    console.error(`writing ${SHAPE.name}`);
+    writeDecoderCheckpoint(dir, config, initSource());
+    // the split points must be block boundaries: 3 divides 12, 18 and 21
+    const lm = await LanguageModel.load(dir, { blockSize: QUICK ? 1 : 3, cacheDir: false });
+    const rng = new Random(3);
+    const segment = () => Array.from({ length: TOKENS }, () => 1 + rng.int(vocab - 1));
+    const history = Array.from({ length: EVENTS + 1 }, segment); // the last one is the new event
+    const candidates = Array.from({ length: CANDIDATES }, segment);
+    const candVectors = await lm.encode(candidates, { layer: layers, pooling: 'last' });
+    const flat = history.flat();
+
+    const full = async () => {
+      const [states] = await lm.hiddenStates(flat, { layers: [layers] });
+      return states!.slice((flat.length - 1) * hidden);
+    };
+    console.error('full recompute');
+    const fullVector = await full();
+    const fullMs: number[] = [];
+    for (let i = 0; i < (QUICK ? 10 : 5); i++) {
+      const t0 = performance.now();
+      await full();
+      fullMs.push(performance.now() - t0);
+    }
+    const fullStats = stats(fullMs);
+    const fullRank = ranking(fullVector, candVectors);
+    const rows: Record<string, unknown>[] = [{ method: 'full recompute', ...fullStats, speedup: 1, top10_overlap: 1, kendall_tau: 1 }];
+
+    for (const split of SHAPE.splits) {
+      const cache = new SegmentCache({ budgetBytes: 512 * 2 ** 20 });
+      const li = new LateInteraction(lm, { splitLayer: split, cache });
+      console.error(`late interaction, split ${split}: warming the cache`);
+      await li.encodeUser(history); // every event's bottom layers, once for all users
+      const ms: number[] = [];
+      let vector: Float32Array | undefined;
+      for (let i = 0; i < (QUICK ? 20 : 10); i++) {
+        const t0 = performance.now();
+        vector = await li.encodeUser(history);
+        ms.push(performance.now() - t0);
+      }
+      const s = stats(ms);
+      const rank = ranking(vector!, candVectors);
+      const top = new Set(fullRank.slice(0, 10));
+      rows.push({
+        method: `late interaction, split ${split} (warm cache)`,
+        ...s,
+        speedup: fullStats.p50 / s.p50,
+        top10_overlap: rank.slice(0, 10).filter((x) => top.has(x)).length / 10,
+        kendall_tau: kendallTau(fullRank, rank),
+        cache_hit_rate: cache.stats.hits / (cache.stats.hits + cache.stats.misses),
+        cache_mib: cache.stats.bytes / 2 ** 20,
+      });
+      li.close();
+    }
+    await lm.close();
+    console.log(`\n${SHAPE.name}: a user of ${EVENTS} events adds one (${(EVENTS + 1) * TOKENS} tokens), ms per user state:`);
+    printTable(rows, ['method', 'runs', 'p50', 'p99', 'speedup', 'top10_overlap', 'kendall_tau', 'cache_hit_rate']);
+    writeJson(path.join(here, 'results', 'late.json'), { date: new Date().toISOString(), model: SHAPE, events: EVENTS, tokensPerEvent: TOKENS, candidates: CANDIDATES, rows });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
