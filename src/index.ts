@@ -26,6 +26,8 @@ export {
   type ModelInput,
 } from './lm/language-model.js';
 export type { Precision } from './lm/onnx/ops.js';
+export { LateInteraction, type LateInteractionOptions } from './lm/late-interaction.js';
+export { SegmentCache, type SegmentCacheOptions, type SegmentCacheStats } from './lm/segment-cache.js';
 export { type ModelConfig, type DecoderConfig, type EncoderConfig } from './lm/config.js';
 export { readItems, readEvents, type ItemRecord, type EventRecord } from './data/records.js';
 export { IdMap, readInteractions, collectInteractions, readCatalogIds, type Interactions } from './data/interactions.js';

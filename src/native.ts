@@ -280,6 +280,8 @@ export interface NativeSegmentCache {
   clear(): void;
   stats(): NativeCacheStats;
   save(path: string): Promise<void>;
+  /** The concurrency check of native/core/cache/stress.h (tests). */
+  stress(threads: number, opsPerThread: number, seed: number): Promise<{ ops: number; hits: number; wrongValues: number; overBudget: number; maxBytes: number }>;
   close(): void;
 }
 

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SegmentCache } from '../src/lm/segment-cache.js';
+import { native } from '../src/native.js';
 import { Random } from '../src/util/random.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'lmrec-segcache-'));
@@ -108,5 +109,22 @@ describe('SegmentCache', () => {
     writeFileSync(path.join(dir, 'other.bin'), 'not a cache');
     await expect(SegmentCache.load(path.join(dir, 'other.bin'), 1 << 20)).rejects.toMatchObject({ code: 'NOT_A_MODEL' });
     await expect(SegmentCache.load(path.join(dir, 'missing.bin'), 1 << 20)).rejects.toMatchObject({ code: 'IO_ERROR' });
+  });
+
+  it('holds its budget under two threads putting and getting overlapping keys, with no wrong value', async () => {
+    for (const storage of ['f16', 'int8'] as const) {
+      // room for about a third of the 64 keys: constant eviction
+      const cache = new native.NativeSegmentCache({ budgetBytes: 6 * 1024, storage });
+      const r = await cache.stress(2, 20_000, 5);
+      expect(r.ops).toBe(40_000);
+      expect(r.wrongValues).toBe(0);
+      expect(r.overBudget).toBe(0);
+      expect(r.maxBytes).toBeLessThanOrEqual(6 * 1024);
+      expect(r.hits).toBeGreaterThan(1000);
+      const s = cache.stats();
+      expect(s.evictions).toBeGreaterThan(100);
+      expect(s.insertions + s.rejected + s.hits + s.misses).toBe(40_000); // every put and get accounted for
+      cache.close();
+    }
   });
 });

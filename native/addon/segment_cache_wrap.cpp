@@ -7,6 +7,7 @@
 #include "addon_data.h"
 #include "args.h"
 #include "cache/segment_cache.h"
+#include "cache/stress.h"
 #include "errors.h"
 
 namespace lmrec::addon {
@@ -119,6 +120,28 @@ class SegmentCacheWrap : public Napi::ObjectWrap<SegmentCacheWrap> {
     });
   }
 
+  // stress(threads, opsPerThread, seed): the concurrency check of cache/stress.h, off the JS thread
+  Napi::Value Stress(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      const int threads = int(count(arg(info, 0), "threads", 64));
+      const size_t ops = count(arg(info, 1), "ops", 1e9);
+      const uint64_t seed = count(arg(info, 2), "seed", 1e15);
+      CachePtr c = live();
+      auto report = std::make_shared<cache::StressReport>();
+      return PromiseWorker::run(
+          info.Env(), "lmrec.cache.stress", [c, threads, ops, seed, report] { *report = cache::stress(*c, threads, ops, seed); },
+          [report](Napi::Env env) -> Napi::Value {
+            Napi::Object o = Napi::Object::New(env);
+            o.Set("ops", double(report->ops));
+            o.Set("hits", double(report->hits));
+            o.Set("wrongValues", double(report->wrong_values));
+            o.Set("overBudget", double(report->over_budget));
+            o.Set("maxBytes", double(report->max_bytes));
+            return o;
+          });
+    });
+  }
+
   Napi::Value Close(const Napi::CallbackInfo& info) {
     cache_.reset();
     return info.Env().Undefined();
@@ -145,6 +168,7 @@ Napi::Function init_segment_cache_class(Napi::Env env) {
           SegmentCacheWrap::InstanceMethod<&SegmentCacheWrap::Clear>("clear"),
           SegmentCacheWrap::InstanceMethod<&SegmentCacheWrap::Stats>("stats"),
           SegmentCacheWrap::InstanceMethod<&SegmentCacheWrap::Save>("save"),
+          SegmentCacheWrap::InstanceMethod<&SegmentCacheWrap::Stress>("stress"),
           SegmentCacheWrap::InstanceMethod<&SegmentCacheWrap::Close>("close"),
           SegmentCacheWrap::StaticMethod<&SegmentCacheWrap::Load>("load"),
       });
