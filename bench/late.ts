@@ -26,8 +26,8 @@ import { initSource } from './random-weights.js';
 
 const QUICK = process.argv.includes('--quick');
 const SHAPE = QUICK
-  ? { name: 'decoder-6x256 (quick)', layers: 6, hidden: 256, heads: 8, kvHeads: 2, intermediate: 704, vocab: 4000, splits: [3, 4, 5] }
-  : { name: 'qwen2.5-0.5b-like', layers: 24, hidden: 896, heads: 14, kvHeads: 2, intermediate: 4864, vocab: 32000, splits: [12, 18, 21] };
+  ? { name: 'decoder-6x256 (quick)', layers: 6, hidden: 256, heads: 8, kvHeads: 2, intermediate: 704, vocab: 4000, splits: [5, 4, 3] }
+  : { name: 'qwen2.5-0.5b-like', layers: 24, hidden: 896, heads: 14, kvHeads: 2, intermediate: 4864, vocab: 32000, splits: [21, 18, 12] };
 const EVENTS = 50;
 const TOKENS = 8;
 const CANDIDATES = 50;
