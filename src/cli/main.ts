@@ -252,7 +252,8 @@ filterOptions(
     .command('similar')
     .description('the items most like one item (cosine between item embeddings; cold items too, by their text)')
     .requiredOption('--model <dir>', 'a directory written by lmrec fit')
-    .requiredOption('--item <id>', 'an item of the catalog'),
+    .requiredOption('--item <id>', 'an item of the catalog')
+    .addOption(new Option('--by <how>', "compare item embeddings ('behaviour'), codes ('content'), or 'auto': content for cold items").choices(['auto', 'behaviour', 'content'])),
 )
   .addHelpText(
     'after',

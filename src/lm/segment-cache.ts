@@ -6,7 +6,7 @@
  * entries, thread-safe, with statistics and optional persistence (atomic, checksummed).
  */
 import { LmrecError } from '../errors.js';
-import { native, type NativeCacheStats, type NativeSegmentCache } from '../native.js';
+import { native, type NativeSegmentCache } from '../native.js';
 
 export interface SegmentCacheOptions {
   /** Bytes the entries may take (values, token ids and bookkeeping). */
@@ -15,21 +15,37 @@ export interface SegmentCacheOptions {
   storage?: 'f16' | 'int8' | 'f32';
 }
 
-export type SegmentCacheStats = NativeCacheStats;
+export interface SegmentCacheStats {
+  hits: number;
+  misses: number;
+  /** Entries written (a replaced entry counts again). */
+  insertions: number;
+  evictions: number;
+  /** Entries larger than the whole budget, not cached. */
+  rejected: number;
+  entries: number;
+  /** Bytes held against the budget. */
+  bytes: number;
+  budgetBytes: number;
+  storage: 'f16' | 'int8' | 'f32';
+}
 
+/** Module-private key: lets load() wrap a cache read off the JS thread. */
 const ADOPT = Symbol('lmrec.adopt');
+type Adopt = { readonly [ADOPT]: NativeSegmentCache };
 
 export class SegmentCache {
   #native: NativeSegmentCache | undefined;
 
-  constructor(options: SegmentCacheOptions | { [ADOPT]: NativeSegmentCache }) {
+  constructor(options: SegmentCacheOptions) {
     if (typeof options !== 'object' || options === null) throw new LmrecError('SegmentCache needs { budgetBytes }', 'INVALID_ARGUMENT');
-    this.#native = ADOPT in options ? options[ADOPT] : new native.NativeSegmentCache(options);
+    this.#native = (options as Partial<Adopt>)[ADOPT] ?? new native.NativeSegmentCache(options);
   }
 
   /** Reads a cache written by save(); entries beyond `budgetBytes` (the least recent) are dropped. */
   static async load(path: string, budgetBytes: number): Promise<SegmentCache> {
-    return new SegmentCache({ [ADOPT]: await native.NativeSegmentCache.load(path, budgetBytes) });
+    const adopt: Adopt = { [ADOPT]: await native.NativeSegmentCache.load(path, budgetBytes) };
+    return new SegmentCache(adopt as unknown as SegmentCacheOptions);
   }
 
   /** The states [tokens x dim] cached for the segment, or undefined (a miss). */
