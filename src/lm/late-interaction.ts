@@ -72,6 +72,45 @@ export class LateInteraction {
     return top.hidden.slice((T - 1) * H, T * H);
   }
 
+  /**
+   * The user's state at each requested layer (above the split, up to the last), running the
+   * top blocks one at a time and stopping after the deepest asked or as soon as `stop` says
+   * so. Returns the states of the layers reached, in order. (Early exit builds on this.)
+   */
+  async encodeUserAt(history: readonly ModelInput[], layers: number[], stop?: (layer: number, state: Float32Array) => boolean): Promise<Map<number, Float32Array>> {
+    const bounds = this.#run.boundaries().filter((b) => b > this.splitLayer);
+    for (const l of layers) {
+      if (!bounds.includes(l)) throw new LmrecError(`layer ${l} is not a block boundary above the split (${bounds.join(', ')})`, 'INVALID_ARGUMENT');
+    }
+    const segs = this.#segments(history, 'history');
+    const bottoms = await this.#bottoms(segs);
+    const H = this.#lm.config.hidden;
+    const T = segs.reduce((a, s) => a + s.length, 0);
+    const max = this.#lm.config.maxPositions;
+    if (T > max) throw new LmrecError(`the segments together are ${T} tokens, more than the model's context of ${max}: use fewer events`, 'INPUT_TOO_LONG');
+    let hidden: Float32Array = new Float32Array(T * H);
+    let at = 0;
+    for (const b of bottoms) {
+      hidden.set(b, at);
+      at += b.length;
+    }
+    const positions = BigInt64Array.from({ length: T }, (_, t) => BigInt(t));
+    const bias = blockBias([[T]], T);
+    const deepest = Math.max(...layers);
+    const out = new Map<number, Float32Array>();
+    let from = this.splitLayer;
+    for (const to of bounds) {
+      if (to > deepest) break;
+      hidden = await this.#run.run(hidden, 1, T, positions, bias, from, to);
+      from = to;
+      if (!layers.includes(to)) continue;
+      const state = hidden.slice((T - 1) * H, T * H);
+      out.set(to, state);
+      if (stop?.(to, state)) break;
+    }
+    return out;
+  }
+
   /** Mean log-probability of each candidate's tokens after the history (higher is better). */
   async score(history: readonly ModelInput[], candidates: readonly ModelInput[]): Promise<Float32Array> {
     const hist = this.#segments(history, 'history');
