@@ -41,6 +41,7 @@ async function quality(): Promise<void> {
   writeSynthetic(dir, { items: 1000, users: 2000, seed: 1 });
   const lm = await LanguageModel.load(DEFAULT_MODEL_DIR);
   const budget = QUICK ? 15 : 60;
+  let swept = 0;
   const q = await compareModels({
     items: path.join(dir, 'items.jsonl'),
     events: path.join(dir, 'events.jsonl'),
@@ -48,7 +49,12 @@ async function quality(): Promise<void> {
     budget,
     sweepBudget: QUICK ? 30 : 150,
     seed: 1,
-    onProgress: (what, p) => p?.stage === 'sweep' && log(`${what}: layer ${p.layer} valid NDCG@10 ${p.validNdcg?.toFixed(4)}`),
+    // a line per finished layer (progress also comes after every epoch)
+    onProgress: (what, p) => {
+      if (p?.stage !== 'sweep' || p.done <= swept) return;
+      swept = p.done;
+      log(`${what}: layer ${p.layer} valid NDCG@10 ${p.validNdcg?.toFixed(4)}`);
+    },
   });
   await lm.close();
   console.log(`\nLayer sweep (validation, ${q.sweep.length} layers):\n${sweepTable(q.sweep, q.layer)}`);

@@ -27,6 +27,7 @@ export {
 } from './lm/language-model.js';
 export type { Precision } from './lm/onnx/ops.js';
 export { LateInteraction, type LateInteractionOptions } from './lm/late-interaction.js';
+export { EarlyExit, type EarlyExitOptions, type EarlyExitResult } from './lm/early-exit.js';
 export { SegmentCache, type SegmentCacheOptions, type SegmentCacheStats } from './lm/segment-cache.js';
 export { type ModelConfig, type DecoderConfig, type EncoderConfig } from './lm/config.js';
 export { readItems, readEvents, type ItemRecord, type EventRecord } from './data/records.js';

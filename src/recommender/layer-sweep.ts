@@ -30,6 +30,8 @@ export interface SweepOptions {
   epochs?: number | undefined;
   signal?: AbortSignal | undefined;
   onLayer?: (row: SweepRow, index: number) => void;
+  /** After every epoch of a layer's training (validation NDCG@10 when it was validated). */
+  onEpoch?: (layer: number, index: number, validNdcg: number | undefined) => void;
 }
 
 /** Sweeps the layers; returns the rows and the best layer's model (the caller owns it). */
@@ -47,6 +49,7 @@ export async function sweepLayers(o: SweepOptions): Promise<{ rows: SweepRow[]; 
       patience: 3,
       ...(o.secondsPerLayer !== undefined ? { maxSeconds: o.secondsPerLayer } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
+      onEpoch: (e) => o.onEpoch?.(layer, i, e.valid?.['NDCG@10']),
     });
     const validated = model.history.filter((e) => e.valid);
     const top = validated.reduce<Metrics | undefined>((b, e) => (!b || e.valid!['NDCG@10']! > b['NDCG@10']! ? e.valid : b), undefined);

@@ -394,6 +394,7 @@ export class Recommender {
           secondsPerLayer: sweepSeconds,
           signal: o.signal,
           onLayer: (row, i) => progress({ stage: 'sweep', done: i + 1, total: layers.length, layer: row.layer, validNdcg: row.valid['NDCG@10'] ?? NaN }),
+          onEpoch: (layer, i, ndcg) => progress({ stage: 'sweep', done: i, total: layers.length, layer, ...(ndcg !== undefined ? { validNdcg: ndcg } : {}) }),
         });
         sweepRows = swept.rows;
         if (!swept.best) throw new LmrecError('the fit was stopped before any layer was trained', 'ABORTED');
