@@ -494,9 +494,9 @@ export class Recommender {
     const H = manifest.model.hidden;
     if (scales.length !== 2 * H) throw new LmrecError(`'${dir}': the feature scaling does not match the model width`, 'CORRUPT_FILE');
     const srm = await SequentialRecommender.load(part('srm.bin'));
-    if (srm.items !== catalog.size) {
+    if (srm.items !== catalog.size || srm.info.codeDim === 0) {
       srm.close();
-      throw new LmrecError(`'${dir}': the model has ${srm.items} items, the catalog ${catalog.size}`, 'CORRUPT_FILE');
+      throw new LmrecError(`'${dir}': its model (${srm.items} items, codes ${srm.info.codeDim} wide) does not match its catalog of ${catalog.size} items`, 'CORRUPT_FILE');
     }
     for (const h of histories) for (const i of h) if (!(Number.isInteger(i) && i >= 0 && i < catalog.size)) throw new LmrecError(`'${dir}': a history names an item outside the catalog`, 'CORRUPT_FILE');
     const rec = new Recommender({
