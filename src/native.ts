@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import bindings from 'bindings';
 import { LmrecError } from './errors.js';
+import type { SegmentCacheStats } from './lm/segment-cache.js';
 import type { SrmInfo } from './srm/sequential-recommender.js';
 
 export interface NativeSearchResult {
@@ -261,24 +262,12 @@ export interface NativeLmTrainerConstructor {
   loadCheckpoint(path: string): Promise<NativeLmTrainer>;
 }
 
-export interface NativeCacheStats {
-  hits: number;
-  misses: number;
-  insertions: number;
-  evictions: number;
-  rejected: number;
-  entries: number;
-  bytes: number;
-  budgetBytes: number;
-  storage: 'f16' | 'int8' | 'f32';
-}
-
 export interface NativeSegmentCache {
   get(model: string, layer: number, tokens: Int32Array, dim: number): Float32Array | null;
   put(model: string, layer: number, tokens: Int32Array, states: Float32Array): boolean;
   keepOnly(model: string): void;
   clear(): void;
-  stats(): NativeCacheStats;
+  stats(): SegmentCacheStats;
   save(path: string): Promise<void>;
   /** The concurrency check of native/core/cache/stress.h (tests). */
   stress(threads: number, opsPerThread: number, seed: number): Promise<{ ops: number; hits: number; wrongValues: number; overBudget: number; maxBytes: number }>;
