@@ -10,6 +10,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LmrecError } from '../src/errors.js';
 import { writeSynthetic, type SyntheticData } from '../src/data/synthetic.js';
+import { LateInteraction } from '../src/lm/late-interaction.js';
+import { LanguageModel } from '../src/lm/language-model.js';
+import { DEFAULT_MODEL_DIR } from '../src/pretrain/pretrain.js';
 import { Recommender } from '../src/recommender/recommender.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'lmrec-rec-'));
@@ -228,6 +231,29 @@ describe('Recommender', () => {
     await expect(Recommender.fit({ items, events, budget: 'soon' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(Recommender.fit({ items, events, dim: 3 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(Recommender.fit({ items: [{ id: 'a', fields: { title: '' } }], events: [{ user: 'u', item: 'a' }] })).rejects.toMatchObject({ code: 'INVALID_DATA' });
+  });
+
+  it('rerank: the LM reads the history as text; weight 0 is recommend(), else SRM + weight x LM log-probability', async () => {
+    const lm = await LanguageModel.load(DEFAULT_MODEL_DIR, { blockSize: 2, threads: 1 });
+    const li = new LateInteraction(lm, { splitLayer: 2 });
+    try {
+      const plain = rec.recommend({ user: 'u5', k: 5 });
+      expect(await rec.rerank({ user: 'u5', k: 5 }, { model: li, weight: 0, candidates: 20 })).toEqual(plain);
+      const fused = await rec.rerank({ user: 'u5', k: 5 }, { model: li, weight: 2, candidates: 20, events: 4 });
+      expect(fused).toHaveLength(5);
+      expect(fused.fallback).toBeNull();
+      const srmTop = rec.recommend({ user: 'u5', k: 20 });
+      const title = (id: string) => rec.item(id)!.fields.title!;
+      const texts = history('u5').slice(-4).map(title);
+      const lmScores = await li.score(texts, fused.map((x) => title(x.id)));
+      fused.forEach((x, i) => expect(x.score).toBeCloseTo(srmTop.find((y) => y.id === x.id)!.score + 2 * lmScores[i]!, 3));
+      for (let i = 1; i < fused.length; i++) expect(fused[i - 1]!.score).toBeGreaterThanOrEqual(fused[i]!.score);
+      expect((await rec.rerank({ user: 'nobody', k: 3 }, { model: li })).fallback).toBe('popularity');
+      await expect(rec.rerank({ user: 'u5', k: 5 }, { model: li, candidates: 2 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    } finally {
+      li.close();
+      await lm.close();
+    }
   });
 
   it('a fit aborted after the first layer returns the best model so far', async () => {

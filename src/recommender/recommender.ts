@@ -23,6 +23,7 @@ import { LmrecError } from '../errors.js';
 import { collectInteractions, IdMap } from '../data/interactions.js';
 import { readEvents, readItems, type EventRecord, type ItemRecord } from '../data/records.js';
 import { evaluate, leaveOneOut, type LeaveOneOut, type Metrics } from '../eval/leave-one-out.js';
+import type { LateInteraction } from '../lm/late-interaction.js';
 import { LanguageModel, type Pooling } from '../lm/language-model.js';
 import { renderItemTexts, compileItemTemplate } from '../pretrain/behaviour-text.js';
 import { DEFAULT_MODEL_DIR } from '../pretrain/pretrain.js';
@@ -560,6 +561,48 @@ export class Recommender {
   }
 
   /**
+   * recommend(), re-ranked by a language model reading the history as text (late
+   * interaction): the SRM's best `candidates` (default 50) are scored again as
+   *   fused_i = u·e_i + weight · mean log p(text_i | texts of the last `events` history items)
+   * (the LM's mean per-token log-probability of the item's text after the history's), and the
+   * k best fused scores are returned. Off the default path: it costs an LM run per request and
+   * helps only with a model that knows the catalog (e.g. from `lmrec pretrain`). A request
+   * without a known history is answered by popularity, as recommend() does.
+   */
+  async rerank(request: RecommendRequest, stage: { model: LateInteraction; weight?: number; candidates?: number; events?: number }): Promise<Recommendations> {
+    const k = checkK(request?.k ?? 10);
+    const weight = stage.weight ?? 1;
+    const n = stage.candidates ?? 50;
+    const m = stage.events ?? 20;
+    if (!(Number.isFinite(weight) && weight >= 0)) throw new LmrecError('weight must be a number >= 0', 'INVALID_ARGUMENT');
+    if (!Number.isInteger(n) || n < k || n > MAX_K) throw new LmrecError(`candidates must be an integer from k (${k}) to ${MAX_K}`, 'INVALID_ARGUMENT');
+    if (!Number.isInteger(m) || m < 1) throw new LmrecError('events must be a positive integer', 'INVALID_ARGUMENT');
+    const first = this.recommend({ ...request, k: n });
+    if (first.fallback || first.length === 0) return result(first.slice(0, k), first.fallback, first.ignored);
+    const u = request.user === undefined ? undefined : this.#users.get(request.user);
+    const history = [...(u === undefined ? [] : this.#histories[u]!), ...this.#itemNumbers(request.history ?? [], 'history', true).items].slice(-m);
+    const template = this.#template([]);
+    const text = (i: number) => template.render(this.#catalog.fields[i]!);
+    const historyTexts = history.map(text).filter((t) => t.trim().length > 0);
+    const ids = first.map((x) => this.#catalog.ids.get(x.id)!);
+    const withText = ids.flatMap((i, j) => (text(i).trim().length > 0 ? [j] : []));
+    if (historyTexts.length === 0 || withText.length === 0) return result(first.slice(0, k), null, first.ignored);
+    const lm = await stage.model.score(historyTexts, withText.map((j) => text(ids[j]!)));
+    const fused = first.map((x) => ({ id: x.id, score: x.score }));
+    // items without text keep the SRM score alone: the LM cannot read them
+    withText.forEach((j, i) => (fused[j]!.score += weight * lm[i]!));
+    fused.sort((a, b) => b.score - a.score || this.#catalog.ids.get(a.id)! - this.#catalog.ids.get(b.id)!);
+    return result(fused.slice(0, k), null, first.ignored);
+  }
+
+  /** The fit's item template over the catalog's fields (and `extra` ones, of items being added). */
+  #template(extra: string[]): ReturnType<typeof compileItemTemplate> {
+    const fields = new Set(extra);
+    for (const f of this.#catalog.fields) for (const name of Object.keys(f)) fields.add(name);
+    return compileItemTemplate(this.#manifest.template, [...fields]);
+  }
+
+  /**
    * Items most like `id`, best first, the item itself left out: cosine between item
    * embeddings (`by: 'behaviour'`, ID + code) or between their codes alone (`'content'`).
    * The default, 'auto', compares a cold item (no ID embedding) by content, since its
@@ -593,7 +636,7 @@ export class Recommender {
       const probe = new Catalog();
       probe.add(items); // validates ids before anything changes
       for (const it of items) if (this.#catalog.ids.get(it.id) !== undefined) throw new LmrecError(`item '${it.id}' is already in the catalog`, 'DUPLICATE_ID');
-      const template = compileItemTemplate(this.#manifest.template, [...new Set(items.flatMap((it) => Object.keys(it.fields ?? {})))]);
+      const template = this.#template(items.flatMap((it) => Object.keys(it.fields ?? {})));
       const texts = items.map((it) => template.render(it.fields ?? {}));
       const lm = await this.#languageModel();
       const [raw] = await encodeItemStates(lm, texts, [this.#manifest.layer], { pooling: this.#manifest.pooling });
