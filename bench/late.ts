@@ -13,6 +13,9 @@
  * Early exit above the lowest split: heads fitted on 40 users, thresholds on 25 for an NDCG@10
  * loss of at most 1% against the late-interaction ranking without exit; 15 test users give the
  * mean latency against no exit, the realised loss and the exit-depth histogram.
+ * Cache traffic: the synthetic benchmark's users (1,000 items, 2,000 users) request their state
+ * from their last 20 events through the bundled default model (split 2 of 4) with a cache that
+ * holds about half the catalog: hit rate, evictions, bytes against the budget.
  * Writes bench/results/late.json and prints tables.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -25,6 +28,8 @@ import { EarlyExit } from '../src/lm/early-exit.js';
 import { LateInteraction } from '../src/lm/late-interaction.js';
 import { LanguageModel } from '../src/lm/language-model.js';
 import { SegmentCache } from '../src/lm/segment-cache.js';
+import { generateSynthetic } from '../src/data/synthetic.js';
+import { DEFAULT_MODEL_DIR } from '../src/pretrain/pretrain.js';
 import { Random } from '../src/util/random.js';
 import { printTable, writeJson } from './measure.js';
 import { initSource } from './random-weights.js';
@@ -129,10 +134,37 @@ async function main(): Promise<void> {
     console.log(`\nearly exit above split ${earlyExit.split} (exits ${earlyExit.exits.join(', ')}; ${earlyExit.testUsers} test users):`);
     console.log(`  mean ms: ${earlyExit.meanMs.toFixed(1)} against ${earlyExit.baselineMeanMs.toFixed(1)} without exit (${earlyExit.speedup.toFixed(2)}x); NDCG@10 loss ${(earlyExit.ndcgLoss * 100).toFixed(2)}%`);
     console.log(`  exit depths: ${JSON.stringify(earlyExit.histogram)}`);
-    writeJson(path.join(here, 'results', 'late.json'), { date: new Date().toISOString(), model: SHAPE, events: EVENTS, tokensPerEvent: TOKENS, candidates: CANDIDATES, rows, earlyExit });
+    const traffic = await cacheTraffic();
+    console.log(`\nsegment cache on the synthetic benchmark's traffic (2,000 users' last 20 events, default model, split 2, fp16):`);
+    for (const t of traffic) {
+      console.log(`  budget ${(t.budgetBytes / 2 ** 20).toFixed(1)} MiB: hit rate ${t.hitRate.toFixed(3)} (${t.hits} hits, ${t.misses} misses), ${t.evictions} evictions, ${t.entries} entries, ${(t.bytes / 2 ** 20).toFixed(2)} MiB held`);
+    }
+    writeJson(path.join(here, 'results', QUICK ? 'late-quick.json' : 'late.json'), { date: new Date().toISOString(), model: SHAPE, events: EVENTS, tokensPerEvent: TOKENS, candidates: CANDIDATES, rows, earlyExit, traffic });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The segment cache under the synthetic benchmark's users, with the bundled default model. */
+async function cacheTraffic() {
+  const data = generateSynthetic({ items: 1000, users: 2000, seed: 1 });
+  const title = new Map(data.items.map((it) => [it.id, it.title]));
+  const byUser = new Map<string, string[]>();
+  for (const e of data.events) (byUser.get(e.user) ?? byUser.set(e.user, []).get(e.user)!).push(title.get(e.item)!);
+  const lm = await LanguageModel.load(DEFAULT_MODEL_DIR, { blockSize: 2 });
+  const out = [];
+  // a title's entry is about 7 KB (13 tokens x 256 x 2 bytes): a quarter of the catalog, then all of it
+  for (const budgetBytes of [1.5 * 2 ** 20, 8 * 2 ** 20]) {
+    const cache = new SegmentCache({ budgetBytes });
+    const li = new LateInteraction(lm, { splitLayer: 2, cache });
+    console.error(`cache traffic: 2,000 users, budget ${budgetBytes / 2 ** 20} MiB`);
+    for (const history of byUser.values()) await li.encodeUser(history.slice(-20));
+    const s = cache.stats;
+    li.close();
+    out.push({ requests: byUser.size, budgetBytes, hits: s.hits, misses: s.misses, hitRate: s.hits / (s.hits + s.misses), evictions: s.evictions, entries: s.entries, bytes: s.bytes });
+  }
+  await lm.close();
+  return out;
 }
 
 /** Early exit above the lowest split, against the same late interaction without exit. */
