@@ -24,14 +24,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeDecoderCheckpoint } from '../src/lm/checkpoint-writer.js';
 import type { DecoderConfig } from '../src/lm/config.js';
-import { EarlyExit } from '../src/lm/early-exit.js';
+import { EarlyExit, ndcgAgainst } from '../src/lm/early-exit.js';
 import { LateInteraction } from '../src/lm/late-interaction.js';
 import { LanguageModel } from '../src/lm/language-model.js';
 import { SegmentCache } from '../src/lm/segment-cache.js';
 import { generateSynthetic } from '../src/data/synthetic.js';
 import { DEFAULT_MODEL_DIR } from '../src/pretrain/pretrain.js';
 import { Random } from '../src/util/random.js';
-import { printTable, writeJson } from './measure.js';
+import { latencyStats, printTable, writeJson } from './measure.js';
 import { initSource } from './random-weights.js';
 
 const QUICK = process.argv.includes('--quick');
@@ -44,8 +44,8 @@ const CANDIDATES = 50;
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 function stats(ms: number[]): { runs: number; p50: number; p99: number; mean: number } {
-  const s = [...ms].sort((a, b) => a - b);
-  return { runs: s.length, p50: s[Math.floor(s.length / 2)]!, p99: s[Math.min(s.length - 1, Math.floor(0.99 * s.length))]!, mean: s.reduce((a, b) => a + b, 0) / s.length };
+  const { calls, p50, p99, mean } = latencyStats(ms);
+  return { runs: calls, p50, p99, mean };
 }
 
 function ranking(user: Float32Array, cands: Float32Array[]): number[] {
@@ -190,22 +190,10 @@ async function earlyExitRows(lm: LanguageModel, segment: () => number[], candida
     t0 = performance.now();
     const r = await ee.rank(h, candidates);
     exit += performance.now() - t0;
-    loss += 1 - agreement(ranking(full, candidates), Array.from(r.scores.keys()).sort((a, b) => r.scores[b]! - r.scores[a]! || a - b));
+    loss += 1 - ndcgAgainst(Array.from(r.scores.keys()).sort((a, b) => r.scores[b]! - r.scores[a]! || a - b), ranking(full, candidates), 10);
   }
   li.close();
   return { split, exits, thresholds: ee.thresholds, testUsers: test.length, meanMs: exit / test.length, baselineMeanMs: base / test.length, speedup: base / exit, ndcgLoss: loss / test.length, histogram: ee.histogram };
-}
-
-/** NDCG@10 of `rank` with the final ranking's top 10 as the relevant items. */
-function agreement(final: number[], rank: number[]): number {
-  const top = new Set(final.slice(0, 10));
-  let dcg = 0;
-  let ideal = 0;
-  for (let i = 0; i < 10; i++) {
-    if (top.has(rank[i]!)) dcg += 1 / Math.log2(i + 2);
-    ideal += 1 / Math.log2(i + 2);
-  }
-  return dcg / ideal;
 }
 
 await main();

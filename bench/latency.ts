@@ -14,21 +14,15 @@ import { generateSynthetic } from '../src/data/synthetic.js';
 import { SequentialRecommender } from '../src/srm/sequential-recommender.js';
 import { VectorIndex } from '../src/vector-index/vector-index.js';
 import { clusteredQueries, clusteredVectors } from '../src/tools.js';
-import { printTable, writeJson } from './measure.js';
+import { latencyStats, printTable, writeJson, type LatencyStats } from './measure.js';
 
 const QUICK = process.argv.includes('--quick');
 
-interface Stats {
-  calls: number;
-  p50: number;
-  p99: number;
-  max: number;
-}
+type Stats = Omit<LatencyStats, 'mean'>;
 
 function stats(ms: number[]): Stats {
-  const s = [...ms].sort((a, b) => a - b);
-  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
-  return { calls: s.length, p50: q(0.5), p99: q(0.99), max: s.at(-1)! };
+  const { calls, p50, p99, max } = latencyStats(ms);
+  return { calls, p50, p99, max };
 }
 
 const tick = () => new Promise<void>((r) => setImmediate(r));

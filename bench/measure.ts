@@ -34,3 +34,18 @@ export function printTable(rows: Record<string, unknown>[], columns: string[]): 
   console.log(line(widths.map((w) => '-'.repeat(w))));
   for (const r of rows) console.log(line(columns.map((c) => cell(r[c]))));
 }
+
+/** Latency percentiles of a set of call times in ms (index floor(p * n) of the sorted times). */
+export interface LatencyStats {
+  calls: number;
+  p50: number;
+  p99: number;
+  max: number;
+  mean: number;
+}
+
+export function latencyStats(ms: number[]): LatencyStats {
+  const s = [...ms].sort((a, b) => a - b);
+  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
+  return { calls: s.length, p50: q(0.5), p99: q(0.99), max: s.at(-1)!, mean: s.reduce((a, b) => a + b, 0) / s.length };
+}

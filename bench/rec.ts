@@ -23,7 +23,7 @@ import { compareModels, qualityMarkdown } from '../src/recommender/quality-table
 import { Recommender, type RecommendRequest } from '../src/recommender/recommender.js';
 import { writeFileAtomic } from '../src/util/atomic-file.js';
 import { Random } from '../src/util/random.js';
-import { printTable, writeJson } from './measure.js';
+import { latencyStats, printTable, writeJson } from './measure.js';
 
 const args = process.argv.slice(2);
 const QUICK = args.includes('--quick');
@@ -87,12 +87,6 @@ function bytesPerItem(): void {
   result.bytesPerItem = rows;
 }
 
-function stats(ms: number[]): { calls: number; p50: number; p99: number; max: number } {
-  const s = [...ms].sort((a, b) => a - b);
-  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
-  return { calls: s.length, p50: q(0.5), p99: q(0.99), max: s.at(-1)! };
-}
-
 async function scale(): Promise<void> {
   const items = QUICK ? 20_000 : 100_000;
   const users = QUICK ? 10_000 : 50_000;
@@ -132,7 +126,8 @@ async function scale(): Promise<void> {
       rec.recommend(r);
       ms.push(performance.now() - s);
     }
-    rows.push({ case: name, ...stats(ms) });
+    const { calls, p50, p99, max } = latencyStats(ms);
+    rows.push({ case: name, calls, p50, p99, max });
   }
   console.log(`\nrecommend() on ${items} items, one thread, ms (fit ${fitSeconds.toFixed(0)} s, peak RSS ${peakRssMb.toFixed(0)} MB):`);
   printTable(rows, ['case', 'calls', 'p50', 'p99', 'max']);

@@ -10,7 +10,8 @@ import { runDemo } from './demo.js';
 import { runColdItemsEval, runEval } from './eval.js';
 import { budget, fieldValue, fraction, idList, layerChoice, layerList, nonNegative, nonNegativeInt, positive, positiveInt } from './options.js';
 import { runDistill, runPretrain } from './pretrain.js';
-import { interruptOnCtrlC, runFit, runRecommend, runSimilar, runSweep, type FitCommandOptions, type ModelCommandOptions, type RecommendCommandOptions, type SimilarCommandOptions } from './recommender.js';
+import { interruptOnCtrlC } from './interrupt.js';
+import { runFit, runRecommend, runSimilar, runSweep, type FitCommandOptions, type ModelCommandOptions, type RecommendCommandOptions, type SimilarCommandOptions } from './recommender.js';
 
 type TrainingCliOptions = { budget?: number; json?: boolean } & Record<string, unknown>;
 
@@ -358,14 +359,9 @@ program
     }
     // The first Ctrl-C stops training at its next step and the evaluation goes on with the best
     // weights; a second one exits at once.
-    const interrupt = new AbortController();
-    process.once('SIGINT', () => {
-      process.stderr.write('lmrec: stopping training (Ctrl-C again to quit)\n');
-      interrupt.abort();
-      process.once('SIGINT', () => process.exit(130));
-    });
+    const signal = interruptOnCtrlC('stopping training');
     const srm: SrmFitOptions | false = opts.srm && {
-      signal: interrupt.signal,
+      signal,
       epochs: opts.srmEpochs,
       patience: opts.srmPatience,
       dim: opts.srmDim,

@@ -1,18 +1,10 @@
 /** `lmrec pretrain` and `lmrec distill`: run the API with a progress bar, Ctrl-C and a printed report. */
 import { distill, type DistillOptions, type DistillReport } from '../pretrain/distill.js';
 import { pretrain, type PretrainOptions, type PretrainReport } from '../pretrain/pretrain.js';
+import { interruptOnCtrlC } from './interrupt.js';
 import { trainingBar } from './train-progress.js';
 
-/** The first Ctrl-C stops training at its next step (a checkpoint is written); a second exits. */
-function interruptSignal(): AbortSignal {
-  const interrupt = new AbortController();
-  process.once('SIGINT', () => {
-    process.stderr.write('\nlmrec: stopping at the next step, writing a checkpoint (Ctrl-C again to quit)\n');
-    interrupt.abort();
-    process.once('SIGINT', () => process.exit(130));
-  });
-  return interrupt.signal;
-}
+const STOP = 'stopping at the next step, writing a checkpoint';
 
 function metricsLine(name: string, m: Record<string, number> | undefined): string {
   if (!m || m['NDCG@10'] === undefined) return `  ${name}: (no user with 3+ events to evaluate)`;
@@ -24,7 +16,7 @@ export async function runPretrain(options: Omit<PretrainOptions, 'signal' | 'onP
   const bar = trainingBar(process.stderr);
   let report: PretrainReport;
   try {
-    report = await pretrain({ ...options, signal: interruptSignal(), onProgress: bar.update });
+    report = await pretrain({ ...options, signal: interruptOnCtrlC(STOP), onProgress: bar.update });
   } finally {
     bar.stop();
   }
@@ -50,7 +42,7 @@ export async function runDistill(options: Omit<DistillOptions, 'signal' | 'onPro
   const bar = trainingBar(process.stderr);
   let report: DistillReport;
   try {
-    report = await distill({ ...options, signal: interruptSignal(), onProgress: bar.update });
+    report = await distill({ ...options, signal: interruptOnCtrlC(STOP), onProgress: bar.update });
   } finally {
     bar.stop();
   }

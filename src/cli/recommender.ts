@@ -112,16 +112,6 @@ export interface SimilarCommandResult {
 }
 
 /** The first Ctrl-C aborts `signal` (the command finishes with what it has); a second exits at once. */
-export function interruptOnCtrlC(message: string): AbortSignal {
-  const interrupt = new AbortController();
-  process.once('SIGINT', () => {
-    process.stderr.write(`\nlmrec: ${message} (Ctrl-C again to quit)\n`);
-    interrupt.abort();
-    process.once('SIGINT', () => process.exit(130));
-  });
-  return interrupt.signal;
-}
-
 export function metricsText(m: Metrics | undefined): string {
   if (!m || m['NDCG@10'] === undefined) return '-';
   return `HR@10 ${m['HR@10']!.toFixed(4)}  NDCG@10 ${m['NDCG@10']!.toFixed(4)}`;

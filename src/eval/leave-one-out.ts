@@ -182,10 +182,16 @@ function harmonic(m: number): number {
   return Math.log(m) + EULER_GAMMA + 1 / (2 * m) - inv2 * (1 / 12 - inv2 * (1 / 120 - inv2 / 252));
 }
 
-/** The baseline every model must beat: items by their count in the training sequences. */
-export function popularityScorer(train: Int32Array[], items: number): Scorer {
+/** Each item's count in the training sequences. */
+export function trainingCounts(train: Int32Array[], items: number): Float32Array {
   const counts = new Float32Array(items);
   for (const seq of train) for (const i of seq) counts[i]! += 1;
+  return counts;
+}
+
+/** The baseline every model must beat: items by their count in the training sequences. */
+export function popularityScorer(train: Int32Array[], items: number): Scorer {
+  const counts = trainingCounts(train, items);
   return (splits) => {
     const rows = new Float32Array(items * splits.length);
     for (let j = 0; j < splits.length; j++) rows.set(counts, j * items);

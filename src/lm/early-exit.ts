@@ -144,7 +144,7 @@ function confidence(scores: Float32Array, k: number): number {
 }
 
 /** NDCG@k of a ranking whose relevant items are the final ranking's top k. */
-function ndcgAgainst(rank: number[], final: number[], k: number): number {
+export function ndcgAgainst(rank: number[], final: number[], k: number): number {
   const relevant = new Set(final.slice(0, k));
   let dcg = 0;
   let ideal = 0;

@@ -170,7 +170,15 @@ export class LateInteraction {
   async #bottoms(segs: Int32Array[]): Promise<Float32Array[]> {
     const H = this.#lm.config.hidden;
     const out: (Float32Array | undefined)[] = segs.map((s) => this.cache.get(this.modelId, this.splitLayer, s, H));
-    const missing = [...new Set(segs.flatMap((s, i) => (out[i] ? [] : [i])))];
+    // a segment repeated in the request (an item seen twice) runs once
+    const firstOf = new Map<string, number>();
+    const missing = segs.flatMap((s, i) => {
+      if (out[i]) return [];
+      const key = s.join(',');
+      if (firstOf.has(key)) return [];
+      firstOf.set(key, i);
+      return [i];
+    });
     if (missing.length > 0) {
       const runs = missing.map((i) => segs[i]!);
       const T = Math.max(...runs.map((s) => s.length));
@@ -183,6 +191,7 @@ export class LateInteraction {
         this.cache.put(this.modelId, this.splitLayer, segs[i]!, states);
         out[i] = states;
       });
+      segs.forEach((s, i) => (out[i] ??= out[firstOf.get(s.join(','))!]));
     }
     return out as Float32Array[];
   }

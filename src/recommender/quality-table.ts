@@ -8,12 +8,12 @@
 import { LmrecError } from '../errors.js';
 import { readCatalogIds, readInteractions } from '../data/interactions.js';
 import { beyondAccuracy } from '../eval/beyond-accuracy.js';
-import { evaluate, leaveOneOut, popularityScorer, type Metrics, type Scorer } from '../eval/leave-one-out.js';
+import { evaluate, leaveOneOut, popularityScorer, trainingCounts, type Metrics, type Scorer } from '../eval/leave-one-out.js';
 import type { LanguageModel } from '../lm/language-model.js';
 import { SequentialRecommender } from '../srm/sequential-recommender.js';
 import { Random } from '../util/random.js';
 import type { SweepRow } from './layer-sweep.js';
-import { Recommender, type FitProgress, type RecommenderFitOptions } from './recommender.js';
+import { DEFAULT_SRM, Recommender, type FitProgress, type RecommenderFitOptions } from './recommender.js';
 
 export interface QualityRow {
   model: string;
@@ -72,8 +72,7 @@ export async function compareModels(o: QualityOptions): Promise<QualityResult> {
   const warmTest = split.test.filter((s) => !cold.has(s.target));
   const coldTest = split.test.filter((s) => cold.has(s.target));
   const items = catalog.size;
-  const popularity = new Float32Array(items);
-  for (const s of train) for (const i of s) popularity[i]! += 1;
+  const popularity = trainingCounts(train, items);
 
   const score = async (model: string, scorer: Scorer, seconds: number): Promise<QualityRow> => ({
     model,
@@ -87,7 +86,8 @@ export async function compareModels(o: QualityOptions): Promise<QualityResult> {
   o.onProgress?.('ID-only SRM');
   let t0 = performance.now();
   const srm = await SequentialRecommender.fit(train, items, {
-    ...{ dim: 64, blocks: 2, heads: 1, maxLen: 50, dropout: 0.2, ...o.srm },
+    ...DEFAULT_SRM,
+    ...o.srm,
     valid: split.valid,
     maxSeconds: o.budget,
     ...(o.seed !== undefined ? { seed: o.seed } : {}),

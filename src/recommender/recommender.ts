@@ -187,7 +187,8 @@ const MAX_K = 10_000;
 /** Users that validation (early stopping) and the test metrics score, a seeded sample beyond it. */
 const MAX_EVAL_USERS = 5000;
 const RESCORE = 4;
-const DEFAULT_SRM = { dim: 64, blocks: 2, heads: 1, maxLen: 50, dropout: 0.2 };
+/** The SRM's settings unless fit's `srm` says otherwise. */
+export const DEFAULT_SRM = { dim: 64, blocks: 2, heads: 1, maxLen: 50, dropout: 0.2 };
 
 const fitSchema = z.strictObject({
   items: z.union([z.string().min(1), z.array(z.any())]),
@@ -232,6 +233,7 @@ export class Recommender {
   #srm: SequentialRecommender | undefined;
   #serving!: Serving;
   #popular: Int32Array | undefined;
+  #catalogTemplate: ReturnType<typeof compileItemTemplate> | undefined;
   #lm: LanguageModel | undefined;
   #lmOwned = false; // loaded here (closed with the recommender), not the caller's
   // background work (SRM updates, items added), one at a time, in order
@@ -545,19 +547,24 @@ export class Recommender {
   recommend(request: RecommendRequest): Recommendations {
     const r = request ?? ({} as RecommendRequest);
     const k = checkK(r.k ?? 10);
-    if (r.user !== undefined && typeof r.user !== 'string') throw new LmrecError('user must be a string id', 'INVALID_ARGUMENT');
-    const u = r.user === undefined ? undefined : this.#users.get(r.user);
-    const stored = u === undefined ? [] : this.#histories[u]!;
-    const extra = this.#itemNumbers(r.history ?? [], 'history', true);
-    const history = extra.items.length ? [...stored, ...extra.items] : stored;
+    const { history, ignored } = this.#requestHistory(r);
     const excluded = new Set<number>(this.#itemNumbers(r.exclude ?? [], 'exclude', true).items);
     if (r.excludeSeen ?? true) for (const i of history) excluded.add(i);
     const only = this.#admitted(r.filter);
     const srm = this.#live();
     const state = history.length > 0 ? srm.userVector(history) : undefined;
-    if (!state) return this.#popularity(k, excluded, only, extra.ignored);
+    if (!state) return this.#popularity(k, excluded, only, ignored);
     const found = this.#serving.index.search(state, k, { rescore: RESCORE, exclude: [...excluded], ...(only ? { only } : {}) });
-    return result(found.ids.map((i, j) => ({ id: this.#catalog.ids.name(i), score: found.scores[j]! })), null, extra.ignored);
+    return result(found.ids.map((i, j) => ({ id: this.#catalog.ids.name(i), score: found.scores[j]! })), null, ignored);
+  }
+
+  /** A request's history: the user's stored one, then the request's own items (unknown ones skipped and counted). */
+  #requestHistory(r: RecommendRequest): { history: number[]; ignored: number } {
+    if (r.user !== undefined && typeof r.user !== 'string') throw new LmrecError('user must be a string id', 'INVALID_ARGUMENT');
+    const u = r.user === undefined ? undefined : this.#users.get(r.user);
+    const stored = u === undefined ? [] : this.#histories[u]!;
+    const extra = this.#itemNumbers(r.history ?? [], 'history', true);
+    return { history: extra.items.length ? [...stored, ...extra.items] : stored, ignored: extra.ignored };
   }
 
   /**
@@ -579,8 +586,7 @@ export class Recommender {
     if (!Number.isInteger(m) || m < 1) throw new LmrecError('events must be a positive integer', 'INVALID_ARGUMENT');
     const first = this.recommend({ ...request, k: n });
     if (first.fallback || first.length === 0) return result(first.slice(0, k), first.fallback, first.ignored);
-    const u = request.user === undefined ? undefined : this.#users.get(request.user);
-    const history = [...(u === undefined ? [] : this.#histories[u]!), ...this.#itemNumbers(request.history ?? [], 'history', true).items].slice(-m);
+    const history = this.#requestHistory(request).history.slice(-m);
     const template = this.#template([]);
     const text = (i: number) => template.render(this.#catalog.fields[i]!);
     const historyTexts = history.map(text).filter((t) => t.trim().length > 0);
@@ -595,11 +601,17 @@ export class Recommender {
     return result(fused.slice(0, k), null, first.ignored);
   }
 
-  /** The fit's item template over the catalog's fields (and `extra` ones, of items being added). */
+  /**
+   * The fit's item template over the catalog's fields (and `extra` ones, of items being
+   * added); the catalog's own is compiled once and kept until items are added.
+   */
   #template(extra: string[]): ReturnType<typeof compileItemTemplate> {
+    if (extra.length === 0 && this.#catalogTemplate) return this.#catalogTemplate;
     const fields = new Set(extra);
     for (const f of this.#catalog.fields) for (const name of Object.keys(f)) fields.add(name);
-    return compileItemTemplate(this.#manifest.template, [...fields]);
+    const compiled = compileItemTemplate(this.#manifest.template, [...fields]);
+    if (extra.length === 0) this.#catalogTemplate = compiled;
+    return compiled;
   }
 
   /**
@@ -647,6 +659,7 @@ export class Recommender {
       await srm.addItems(features);
       this.#catalog.add(items);
       this.#popular = undefined;
+      this.#catalogTemplate = undefined;
       await this.#reindex();
       return items.map((it) => it.id);
     });
