@@ -27,7 +27,8 @@ export {
 } from './lm/language-model.js';
 export type { Precision } from './lm/onnx/ops.js';
 export { LateInteraction, type LateInteractionOptions } from './lm/late-interaction.js';
-export { EarlyExit, type EarlyExitOptions, type EarlyExitResult } from './lm/early-exit.js';
+export { EarlyExit, type EarlyExitOptions, type EarlyExitResult, type ExitScoring } from './lm/early-exit.js';
+export { ItemHead } from './lm/item-head.js';
 export { SegmentCache, type SegmentCacheOptions, type SegmentCacheStats } from './lm/segment-cache.js';
 export { type ModelConfig, type DecoderConfig, type EncoderConfig } from './lm/config.js';
 export { readItems, readEvents, type ItemRecord, type EventRecord } from './data/records.js';

@@ -231,6 +231,8 @@ export interface NativeLmInferenceOptions {
   threads?: number | undefined;
   /** Tokens a window holds (0 or absent: the training options' context). */
   context?: number | undefined;
+  /** Bottom layers attending within each event's segment, as late interaction serves them (absent: the training options'). */
+  localLayers?: number | undefined;
 }
 
 export interface NativeLmTrainer {

@@ -79,6 +79,14 @@ describe('EarlyExit', () => {
     expect(headAgree).toBeGreaterThan(rawAgree);
   });
 
+  it('a scoring function (an item head, say) ranks as the candidate vectors it computes', async () => {
+    const asFunction = (state: Float32Array) => Float32Array.from(candidates, (c) => dot(c, state));
+    const a = await EarlyExit.fit(li, 6, train, valid, candidates, { exits: [3, 4], targetLoss: 0.2, k: 5 });
+    const b = await EarlyExit.fit(li, 6, train, valid, asFunction, { exits: [3, 4], targetLoss: 0.2, k: 5 });
+    for (const l of [3, 4]) expect(b.thresholds[l]).toBeCloseTo(a.thresholds[l]!, 4);
+    for (const h of test) expect((await b.rank(h, asFunction)).layer).toBe((await a.rank(h, candidates)).layer);
+  });
+
   it('bad settings are typed errors', async () => {
     await expect(EarlyExit.fit(li, 6, train, valid, candidates, { exits: [2] })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(EarlyExit.fit(li, 6, train, valid, candidates, { exits: [6] })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });

@@ -130,6 +130,15 @@ Napi::Object options_to_js(Napi::Env env, const lm::TrainOptions& t) {
   return o;
 }
 
+// { threads?, context?, localLayers? } of evaluate, itemScores and lastHidden.
+lm::Trainer::Inference parse_inference(const Napi::Object& o) {
+  lm::Trainer::Inference how;
+  how.threads = parse_threads(o);
+  how.context = u32_or(o, "context", 0, 1u << 20);
+  if (!o.Get("localLayers").IsUndefined()) how.local_layers = int(count(o.Get("localLayers"), "localLayers", 1024));
+  return how;
+}
+
 Napi::Float32Array float32_copy(Napi::Env env, const float* p, size_t n) {
   auto a = Napi::Float32Array::New(env, n);
   std::copy_n(p, n, a.Data());
@@ -272,13 +281,12 @@ class LmTrainerWrap : public Napi::ObjectWrap<LmTrainerWrap> {
     return guard(info.Env(), [&]() -> Napi::Value {
       auto c = read_corpus(arg(info, 0));
       const Napi::Object o = options_object(arg(info, 1));
-      const int threads = parse_threads(o);
-      const uint32_t context = u32_or(o, "context", 0, 1u << 20);
+      const lm::Trainer::Inference how = parse_inference(o);
       TrainerPtr t = live();
       auto slot = std::make_shared<Slot>(busy_);
       auto r = std::make_shared<lm::EvalReport>();
       return PromiseWorker::run(
-          info.Env(), "lmrec.lm.evaluate", [t, c, r, slot, threads, context] { *r = t->evaluate(*c, context, threads); },
+          info.Env(), "lmrec.lm.evaluate", [t, c, r, slot, how] { *r = t->evaluate(*c, how); },
           [r](Napi::Env env) -> Napi::Value {
             Napi::Object o = Napi::Object::New(env);
             o.Set("lmLoss", r->lm_loss);
@@ -295,8 +303,7 @@ class LmTrainerWrap : public Napi::ObjectWrap<LmTrainerWrap> {
     return guard(info.Env(), [&]() -> Napi::Value {
       auto c = read_corpus(arg(info, 0));
       const Napi::Object o = options_object(arg(info, 1));
-      const int threads = parse_threads(o);
-      const uint32_t context = u32_or(o, "context", 0, 1u << 20);
+      const lm::Trainer::Inference how = parse_inference(o);
       TrainerPtr t = live();
       if (double(c->count()) * t->shape().items > double(1u << 30))
         throw Error(ErrorCode::RequestTooLarge, "sequences x items exceeds 2^30 scores; score fewer sequences at a time");
@@ -305,9 +312,9 @@ class LmTrainerWrap : public Napi::ObjectWrap<LmTrainerWrap> {
       auto out = std::make_shared<std::vector<float>>();
       return PromiseWorker::run(
           info.Env(), "lmrec.lm.itemScores",
-          [t, c, out, slot, threads, context] {
+          [t, c, out, slot, how] {
             out->resize(c->count() * t->shape().items);
-            t->item_scores(*c, context, out->data(), threads);
+            t->item_scores(*c, how, out->data());
           },
           [out](Napi::Env env) -> Napi::Value { return float32_copy(env, out->data(), out->size()); });
     });
@@ -319,8 +326,7 @@ class LmTrainerWrap : public Napi::ObjectWrap<LmTrainerWrap> {
       auto c = read_corpus(arg(info, 0));
       const uint32_t layer = uint32_t(count(arg(info, 1), "layer", 1024));
       const Napi::Object o = options_object(arg(info, 2));
-      const int threads = parse_threads(o);
-      const uint32_t context = u32_or(o, "context", 0, 1u << 20);
+      const lm::Trainer::Inference how = parse_inference(o);
       TrainerPtr t = live();
       if (double(c->count()) * t->shape().dim > double(1u << 30))
         throw Error(ErrorCode::RequestTooLarge, "sequences x dim exceeds 2^30 floats; ask for fewer sequences at a time");
@@ -329,9 +335,9 @@ class LmTrainerWrap : public Napi::ObjectWrap<LmTrainerWrap> {
       auto out = std::make_shared<std::vector<float>>();
       return PromiseWorker::run(
           info.Env(), "lmrec.lm.lastHidden",
-          [t, c, out, slot, threads, layer, context] {
+          [t, c, out, slot, layer, how] {
             out->resize(c->count() * t->shape().dim);
-            t->last_hidden(*c, layer, context, out->data(), threads);
+            t->last_hidden(*c, layer, how, out->data());
           },
           [out](Napi::Env env) -> Napi::Value { return float32_copy(env, out->data(), out->size()); });
     });

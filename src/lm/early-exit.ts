@@ -4,8 +4,9 @@
  *
  *  - Head at exit layer b: the state plus a ridge regression of what the remaining layers add
  *    (final state − state at b), fitted on training users (the final model's decisions are
- *    the target), so exit scores are candidates · (h_b + h_b W_b + c_b), comparable with the
- *    final ones; a strong penalty shrinks the head to the raw state, never below it.
+ *    the target), so exit scores are those of h_b + h_b W_b + c_b (dot products with candidate
+ *    vectors, or an item head's), comparable with the final ones; a strong penalty shrinks
+ *    the head to the raw state, never below it.
  *  - Confidence: the gap between the k-th and (k+1)-th best scores in units of the scores'
  *    spread: a large gap means the top k will not change with more layers.
  *  - Threshold per exit: on validation users, the lowest confidence at which the users at or
@@ -27,6 +28,12 @@ export interface EarlyExitOptions {
   /** The top k the confidence and the loss look at. Default 10. */
   k?: number;
 }
+
+/**
+ * What a request ranks, from a state in the last layer's space: candidate vectors (scores are
+ * dot products with the state) or a function of the state (e.g. an item head's `scores`).
+ */
+export type ExitScoring = readonly Float32Array[] | ((state: Float32Array) => Float32Array);
 
 export interface EarlyExitResult {
   scores: Float32Array;
@@ -57,15 +64,14 @@ export class EarlyExit {
 
   /**
    * Fits the heads on `train` users' histories and the thresholds on `valid` ones, ranking
-   * `candidates` (vectors in the final state's space, e.g. the candidates' own final states).
+   * with `scoring` (candidate vectors in the final state's space, or a function of it).
    */
-  static async fit(li: LateInteraction, last: number, train: readonly ModelInput[][], valid: readonly ModelInput[][], candidates: Float32Array[], o: EarlyExitOptions): Promise<EarlyExit> {
+  static async fit(li: LateInteraction, last: number, train: readonly ModelInput[][], valid: readonly ModelInput[][], scoring: ExitScoring, o: EarlyExitOptions): Promise<EarlyExit> {
     const exits = [...new Set(o.exits)].sort((a, b) => a - b);
     if (exits.length === 0 || exits.some((e) => !(e > li.splitLayer && e < last))) {
       throw new LmrecError(`exits must be layers between the split (${li.splitLayer}) and the last (${last})`, 'INVALID_ARGUMENT');
     }
     const k = o.k ?? 10;
-    if (candidates.length <= k) throw new LmrecError(`early exit ranks more than k = ${k} candidates, got ${candidates.length}`, 'INVALID_ARGUMENT');
     if (train.length < 2 || valid.length < 1) throw new LmrecError('early exit needs at least 2 training and 1 validation users', 'INVALID_ARGUMENT');
     const layers = [...exits, last];
     const states = async (users: readonly ModelInput[][]) => {
@@ -84,8 +90,8 @@ export class EarlyExit {
     const target = o.targetLoss ?? 0.01;
     for (const head of heads) {
       const rows = validStates.map((s) => {
-        const final = rankOf(scoresOf(s.get(last)!, candidates));
-        const exitScores = scoresOf(apply(head, s.get(head.layer)!), candidates);
+        const final = rankOf(scoresOf(s.get(last)!, scoring, k));
+        const exitScores = scoresOf(apply(head, s.get(head.layer)!), scoring, k);
         return { confidence: confidence(exitScores, k), loss: 1 - ndcgAgainst(rankOf(exitScores), final, k) };
       });
       rows.sort((a, b) => b.confidence - a.confidence);
@@ -98,21 +104,21 @@ export class EarlyExit {
     return new EarlyExit(li, heads, last, k);
   }
 
-  /** Scores the candidates for a history, stopping at the first confident exit. */
-  async rank(history: readonly ModelInput[], candidates: Float32Array[]): Promise<EarlyExitResult> {
+  /** Scores for a history, stopping at the first confident exit. */
+  async rank(history: readonly ModelInput[], scoring: ExitScoring): Promise<EarlyExitResult> {
     const byLayer = new Map(this.#heads.map((h) => [h.layer, h]));
     let answer: Float32Array | undefined;
     let layer = this.#last;
     const states = await this.#li.encodeUserAt(history, [...this.#heads.map((h) => h.layer), this.#last], (l, state) => {
       const head = byLayer.get(l);
       if (!head) return false;
-      const scores = scoresOf(apply(head, state), candidates);
+      const scores = scoresOf(apply(head, state), scoring, this.#k);
       if (confidence(scores, this.#k) < head.threshold) return false;
       answer = scores;
       layer = l;
       return true;
     });
-    answer ??= scoresOf(states.get(this.#last)!, candidates);
+    answer ??= scoresOf(states.get(this.#last)!, scoring, this.#k);
     this.#exits.set(layer, (this.#exits.get(layer) ?? 0) + 1);
     return { scores: answer, layer };
   }
@@ -128,8 +134,10 @@ export class EarlyExit {
   }
 }
 
-function scoresOf(state: Float32Array, candidates: Float32Array[]): Float32Array {
-  return Float32Array.from(candidates, (c) => c.reduce((a, x, i) => a + x * state[i]!, 0));
+function scoresOf(state: Float32Array, scoring: ExitScoring, k: number): Float32Array {
+  const scores = typeof scoring === 'function' ? scoring(state) : Float32Array.from(scoring, (c) => c.reduce((a, x, i) => a + x * state[i]!, 0));
+  if (scores.length <= k) throw new LmrecError(`early exit ranks more than k = ${k} candidates, got ${scores.length}`, 'INVALID_ARGUMENT');
+  return scores;
 }
 
 function rankOf(scores: Float32Array): number[] {

@@ -52,16 +52,22 @@ export function heldOutCorpus(splits: readonly Split[], e: BehaviourEncoder): Na
   return { ...nativeCorpus(c), scoreFrom };
 }
 
-/** Histories to score items after: each cut just past its last event (no EOS). */
+/**
+ * Histories to score items after: each cut just past its last event (no EOS). Event ends come
+ * along (with no next item) so that segment-local layers see the events as training did.
+ */
 export function historyCorpus(histories: readonly Int32Array[], e: BehaviourEncoder): NativeLmCorpus {
   const c = encodeBehaviour(histories, e.texts, e.tokenizer, e.options);
   const offsets = new Float64Array(histories.length + 1);
   const parts: Int32Array[] = [];
+  const ends: number[] = [];
   for (let i = 0; i < histories.length; i++) {
     const begin = c.offsets[i]!;
+    const firstEvent = c.eventOffsets[i]!;
     const lastEvent = c.eventOffsets[i + 1]! - 1;
-    if (lastEvent < c.eventOffsets[i]!) throw new LmrecError(`history ${i} is empty: there is nothing to recommend after`, 'INVALID_ARGUMENT');
+    if (lastEvent < firstEvent) throw new LmrecError(`history ${i} is empty: there is nothing to recommend after`, 'INVALID_ARGUMENT');
     const end = c.eventEnds[lastEvent]! + 1;
+    for (let ev = firstEvent; ev <= lastEvent; ev++) ends.push(offsets[i]! + c.eventEnds[ev]! - begin);
     parts.push(c.tokens.subarray(begin, end));
     offsets[i + 1] = offsets[i]! + (end - begin);
   }
@@ -71,7 +77,24 @@ export function historyCorpus(histories: readonly Int32Array[], e: BehaviourEnco
     tokens.set(p, at);
     at += p.length;
   }
-  return { tokens, offsets };
+  return { tokens, offsets, eventEnds: Float64Array.from(ends), nextItems: new Int32Array(ends.length).fill(-1) };
+}
+
+/**
+ * One history as the segments segment-local layers read (late interaction's input): BOS and
+ * the first event's item text, then each later event's separator and item text — split where
+ * the trainer starts a segment (after each event's last token), so the cached bottom states
+ * of an item's segment are the ones training saw.
+ */
+export function historySegments(history: Int32Array, e: BehaviourEncoder): Int32Array[] {
+  const c = historyCorpus([history], e);
+  const segs: Int32Array[] = [];
+  let from = 0;
+  for (const end of c.eventEnds!) {
+    segs.push(c.tokens.slice(from, end + 1));
+    from = end + 1;
+  }
+  return segs;
 }
 
 /**

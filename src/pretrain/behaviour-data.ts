@@ -71,6 +71,11 @@ export async function itemHeadMetrics(
   };
 }
 
+/** Whether a model's item head (lmrec.json's items) was trained on this catalog, row for row. */
+export function headFitsCatalog(items: readonly string[] | undefined, data: BehaviourData): boolean {
+  return items !== undefined && items.length === data.catalog.size && items.every((id, i) => id === data.catalog.name(i));
+}
+
 /** Catalog ids in integer order: the item head's row order, recorded in lmrec.json. */
 export function itemIds(data: BehaviourData): string[] {
   return Array.from({ length: data.catalog.size }, (_, i) => data.catalog.name(i));

@@ -135,6 +135,7 @@ export async function trainBehaviourModel(
       eos: t.encoder.options.eos,
       steps: run.steps,
       trainedBy: t.trainedBy,
+      ...(options.localLayers ? { localLayers: options.localLayers } : {}),
     });
     if (run.stopReason !== 'aborted') rmSync(checkpoint, { force: true });
     const info = trainer.info();

@@ -18,7 +18,7 @@ import { LanguageModel } from '../lm/language-model.js';
 import { tokenizerFromJson } from '../lm/tokenizer.js';
 import { native, type NativeLmCorpus } from '../native.js';
 import { historyCorpus, trainingCorpus } from './behaviour-corpus.js';
-import { behaviourEncoder, itemHeadMetrics, readBehaviour } from './behaviour-data.js';
+import { behaviourEncoder, headFitsCatalog, itemHeadMetrics, readBehaviour } from './behaviour-data.js';
 import { behaviourTrainingShape, schedule, trainBehaviourModel, type TrainingLimits } from './behaviour-training.js';
 import { fillParams, importModel, isItemHead } from './hf-model.js';
 import type { TrainingStopReason } from './training-run.js';
@@ -128,7 +128,7 @@ export async function distill(options: DistillOptions): Promise<DistillReport> {
     await teacherLm.close();
   }
   // The teacher's own item head, when it has one for this catalog: the quality to keep.
-  const sameCatalog = t.info?.items !== undefined && t.info.items.length === data.catalog.size && t.info.items.every((id, i) => id === data.catalog.name(i));
+  const sameCatalog = headFitsCatalog(t.info?.items, data);
   teacher = { layers: t.shape.layers, parameters: [...t.tensors.values()].reduce((n, v) => n + v.length, 0) };
   if (sameCatalog) {
     const tt = new native.NativeLmTrainer(t.shape);

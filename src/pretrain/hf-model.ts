@@ -11,6 +11,7 @@ import { existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:
 import path from 'node:path';
 import { LmrecError } from '../errors.js';
 import { writeDecoderCheckpoint } from '../lm/checkpoint-writer.js';
+import { INFO_FILE, ITEM_HEAD_FILE, readModelInfo, type LmrecModelInfo } from '../lm/model-info.js';
 import { readConfig, type DecoderConfig } from '../lm/config.js';
 import { Safetensors, writeSafetensors, type SafetensorsDtype } from '../lm/safetensors.js';
 import type { TokenizerFiles } from '../lm/tokenizer-trainer.js';
@@ -18,25 +19,7 @@ import type { NativeLlamaShape, NativeLmTrainer } from '../native.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { prepareTarget, swapDirectory } from '../util/directory-swap.js';
 
-/** What lmrec.json records about a model lmrec trained. */
-export interface LmrecModelInfo {
-  /** Catalog item ids, in item-head row order (absent without an item head). */
-  items?: string[];
-  /** The item text template behaviour was written with, and the separator between events. */
-  template?: string;
-  separator?: string;
-  /** Most tokens of a history's text in training: scoring cuts histories the same way. */
-  context?: number;
-  /** Token ids that open and close a sequence. */
-  bos: number;
-  eos: number;
-  /** Training steps the weights have seen, and what trained them. */
-  steps: number;
-  trainedBy: string;
-}
-
-const ITEM_HEAD_FILE = 'item_head.safetensors';
-const INFO_FILE = 'lmrec.json';
+export type { LmrecModelInfo };
 
 function decoderConfig(shape: Required<Omit<NativeLlamaShape, 'seed'>>): DecoderConfig {
   return {
@@ -137,15 +120,7 @@ export function importModel(dir: string): ImportedModel {
     'tokenizer.json': readText(tokenizerFile),
     'tokenizer_config.json': existsSync(configFile) ? readText(configFile) : '{}',
   };
-  const infoFile = path.join(dir, INFO_FILE);
-  let info: (LmrecModelInfo & { auxHeads?: number }) | undefined;
-  if (existsSync(infoFile)) {
-    try {
-      info = JSON.parse(readText(infoFile)) as LmrecModelInfo & { auxHeads?: number };
-    } catch {
-      throw new LmrecError(`'${infoFile}' is not JSON`, 'CORRUPT_FILE');
-    }
-  }
+  const info = readModelInfo(dir);
   const raw = JSON.parse(readText(path.join(dir, 'config.json'))) as Record<string, unknown>;
   const bos = info?.bos ?? tokenId(raw, 'bos_token_id');
   const eos = info?.eos ?? tokenId(raw, 'eos_token_id') ?? bos;
@@ -162,7 +137,7 @@ export function importModel(dir: string): ImportedModel {
     for (const name of heads.names()) tensors.set(name, heads.get(name));
     items = heads.info('item_head.weight').shape[0]!;
     if (info?.items && info.items.length !== items) {
-      throw new LmrecError(`'${infoFile}' lists ${info.items.length} items, the item head has ${items} rows`, 'CORRUPT_FILE');
+      throw new LmrecError(`'${path.join(dir, INFO_FILE)}' lists ${info.items.length} items, the item head has ${items} rows`, 'CORRUPT_FILE');
     }
   }
   return {

@@ -14,9 +14,9 @@ import { tokenizerFiles, trainTokenizer, type TokenizerFiles } from '../lm/token
 import { native, packageRoot, type NativeLmTrainer, type NativeLmTrainOptions } from '../native.js';
 import { parseOptions } from '../util/options.js';
 import { heldOutCorpus, trainingCorpus, unigramPerplexity } from './behaviour-corpus.js';
-import { behaviourEncoder, readBehaviour } from './behaviour-data.js';
+import { behaviourEncoder, headFitsCatalog, readBehaviour, type BehaviourData } from './behaviour-data.js';
 import { behaviourTrainingShape, schedule, trainBehaviourModel, type TrainingLimits } from './behaviour-training.js';
-import { fillParams, importModel, isItemHead } from './hf-model.js';
+import { fillParams, importModel, isItemHead, type ImportedModel } from './hf-model.js';
 import { initItemHeadFromText } from './item-head-init.js';
 import type { TrainingStopReason } from './training-run.js';
 
@@ -46,7 +46,11 @@ export interface PretrainOptions extends TrainingLimits {
   ffn?: number | undefined;
   /** A new model's vocabulary, learned from the item texts (default 4096). */
   vocabSize?: number | undefined;
-  /** How an item reads, e.g. '{title} ({category})' (default: the title, else every field). */
+  /**
+   * How an item reads, e.g. '{title} ({category})' (default: the title, else every field).
+   * Template, separator and context default to the starting model's when it was trained on
+   * a catalog (its lmrec.json lists items).
+   */
   template?: string | undefined;
   /** Written between events (default '\n'). */
   separator?: string | undefined;
@@ -58,12 +62,19 @@ export interface PretrainOptions extends TrainingLimits {
   /** Weight of the next-item loss beside the next-token loss (default 4). */
   itemWeight?: number | undefined;
   /**
-   * The item head's starting rows: 'text' (default), each item's own text as the model reads
+   * A new item head's starting rows (a model trained on this catalog keeps its own): 'text' (default), each item's own text as the model reads
    * it (the final state at its last token), or 'random'.
    */
   itemHeadInit?: 'text' | 'random' | undefined;
   /** Train only the layers from this one up (the embedding and the layers below stay as they are). */
   freezeLayers?: number | undefined;
+  /**
+   * Bottom layers with segment-local attention: each event is read alone below this layer, as
+   * `LateInteraction` serves the model with `splitLayer` = localLayers (recorded in lmrec.json).
+   * Tuning a full-attention model for late interaction: `{ model: dir, localLayers: s,
+   * freezeLayers: s }` keeps the cached layers as they are and teaches the top ones to read them.
+   */
+  localLayers?: number | undefined;
   seed?: number | undefined;
 }
 
@@ -94,6 +105,7 @@ const optionsSchema = z.strictObject({
   vocabSize: positiveInt.optional(),
   warmupSteps: z.number().int().nonnegative().optional(),
   freezeLayers: z.number().int().nonnegative().optional(),
+  localLayers: z.number().int().nonnegative().optional(),
   itemHeadInit: z.enum(['text', 'random']).optional(),
 });
 
@@ -105,17 +117,19 @@ interface Start {
   eos: number;
   trainer: NativeLmTrainer;
   from: string;
+  /** The item head came with the model (trained on this catalog): no new head to initialise. */
+  keptItemHead: boolean;
 }
 
-function startFromModel(dir: string, items: number, o: z.infer<typeof optionsSchema>): Start {
-  const m = importModel(dir);
+function startFromModel(dir: string, m: ImportedModel, data: BehaviourData, o: z.infer<typeof optionsSchema>): Start {
   const tokenizer = tokenizerFromJson(JSON.parse(m.tokenizer['tokenizer.json']) as object, JSON.parse(m.tokenizer['tokenizer_config.json']) as object, dir);
   const { bos, eos } = m;
-  const trainer = new native.NativeLmTrainer({ ...m.shape, items, auxHeads: 0, seed: o.seed ?? 1 });
-  // An item head trained on another catalog means nothing here: it starts afresh.
-  const tensors = new Map([...m.tensors].filter(([name]) => !isItemHead(name)));
+  const trainer = new native.NativeLmTrainer({ ...m.shape, items: data.catalog.size, auxHeads: 0, seed: o.seed ?? 1 });
+  // A head trained on this catalog goes on learning; one from another catalog means nothing here.
+  const keptItemHead = headFitsCatalog(m.info?.items, data) && m.tensors.has('item_head.weight');
+  const tensors = new Map([...m.tensors].filter(([name]) => !isItemHead(name) || (keptItemHead && name === 'item_head.weight')));
   trainer.setParams(fillParams(trainer, tensors, trainer.params()));
-  return { tokenizer, files: m.tokenizer, bos, eos, trainer, from: dir };
+  return { tokenizer, files: m.tokenizer, bos, eos, trainer, from: dir, keptItemHead };
 }
 
 function startFromScratch(texts: string[], items: number, o: z.infer<typeof optionsSchema>): Start {
@@ -135,16 +149,19 @@ function startFromScratch(texts: string[], items: number, o: z.infer<typeof opti
     items,
     seed: o.seed ?? 1,
   });
-  return { tokenizer, files, bos: 0, eos: 0, trainer, from: 'scratch' };
+  return { tokenizer, files, bos: 0, eos: 0, trainer, from: 'scratch', keptItemHead: false };
 }
 
 export async function pretrain(options: PretrainOptions): Promise<PretrainReport> {
   const o = parseOptions(optionsSchema, options, 'pretrain');
-  const data = await readBehaviour(o.items, o.events, o.template);
   const modelDir = o.model === 'default' ? DEFAULT_MODEL_DIR : o.model;
-  const start = modelDir ? startFromModel(modelDir, data.catalog.size, o) : startFromScratch(data.texts, data.catalog.size, o);
-  const context = o.context ?? 256;
-  const encoder = behaviourEncoder(data, start.tokenizer, { bos: start.bos, eos: start.eos, context, separator: o.separator });
+  const base = modelDir ? importModel(modelDir) : undefined;
+  // A model trained on a catalog goes on writing behaviour the way it learned it.
+  const learned = base?.info?.items ? base.info : undefined;
+  const data = await readBehaviour(o.items, o.events, o.template ?? learned?.template);
+  const start = modelDir ? startFromModel(modelDir, base!, data, o) : startFromScratch(data.texts, data.catalog.size, o);
+  const context = o.context ?? learned?.context ?? 256;
+  const encoder = behaviourEncoder(data, start.tokenizer, { bos: start.bos, eos: start.eos, context, separator: o.separator ?? learned?.separator });
   const corpus = trainingCorpus(data.split.train, encoder);
   const batchTokens = o.batchTokens ?? 8192;
   const { totalSteps, warmupSteps } = schedule(corpus.tokens.length, batchTokens, o);
@@ -156,10 +173,11 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
     context,
     itemWeight: o.itemWeight ?? DEFAULT_ITEM_WEIGHT,
     freezeLayers: o.freezeLayers ?? 0,
+    localLayers: o.localLayers ?? 0,
     seed: o.seed ?? 1,
     threads: o.threads,
   };
-  if ((o.itemHeadInit ?? 'text') === 'text') await initItemHeadFromText(start.trainer, encoder, o.threads);
+  if (!start.keptItemHead && (o.itemHeadInit ?? 'text') === 'text') await initItemHeadFromText(start.trainer, encoder, o.threads);
   const held = heldOutCorpus(data.split.valid, encoder);
   let validation: PretrainReport['validation'] | undefined;
   const r = await trainBehaviourModel({

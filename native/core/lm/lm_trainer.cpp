@@ -443,18 +443,24 @@ uint32_t Trainer::inference_context(uint32_t context) const {
   return std::min(context ? context : options_.context, shape().max_positions);
 }
 
-EvalReport Trainer::evaluate(const Corpus& c, uint32_t context, int threads) const {
+uint32_t Trainer::inference_local_layers(int local_layers) const {
+  if (local_layers > int(shape().layers)) bad("localLayers cannot exceed the layers");
+  return local_layers < 0 ? options_.local_layers : uint32_t(local_layers);
+}
+
+EvalReport Trainer::evaluate(const Corpus& c, const Inference& how) const {
   c.validate(shape());
-  threads = thread_count(threads);
+  const int threads = thread_count(how.threads);
+  const uint32_t local = inference_local_layers(how.local_layers);
   const LlamaShape& s = shape();
   const LlamaView w = view_llama(s, layout(), const_cast<float*>(params_.data()));
   EvalReport r;
   double lm_sum = 0, item_sum = 0;
   std::vector<float> scratch;
-  for_each_batch(c, inference_context(context), options_.batch_tokens, false, options_.local_layers > 0, s.heads,
+  for_each_batch(c, inference_context(how.context), options_.batch_tokens, false, local > 0, s.heads,
                  [&](const LlamaBatch& b, const std::vector<Span>& ws, size_t) {
                    LlamaActivations a;
-                   model_.forward(params_.data(), b, {options_.local_layers, false}, a, threads);
+                   model_.forward(params_.data(), b, {local, false}, a, threads);
                    std::vector<uint32_t> rows, item_rows;
                    std::vector<int32_t> targets, items;
                    for (size_t q = 0; q < ws.size(); ++q) {
@@ -485,30 +491,31 @@ EvalReport Trainer::evaluate(const Corpus& c, uint32_t context, int threads) con
   return r;
 }
 
-void Trainer::last_hidden(const Corpus& c, uint32_t layer, uint32_t context, float* out, int threads) const {
+void Trainer::last_hidden(const Corpus& c, uint32_t layer, const Inference& how, float* out) const {
   if (layer > shape().layers) bad("layer must be between 0 and " + std::to_string(shape().layers));
-  threads = thread_count(threads);
+  const int threads = thread_count(how.threads);
+  const uint32_t local = inference_local_layers(how.local_layers);
   const size_t d = shape().dim;
-  for_each_batch(c, inference_context(context), options_.batch_tokens, true, options_.local_layers > 0,
-                 shape().heads,
+  for_each_batch(c, inference_context(how.context), options_.batch_tokens, true, local > 0, shape().heads,
                  [&](const LlamaBatch& b, const std::vector<Span>& ws, size_t first) {
                    LlamaActivations a;
-                   model_.forward(params_.data(), b, {options_.local_layers, false}, a, threads);
+                   model_.forward(params_.data(), b, {local, false}, a, threads);
                    const float* src = layer == 0 ? a.x0.data() : a.layers[layer - 1].out.data();
                    for (size_t q = 0; q < ws.size(); ++q)
                      std::copy_n(src + (size_t(b.seqs.begin[q]) + ws[q].len - 1) * d, d, out + (first + q) * d);
                  });
 }
 
-void Trainer::item_scores(const Corpus& c, uint32_t context, float* out, int threads) const {
+void Trainer::item_scores(const Corpus& c, const Inference& how, float* out) const {
   const LlamaShape& s = shape();
   if (!s.items) throw Error(ErrorCode::Unsupported, "this model has no item head");
-  threads = thread_count(threads);
+  const int threads = thread_count(how.threads);
+  const uint32_t local = inference_local_layers(how.local_layers);
   const LlamaView w = view_llama(s, layout(), const_cast<float*>(params_.data()));
-  for_each_batch(c, inference_context(context), options_.batch_tokens, true, options_.local_layers > 0, s.heads,
+  for_each_batch(c, inference_context(how.context), options_.batch_tokens, true, local > 0, s.heads,
                  [&](const LlamaBatch& b, const std::vector<Span>& ws, size_t first) {
                    LlamaActivations a;
-                   model_.forward(params_.data(), b, {options_.local_layers, false}, a, threads);
+                   model_.forward(params_.data(), b, {local, false}, a, threads);
                    std::vector<uint32_t> rows;
                    for (size_t q = 0; q < ws.size(); ++q) rows.push_back(b.seqs.begin[q] + ws[q].len - 1);
                    const std::vector<float> H = gather(a.final_out.data(), rows, s.dim);

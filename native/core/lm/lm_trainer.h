@@ -94,16 +94,23 @@ class Trainer {
   void cancel() { cancel_ = true; }
   void clear_cancel() { cancel_ = false; }
 
-  // Validation: mean next-token and next-item losses over every window of `c`. Sequences are
-  // cut into windows of `context` tokens (0: the training options' context), as training cut them.
-  EvalReport evaluate(const Corpus& c, uint32_t context, int threads) const;
+  // How inference runs: sequences are cut into windows of `context` tokens (0: the training
+  // options' context); `local_layers` bottom layers attend within each event's segment (-1: the
+  // training options' count) — a model evaluated the way late interaction serves it.
+  struct Inference {
+    uint32_t context = 0;
+    int local_layers = -1;
+    int threads = 0;
+  };
+  // Validation: mean next-token and next-item losses over every window of `c`, as training cut them.
+  EvalReport evaluate(const Corpus& c, const Inference& how) const;
   // Item-head scores after each sequence's last `context` tokens: [count x items].
-  void item_scores(const Corpus& c, uint32_t context, float* out, int threads) const;
+  void item_scores(const Corpus& c, const Inference& how, float* out) const;
   // Tied-head logits of every token of one sequence: [n x vocab] (tests and checks).
   void logits(const int32_t* tokens, uint32_t n, float* out, int threads) const;
   // Hidden states after layer `layer` (0 = embeddings, layers = after the last layer, before
   // the final norm) at each sequence's last token: [count x dim].
-  void last_hidden(const Corpus& c, uint32_t layer, uint32_t context, float* out, int threads) const;
+  void last_hidden(const Corpus& c, uint32_t layer, const Inference& how, float* out) const;
 
   // Loss and full gradient of the batch of step `step` (gradient checks); no update.
   double loss_and_gradients(uint64_t step, std::vector<float>& grads);
@@ -130,6 +137,7 @@ class Trainer {
   StepLosses forward_backward(const std::vector<Window>& ws, std::vector<float>& grads);
   float lr_at(uint64_t step) const;  // step counted from 1
   uint32_t inference_context(uint32_t context) const;  // 0: the options' context; at most max_positions
+  uint32_t inference_local_layers(int local_layers) const;  // -1: the options' count
   uint32_t boundary_layer(uint32_t point, uint32_t points) const;  // 0-based layer index
 
   LlamaModel model_;
