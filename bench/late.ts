@@ -1,5 +1,9 @@
 /**
- * npm run bench:late [-- --quick]
+ * npm run bench:late [-- --quick] [-- --part speed|quality]
+ *
+ * Speed (--part speed) and quality (--part quality, bench/late-quality.ts: late interaction,
+ * tuning and early exit on a model lmrec trains on the synthetic benchmark); both by default.
+ * A part run alone replaces only its own keys of the results file.
  *
  * Late interaction (M6-Rec) at serving speed, on random weights of Qwen2.5-0.5B's shape
  * (24 layers, 896 wide; --quick: 6 layers, 256 wide). A user with 50 past events (8 tokens
@@ -18,7 +22,7 @@
  * holds about half the catalog: hit rate, evictions, bytes against the budget.
  * Writes bench/results/late.json and prints tables.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,10 +35,14 @@ import { SegmentCache } from '../src/lm/segment-cache.js';
 import { generateSynthetic } from '../src/data/synthetic.js';
 import { DEFAULT_MODEL_DIR } from '../src/pretrain/pretrain.js';
 import { Random } from '../src/util/random.js';
+import { lateQuality } from './late-quality.js';
 import { latencyStats, printTable, writeJson } from './measure.js';
 import { initSource } from './random-weights.js';
 
 const QUICK = process.argv.includes('--quick');
+const PART = process.argv.includes('--part') ? process.argv[process.argv.indexOf('--part') + 1] : 'all';
+if (!['speed', 'quality', 'all'].includes(PART!)) throw new Error(`--part must be speed or quality, got ${PART}`);
+const THREADS = 2;
 const SHAPE = QUICK
   ? { name: 'decoder-6x256 (quick)', layers: 6, hidden: 256, heads: 8, kvHeads: 2, intermediate: 704, vocab: 4000, splits: [5, 4, 3] }
   : { name: 'qwen2.5-0.5b-like', layers: 24, hidden: 896, heads: 14, kvHeads: 2, intermediate: 4864, vocab: 32000, splits: [21, 18, 12] };
@@ -67,6 +75,30 @@ function kendallTau(a: number[], b: number[]): number {
 }
 
 async function main(): Promise<void> {
+  const file = path.join(here, 'results', QUICK ? 'late-quick.json' : 'late.json');
+  const previous = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
+  const speed = PART === 'quality' ? undefined : await speedPart();
+  const quality = PART === 'speed' ? undefined : await qualityPart();
+  writeJson(file, { ...previous, date: new Date().toISOString(), ...speed, ...(quality ? { quality } : {}) });
+}
+
+async function qualityPart() {
+  const dir = mkdtempSync(path.join(tmpdir(), 'lmrec-bench-late-q-'));
+  try {
+    const q = await lateQuality(dir, QUICK, THREADS);
+    console.log(`\nquality on the synthetic benchmark (${q.data.items} items, ${q.data.users} users, ${q.data.testUsers} test users), ${q.model.layers}x${q.model.dim} model:`);
+    printTable(q.rows as unknown as Record<string, unknown>[], ['model', 'testNdcg10', 'testHr10', 'weight', 'p50Ms', 'seconds']);
+    const e = q.earlyExit;
+    console.log(`\nearly exit on the tuned split-${e.split} model (exits ${e.exits.join(', ')}; ${e.testUsers} test users, full catalog):`);
+    console.log(`  mean ms ${e.meanMs.toFixed(2)} against ${e.baselineMeanMs.toFixed(2)} without exit (${e.speedup.toFixed(2)}x); exit depths ${JSON.stringify(e.histogram)}`);
+    console.log(`  test NDCG@10 ${e.testNdcg10.toFixed(4)} with exit, ${e.testNdcg10WithoutExit.toFixed(4)} without (loss ${(e.testNdcgLoss * 100).toFixed(2)}%); NDCG@10 against the final top 10 ${(100 - e.ndcgLossAgainstFinal * 100).toFixed(1)}%`);
+    return q;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function speedPart() {
   const dir = mkdtempSync(path.join(tmpdir(), 'lmrec-bench-late-'));
   try {
     const { layers, hidden, heads, kvHeads, intermediate, vocab } = SHAPE;
@@ -139,7 +171,7 @@ async function main(): Promise<void> {
     for (const t of traffic) {
       console.log(`  budget ${(t.budgetBytes / 2 ** 20).toFixed(1)} MiB: hit rate ${t.hitRate.toFixed(3)} (${t.hits} hits, ${t.misses} misses), ${t.evictions} evictions, ${t.entries} entries, ${(t.bytes / 2 ** 20).toFixed(2)} MiB held`);
     }
-    writeJson(path.join(here, 'results', QUICK ? 'late-quick.json' : 'late.json'), { date: new Date().toISOString(), model: SHAPE, events: EVENTS, tokensPerEvent: TOKENS, candidates: CANDIDATES, rows, earlyExit, traffic });
+    return { model: SHAPE, events: EVENTS, tokensPerEvent: TOKENS, candidates: CANDIDATES, rows, earlyExit, traffic };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

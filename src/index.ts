@@ -61,6 +61,7 @@ export {
   type AddEventsReport,
 } from './recommender/recommender.js';
 export type { FieldFilter } from './recommender/catalog.js';
+export { LmRanker, type LmRankerOptions } from './recommender/lm-ranker.js';
 export type { SweepRow } from './recommender/layer-sweep.js';
 export { pretrain, DEFAULT_MODEL_DIR, type PretrainOptions, type PretrainReport } from './pretrain/pretrain.js';
 export { distill, type DistillOptions, type DistillReport } from './pretrain/distill.js';

@@ -52,16 +52,29 @@ describe('EarlyExit', () => {
     expect(total).toBe(test.length);
   });
 
-  it('a loose target lets every request leave at the first exit; thresholds fall as the target rises', async () => {
+  it('a loose target lets every request leave at the first exit; the first threshold falls as the target rises', async () => {
     const loose = await EarlyExit.fit(li, 6, train, valid, candidates, { exits: [3, 4], targetLoss: 1, k: 5 });
     for (const h of test) expect((await loose.rank(h, candidates)).layer).toBe(3);
     expect(loose.histogram).toEqual({ 3: test.length });
+    expect(loose.thresholds[4]).toBe(Infinity); // nobody is left for the second exit to let out
     const mid = await EarlyExit.fit(li, 6, train, valid, candidates, { exits: [3, 4], targetLoss: 0.2, k: 5 });
     const strict = await EarlyExit.fit(li, 6, train, valid, candidates, { exits: [3, 4], targetLoss: 0, k: 5 });
-    for (const l of [3, 4]) {
-      expect(loose.thresholds[l]!).toBeLessThanOrEqual(mid.thresholds[l]!);
-      expect(mid.thresholds[l]!).toBeLessThanOrEqual(strict.thresholds[l]!);
-    }
+    expect(loose.thresholds[3]!).toBeLessThanOrEqual(mid.thresholds[3]!);
+    expect(mid.thresholds[3]!).toBeLessThanOrEqual(strict.thresholds[3]!);
+  });
+
+  it('with true targets the budget is a share of the final NDCG against them', async () => {
+    // targets the final model ranks first: NDCG 1 each, so the budget and the losses are as without targets
+    const best = await Promise.all(valid.map(async (h) => {
+      const u = (await li.encodeUserAt(h, [6])).get(6)!;
+      const s = candidates.map((c) => dot(c, u));
+      return s.indexOf(Math.max(...s));
+    }));
+    const loose = await EarlyExit.fit(li, 6, train, valid, candidates, { exits: [3, 4], targetLoss: 1, k: 5, targets: best });
+    expect(loose.thresholds[4]).toBe(Infinity);
+    const none = await EarlyExit.fit(li, 6, train, valid, candidates, { exits: [3, 4], targetLoss: 0, k: 5, targets: best });
+    expect(none.thresholds[3]!).toBeGreaterThan(loose.thresholds[3]!);
+    await expect(EarlyExit.fit(li, 6, train, valid, candidates, { exits: [3], targets: [0] })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 
   it('the exit heads predict the final state better than the raw exit state does', async () => {

@@ -1,17 +1,16 @@
 /**
  * Tuning a model for late interaction and serving it: pretrain with segment-local bottom layers
  * (frozen, so cached states stay valid) continues a full-attention model on its own catalog
- * (item head kept, template inherited, localLayers recorded); the serving path —
- * historySegments → LateInteraction (segment cache) → ItemHead — gives the native trainer's
+ * (item head kept, template inherited, localLayers recorded); the serving path (LmRanker:
+ * historySegments → LateInteraction with the segment cache → ItemHead) gives the native trainer's
  * item scores with the same segment-local layers, and measurably not the full-attention ones.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LanguageModel, pretrain, type PretrainOptions } from '../src/index.js';
+import { LmRanker, pretrain, type PretrainOptions } from '../src/index.js';
 import { ItemHead } from '../src/lm/item-head.js';
-import { LateInteraction } from '../src/lm/late-interaction.js';
 import { SegmentCache } from '../src/lm/segment-cache.js';
 import { tokenizerFromJson } from '../src/lm/tokenizer.js';
 import { native } from '../src/native.js';
@@ -54,30 +53,27 @@ describe('tuning for late interaction', () => {
     expect(Math.max(...head.map((x, i) => Math.abs(x - before[i]!)))).toBeLessThan(1e-6);
   });
 
-  it('serving (segments, cache, top layers, item head) gives the native segment-local item scores', async () => {
+  it('serving (LmRanker: segments, cache, top layers, item head) gives the native segment-local item scores', async () => {
     const m = importModel(tuned);
     const data = await readBehaviour(items, events, m.info!.template);
     const tokenizer = tokenizerFromJson(JSON.parse(m.tokenizer['tokenizer.json']) as object, JSON.parse(m.tokenizer['tokenizer_config.json']) as object, tuned);
     const encoder = behaviourEncoder(data, tokenizer, { bos: m.bos, eos: m.eos, context: m.info!.context!, separator: m.info!.separator });
     const histories = data.split.test.slice(0, 6).map((s) => s.history);
     const trainer = new native.NativeLmTrainer(m.shape);
-    const lm = await LanguageModel.load(tuned, { precision: 'fp32', blockSize: 1, threads: 1 });
     const cache = new SegmentCache({ budgetBytes: 2 ** 22, storage: 'f32' });
+    const ranker = await LmRanker.load(tuned, data.records, { cache, threads: 1 });
     try {
       trainer.setParams(fillParams(trainer, m.tensors, trainer.params()));
       const corpus = historyCorpus(histories, encoder);
       const local = await trainer.itemScores(corpus, { localLayers: 2, threads: 1 });
       const global = await trainer.itemScores(corpus, { localLayers: 0, threads: 1 });
-      const li = new LateInteraction(lm, { splitLayer: 2, cache });
-      const head = ItemHead.load(tuned);
-      expect(head.items).toEqual(m.info!.items);
-      const I = head.items.length;
+      expect(ranker.items).toEqual(m.info!.items);
+      expect(historySegments(histories[0]!, encoder)).toHaveLength(histories[0]!.length);
+      const I = ranker.items.length;
       let worst = 0;
       let apart = 0;
       for (const [u, h] of histories.entries()) {
-        const segs = historySegments(h, encoder);
-        expect(segs.length).toBe(h.length);
-        const scores = head.scores(await li.encodeUser(segs));
+        const scores = await ranker.scores(Array.from(h, (i) => data.catalog.name(i)));
         for (let i = 0; i < I; i++) {
           worst = Math.max(worst, Math.abs(scores[i]! - local[u * I + i]!));
           apart = Math.max(apart, Math.abs(scores[i]! - global[u * I + i]!));
@@ -86,11 +82,10 @@ describe('tuning for late interaction', () => {
       expect(worst).toBeLessThan(1e-3);
       expect(apart).toBeGreaterThan(100 * worst); // full attention reads differently: the check has teeth
       expect(cache.stats.hits).toBeGreaterThan(0); // items recur across users
-      li.close();
     } finally {
       trainer.close();
+      await ranker.close();
       cache.close();
-      await lm.close();
     }
   });
 

@@ -2,7 +2,8 @@
  * The Recommender end to end on a small synthetic catalog with the bundled default model:
  * fit (sweep, joint compression + SRM), recommend with filters applied before top-k and
  * scores equal to the SRM's, the popularity fallback, similar, cold items recommendable from
- * their text, addItems / addEvents, save / load (atomic, checksummed), and bad input.
+ * their text, addItems / addEvents, save / load (atomic, checksummed), the LM stage (rerank
+ * with late interaction, or with a model pretrained and tuned on the catalog), and bad input.
  */
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,9 @@ import { LmrecError } from '../src/errors.js';
 import { writeSynthetic, type SyntheticData } from '../src/data/synthetic.js';
 import { LateInteraction } from '../src/lm/late-interaction.js';
 import { LanguageModel } from '../src/lm/language-model.js';
-import { DEFAULT_MODEL_DIR } from '../src/pretrain/pretrain.js';
+import { readItems, type ItemRecord } from '../src/data/records.js';
+import { DEFAULT_MODEL_DIR, pretrain } from '../src/pretrain/pretrain.js';
+import { LmRanker } from '../src/recommender/lm-ranker.js';
 import { Recommender } from '../src/recommender/recommender.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'lmrec-rec-'));
@@ -253,6 +256,31 @@ describe('Recommender', () => {
     } finally {
       li.close();
       await lm.close();
+    }
+  });
+
+  it('rerank with an LmRanker: SRM + weight x the tuned model item-head score after the history', async () => {
+    const full = path.join(dir, 'lm-full');
+    const tuned = path.join(dir, 'lm-tuned');
+    const small = { dim: 32, layers: 4, heads: 2, kvHeads: 1, ffn: 64, vocabSize: 300, context: 96, batchTokens: 1024, threads: 1 };
+    await pretrain({ ...small, items, events, out: full, template: '{title}', steps: 20, lr: 1e-2 });
+    await pretrain({ items, events, out: tuned, model: full, localLayers: 2, freezeLayers: 2, steps: 10, lr: 1e-2, threads: 1 });
+    const records: ItemRecord[] = [];
+    for await (const it of readItems(items)) records.push(it);
+    const ranker = await LmRanker.load(tuned, records, { threads: 1 });
+    try {
+      expect(ranker.splitLayer).toBe(2); // from lmrec.json
+      const fused = await rec.rerank({ user: 'u5', k: 5 }, { model: ranker, weight: 0.5, candidates: 20, events: 6 });
+      const srmTop = rec.recommend({ user: 'u5', k: 20 });
+      const lm = await ranker.scores(history('u5').slice(-6), fused.map((x) => x.id));
+      fused.forEach((x, i) => expect(x.score).toBeCloseTo(srmTop.find((y) => y.id === x.id)!.score + 0.5 * lm[i]!, 3));
+      expect((await ranker.scores(history('u5'))).length).toBe(ranker.items.length);
+      await expect(ranker.scores(['nope'])).rejects.toMatchObject({ code: 'UNKNOWN_ID' });
+      await expect(ranker.scores([])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+      await expect(LmRanker.load(full, records)).rejects.toMatchObject({ code: 'UNSUPPORTED' }); // not tuned, no split given
+      await expect(LmRanker.load(tuned, records, { splitLayer: 4 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    } finally {
+      await ranker.close();
     }
   });
 

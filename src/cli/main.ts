@@ -397,7 +397,8 @@ trainingOptions(
     .option('--heads <n>', 'a new model: attention heads', positiveInt)
     .option('--kv-heads <n>', 'a new model: key/value heads', positiveInt)
     .option('--ffn <n>', 'a new model: SwiGLU width', positiveInt)
-    .option('--freeze-layers <n>', 'train only the layers from this one up', nonNegativeInt),
+    .option('--freeze-layers <n>', 'train only the layers from this one up', nonNegativeInt)
+    .option('--local-layers <n>', 'the bottom n layers read each event alone, as late interaction serves the model split at n (with --model DIR --freeze-layers n: tune a model for it)', nonNegativeInt),
 ).action(async (opts: TrainingCliOptions) => {
   await runPretrain(apiOptions<PretrainOptions>(opts), opts.json === true);
 });

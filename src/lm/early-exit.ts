@@ -9,9 +9,10 @@
  *    the head to the raw state, never below it.
  *  - Confidence: the gap between the k-th and (k+1)-th best scores in units of the scores'
  *    spread: a large gap means the top k will not change with more layers.
- *  - Threshold per exit: on validation users, the lowest confidence at which the users at or
- *    above it lose at most `targetLoss` NDCG@k against the final ranking (relevance: being in
- *    the final top k); an exit no threshold satisfies is never taken.
+ *  - Thresholds: on validation users, exit by exit in order, the lowest confidence at which
+ *    everyone let out so far loses at most `targetLoss` of the final model's NDCG@k (against
+ *    the users' true next items when given, else against the final top k); an exit no
+ *    threshold satisfies is never taken.
  */
 import { LmrecError } from '../errors.js';
 import { native } from '../native.js';
@@ -21,8 +22,17 @@ import type { LateInteraction } from './late-interaction.js';
 export interface EarlyExitOptions {
   /** Exit layers: block boundaries above the split, below the last layer. */
   exits: number[];
-  /** Most NDCG@k an exit may lose against the final ranking on validation users. Default 0.01. */
+  /**
+   * The share of the final model's NDCG@k on validation users that the exits may lose
+   * together: Σ (final − exit) ≤ targetLoss · Σ final. Default 0.01.
+   */
   targetLoss?: number;
+  /**
+   * Each validation user's relevant candidate (an index into the scores, e.g. the true next
+   * item): the loss is then NDCG@k against it. Without: relevance is being in the final top k
+   * (so the final ranking scores 1 and any change of the top k is a loss).
+   */
+  targets?: readonly number[];
   /** Ridge penalty of the heads (relative to the states' mean square). Default 1. */
   ridge?: number;
   /** The top k the confidence and the loss look at. Default 10. */
@@ -87,19 +97,36 @@ export class EarlyExit {
       return { layer, w, c, threshold: Infinity };
     });
     const validStates = await states(valid);
-    const target = o.targetLoss ?? 0.01;
+    const targets = o.targets;
+    if (targets && (targets.length !== valid.length || targets.some((t) => !Number.isInteger(t) || t < 0))) {
+      throw new LmrecError(`targets must hold one candidate index per validation user (${valid.length})`, 'INVALID_ARGUMENT');
+    }
+    const finalRanks = validStates.map((s) => rankOf(scoresOf(s.get(last)!, scoring, k)));
+    const quality = (rank: number[], u: number) => (targets ? ndcgOfTarget(rank, targets[u]!, k) : ndcgAgainst(rank, finalRanks[u]!, k));
+    const finals = finalRanks.map((r, u) => quality(r, u));
+    // Exits in order share one budget: each lets out the most confident users it can while the
+    // loss of everyone let out so far stays within it; later exits see only who is left.
+    const budget = (o.targetLoss ?? 0.01) * finals.reduce((a, x) => a + x, 0);
+    let spent = 0;
+    let left = validStates.map((_, u) => u);
     for (const head of heads) {
-      const rows = validStates.map((s) => {
-        const final = rankOf(scoresOf(s.get(last)!, scoring, k));
-        const exitScores = scoresOf(apply(head, s.get(head.layer)!), scoring, k);
-        return { confidence: confidence(exitScores, k), loss: 1 - ndcgAgainst(rankOf(exitScores), final, k) };
+      const rows = left.map((u) => {
+        const exitScores = scoresOf(apply(head, validStates[u]!.get(head.layer)!), scoring, k);
+        return { u, confidence: confidence(exitScores, k), loss: finals[u]! - quality(rankOf(exitScores), u) };
       });
       rows.sort((a, b) => b.confidence - a.confidence);
       let sum = 0;
+      let out = 0; // users let out: a prefix that ends between two different confidences
       rows.forEach((r, i) => {
         sum += r.loss;
-        if (sum / (i + 1) <= target) head.threshold = r.confidence;
+        const boundary = i + 1 === rows.length || rows[i + 1]!.confidence < r.confidence;
+        if (boundary && spent + sum <= budget) {
+          out = i + 1;
+          head.threshold = r.confidence;
+        }
       });
+      spent += rows.slice(0, out).reduce((a, r) => a + r.loss, 0);
+      left = rows.slice(out).map((r) => r.u);
     }
     return new EarlyExit(li, heads, last, k);
   }
@@ -144,11 +171,31 @@ function rankOf(scores: Float32Array): number[] {
   return Array.from(scores.keys()).sort((a, b) => scores[b]! - scores[a]! || a - b);
 }
 
+/** (k-th best − (k+1)-th best) / standard deviation of the scores; one pass, the best k+1 kept sorted. */
 function confidence(scores: Float32Array, k: number): number {
-  const sorted = Float32Array.from(scores).sort().reverse();
-  const mean = scores.reduce((a, x) => a + x, 0) / scores.length;
-  const spread = Math.sqrt(scores.reduce((a, x) => a + (x - mean) ** 2, 0) / scores.length) || 1;
-  return (sorted[k - 1]! - sorted[k]!) / spread;
+  const best = new Float64Array(k + 1).fill(-Infinity); // descending
+  let sum = 0;
+  let sq = 0;
+  for (const x of scores) {
+    sum += x;
+    sq += x * x;
+    if (x <= best[k]!) continue;
+    let i = k;
+    while (i > 0 && best[i - 1]! < x) {
+      best[i] = best[i - 1]!;
+      i--;
+    }
+    best[i] = x;
+  }
+  const mean = sum / scores.length;
+  const spread = Math.sqrt(Math.max(sq / scores.length - mean * mean, 0)) || 1;
+  return (best[k - 1]! - best[k]!) / spread;
+}
+
+/** NDCG@k of a ranking with one relevant candidate. */
+function ndcgOfTarget(rank: number[], target: number, k: number): number {
+  const at = rank.indexOf(target);
+  return at >= 0 && at < k ? 1 / Math.log2(at + 2) : 0;
 }
 
 /** NDCG@k of a ranking whose relevant items are the final ranking's top k. */

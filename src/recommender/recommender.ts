@@ -36,6 +36,7 @@ import { VectorIndex } from '../vector-index/vector-index.js';
 import { Catalog, type FieldFilter } from './catalog.js';
 import { applyScaling, candidateLayers, encodeItemStates, fitScaling, type FeatureScaling } from './item-states.js';
 import { sweepLayers, type SweepRow } from './layer-sweep.js';
+import { LmRanker } from './lm-ranker.js';
 import { openRecommenderDir, writeRecommenderDir } from './recommender-files.js';
 
 /** Where fit() is: each stage reports `done` of `total` units. */
@@ -570,13 +571,16 @@ export class Recommender {
   /**
    * recommend(), re-ranked by a language model reading the history as text (late
    * interaction): the SRM's best `candidates` (default 50) are scored again as
-   *   fused_i = u·e_i + weight · mean log p(text_i | texts of the last `events` history items)
-   * (the LM's mean per-token log-probability of the item's text after the history's), and the
-   * k best fused scores are returned. Off the default path: it costs an LM run per request and
-   * helps only with a model that knows the catalog (e.g. from `lmrec pretrain`). A request
-   * without a known history is answered by popularity, as recommend() does.
+   *   fused_i = u·e_i + weight · lm_i
+   * where lm_i is, with an `LmRanker` (a model lmrec trained on this catalog, tuned for late
+   * interaction), its item head's score of item i after the last `events` history items; with a
+   * plain `LateInteraction`, the LM's mean per-token log-probability of the item's text after the
+   * history's texts. The k best fused scores are returned. Candidates the LM cannot score (no
+   * text; no head row) keep the SRM score alone. Off the default path: it costs an LM run per
+   * request and helps only with a model that knows the catalog. A request without a known
+   * history is answered by popularity, as recommend() does.
    */
-  async rerank(request: RecommendRequest, stage: { model: LateInteraction; weight?: number; candidates?: number; events?: number }): Promise<Recommendations> {
+  async rerank(request: RecommendRequest, stage: { model: LateInteraction | LmRanker; weight?: number; candidates?: number; events?: number }): Promise<Recommendations> {
     const k = checkK(request?.k ?? 10);
     const weight = stage.weight ?? 1;
     const n = stage.candidates ?? 50;
@@ -587,18 +591,31 @@ export class Recommender {
     const first = this.recommend({ ...request, k: n });
     if (first.fallback || first.length === 0) return result(first.slice(0, k), first.fallback, first.ignored);
     const history = this.#requestHistory(request).history.slice(-m);
+    const scored = stage.model instanceof LmRanker ? await this.#rankerScores(stage.model, history, first) : await this.#textScores(stage.model, history, first);
+    if (!scored) return result(first.slice(0, k), null, first.ignored);
+    const fused = first.map((x) => ({ id: x.id, score: x.score }));
+    scored.at.forEach((j, i) => (fused[j]!.score += weight * scored.scores[i]!));
+    fused.sort((a, b) => b.score - a.score || this.#catalog.ids.get(a.id)! - this.#catalog.ids.get(b.id)!);
+    return result(fused.slice(0, k), null, first.ignored);
+  }
+
+  /** The item head's scores of the candidates it has rows for (`at`: their places in `first`). */
+  async #rankerScores(ranker: LmRanker, history: number[], first: ScoredItem[]): Promise<{ at: number[]; scores: Float32Array } | undefined> {
+    const ids = history.map((i) => this.#catalog.ids.name(i)).filter((id) => ranker.readable(id));
+    const at = first.flatMap((x, j) => (ranker.scorable(x.id) ? [j] : []));
+    if (ids.length === 0 || at.length === 0) return undefined;
+    return { at, scores: await ranker.scores(ids, at.map((j) => first[j]!.id)) };
+  }
+
+  /** The LM's mean log-probability of each candidate's text after the history's texts. */
+  async #textScores(li: LateInteraction, history: number[], first: ScoredItem[]): Promise<{ at: number[]; scores: Float32Array } | undefined> {
     const template = this.#template([]);
     const text = (i: number) => template.render(this.#catalog.fields[i]!);
     const historyTexts = history.map(text).filter((t) => t.trim().length > 0);
     const ids = first.map((x) => this.#catalog.ids.get(x.id)!);
-    const withText = ids.flatMap((i, j) => (text(i).trim().length > 0 ? [j] : []));
-    if (historyTexts.length === 0 || withText.length === 0) return result(first.slice(0, k), null, first.ignored);
-    const lm = await stage.model.score(historyTexts, withText.map((j) => text(ids[j]!)));
-    const fused = first.map((x) => ({ id: x.id, score: x.score }));
-    // items without text keep the SRM score alone: the LM cannot read them
-    withText.forEach((j, i) => (fused[j]!.score += weight * lm[i]!));
-    fused.sort((a, b) => b.score - a.score || this.#catalog.ids.get(a.id)! - this.#catalog.ids.get(b.id)!);
-    return result(fused.slice(0, k), null, first.ignored);
+    const at = ids.flatMap((i, j) => (text(i).trim().length > 0 ? [j] : []));
+    if (historyTexts.length === 0 || at.length === 0) return undefined;
+    return { at, scores: await li.score(historyTexts, at.map((j) => text(ids[j]!))) };
   }
 
   /**

@@ -1,0 +1,134 @@
+/**
+ * A model lmrec trained on a catalog (`pretrain`; tuned for late interaction with
+ * `localLayers`), served as a ranker: a history is written as text the way the model learned it
+ * (its template, separator, BOS, context), read with late interaction — each event's bottom
+ * layers from the segment cache, the top layers over the concatenation — and the item head
+ * scores the catalog at the end of it. `Recommender.rerank` takes it as its LM stage.
+ */
+import { LmrecError } from '../errors.js';
+import type { ItemRecord } from '../data/records.js';
+import { readConfig } from '../lm/config.js';
+import { ItemHead } from '../lm/item-head.js';
+import { LanguageModel } from '../lm/language-model.js';
+import { LateInteraction } from '../lm/late-interaction.js';
+import { readModelInfo } from '../lm/model-info.js';
+import type { SegmentCache } from '../lm/segment-cache.js';
+import { loadTokenizer } from '../lm/tokenizer.js';
+import { historySegments, type BehaviourEncoder } from '../pretrain/behaviour-corpus.js';
+import { renderItemTexts } from '../pretrain/behaviour-text.js';
+
+export interface LmRankerOptions {
+  /** The layer late interaction splits at. Default: the one the model was tuned for (lmrec.json's localLayers). */
+  splitLayer?: number;
+  /** Where segment states are kept (default: a 256 MiB fp16 cache of the ranker's own). */
+  cache?: SegmentCache;
+  /** onnxruntime threads. */
+  threads?: number;
+}
+
+export class LmRanker {
+  readonly #lm: LanguageModel;
+  readonly #li: LateInteraction;
+  readonly #head: ItemHead;
+  readonly #encoder: BehaviourEncoder;
+  readonly #number: Map<string, number>; // catalog id -> index into the encoder's texts
+  readonly #row: Map<string, number>; // catalog id -> item-head row
+
+  private constructor(lm: LanguageModel, li: LateInteraction, head: ItemHead, encoder: BehaviourEncoder, number: Map<string, number>) {
+    this.#lm = lm;
+    this.#li = li;
+    this.#head = head;
+    this.#encoder = encoder;
+    this.#number = number;
+    this.#row = new Map(head.items.map((id, r) => [id, r]));
+  }
+
+  /**
+   * The model in `dir` over `catalog` (the records whose texts histories are written with; the
+   * items its head scores are lmrec.json's). UNSUPPORTED for a model without an item head or
+   * one not tuned for late interaction when no splitLayer is given.
+   */
+  static async load(dir: string, catalog: readonly ItemRecord[], options: LmRankerOptions = {}): Promise<LmRanker> {
+    const info = readModelInfo(dir);
+    const head = ItemHead.load(dir);
+    const split = options.splitLayer ?? info?.localLayers;
+    if (split === undefined) {
+      throw new LmrecError(`'${dir}' was not tuned for late interaction (lmrec pretrain --local-layers); give splitLayer to serve it anyway`, 'UNSUPPORTED');
+    }
+    const tokenizer = loadTokenizer(dir);
+    if (!tokenizer) throw new LmrecError(`'${dir}' has no tokenizer.json: histories cannot be written as text`, 'NO_TOKENIZER');
+    if (!Array.isArray(catalog) || catalog.length === 0) throw new LmrecError('the catalog must be a non-empty array of item records', 'INVALID_ARGUMENT');
+    const { texts } = renderItemTexts(catalog, info!.template);
+    const number = new Map(catalog.map((it, i) => [it.id, i]));
+    const encoder: BehaviourEncoder = {
+      texts,
+      tokenizer: { encode: (text) => tokenizer.encode(text, false) },
+      options: { bos: info!.bos, eos: info!.eos, maxTokens: info!.context ?? 256, ...(info!.separator !== undefined ? { separator: info!.separator } : {}) },
+    };
+    const layers = readConfig(dir).layers;
+    if (!Number.isInteger(split) || split < 1 || split >= layers) {
+      throw new LmrecError(`splitLayer must be an integer from 1 to ${layers - 1}, got ${String(split)}`, 'INVALID_ARGUMENT');
+    }
+    // blocks must end at the split: the largest block size dividing both parts
+    const lm = await LanguageModel.load(dir, { precision: 'fp32', blockSize: gcd(split, layers - split), ...(options.threads ? { threads: options.threads } : {}) });
+    try {
+      const li = new LateInteraction(lm, { splitLayer: split, ...(options.cache ? { cache: options.cache } : {}) });
+      return new LmRanker(lm, li, head, encoder, number);
+    } catch (e) {
+      await lm.close();
+      throw e;
+    }
+  }
+
+  /** Item ids the head scores, in the order of `scores()` without candidates. */
+  get items(): readonly string[] {
+    return this.#head.items;
+  }
+
+  /** Whether a history may hold the item (the ranker has its text). */
+  readable(id: string): boolean {
+    return this.#number.has(id);
+  }
+
+  /** Whether the item head has a row for the item (it was in the catalog the model learned). */
+  scorable(id: string): boolean {
+    return this.#row.has(id);
+  }
+
+  get splitLayer(): number {
+    return this.#li.splitLayer;
+  }
+
+  get cache(): SegmentCache {
+    return this.#li.cache;
+  }
+
+  /**
+   * Item-head scores after `history` (item ids, oldest first; the most recent that fit the
+   * model's context are read): of `candidates` in their order, or of every item in `items`.
+   */
+  async scores(history: readonly string[], candidates?: readonly string[]): Promise<Float32Array> {
+    if (!Array.isArray(history) || history.length === 0) throw new LmrecError('history must be a non-empty array of item ids', 'INVALID_ARGUMENT');
+    const numbers = Int32Array.from(history, (id) => {
+      const n = this.#number.get(id);
+      if (n === undefined) throw new LmrecError(`item '${String(id)}' is not in the ranker's catalog`, 'UNKNOWN_ID');
+      return n;
+    });
+    const rows = candidates?.map((id) => {
+      const r = this.#row.get(id);
+      if (r === undefined) throw new LmrecError(`item '${String(id)}' has no row in the model's item head (it was trained without it)`, 'UNKNOWN_ID');
+      return r;
+    });
+    const all = this.#head.scores(await this.#li.encodeUser(historySegments(numbers, this.#encoder)));
+    return rows ? Float32Array.from(rows, (r) => all[r]!) : all;
+  }
+
+  async close(): Promise<void> {
+    this.#li.close();
+    await this.#lm.close();
+  }
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
