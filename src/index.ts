@@ -58,6 +58,7 @@ export {
   type ScoredItem,
   type ItemView,
   type SimilarOptions,
+  type RecommenderLoadOptions,
   type AddEventsReport,
 } from './recommender/recommender.js';
 export type { FieldFilter } from './recommender/catalog.js';
@@ -67,3 +68,15 @@ export { pretrain, DEFAULT_MODEL_DIR, type PretrainOptions, type PretrainReport 
 export { distill, type DistillOptions, type DistillReport } from './pretrain/distill.js';
 export type { TrainingProgress, TrainingStopReason } from './pretrain/training-run.js';
 export { trainTokenizer, tokenizerFiles, type TrainTokenizerOptions, type TrainedTokenizer, type TokenizerFiles } from './lm/tokenizer-trainer.js';
+export {
+  DeviceRecommender,
+  type DeviceRecommenderOptions,
+  type DeviceRecommendOptions,
+  type DeviceRecommendations,
+  type DeviceStats,
+} from './collab/device-recommender.js';
+export { validateReply, type CloudClient, type CloudReply, type CandidateList } from './collab/cloud.js';
+export { FUSION_RULES, fusedScore, fusedOrder, candidateProbabilities, type FusionRule } from './collab/fusion.js';
+export { inconsistency, thresholdForRate, ThresholdPolicy, RandomPolicy, DEFAULT_PAD_PENALTY, type RequestPolicy } from './collab/policy.js';
+export { rerank, type CandidateScorer, type Reranked } from './collab/rerank.js';
+export { evaluateCollab, DEFAULT_RATES, type CollabModel, type CollabEvalOptions, type CollabReport, type CollabQuality, type CollabMetrics, type CurvePoint } from './collab/evaluate.js';

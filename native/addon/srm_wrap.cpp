@@ -328,9 +328,9 @@ class SrmWrap : public Napi::ObjectWrap<SrmWrap> {
   Napi::Value UserVectors(const Napi::CallbackInfo& info) {
     return guard(info.Env(), [&]() -> Napi::Value {
       const srm::Sequences data = read_sequences(arg(info, 0), arg(info, 1));
-      live()->check_items(data, "the histories");
       if (data.count() > 4096) throw Error(ErrorCode::RequestTooLarge, "at most 4096 histories a call");
-      auto out = Napi::Float32Array::New(info.Env(), data.count() * live()->shape().dim);
+      // no shape()/check_items here: they wait for a training step's lock (user_vectors checks)
+      auto out = Napi::Float32Array::New(info.Env(), data.count() * live()->serving_dim());
       live()->user_vectors(data, out.Data(), 1);
       return out;
     });

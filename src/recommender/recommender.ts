@@ -148,6 +148,22 @@ export interface RecommendRequest {
   filter?: FieldFilter | ((item: ItemView) => boolean);
 }
 
+export interface RecommenderLoadOptions {
+  /**
+   * Background learning from addEvents: at most one SRM update per this many milliseconds
+   * (events arriving meanwhile join the next), and the threads it trains on. Defaults: 0 (an
+   * update as soon as the last one ends) and all cores; a server keeps the cores for requests
+   * with, e.g., 2000 ms and 1 thread.
+   */
+  updateIntervalMs?: number;
+  updateThreads?: number;
+}
+
+const loadOptionsSchema = z.strictObject({
+  updateIntervalMs: z.number().int().min(0).max(3_600_000).optional(),
+  updateThreads: z.number().int().min(1).max(1024).optional(),
+});
+
 export interface SimilarOptions {
   /** Compare item embeddings ('behaviour'), codes ('content'), or pick by the item ('auto', default: content for cold items). */
   by?: 'auto' | 'behaviour' | 'content';
@@ -240,6 +256,11 @@ export class Recommender {
   // background work (SRM updates, items added), one at a time, in order
   #queue: Promise<void> = Promise.resolve();
   #pendingUsers = new Map<number, number>(); // user -> new events since the last update
+  readonly #removed = new Set<number>(); // items out of every answer (removeItems)
+  readonly #warming = new Set<number>(); // items warmed since the serving mask was taken
+  #updateIntervalMs = 0;
+  #updateThreads: number | undefined;
+  #lastUpdate = 0;
   #updateScheduled = false;
   #backgroundError: unknown;
 
@@ -282,7 +303,38 @@ export class Recommender {
   /** An item's id and fields, or undefined when it is not in the catalog. */
   item(id: string): ItemView | undefined {
     const i = this.#catalog.ids.get(id);
-    return i === undefined ? undefined : { id, fields: this.#catalog.fields[i]! };
+    return i === undefined || this.#removed.has(i) ? undefined : { id, fields: this.#catalog.fields[i]! };
+  }
+
+  /** Every item in answers, in catalog order (removed ones left out). */
+  *listItems(): IterableIterator<ItemView> {
+    for (let i = 0; i < this.#catalog.size; i++) {
+      if (!this.#removed.has(i)) yield { id: this.#catalog.ids.name(i), fields: this.#catalog.fields[i]! };
+    }
+  }
+
+  /**
+   * Takes items out of every answer (recommend, rerank, similar) and out of item(), e.g. when
+   * they leave the catalog. Their rows stay in the model, so restoreItems() brings them back
+   * at once. Not saved with the model: a service keeps the catalog's truth in its store.
+   * UNKNOWN_ID for an id the catalog never had; returns how many were in answers before.
+   */
+  removeItems(ids: readonly string[]): number {
+    const items = this.#itemNumbers(ids, 'ids', false).items;
+    let n = 0;
+    for (const i of items) {
+      if (this.#removed.has(i)) continue;
+      this.#removed.add(i);
+      n++;
+    }
+    return n;
+  }
+
+  /** Brings removed items back into answers; returns how many were removed. */
+  restoreItems(ids: readonly string[]): number {
+    let n = 0;
+    for (const i of this.#itemNumbers(ids, 'ids', false).items) if (this.#removed.delete(i)) n++;
+    return n;
   }
 
   /** Whether a user has a stored history (from fit or addEvents). */
@@ -478,7 +530,8 @@ export class Recommender {
   }
 
   /** Loads a directory written by save(); every part is checked against its checksum. */
-  static async load(dir: string): Promise<Recommender> {
+  static async load(dir: string, options: RecommenderLoadOptions = {}): Promise<Recommender> {
+    const o = parseOptions(loadOptionsSchema, options, 'Recommender.load');
     const { manifest, part } = openRecommenderDir<Manifest>(dir);
     const catalog = new Catalog(
       readFileSync(part('catalog.jsonl'), 'utf8')
@@ -512,6 +565,8 @@ export class Recommender {
       srm,
     });
     await rec.#reindex();
+    rec.#updateIntervalMs = o.updateIntervalMs ?? 0;
+    rec.#updateThreads = o.updateThreads;
     return rec;
   }
 
@@ -551,6 +606,7 @@ export class Recommender {
     const { history, ignored } = this.#requestHistory(r);
     const excluded = new Set<number>(this.#itemNumbers(r.exclude ?? [], 'exclude', true).items);
     if (r.excludeSeen ?? true) for (const i of history) excluded.add(i);
+    for (const i of this.#removed) excluded.add(i);
     const only = this.#admitted(r.filter);
     const srm = this.#live();
     const state = history.length > 0 ? srm.userVector(history) : undefined;
@@ -647,7 +703,8 @@ export class Recommender {
     const content = by === 'content' || (by === 'auto' && !this.#serving.warm[i]);
     const { index, vectors } = content ? { index: this.#serving.content, vectors: this.#serving.codes } : { index: this.#serving.similar, vectors: this.#serving.vectors };
     const d = vectors.length / this.#catalog.size;
-    const exclude = [i, ...this.#itemNumbers(options.exclude ?? [], 'exclude', true).items];
+    if (this.#removed.has(i)) throw new LmrecError(`item '${id}' was removed from the catalog`, 'UNKNOWN_ID');
+    const exclude = [i, ...this.#itemNumbers(options.exclude ?? [], 'exclude', true).items, ...this.#removed];
     const only = this.#admitted(options.filter);
     const found = index.search(vectors.subarray(i * d, (i + 1) * d), k, { rescore: RESCORE, exclude, ...(only ? { only } : {}) });
     return found.ids.map((x, j) => ({ id: this.#catalog.ids.name(x), score: found.scores[j]! }));
@@ -684,8 +741,8 @@ export class Recommender {
 
   /**
    * Appends events to users' histories (recommendations see them at once) and updates the SRM
-   * on them in the background (`flush()` waits for it). Events of unknown items are skipped
-   * and counted; unknown users are created.
+   * on them in the background (`flush()` waits for it). Events of unknown (or removed) items
+   * are skipped and counted; unknown users are created.
    */
   addEvents(events: readonly EventRecord[]): AddEventsReport {
     if (!Array.isArray(events)) throw new LmrecError('addEvents needs an array of event records', 'INVALID_ARGUMENT');
@@ -697,7 +754,7 @@ export class Recommender {
     for (const e of events) {
       if (typeof e?.user !== 'string' || typeof e.item !== 'string') throw new LmrecError('every event needs string user and item ids', 'INVALID_DATA');
       const item = this.#catalog.ids.get(e.item);
-      if (item === undefined) {
+      if (item === undefined || this.#removed.has(item)) {
         unknownItems++;
         continue;
       }
@@ -709,13 +766,15 @@ export class Recommender {
       }
       this.#histories[u]!.push(item);
       this.#pendingUsers.set(u, (this.#pendingUsers.get(u) ?? 0) + 1);
-      warm.push(item);
+      // only items not warm yet: warming waits for a training step in progress
+      if (!this.#serving.warm[item] && !this.#warming.has(item)) {
+        this.#warming.add(item);
+        warm.push(item);
+      }
       accepted++;
     }
-    if (warm.length > 0) {
-      srm.warmItems(warm);
-      this.#scheduleUpdate();
-    }
+    if (warm.length > 0) srm.warmItems(warm);
+    if (accepted > 0) this.#scheduleUpdate();
     return { accepted, unknownItems, newUsers };
   }
 
@@ -758,6 +817,10 @@ export class Recommender {
     if (this.#updateScheduled) return;
     this.#updateScheduled = true;
     void this.#enqueue(async () => {
+      // events arriving during the wait join this update
+      const wait = this.#lastUpdate + this.#updateIntervalMs - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      this.#lastUpdate = Date.now();
       this.#updateScheduled = false;
       const pending = this.#pendingUsers;
       this.#pendingUsers = new Map();
@@ -771,7 +834,7 @@ export class Recommender {
         (byFresh.get(f) ?? byFresh.set(f, []).get(f)!).push(seq.slice());
       }
       try {
-        for (const [fresh, seqs] of byFresh) await this.#srm.update(seqs, { fresh });
+        for (const [fresh, seqs] of byFresh) await this.#srm.update(seqs, { fresh, ...(this.#updateThreads ? { threads: this.#updateThreads } : {}) });
         this.#popular = undefined;
         await this.#reindex();
       } catch (e) {
@@ -813,6 +876,7 @@ export class Recommender {
     await Promise.all([next.index.add(ids, vectors), next.similar.add(ids, vectors), next.content.add(ids, codes)]);
     const old = this.#serving;
     this.#serving = next;
+    this.#warming.clear();
     if (old) for (const x of [old.index, old.similar, old.content]) x.close();
   }
 

@@ -158,9 +158,26 @@ std::vector<uint8_t> Recommender::id_mask() const {
 }
 
 void Recommender::warm_items(const int32_t* items, size_t n) {
-  check_items(items, n, "the items");
-  std::unique_lock lock(mu_);
-  for (size_t i = 0; i < n; ++i) id_mask_[size_t(items[i])] = 1;
+  // checked against the serving snapshot: check_items would wait for a training step
+  const Snapshot p = serving();
+  for (size_t i = 0; i < n; ++i)
+    if (items[i] < 0 || uint32_t(items[i]) >= p->shape.items)
+      throw Error(ErrorCode::UnknownId, "the items hold item " + std::to_string(items[i]) + ", outside this model's catalog of " +
+                                            std::to_string(p->shape.items) + " items");
+  {
+    std::lock_guard g(warm_mu_);
+    pending_warm_.insert(pending_warm_.end(), items, items + n);
+  }
+  // at once unless a training is running (its next step applies them: no waiting on a step)
+  std::unique_lock lock(mu_, std::defer_lock);
+  if (training_->load() ? lock.try_lock() : (lock.lock(), true)) apply_pending_warm();
+}
+
+void Recommender::apply_pending_warm() {
+  std::lock_guard g(warm_mu_);
+  for (const int32_t it : pending_warm_)
+    if (size_t(it) < id_mask_.size()) id_mask_[size_t(it)] = 1;
+  pending_warm_.clear();
 }
 
 void Recommender::add_items(const float* features, size_t n, const TrainingLease&) {
@@ -201,6 +218,10 @@ std::vector<float> Recommender::item_vectors() const {
 
 void Recommender::user_vectors(const Sequences& histories, float* out, int threads) const {
   const Snapshot p = serving();
+  for (const int32_t it : histories.items)
+    if (it < 0 || uint32_t(it) >= p->shape.items)
+      throw Error(ErrorCode::UnknownId, "the histories hold item " + std::to_string(it) + ", outside this model's catalog of " +
+                                            std::to_string(p->shape.items) + " items");
   encode(*p, histories, out, thread_count(threads));
 }
 
@@ -333,6 +354,7 @@ TrainReport Recommender::run_windows(const Sequences& data, std::vector<Window> 
       report.targets += windows[w].len - windows[w].loss_from;
     }
     std::unique_lock lock(mu_);
+    apply_pending_warm();
     const double loss = step(batch, o, o.loss == Loss::Sampled ? &sampler : nullptr, grads);
     if (!std::isfinite(loss))
       throw Error(ErrorCode::NonFinite, "the training loss became " + std::to_string(loss) + " at step " +
@@ -353,6 +375,7 @@ TrainReport Recommender::run_windows(const Sequences& data, std::vector<Window> 
   }
   {
     std::unique_lock lock(mu_);
+    apply_pending_warm();
     sync_codes();
     publish();
   }

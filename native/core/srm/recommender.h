@@ -80,7 +80,11 @@ class Recommender {
   // The item embeddings scoring uses (items x dim): ID (where present) + code · Proj.
   std::vector<float> item_vectors() const;
   // The user states (count x dim) after each history: score(item) = state · item_vectors()[item].
+  // Reads the published snapshot only, never the training lock: a request is not held up by a
+  // training step in progress. Items are checked against that snapshot's catalog.
   void user_vectors(const Sequences& histories, float* out, int threads) const;
+  // The width user_vectors writes per history (the snapshot's).
+  uint32_t serving_dim() const { return serving()->shape.dim; }
   // Popularity = occurrences of each item in s (replacing or adding to the counts).
   void count_popularity(const Sequences& s, bool reset);
   const std::vector<float>& popularity() const { return popularity_; }
@@ -165,6 +169,9 @@ class Recommender {
   uint64_t step_ = 0;
   mutable std::shared_mutex mu_;  // params_ (changed by training steps and setters), popularity_
   mutable std::mutex serve_mu_;   // serving_ (taken after mu_ when both are)
+  std::mutex warm_mu_;            // pending_warm_ (taken after mu_ when both are)
+  std::vector<int32_t> pending_warm_;  // items warmed while a training step held mu_
+  void apply_pending_warm();      // with mu_ held exclusively
   mutable Snapshot serving_;
   std::shared_ptr<std::atomic<bool>> training_ = std::make_shared<std::atomic<bool>>(false);
   std::atomic<bool> cancel_{false};

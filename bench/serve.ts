@@ -1,0 +1,163 @@
+/**
+ * npm run bench:serve [-- --quick]
+ *
+ * `lmrec serve` under load on this machine, the server in its own process (node dist/cli),
+ * the load generator (autocannon) in this one, over loopback:
+ *  - a recommender fit on a 100k-item synthetic catalog (50k users; 2 minutes of training:
+ *    quality is not the point here; --quick: 20k items, 30 s);
+ *  - throughput: 30 s of GET /v1/users/:id/recommendations?k=10 for random users from 32
+ *    connections: requests/s, latency p50/p99, errors and non-2xx answers;
+ *  - memory: 5 minutes (--quick: 1) of recommendations at 300 requests/s while events arrive
+ *    at 500/s (100 batches of 5 a second, random users and items): the server's RSS sampled
+ *    every 5 s, its growth from the first minute to the end, and the errors.
+ * Writes bench/results/serve.json and prints a table.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { writeSynthetic } from '../src/data/synthetic.js';
+import { Recommender } from '../src/recommender/recommender.js';
+import { printTable, writeJson } from './measure.js';
+
+const QUICK = process.argv.includes('--quick');
+const here = path.dirname(fileURLToPath(import.meta.url));
+const ITEMS = QUICK ? 20_000 : 100_000;
+const USERS = QUICK ? 10_000 : 50_000;
+const LOAD_SECONDS = QUICK ? 10 : 30;
+const SOAK_SECONDS = QUICK ? 60 : 300;
+
+const log = (line: string) => console.error(`[bench:serve] ${line}`);
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+async function startServer(model: string, store: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [path.join(here, '..', 'dist', 'cli', 'main.js'), 'serve', '--model', model, '--store', store, '--port', '0', '--log-level', 'silent'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      const m = /at (http:\/\/\S+)/.exec(err);
+      if (m) resolve(m[1]!);
+    });
+    child.on('exit', (code) => reject(new Error(`the server exited (${code}): ${err}`)));
+  });
+  return { child, url };
+}
+
+let seed = 12345;
+const rand = (n: number) => {
+  seed = (seed * 1103515245 + 12345) % 2 ** 31;
+  return seed % n;
+};
+
+function recommendations(url: string, o: { duration: number; connections: number; overallRate?: number }): Promise<autocannon.Result> {
+  return autocannon({
+    url,
+    duration: o.duration,
+    connections: o.connections,
+    ...(o.overallRate ? { overallRate: o.overallRate } : {}),
+    requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/v1/users/u${rand(USERS)}/recommendations?k=10` }) }],
+  });
+}
+
+function events(url: string, duration: number): Promise<autocannon.Result> {
+  return autocannon({
+    url,
+    duration,
+    connections: 4,
+    overallRate: 100, // batches of 5: 500 events a second
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        setupRequest: (req) => ({
+          ...req,
+          path: '/v1/events',
+          body: JSON.stringify({ events: Array.from({ length: 5 }, () => ({ user: `u${rand(USERS)}`, item: `i${rand(ITEMS)}` })) }),
+        }),
+      },
+    ],
+  });
+}
+
+const summary = (r: autocannon.Result) => ({
+  requests: r.requests.total,
+  requestsPerSecond: r.requests.average,
+  p50Ms: r.latency.p50,
+  p99Ms: r.latency.p99,
+  maxMs: r.latency.max,
+  errors: r.errors,
+  timeouts: r.timeouts,
+  non2xx: r.non2xx,
+});
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'lmrec-bench-serve-'));
+  let server: ChildProcess | undefined;
+  try {
+    log(`generating ${ITEMS} items, ${USERS} users`);
+    writeSynthetic(dir, { items: ITEMS, users: USERS, topics: 200, eventsPerUser: [5, 35], seed: 3 });
+    log('fitting (the index, not the quality, is what is measured)');
+    const t0 = performance.now();
+    const rec = await Recommender.fit({ items: path.join(dir, 'items.jsonl'), events: path.join(dir, 'events.jsonl'), layer: 1, budget: QUICK ? 30 : 120, seed: 1 });
+    await rec.save(path.join(dir, 'rec'));
+    await rec.close();
+    const fitSeconds = (performance.now() - t0) / 1000;
+    log('starting the server (it copies the catalog into a new SQLite store)');
+    const started = await startServer(path.join(dir, 'rec'), path.join(dir, 'rec.db'));
+    server = started.child;
+    const { url } = started;
+    await recommendations(url, { duration: 3, connections: 8 }); // warm-up
+    log(`throughput: ${LOAD_SECONDS} s, 32 connections`);
+    const load = summary(await recommendations(url, { duration: LOAD_SECONDS, connections: 32 }));
+    log(`memory: ${SOAK_SECONDS} s of 300 recommendations/s and 500 events/s`);
+    const samples: { s: number; rssMb: number }[] = [];
+    const start = performance.now();
+    const timer = setInterval(() => samples.push({ s: (performance.now() - start) / 1000, rssMb: rssMb(server!.pid!) }), 5000);
+    const [soakRecs, soakEvents] = await Promise.all([recommendations(url, { duration: SOAK_SECONDS, connections: 8, overallRate: 300 }), events(url, SOAK_SECONDS)]);
+    clearInterval(timer);
+    const afterMinute = samples.find((x) => x.s >= 60) ?? samples[0]!;
+    const end = samples.at(-1)!;
+    const soak = {
+      seconds: SOAK_SECONDS,
+      recommendations: summary(soakRecs),
+      events: { ...summary(soakEvents), eventsPerSecond: (soakEvents.requests.total * 5) / SOAK_SECONDS },
+      rssMbAfterFirstMinute: afterMinute.rssMb,
+      rssMbAtEnd: end.rssMb,
+      rssGrowthMbPerMinute: ((end.rssMb - afterMinute.rssMb) / Math.max(end.s - afterMinute.s, 1)) * 60,
+      samples,
+    };
+    console.log(`\nlmrec serve on ${ITEMS} items (server process and load generator share this machine's 2 cores):`);
+    printTable(
+      [
+        { phase: `recommendations, 32 connections, ${LOAD_SECONDS} s`, ...load },
+        { phase: `soak: recommendations at 300/s, ${SOAK_SECONDS} s`, ...soak.recommendations },
+        { phase: `soak: events at 500/s (batches of 5)`, ...soak.events },
+      ],
+      ['phase', 'requests', 'requestsPerSecond', 'p50Ms', 'p99Ms', 'errors', 'timeouts', 'non2xx'],
+    );
+    console.log(`server RSS: ${soak.rssMbAfterFirstMinute.toFixed(0)} MB after the first minute, ${soak.rssMbAtEnd.toFixed(0)} MB at the end (${soak.rssGrowthMbPerMinute.toFixed(1)} MB/min)`);
+    writeJson(path.join(here, 'results', QUICK ? 'serve-quick.json' : 'serve.json'), {
+      date: new Date().toISOString(),
+      machine: { cores: 2 },
+      items: ITEMS,
+      users: USERS,
+      fitSeconds,
+      load,
+      soak,
+    });
+  } finally {
+    server?.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

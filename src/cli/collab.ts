@@ -1,0 +1,286 @@
+/**
+ * `lmrec eval collab`: device–cloud collaboration (LSC4Rec) measured on a catalog and an event
+ * log. Trains the two sides on leave-one-out's training part — the cloud: the Recommender (LM
+ * codes + SRM, the whole catalog) or a wider plain SRM; the device: a small SRM — then runs
+ * evaluateCollab (src/collab/evaluate.ts, where exactly which events each side sees is set
+ * out) and reports the table, the request curve as JSON and an SVG chart.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { evaluateCollab, DEFAULT_RATES, type CollabModel, type CollabReport } from '../collab/evaluate.js';
+import { FUSION_RULES } from '../collab/fusion.js';
+import { readCatalogIds, readInteractions } from '../data/interactions.js';
+import { LmrecError } from '../errors.js';
+import { leaveOneOut, type LeaveOneOut } from '../eval/leave-one-out.js';
+import { DEFAULT_SRM, Recommender } from '../recommender/recommender.js';
+import { SequentialRecommender, type StopReason } from '../srm/sequential-recommender.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import { lineChart } from '../util/svg-chart.js';
+import { fitBars } from './fit-progress.js';
+import { interruptOnCtrlC } from './interrupt.js';
+import { budget, layerChoice, positiveInt } from './options.js';
+import type { CommandIo } from './recommender.js';
+
+export interface CollabCommandOptions {
+  items: string;
+  events: string;
+  /** The cloud's model: the Recommender (LM codes + SRM; default) or a plain SRM. */
+  cloud?: 'recommender' | 'srm' | undefined;
+  /** The cloud Recommender's language model: 'default' (bundled) or a model directory. */
+  lm?: string | undefined;
+  /** The cloud Recommender's LM layer, or 'auto' (a layer sweep within the budget; default). */
+  cloudLayer?: 'auto' | number | undefined;
+  /** The cloud SRM's width. Default 64 (Recommender) or 128 (plain SRM). */
+  cloudDim?: number | undefined;
+  /** Seconds the cloud model trains. Default 60. */
+  cloudBudget?: number | undefined;
+  /** The device SRM's width. Default 32. */
+  deviceDim?: number | undefined;
+  /** Seconds the device model trains. Default 30. */
+  deviceBudget?: number | undefined;
+  candidates?: number | undefined;
+  rates?: number[] | undefined;
+  randomDraws?: number | undefined;
+  seed?: number | undefined;
+  threads?: number | undefined;
+  /** Write the result as JSON here. */
+  out?: string | undefined;
+  /** Write the request curve as an SVG chart here. */
+  svg?: string | undefined;
+}
+
+/** A side's model as the result describes it. */
+export interface CollabModelInfo {
+  kind: 'recommender' | 'srm';
+  dim: number;
+  parameters: number;
+  /** The Recommender's LM layer. */
+  layer?: number;
+  trainSeconds: number;
+  stopReason: StopReason | undefined;
+}
+
+export interface CollabEvalResult extends CollabReport {
+  data: { items: number; users: number; events: number };
+  cloudModel: CollabModelInfo;
+  deviceModel: CollabModelInfo;
+}
+
+export async function runCollabEval(o: CollabCommandOptions, io: CommandIo): Promise<CollabEvalResult> {
+  const catalog = await readCatalogIds(o.items);
+  const data = await readInteractions(o.events, { items: catalog });
+  const split = leaveOneOut(data.sequences);
+  if (split.test.length === 0) throw new LmrecError('nothing to evaluate: no user has 3 or more events', 'INVALID_DATA');
+  const items = catalog.size;
+  io.log(`${items} items, ${data.users.size} users, ${data.events} events; ${split.test.length} users evaluated`);
+
+  const device = await trainSrm('device', split, items, o.deviceDim ?? 32, o.deviceBudget ?? 30, o, io);
+  let cloud: { model: CollabModel; info: CollabModelInfo; close: () => Promise<void> };
+  try {
+    cloud = o.cloud === 'srm' ? await trainSrm('cloud', split, items, o.cloudDim ?? 128, o.cloudBudget ?? 60, o, io) : await fitRecommender(o, items, io);
+  } catch (e) {
+    await device.close();
+    throw e;
+  }
+  let report: CollabReport;
+  try {
+    report = await evaluateCollab(split, items, { cloud: cloud.model, device: device.model }, {
+      ...(o.candidates !== undefined ? { candidates: o.candidates } : {}),
+      ...(o.rates !== undefined ? { rates: o.rates } : {}),
+      ...(o.randomDraws !== undefined ? { randomDraws: o.randomDraws } : {}),
+      ...(o.seed !== undefined ? { seed: o.seed } : {}),
+    });
+  } finally {
+    await cloud.close();
+    await device.close();
+  }
+  const result: CollabEvalResult = {
+    data: { items, users: data.users.size, events: data.events },
+    cloudModel: cloud.info,
+    deviceModel: device.info,
+    ...report,
+  };
+  for (const line of summary(result)) io.log(line);
+  if (o.out) {
+    writeFileAtomic(o.out, `${JSON.stringify(result, null, 1)}\n`);
+    io.log(`wrote ${o.out}`);
+  }
+  if (o.svg) {
+    writeFileAtomic(o.svg, collabChart(result));
+    io.log(`wrote the request curve to ${o.svg}`);
+  }
+  return result;
+}
+
+/** A plain SRM on the training part, early-stopped on validation within the budget. */
+async function trainSrm(side: 'cloud' | 'device', split: LeaveOneOut, items: number, dim: number, seconds: number, o: CollabCommandOptions, io: CommandIo) {
+  const t0 = performance.now();
+  const srm = await SequentialRecommender.fit(split.train, items, {
+    ...DEFAULT_SRM,
+    dim,
+    valid: split.valid,
+    maxSeconds: seconds,
+    ...(o.seed !== undefined ? { seed: o.seed } : {}),
+    ...(o.threads !== undefined ? { threads: o.threads } : {}),
+    ...(io.signal ? { signal: io.signal } : {}),
+    onEpoch: (r) => r.valid && io.log(`${side} srm epoch ${r.epoch + 1}: valid NDCG@10 ${r.valid['NDCG@10']!.toFixed(4)}${r.best ? ' (best)' : ''}`),
+  });
+  const info: CollabModelInfo = { kind: 'srm', dim, parameters: srm.info.parameters, trainSeconds: (performance.now() - t0) / 1000, stopReason: srm.stopReason };
+  return { model: srm, info, close: async () => srm.close() };
+}
+
+/**
+ * The Recommender on the same files: it splits them as leaveOneOut does, so it trains on the
+ * same training part, and numbers items in catalog-file order as readCatalogIds does (its
+ * catalog refuses repeated ids, so the two numberings are the same list).
+ */
+async function fitRecommender(o: CollabCommandOptions, items: number, io: CommandIo) {
+  const layer = o.cloudLayer ?? 'auto';
+  const seconds = o.cloudBudget ?? 60;
+  const bars = fitBars(io.progress ?? process.stderr, { stages: layer === 'auto' ? ['encoding', 'sweep', 'training'] : ['encoding', 'training'], budgetSeconds: seconds });
+  let rec: Recommender;
+  try {
+    rec = await Recommender.fit({
+      items: o.items,
+      events: o.events,
+      model: o.lm ?? 'default',
+      layer,
+      budget: seconds,
+      srm: { dim: o.cloudDim ?? DEFAULT_SRM.dim },
+      ...(o.seed !== undefined ? { seed: o.seed } : {}),
+      ...(o.threads !== undefined ? { threads: o.threads } : {}),
+      ...(io.signal ? { signal: io.signal } : {}),
+      onProgress: bars.update,
+    });
+  } finally {
+    bars.stop();
+  }
+  if (rec.items !== items) {
+    await rec.close();
+    throw new LmrecError(`the cloud recommender read ${rec.items} items, the catalog has ${items}`, 'INTERNAL');
+  }
+  const srm = rec.srm;
+  const info: CollabModelInfo = { kind: 'recommender', dim: srm.info.dim, parameters: srm.info.parameters, layer: rec.layer, trainSeconds: rec.report.seconds, stopReason: rec.report.stopReason };
+  io.log(`cloud recommender: layer ${rec.layer}, valid NDCG@10 ${rec.report.valid['NDCG@10']?.toFixed(4)}, ${rec.report.seconds.toFixed(0)} s`);
+  return { model: srm, info, close: () => rec.close() };
+}
+
+const met = (ok: boolean) => (ok ? 'met' : 'NOT met');
+
+function summary(r: CollabEvalResult): string[] {
+  const f = (x: number) => x.toFixed(4).padStart(9);
+  const row = (name: string, q: { valid: { 'NDCG@10': number }; test: { 'HR@10': number; 'NDCG@10': number } }) =>
+    `${name.padEnd(30)}${f(q.valid['NDCG@10'])}${f(q.test['HR@10'])}${f(q.test['NDCG@10'])}`;
+  return [
+    '',
+    `cloud: ${r.cloudModel.kind}, dim ${r.cloudModel.dim}, ${r.cloudModel.parameters} parameters; device: SRM dim ${r.deviceModel.dim}, ${r.deviceModel.parameters} parameters`,
+    `the cloud lists ${r.candidates} candidates and has not seen the last ${r.staleEvents} events; test targets in its stale list ${(100 * r.recall.stale).toFixed(1)}%, in a fresh one ${(100 * r.recall.fresh).toFixed(1)}%`,
+    '',
+    `${'model'.padEnd(30)}${'valid NDCG'.padStart(9)}${'HR@10'.padStart(9)}${'NDCG@10'.padStart(9)}   (test but the first column)`,
+    row('cloud only (stale history)', r.models['cloud-only']),
+    row('cloud on the fresh history', r.models['cloud-fresh']),
+    row('device only', r.models['device-only']),
+    ...FUSION_RULES.map((rule) => row(`fusion ${rule}${rule === r.bestFusion ? ' (best)' : ''}`, r.fusions[rule])),
+    '',
+    `request curve (fusion ${r.bestFusion}; thresholds from validation; test NDCG@10):`,
+    `${'budget'.padStart(8)}${'asked'.padStart(9)}${'policy'.padStart(9)}${'random'.padStart(9)}`,
+    ...r.curve.map((p) => `${p.rate.toFixed(2).padStart(8)}${p.policy.requestRate.toFixed(3).padStart(9)}${f(p.policy['NDCG@10'])}${f(p.random['NDCG@10'])}`),
+    `${'1.00'.padStart(8)}${'1.000'.padStart(9)}${f(r.allRequests['NDCG@10'])}${f(r.allRequests['NDCG@10'])}`,
+    '',
+    `target: the best fusion beats the cloud alone and the device SRM over the whole catalog: ${met(r.targets.bestFusionBeatsBoth)}`,
+    `target: the best mixing fusion beats llm-only and srm-only on the same list (the paper's comparison): ${met(r.targets.mixBeatsSingleRules)}`,
+    `target: the policy beats random requests at every budget <= 30%: ${met(r.targets.policyBeatsRandom)}`,
+  ];
+}
+
+/** Test NDCG@10 against the request rate, for the policy and random requests, with the single models for scale. */
+export function collabChart(r: CollabReport): string {
+  const stale = r.fusions[r.bestFusion].test['NDCG@10'];
+  const all = r.allRequests['NDCG@10'];
+  const flat = (y: number) => [
+    { x: 0, y },
+    { x: 1, y },
+  ];
+  return lineChart({
+    title: `Device–cloud collaboration: test NDCG@10 against requests (fusion ${r.bestFusion})`,
+    xLabel: 'request budget (share of answers that ask the cloud)',
+    yLabel: 'test NDCG@10',
+    series: [
+      { name: 'inconsistency policy', points: [{ x: 0, y: stale }, ...r.curve.map((p) => ({ x: p.rate, y: p.policy['NDCG@10'] })), { x: 1, y: all }] },
+      { name: 'random requests', points: [{ x: 0, y: stale }, ...r.curve.map((p) => ({ x: p.rate, y: p.random['NDCG@10'] })), { x: 1, y: all }] },
+      { name: 'device only', points: flat(r.models['device-only'].test['NDCG@10']) },
+      { name: 'cloud only (stale)', points: flat(r.models['cloud-only'].test['NDCG@10']) },
+    ],
+  });
+}
+
+/** A comma-separated list of request rates in [0, 1], e.g. '0.05,0.1,0.3'. */
+function rateList(value: string): number[] {
+  const parts = value.split(',').map((s) => s.trim());
+  const rates = parts.map(Number);
+  if (parts.some((s) => s === '') || rates.some((x) => !(x >= 0 && x <= 1))) {
+    throw new InvalidArgumentError("expected rates in [0, 1] separated by commas, e.g. '0.05,0.1,0.3'");
+  }
+  return rates;
+}
+
+/** What the parent `eval` command lends: its output helpers. */
+export interface CollabCommandIo {
+  /** Where human-readable lines go (stderr when --json keeps stdout for the JSON). */
+  humanLog: (json: boolean | undefined) => (line: string) => void;
+  printJson: (value: unknown) => void;
+  examples: (...lines: string[]) => string;
+}
+
+/**
+ * `lmrec eval collab`, a subcommand of `eval`. It takes eval's own --items, --events, --out,
+ * --json, --seed, --threads and --lm (commander gives the parent the options it declares,
+ * wherever they stand), and adds its own under names eval does not use.
+ */
+export function collabCommand(io: CollabCommandIo): Command {
+  return new Command('collab')
+    .description("device–cloud collaboration (LSC4Rec): the cloud's stale candidate list re-ranked by a small device SRM, five fusions, and quality against the request rate")
+    .addOption(new Option('--cloud <model>', 'the cloud model: the recommender (LM codes + SRM) or a plain wider SRM').choices(['recommender', 'srm']).default('recommender'))
+    .option('--cloud-layer <auto|n>', "the cloud recommender's LM layer, or 'auto': a layer sweep (default)", layerChoice)
+    .option('--cloud-dim <n>', "the cloud SRM's width (default 64, or 128 with --cloud srm)", positiveInt)
+    .addOption(new Option('--cloud-budget <time>', 'training time of the cloud model').argParser(budget).default(60, '1m'))
+    .option('--device-dim <n>', "the device SRM's width", positiveInt, 32)
+    .addOption(new Option('--device-budget <time>', 'training time of the device SRM').argParser(budget).default(30, '30s'))
+    .option('--candidates <n>', 'N, the candidates the cloud returns', positiveInt, 50)
+    .option('--rates <list>', `request budgets of the curve (default ${DEFAULT_RATES.join(',')})`, rateList)
+    .option('--random-draws <n>', 'random request draws averaged at each budget', positiveInt, 5)
+    .option('--svg <file>', 'write the request curve as an SVG chart')
+    .addHelpText(
+      'after',
+      `\nAlso takes eval's --items and --events (required), --out (the JSON result), --json, --seed, --threads and\n--lm (the cloud recommender's language model; default the bundled one).\n` +
+        io.examples(
+          'lmrec eval collab --items items.jsonl --events events.jsonl --svg collab.svg --out collab.json',
+          'lmrec eval collab --items items.jsonl --events events.jsonl --cloud srm --cloud-budget 30s --json > collab.json',
+          'lmrec eval collab --items items.jsonl --events events.jsonl --cloud-layer 0 --rates 0.1,0.2,0.3',
+        ),
+    )
+    .action(async (_opts: unknown, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<CollabCommandOptions & { json?: boolean }>();
+      const result = await runCollabEval(
+        {
+          items: opts.items,
+          events: opts.events,
+          cloud: opts.cloud,
+          lm: opts.lm,
+          cloudLayer: opts.cloudLayer,
+          cloudDim: opts.cloudDim,
+          cloudBudget: opts.cloudBudget,
+          deviceDim: opts.deviceDim,
+          deviceBudget: opts.deviceBudget,
+          candidates: opts.candidates,
+          rates: opts.rates,
+          randomDraws: opts.randomDraws,
+          seed: opts.seed,
+          threads: opts.threads,
+          out: opts.out,
+          svg: opts.svg,
+        },
+        { log: io.humanLog(opts.json), signal: interruptOnCtrlC('stopping training (the best weights so far are evaluated)') },
+      );
+      if (opts.json) io.printJson(result);
+    });
+}

@@ -1,0 +1,49 @@
+/**
+ * `lmrec serve`: the HTTP service on a fitted recommender and a store, until SIGINT or
+ * SIGTERM; then it stops taking connections, answers the requests in flight, applies the
+ * events already stored and closes the store.
+ */
+import { RecommendationService } from '../serve/service.js';
+import { createServer } from '../serve/server.js';
+
+export interface ServeCliOptions {
+  model: string;
+  store?: string;
+  host: string;
+  port: number;
+  token?: string;
+  bodyLimit: number;
+  rateLimit?: number;
+  logLevel: string;
+  updateInterval: number;
+  updateThreads: number;
+}
+
+export async function runServe(o: ServeCliOptions): Promise<void> {
+  const service = await RecommendationService.open({ model: o.model, store: o.store ?? `${o.model.replace(/[/\\]+$/, '')}.db`, updateIntervalMs: Math.round(o.updateInterval * 1000), updateThreads: o.updateThreads });
+  const token = o.token ?? process.env.LMREC_TOKEN;
+  const app = await createServer(service, {
+    token: token || undefined,
+    bodyLimit: o.bodyLimit,
+    rateLimit: o.rateLimit,
+    logger: o.logLevel === 'silent' ? false : { level: o.logLevel },
+  });
+  const address = await app.listen({ host: o.host, port: o.port });
+  app.log.info(`lmrec serving ${o.model} at ${address}`);
+  if (o.logLevel === 'silent') process.stderr.write(`lmrec serving ${o.model} at ${address}\n`);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    app.log.info(`${signal}: finishing requests in flight and pending events`);
+    app.close().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        process.stderr.write(`lmrec: shutdown failed: ${(e as Error).message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}

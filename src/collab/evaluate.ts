@@ -1,0 +1,281 @@
+/**
+ * Device–cloud collaboration measured in LSC4Rec's setting (`lmrec eval collab`), on
+ * leave-one-out splits and two trained models already in memory.
+ *
+ * Who sees what, for a user whose time-ordered events are s_0 .. s_{n-1}:
+ *  - training, both models: s_0 .. s_{n-3} (leaveOneOut's train), early-stopped on validation;
+ *  - validation traffic: target s_{n-2}. The device sees s_0 .. s_{n-3}; the cloud's stale view
+ *    lacks the last `staleEvents` (2) of them, s_0 .. s_{n-5}; a request sends it s_0 .. s_{n-3}.
+ *    The fusion rule of the request curve and the policy's thresholds are chosen here;
+ *  - test traffic: target s_{n-1}. The device sees s_0 .. s_{n-2}; the cloud's stale view is
+ *    s_0 .. s_{n-4}; a request sends it s_0 .. s_{n-2}. Nothing is chosen on test.
+ * No side ever sees the target's event (the same item may occur earlier, as a repeat).
+ *
+ * The cloud's list is its top N over the whole catalog, seen items included: a repeated target
+ * must be findable, as the full ranking of evaluate() keeps it eligible. Every metric masks the
+ * device's history (the user has seen those items) but not the target. Full-catalog rankings
+ * (cloud-only, device-only) go through evaluate(); a candidate list is ranked without ties, so
+ * its metrics come from the target's rank among the list's unmasked items, a target outside the
+ * list being a miss.
+ *
+ * Request curve: at each rate the policy's threshold is the quantile of the inconsistency on
+ * validation traffic; on test, a user above it gets a fresh list for their real-time history,
+ * the others keep the stale one; the device fuses either with the validation-best rule. The
+ * random baseline makes exactly as many requests as the policy made on test, drawn uniformly
+ * (seeded), averaged over several draws.
+ */
+import { z } from 'zod';
+import { LmrecError } from '../errors.js';
+import { evaluate, type LeaveOneOut, type Split } from '../eval/leave-one-out.js';
+import { parseOptions } from '../util/options.js';
+import { Random } from '../util/random.js';
+import { FUSION_RULES, fusedOrder, type FusionRule } from './fusion.js';
+import { DEFAULT_PAD_PENALTY, thresholdForRate } from './policy.js';
+import { rerank, type CandidateScorer } from './rerank.js';
+
+/** A model the evaluation can run both ways: on candidate lists, and over the whole catalog. */
+export interface CollabModel extends CandidateScorer {
+  /** Scores of every item after each history, one row of `items` per history. */
+  scoreBatch(histories: ArrayLike<number>[]): Promise<Float32Array>;
+}
+
+export interface CollabEvalOptions {
+  /** N, the candidates the cloud returns. Default 50. */
+  candidates?: number;
+  /** Events at the end of the history the cloud has not seen. Default 2. */
+  staleEvents?: number;
+  /** Request rates of the curve. Default 0.05, 0.1, 0.2, 0.3, 0.5, 0.8. */
+  rates?: number[];
+  /** Random draws averaged for the random baseline. Default 5. */
+  randomDraws?: number;
+  /** Inconsistency added per empty slot of a short list. Default 1. */
+  padPenalty?: number;
+  seed?: number;
+}
+
+/** HR@10 and NDCG@10. */
+export interface CollabMetrics {
+  'HR@10': number;
+  'NDCG@10': number;
+}
+
+export interface CollabQuality {
+  valid: CollabMetrics;
+  test: CollabMetrics;
+}
+
+export interface CurvePoint {
+  /** The request rate asked for (the budget). */
+  rate: number;
+  /** The inconsistency above which the policy asks, from validation traffic. */
+  threshold: number;
+  /** Test quality with the policy's requests, and the share of test users it asked for. */
+  policy: CollabMetrics & { requestRate: number };
+  /** Test quality with as many random requests, the mean over `draws` draws. */
+  random: CollabMetrics & { requestRate: number; draws: number };
+}
+
+export interface CollabReport {
+  candidates: number;
+  staleEvents: number;
+  validUsers: number;
+  testUsers: number;
+  /** Share of test targets in the cloud's list: the stale one, and a fresh one. */
+  recall: { stale: number; fresh: number };
+  /** Full-catalog rankings: the cloud on its stale view, the cloud on the real-time history (what every request would give alone), the device's SRM. */
+  models: { 'cloud-only': CollabQuality; 'cloud-fresh': CollabQuality; 'device-only': CollabQuality };
+  /** Each fusion of the stale list with the device's SRM, no requests. */
+  fusions: Record<FusionRule, CollabQuality>;
+  /** The rule with the best validation NDCG@10: the one the curve uses. */
+  bestFusion: FusionRule;
+  /** The best rule with a fresh list for every user (a request rate of 1). */
+  allRequests: CollabMetrics;
+  curve: CurvePoint[];
+  /** Test NDCG@10 comparisons (the issue's targets). */
+  targets: {
+    /**
+     * The best fusion (by validation) is above the cloud alone and the device's SRM ranking the
+     * whole catalog: the single models as the issue names them. The latter is a stronger
+     * device than LSC4Rec's, whose SRM holds no catalog index and only re-ranks the list.
+     */
+    bestFusionBeatsBoth: boolean;
+    /**
+     * The paper's comparison: the best of the rules that mix both (gated, sum, sum-srm-x2; by
+     * validation) is above both single-model rules on the same list, llm-only and srm-only.
+     */
+    mixBeatsSingleRules: boolean;
+    /** The policy is above random requests at every rate <= 0.3. */
+    policyBeatsRandom: boolean;
+  };
+}
+
+export const DEFAULT_RATES = [0.05, 0.1, 0.2, 0.3, 0.5, 0.8];
+/** The rules that use both models (the others are one model alone). */
+const MIXING_RULES: readonly FusionRule[] = ['gated', 'sum', 'sum-srm-x2'];
+const K = 10;
+
+const optionsSchema = z.strictObject({
+  candidates: z.number().int().min(1).max(10_000).optional(),
+  staleEvents: z.number().int().min(0).optional(),
+  rates: z.array(z.number().min(0).max(1)).min(1).optional(),
+  randomDraws: z.number().int().min(1).max(1000).optional(),
+  padPenalty: z.number().min(0).optional(),
+  seed: z.number().int().nonnegative().optional(),
+});
+
+/** Target ranks on one split set: -1 where the target is not in the list. */
+interface Traffic {
+  splits: Split[];
+  /** The cloud's stale view of each split's history. */
+  stale: ArrayLike<number>[];
+  ranks: { stale: Record<FusionRule, Int32Array>; fresh: Record<FusionRule, Int32Array> };
+  /** S of each stale list after the device's history. */
+  inconsistency: Float64Array;
+  inList: { stale: number; fresh: number };
+}
+
+export async function evaluateCollab(split: Pick<LeaveOneOut, 'valid' | 'test'>, items: number, models: { cloud: CollabModel; device: CollabModel }, options: CollabEvalOptions = {}): Promise<CollabReport> {
+  const o = parseOptions(optionsSchema, options, 'evaluateCollab');
+  const N = o.candidates ?? 50;
+  const staleEvents = o.staleEvents ?? 2;
+  const rates = o.rates ?? DEFAULT_RATES;
+  const draws = o.randomDraws ?? 5;
+  const { cloud, device } = models;
+  if (split.valid.length === 0 || split.test.length === 0) throw new LmrecError('nothing to evaluate: no user has 3 or more events', 'INVALID_ARGUMENT');
+  if (cloud.items !== items || device.items !== items) {
+    throw new LmrecError(`the models know ${cloud.items} (cloud) and ${device.items} (device) items, the catalog has ${items}`, 'DIM_MISMATCH');
+  }
+  const run = (splits: Split[]) => traffic(splits, staleEvents, N, cloud, device, o.padPenalty ?? DEFAULT_PAD_PENALTY);
+  const valid = run(split.valid);
+  const test = run(split.test);
+
+  const full = async (model: CollabModel, stale: boolean): Promise<CollabQuality> => ({
+    valid: await fullRanking(valid, model, stale, items),
+    test: await fullRanking(test, model, stale, items),
+  });
+  const fusions = Object.fromEntries(
+    FUSION_RULES.map((rule) => [rule, { valid: fromRanks(valid.ranks.stale[rule]), test: fromRanks(test.ranks.stale[rule]) }]),
+  ) as Record<FusionRule, CollabQuality>;
+  // the first of the rules with the best validation NDCG@10
+  const bestOf = (rules: readonly FusionRule[]) => rules.reduce((best, rule) => (fusions[rule].valid['NDCG@10'] > fusions[best].valid['NDCG@10'] ? rule : best));
+  const bestFusion = bestOf(FUSION_RULES);
+  const bestMix = bestOf(MIXING_RULES);
+  const models_ = {
+    'cloud-only': await full(cloud, true),
+    'cloud-fresh': await full(cloud, false),
+    'device-only': await full(device, false),
+  };
+
+  const rng = new Random(o.seed ?? 1);
+  const n = test.splits.length;
+  const curve = rates.map((rate): CurvePoint => {
+    const threshold = thresholdForRate(valid.inconsistency, rate);
+    const asked = Uint8Array.from(test.inconsistency, (s) => (s > threshold ? 1 : 0));
+    const count = asked.reduce((a, x) => a + x, 0);
+    const sum = { 'HR@10': 0, 'NDCG@10': 0 };
+    for (let d = 0; d < draws; d++) {
+      const m = fromRanks(mixed(test, bestFusion, randomSubset(n, count, rng)));
+      sum['HR@10'] += m['HR@10'];
+      sum['NDCG@10'] += m['NDCG@10'];
+    }
+    return {
+      rate,
+      threshold,
+      policy: { ...fromRanks(mixed(test, bestFusion, asked)), requestRate: count / n },
+      random: { 'HR@10': sum['HR@10'] / draws, 'NDCG@10': sum['NDCG@10'] / draws, requestRate: count / n, draws },
+    };
+  });
+
+  const testNdcg = (rule: FusionRule) => fusions[rule].test['NDCG@10'];
+  const best = testNdcg(bestFusion);
+  return {
+    candidates: N,
+    staleEvents,
+    validUsers: valid.splits.length,
+    testUsers: n,
+    recall: { stale: test.inList.stale / n, fresh: test.inList.fresh / n },
+    models: models_,
+    fusions,
+    bestFusion,
+    allRequests: fromRanks(test.ranks.fresh[bestFusion]),
+    curve,
+    targets: {
+      bestFusionBeatsBoth: best > models_['cloud-only'].test['NDCG@10'] && best > models_['device-only'].test['NDCG@10'],
+      mixBeatsSingleRules: testNdcg(bestMix) > testNdcg('llm-only') && testNdcg(bestMix) > testNdcg('srm-only'),
+      policyBeatsRandom: curve.filter((p) => p.rate <= 0.3).every((p) => p.policy['NDCG@10'] > p.random['NDCG@10']),
+    },
+  };
+}
+
+/** The cloud's stale and fresh lists for each split, re-ranked and fused by the device every way. */
+function traffic(splits: Split[], staleEvents: number, N: number, cloud: CollabModel, device: CollabModel, padPenalty: number): Traffic {
+  const perRule = () => Object.fromEntries(FUSION_RULES.map((r) => [r, new Int32Array(splits.length)])) as Record<FusionRule, Int32Array>;
+  const t: Traffic = {
+    splits,
+    stale: splits.map((s) => s.history.subarray(0, Math.max(0, s.history.length - staleEvents))),
+    ranks: { stale: perRule(), fresh: perRule() },
+    inconsistency: new Float64Array(splits.length),
+    inList: { stale: 0, fresh: 0 },
+  };
+  splits.forEach((split, u) => {
+    const seen = new Set(split.history);
+    for (const kind of ['stale', 'fresh'] as const) {
+      const view = kind === 'stale' ? t.stale[u]! : split.history;
+      const list = Int32Array.from(cloud.topK(view, N, { excludeHistory: false }).ids);
+      const r = rerank(device, split.history, list, N, padPenalty);
+      if (kind === 'stale') t.inconsistency[u] = r.inconsistency;
+      if (list.includes(split.target)) t.inList[kind]++;
+      for (const rule of FUSION_RULES) t.ranks[kind][rule][u] = targetRank(list, fusedOrder(rule, r.probabilities, N), split.target, seen);
+    }
+  });
+  return t;
+}
+
+/** The target's 0-based rank among the list's items not seen before (in `order`), -1 if absent. */
+function targetRank(list: Int32Array, order: Int32Array, target: number, seen: Set<number>): number {
+  let rank = 0;
+  for (const j of order) {
+    const item = list[j]!;
+    if (item === target) return rank;
+    if (!seen.has(item)) rank++;
+  }
+  return -1;
+}
+
+/** HR@10 and NDCG@10 from target ranks (-1: a miss). */
+function fromRanks(ranks: Int32Array): CollabMetrics {
+  let hits = 0;
+  let gain = 0;
+  for (const r of ranks) {
+    if (r < 0 || r >= K) continue;
+    hits++;
+    gain += 1 / Math.log2(r + 2);
+  }
+  return { 'HR@10': hits / ranks.length, 'NDCG@10': gain / ranks.length };
+}
+
+/** Each user's rank under the rule: from the fresh list where asked, else the stale one. */
+function mixed(t: Traffic, rule: FusionRule, asked: Uint8Array): Int32Array {
+  const stale = t.ranks.stale[rule];
+  const fresh = t.ranks.fresh[rule];
+  return Int32Array.from(stale, (r, u) => (asked[u] ? fresh[u]! : r));
+}
+
+/** `count` of n users, uniformly at random (a partial Fisher–Yates shuffle). */
+function randomSubset(n: number, count: number, rng: Random): Uint8Array {
+  const order = Int32Array.from({ length: n }, (_, i) => i);
+  const picked = new Uint8Array(n);
+  for (let i = 0; i < count; i++) {
+    const j = i + rng.int(n - i);
+    [order[i], order[j]] = [order[j]!, order[i]!];
+    picked[order[i]!] = 1;
+  }
+  return picked;
+}
+
+/** A model's full-catalog metrics, on the cloud's stale views or the device's histories. */
+async function fullRanking(t: Traffic, model: CollabModel, stale: boolean, items: number): Promise<CollabMetrics> {
+  const view = new Map(t.splits.map((s, u) => [s, stale ? t.stale[u]! : s.history]));
+  const m = await evaluate(t.splits, items, (batch) => model.scoreBatch(batch.map((s) => view.get(s)!)), [K]);
+  return { 'HR@10': m[`HR@${K}`]!, 'NDCG@10': m[`NDCG@${K}`]! };
+}

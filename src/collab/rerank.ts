@@ -1,0 +1,33 @@
+/**
+ * The device's step on a cloud list: the SRM scores the candidates after the real-time
+ * history, which gives both the fusion's probabilities and the request policy's inconsistency.
+ */
+import { candidateProbabilities } from './fusion.js';
+import { inconsistency } from './policy.js';
+
+/**
+ * The device model as the collaboration needs it: scores of given candidates after a history,
+ * and its own best items when it has no list to re-rank. SequentialRecommender is one; so can
+ * be a model running elsewhere (a browser), which is why this is an interface.
+ */
+export interface CandidateScorer {
+  /** Items 0..items-1 the model knows. */
+  readonly items: number;
+  score(history: ArrayLike<number>, candidates: ArrayLike<number>): { scores: Float32Array };
+  topK(history: ArrayLike<number>, k: number, options?: { excludeHistory?: boolean }): { ids: number[]; scores: number[] };
+}
+
+export interface Reranked {
+  /** The SRM's scores of the candidates, in the cloud's order. */
+  scores: Float32Array;
+  /** Their softmax over the list: the p_j of the fusion rules. */
+  probabilities: Float64Array;
+  /** The list's inconsistency S (see policy.ts). */
+  inconsistency: number;
+}
+
+/** Scores a list of valid candidates (in the cloud's order) that was asked for `slots` long. */
+export function rerank(srm: CandidateScorer, history: ArrayLike<number>, candidates: ArrayLike<number>, slots: number, padPenalty?: number): Reranked {
+  const scores = candidates.length > 0 ? srm.score(history, candidates).scores : new Float32Array(0);
+  return { scores, probabilities: candidateProbabilities(scores), inconsistency: inconsistency(scores, slots, padPenalty) };
+}

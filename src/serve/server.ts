@@ -1,0 +1,143 @@
+/**
+ * `lmrec serve`'s HTTP API (fastify): versioned routes whose JSON schemas validate requests,
+ * serialise replies and make /openapi.json; an optional bearer token (compared in constant
+ * time); body-size and rate limits; errors as `{ error: { code, message } }` with the status
+ * their LmrecError code means; Prometheus metrics; and a close that finishes the requests in
+ * flight, then applies pending events and closes the service.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { LmrecError, type LmrecErrorCode } from '../errors.js';
+import { serverMetrics } from './metrics.js';
+import * as schema from './schemas.js';
+import type { IncomingEvent, RecommendationService } from './service.js';
+
+export interface ServerOptions {
+  /** Requests must carry `Authorization: Bearer <token>` (health checks excepted). */
+  token?: string | undefined;
+  /** Largest request body in bytes. Default 1 MiB. */
+  bodyLimit?: number | undefined;
+  /** Requests per minute per client address; absent: no limit. */
+  rateLimit?: number | undefined;
+  /** fastify's logger (pino): false, true or pino options. Default false. */
+  logger?: FastifyServerOptions['logger'];
+}
+
+const STATUS: Partial<Record<LmrecErrorCode, number>> = {
+  INVALID_ARGUMENT: 400,
+  INVALID_DATA: 400,
+  INVALID_K: 400,
+  NON_FINITE: 400,
+  DIM_MISMATCH: 400,
+  INPUT_TOO_LONG: 400,
+  UNKNOWN_ID: 404,
+  DUPLICATE_ID: 409,
+  REQUEST_TOO_LARGE: 413,
+  BUSY: 503,
+  CLOSED: 503,
+  IO_ERROR: 503, // the store is unreachable (a database restarting): worth a retry
+};
+
+/** fastify's own failures (bad JSON, too large, ...) by status, as lmrec codes. */
+const HTTP_CODE: Record<number, string> = { 400: 'INVALID_ARGUMENT', 404: 'NOT_FOUND', 413: 'REQUEST_TOO_LARGE', 415: 'UNSUPPORTED', 429: 'RATE_LIMITED', 503: 'CLOSED' };
+
+const OPEN = new Set(['/healthz', '/readyz']);
+
+export async function createServer(service: RecommendationService, o: ServerOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: o.logger ?? false,
+    bodyLimit: o.bodyLimit ?? 2 ** 20,
+    return503OnClosing: true,
+    // an unknown query or body field is an error, not silently dropped (a typo'd filter would widen the answer)
+    ajv: { customOptions: { removeAdditional: false } },
+  });
+  const metrics = serverMetrics(service);
+  const error = (code: string, message: string) => ({ error: { code, message } });
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'lmrec', description: 'Language-model-powered recommendations', version: 'v1' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      ...(o.token ? { security: [{ bearer: [] }] } : {}),
+    },
+  });
+  if (o.rateLimit !== undefined) {
+    await app.register(rateLimit, {
+      max: o.rateLimit,
+      timeWindow: 60_000,
+      allowList: (req) => OPEN.has(req.url),
+      errorResponseBuilder: (_req, ctx) => Object.assign(new Error(`more than ${ctx.max} requests a minute; retry in ${ctx.after}`), { statusCode: 429 }),
+    });
+  }
+
+  if (o.token) {
+    const want = createHash('sha256').update(o.token).digest();
+    app.addHook('onRequest', async (req, reply) => {
+      if (OPEN.has(req.url)) return;
+      const header = req.headers.authorization ?? '';
+      const given = createHash('sha256').update(header.startsWith('Bearer ') ? header.slice(7) : '').digest();
+      // equal-length digests: the comparison takes the same time whatever the token
+      if (!timingSafeEqual(given, want)) return reply.code(401).header('www-authenticate', 'Bearer').send(error('UNAUTHORIZED', 'a valid bearer token is required'));
+    });
+  }
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.observe(req.routeOptions.url ?? 'unmatched', req.method, reply.statusCode, reply.elapsedTime / 1000);
+  });
+
+  app.setErrorHandler((err: FastifyError | LmrecError, req, reply) => {
+    if (err instanceof LmrecError) {
+      const status = STATUS[err.code] ?? 500;
+      if (status === 500) req.log.error(err);
+      return reply.code(status).send(error(err.code, err.message));
+    }
+    if (err.validation) return reply.code(400).send(error('INVALID_ARGUMENT', err.message));
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) req.log.error(err);
+    return reply.code(status).send(error(HTTP_CODE[status] ?? (status === 500 ? 'INTERNAL' : 'INVALID_ARGUMENT'), status === 500 ? 'internal error' : err.message));
+  });
+  app.setNotFoundHandler((req, reply) => reply.code(404).send(error('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`)));
+
+  type Rec = { k: number; exclude_seen: boolean; category?: string };
+  const recReply = (r: ReturnType<RecommendationService['recommendForUser']>) => ({ items: r.map((x) => ({ id: x.id, score: x.score })), fallback: r.fallback, ignored: r.ignored });
+
+  app.get<{ Params: { id: string }; Querystring: Rec }>('/v1/users/:id/recommendations', { schema: schema.userRecommendations }, async (req) =>
+    recReply(service.recommendForUser(req.params.id, { k: req.query.k, excludeSeen: req.query.exclude_seen, category: req.query.category })),
+  );
+  app.post<{ Body: Rec & { history: string[] } }>('/v1/recommend', { schema: schema.anonymousRecommendations }, async (req) =>
+    recReply(service.recommendForHistory(req.body.history, { k: req.body.k, excludeSeen: req.body.exclude_seen, category: req.body.category })),
+  );
+  app.get<{ Params: { id: string }; Querystring: { k: number; category?: string } }>('/v1/items/:id/similar', { schema: schema.similarItems }, async (req) => ({
+    items: service.similar(req.params.id, { k: req.query.k, category: req.query.category }),
+  }));
+  app.get<{ Params: { id: string } }>('/v1/items/:id', { schema: schema.getItem }, async (req) => {
+    const item = service.item(req.params.id);
+    if (!item) throw new LmrecError(`item '${req.params.id}' is not in the catalog`, 'UNKNOWN_ID');
+    return item;
+  });
+  app.put<{ Params: { id: string }; Body: { fields: Record<string, string> } }>('/v1/items/:id', { schema: schema.putItem }, async (req, reply) => {
+    const status = await service.putItem({ id: req.params.id, fields: req.body.fields });
+    return reply.code(status === 'created' ? 201 : 200).send({ id: req.params.id, status });
+  });
+  app.delete<{ Params: { id: string } }>('/v1/items/:id', { schema: schema.deleteItem }, async (req, reply) => {
+    if (!(await service.deleteItem(req.params.id))) throw new LmrecError(`item '${req.params.id}' is not in the catalog`, 'UNKNOWN_ID');
+    return reply.code(204).send();
+  });
+  app.post<{ Body: { events: IncomingEvent[] } }>('/v1/events', { schema: schema.postEvents }, async (req) => service.ingest(req.body.events));
+  app.post<{ Body: { history: string[]; n: number } }>('/v1/candidates', { schema: schema.postCandidates }, async (req) => ({
+    candidates: service.candidates(req.body.history, req.body.n),
+  }));
+
+  app.get('/healthz', { schema: schema.health }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: schema.health }, async (_req, reply) =>
+    service.ready ? { status: 'ready' } : reply.code(503).send(error('NOT_READY', 'the event log is still being applied')),
+  );
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  // after the listener stops and the requests in flight are answered
+  app.addHook('onClose', async () => service.close());
+  await app.ready();
+  return app;
+}

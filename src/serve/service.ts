@@ -1,0 +1,253 @@
+/**
+ * The recommendation service behind `lmrec serve`: a Recommender in memory, and a Store
+ * (SQLite, or PostgreSQL shared by replicas) holding the catalog and every event received.
+ *
+ *  - Events are written to the store first (durable, in one global order), then applied to the
+ *    in-memory histories from the store's log by one catch-up loop: the events this replica
+ *    received and those another replica wrote (the store wakes every replica) take the same
+ *    path, and a restarted replica replays the log, so none is lost or applied twice. The SRM
+ *    learns from them in the background (Recommender.addEvents).
+ *  - The store holds the catalog's truth. On first start with an empty store the model's
+ *    catalog is copied in; later, items the store has and the model lacks are encoded and
+ *    indexed (addItems), and items the model has and the store lacks are removed from answers.
+ *  - Item changes made through another replica reach this one at its next start (events reach
+ *    it at once).
+ */
+import { LmrecError } from '../errors.js';
+import type { ItemRecord } from '../data/records.js';
+import { Recommender, type Recommendations, type ScoredItem } from '../recommender/recommender.js';
+import { openStore, STORE_LIMITS, type Store } from './store/store.js';
+
+export interface ServiceOptions {
+  /** A Recommender directory (lmrec fit). */
+  model: string;
+  /** A SQLite file path, or a postgres:// URL. */
+  store: string;
+  /** Background SRM learning: at most one update per this many ms, on this many threads (defaults 2000 and 1: the cores serve requests). */
+  updateIntervalMs?: number;
+  updateThreads?: number;
+}
+
+export interface IncomingEvent {
+  user: string;
+  item: string;
+  ts?: number;
+}
+
+const REPLAY_PAGE = STORE_LIMITS.read;
+const IMPORT_PAGE = 1_000;
+
+export interface ServiceStats {
+  items: number;
+  users: number;
+  /** The newest event seq applied to the in-memory histories, and the store's newest. */
+  appliedSeq: number;
+  storeSeq: number;
+  /** Seconds since the oldest event applied but not yet learned by the SRM (0 when caught up). */
+  srmLagSeconds: number;
+  storeKind: 'sqlite' | 'postgres';
+}
+
+export class RecommendationService {
+  readonly #rec: Recommender;
+  readonly #store: Store;
+  #applied = 0;
+  #storeSeq = 0;
+  #catchUp: Promise<void> = Promise.resolve();
+  #again = false;
+  #lagSince: number | undefined;
+  #unsubscribe: () => void = () => undefined;
+  #closed = false;
+
+  private constructor(rec: Recommender, store: Store) {
+    this.#rec = rec;
+    this.#store = store;
+  }
+
+  /** Loads the model, opens the store, reconciles the catalog and replays the event log. */
+  static async open(o: ServiceOptions): Promise<RecommendationService> {
+    const rec = await Recommender.load(o.model, { updateIntervalMs: o.updateIntervalMs ?? 2000, updateThreads: o.updateThreads ?? 1 });
+    let store: Store | undefined;
+    try {
+      store = await openStore(o.store);
+      const s = new RecommendationService(rec, store);
+      await s.#reconcileCatalog();
+      s.#unsubscribe = store.onEvents(() => void s.#requestCatchUp().catch(() => undefined));
+      await s.#requestCatchUp();
+      return s;
+    } catch (e) {
+      await store?.close();
+      await rec.close();
+      throw e;
+    }
+  }
+
+  get recommender(): Recommender {
+    return this.#rec;
+  }
+
+  /** Whether every event in the store has been applied. */
+  get ready(): boolean {
+    return !this.#closed && this.#applied >= this.#storeSeq;
+  }
+
+  recommendForUser(user: string, o: { k: number; excludeSeen: boolean; category?: string | undefined }): Recommendations {
+    return this.#rec.recommend({ user, k: o.k, excludeSeen: o.excludeSeen, ...(o.category !== undefined ? { filter: { category: o.category } } : {}) });
+  }
+
+  recommendForHistory(history: string[], o: { k: number; excludeSeen: boolean; category?: string | undefined }): Recommendations {
+    return this.#rec.recommend({ history, k: o.k, excludeSeen: o.excludeSeen, ...(o.category !== undefined ? { filter: { category: o.category } } : {}) });
+  }
+
+  similar(id: string, o: { k: number; category?: string | undefined }): ScoredItem[] {
+    return this.#rec.similar(id, o.k, o.category !== undefined ? { filter: { category: o.category } } : {});
+  }
+
+  /** The cloud's answer to a device (LSC4Rec): the n best items for a history, with ranks. */
+  candidates(history: string[], n: number): { id: string; rank: number; score: number }[] {
+    return this.#rec.recommend({ history, k: n }).map((x, rank) => ({ id: x.id, rank, score: x.score }));
+  }
+
+  /**
+   * Stores a batch of events (all or nothing), then applies the log up to them before
+   * returning, so the next request sees the new histories.
+   */
+  async ingest(events: IncomingEvent[]): Promise<{ stored: number; unknownItems: number; seq: number }> {
+    this.#live();
+    if (events.length === 0) return { stored: 0, unknownItems: 0, seq: this.#applied };
+    const unknownItems = events.filter((e) => this.#rec.item(e.item) === undefined).length;
+    const stored = await this.#store.appendEvents(events.map((e) => ({ user: e.user, item: e.item, ...(e.ts !== undefined ? { ts: e.ts } : {}) })));
+    const seq = stored.at(-1)!.seq;
+    while (this.#applied < seq) await this.#requestCatchUp();
+    return { stored: stored.length, unknownItems, seq };
+  }
+
+  /** Adds an item (encoded, compressed and indexed at once) or updates a stored one's fields. */
+  async putItem(item: ItemRecord): Promise<'created' | 'updated'> {
+    this.#live();
+    const inModel = this.#rec.item(item.id) !== undefined;
+    if (!inModel && !this.#restore(item.id)) {
+      // into the model first: an item the model cannot encode is not stored either
+      await this.#rec.addItems([item]);
+    }
+    const r = await this.#store.putItem(item);
+    // an update keeps the model's encoding of the old text until the next fit (documented)
+    return inModel ? 'updated' : r;
+  }
+
+  /** Removes an item from the catalog and from every answer; false when there was none. */
+  async deleteItem(id: string): Promise<boolean> {
+    this.#live();
+    const stored = await this.#store.deleteItem(id);
+    const inModel = this.#rec.item(id) !== undefined;
+    if (inModel) this.#rec.removeItems([id]);
+    return stored || inModel;
+  }
+
+  item(id: string): ItemRecord | undefined {
+    const v = this.#rec.item(id);
+    return v && { id: v.id, fields: { ...v.fields } };
+  }
+
+  async stats(): Promise<ServiceStats> {
+    return {
+      items: this.#rec.items,
+      users: this.#rec.users,
+      appliedSeq: this.#applied,
+      storeSeq: this.#storeSeq,
+      srmLagSeconds: this.#lagSince === undefined ? 0 : (Date.now() - this.#lagSince) / 1000,
+      storeKind: this.#store.kind,
+    };
+  }
+
+  /** Applies what is left of the log, waits for the SRM's background updates, closes everything. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#unsubscribe();
+    await this.#catchUp.catch(() => undefined);
+    this.#closed = true;
+    try {
+      await this.#rec.flush();
+    } finally {
+      await this.#store.close();
+      await this.#rec.close();
+    }
+  }
+
+  #live(): void {
+    if (this.#closed) throw new LmrecError('the service is shutting down', 'CLOSED');
+  }
+
+  /** Brings a removed item back (its rows never left the model); false for an id the model never had. */
+  #restore(id: string): boolean {
+    try {
+      return this.#rec.restoreItems([id]) > 0;
+    } catch (e) {
+      if (e instanceof LmrecError && e.code === 'UNKNOWN_ID') return false;
+      throw e;
+    }
+  }
+
+  /** One catch-up loop at a time; a request during a run makes it run once more. */
+  #requestCatchUp(): Promise<void> {
+    this.#again = true;
+    this.#catchUp = this.#catchUp.then(async () => {
+      while (this.#again && !this.#closed) {
+        this.#again = false;
+        await this.#applyLog();
+      }
+    });
+    return this.#catchUp;
+  }
+
+  async #applyLog(): Promise<void> {
+    for (;;) {
+      const page = await this.#store.eventsSince(this.#applied, REPLAY_PAGE);
+      if (page.length === 0) break;
+      this.#rec.addEvents(page.map((e) => ({ user: e.user, item: e.item, ts: e.ts })));
+      this.#applied = page.at(-1)!.seq;
+      this.#lagSince ??= Date.now();
+      if (page.length < REPLAY_PAGE) break;
+    }
+    this.#storeSeq = Math.max(this.#storeSeq, await this.#store.lastSeq());
+    if (this.#lagSince !== undefined) {
+      const since = this.#lagSince;
+      void this.#rec.flush().then(
+        () => this.#lagSince === since && (this.#lagSince = undefined),
+        () => undefined,
+      );
+    }
+  }
+
+  async #reconcileCatalog(): Promise<void> {
+    const first = await this.#store.items(undefined, 1);
+    if (first.length === 0) {
+      // a new store: the model's catalog becomes the stored one
+      let page: ItemRecord[] = [];
+      for (const it of this.#rec.listItems()) {
+        page.push({ id: it.id, fields: { ...it.fields } });
+        if (page.length === IMPORT_PAGE) await this.#putAll((page = page.splice(0)));
+      }
+      await this.#putAll(page);
+      return;
+    }
+    const stored = new Set<string>();
+    const missing: ItemRecord[] = [];
+    for (let after: string | undefined; ; ) {
+      const page = await this.#store.items(after, IMPORT_PAGE);
+      if (page.length === 0) break;
+      for (const it of page) {
+        stored.add(it.id);
+        if (this.#rec.item(it.id) === undefined) missing.push(it);
+      }
+      after = page.at(-1)!.id;
+    }
+    const gone = [...this.#rec.listItems()].filter((it) => !stored.has(it.id)).map((it) => it.id);
+    if (gone.length > 0) this.#rec.removeItems(gone);
+    if (missing.length > 0) await this.#rec.addItems(missing);
+  }
+
+  async #putAll(items: ItemRecord[]): Promise<void> {
+    for (const it of items) await this.#store.putItem(it);
+  }
+}

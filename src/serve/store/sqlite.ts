@@ -1,0 +1,243 @@
+/**
+ * The embedded store: one SQLite file through better-sqlite3, in WAL mode so that readers never
+ * wait for the writer and several connections (processes) can share the file.
+ *
+ * - better-sqlite3 is synchronous; the methods are async only to share the Store interface. A
+ *   write that finds another connection's write lock waits up to busyTimeoutMs on the calling
+ *   thread, then fails with BUSY.
+ * - SQLite has one writer at a time, so seqs (INTEGER PRIMARY KEY AUTOINCREMENT: never reused,
+ *   even after a rollback) always commit in increasing order; a reader cannot skip one.
+ * - The schema version is the file's user_version; a newer one than this code knows is refused
+ *   rather than written to by code that does not understand it.
+ * - Other connections' commits are noticed by polling `PRAGMA data_version`, which changes only
+ *   when another connection committed, and only while someone listens.
+ */
+import Database from 'better-sqlite3';
+import type { EventRecord, ItemRecord } from '../../data/records.js';
+import { LmrecError } from '../../errors.js';
+import { SeqListeners, type SeqListener } from './listeners.js';
+import { STORE_LIMITS, type ResolvedStoreOptions, type Store, type StoredEvent } from './store.js';
+import { checkCursor, checkEvents, checkId, checkItem, checkLimit, checkSeq } from './validate.js';
+
+/** The schema this code writes; files from newer code are refused. */
+export const SQLITE_SCHEMA_VERSION = 1;
+
+const SCHEMA_V1 = `
+  CREATE TABLE lmrec_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id TEXT NOT NULL,
+    item_id TEXT NOT NULL,
+    ts REAL NOT NULL
+  );
+  CREATE INDEX lmrec_events_user ON lmrec_events (user_id, seq);
+  CREATE TABLE lmrec_items (id TEXT PRIMARY KEY, fields TEXT NOT NULL) WITHOUT ROWID;
+`;
+
+/** SQLite's error (or better-sqlite3's) as an LmrecError, by SQLite's result code. */
+function sqliteError(e: unknown, what: string): LmrecError {
+  if (e instanceof LmrecError) return e;
+  const code = String((e as { code?: unknown })?.code ?? '');
+  const message = `${what}: ${(e as Error)?.message ?? String(e)}`;
+  if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) return new LmrecError(message, 'CORRUPT_FILE');
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return new LmrecError(message, 'BUSY');
+  if (code === 'SQLITE_NOMEM') return new LmrecError(message, 'OUT_OF_MEMORY');
+  return new LmrecError(message, 'IO_ERROR');
+}
+
+/** Creates the schema in an empty file, or checks that the file's is one this code knows. */
+function migrate(db: Database.Database, file: string): void {
+  // IMMEDIATE: two processes opening a new file at once create the schema once
+  db.transaction(() => {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > SQLITE_SCHEMA_VERSION) {
+      throw new LmrecError(
+        `the SQLite store '${file}' has schema version ${version}, newer than this lmrec's ${SQLITE_SCHEMA_VERSION}: upgrade lmrec`,
+        'UNSUPPORTED_VERSION',
+      );
+    }
+    if (version === 0) {
+      db.exec(SCHEMA_V1);
+      db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
+    }
+  }).immediate();
+}
+
+export async function openSqliteStore(file: string, options: ResolvedStoreOptions): Promise<Store> {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file, { timeout: options.busyTimeoutMs });
+    db.pragma('journal_mode = WAL');
+    migrate(db, file);
+    return new SqliteStore(db, options);
+  } catch (e) {
+    db?.close();
+    throw sqliteError(e, `cannot open the SQLite store '${file}'`);
+  }
+}
+
+interface EventRow {
+  seq: number;
+  user: string;
+  item: string;
+  ts: number;
+}
+
+class SqliteStore implements Store {
+  readonly kind = 'sqlite';
+  readonly #db: Database.Database;
+  readonly #options: ResolvedStoreOptions;
+  readonly #listeners: SeqListeners;
+  #poll: NodeJS.Timeout | undefined;
+  #dataVersion = 0;
+  #closed = false;
+
+  readonly #insertEvent;
+  readonly #history;
+  readonly #since;
+  readonly #last;
+  readonly #getItem;
+  readonly #upsertItem;
+  readonly #deleteItem;
+  readonly #itemsAfter;
+  readonly #dataVersionQuery;
+
+  constructor(db: Database.Database, options: ResolvedStoreOptions) {
+    this.#db = db;
+    this.#options = options;
+    this.#insertEvent = db.prepare<[string, string, number]>('INSERT INTO lmrec_events (user_id, item_id, ts) VALUES (?, ?, ?)');
+    this.#history = db.prepare<[string, number], string>('SELECT item_id FROM lmrec_events WHERE user_id = ? ORDER BY seq DESC LIMIT ?').pluck();
+    this.#since = db.prepare<[number, number], EventRow>(
+      'SELECT seq, user_id AS user, item_id AS item, ts FROM lmrec_events WHERE seq > ? ORDER BY seq LIMIT ?',
+    );
+    this.#last = db.prepare<[], number>('SELECT coalesce(max(seq), 0) FROM lmrec_events').pluck();
+    this.#getItem = db.prepare<[string], string>('SELECT fields FROM lmrec_items WHERE id = ?').pluck();
+    this.#upsertItem = db.prepare<[string, string]>(
+      'INSERT INTO lmrec_items (id, fields) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET fields = excluded.fields',
+    );
+    this.#deleteItem = db.prepare<[string]>('DELETE FROM lmrec_items WHERE id = ?');
+    this.#itemsAfter = db.prepare<[string, number], { id: string; fields: string }>(
+      'SELECT id, fields FROM lmrec_items WHERE id > ? ORDER BY id LIMIT ?',
+    );
+    this.#dataVersionQuery = db.prepare<[], number>('PRAGMA data_version').pluck();
+    this.#listeners = new SeqListeners(this.#last.get() ?? 0, options.onError);
+  }
+
+  /** Runs `fn` on an open store, with SQLite's errors typed. */
+  #run<T>(what: string, fn: () => T): T {
+    if (this.#closed) throw new LmrecError('the store is closed', 'CLOSED');
+    try {
+      return fn();
+    } catch (e) {
+      throw sqliteError(e, what);
+    }
+  }
+
+  async appendEvents(events: readonly EventRecord[]): Promise<StoredEvent[]> {
+    const checked = checkEvents(events, Date.now());
+    if (checked.length === 0) return [];
+    const stored = this.#run('appendEvents', () =>
+      this.#db
+        .transaction(() =>
+          checked.map(({ user, item, ts }) => ({ seq: Number(this.#insertEvent.run(user, item, ts).lastInsertRowid), user, item, ts })),
+        )
+        .immediate(),
+    );
+    this.#listeners.notify(stored[stored.length - 1]!.seq);
+    return stored;
+  }
+
+  async history(user: string, limit: number = STORE_LIMITS.defaultHistory): Promise<string[]> {
+    checkId(user, 'the user id');
+    checkLimit(limit, 'the history limit');
+    return this.#run('history', () => this.#history.all(user, limit).reverse());
+  }
+
+  async eventsSince(seq: number, limit: number): Promise<StoredEvent[]> {
+    checkSeq(seq);
+    checkLimit(limit, 'the eventsSince limit');
+    return this.#run('eventsSince', () => {
+      const rows = this.#since.all(seq, limit);
+      if (rows.length === 0) {
+        const last = this.#last.get() ?? 0;
+        if (seq > last) throw new LmrecError(`seq ${seq} is past this store's last event (${last}): the reader's position is from another store`, 'UNKNOWN_ID');
+      }
+      return rows;
+    });
+  }
+
+  async lastSeq(): Promise<number> {
+    return this.#run('lastSeq', () => this.#last.get() ?? 0);
+  }
+
+  async putItem(item: ItemRecord): Promise<'created' | 'updated'> {
+    const { id, fields } = checkItem(item);
+    return this.#run('putItem', () =>
+      this.#db
+        .transaction((): 'created' | 'updated' => {
+          const existed = this.#getItem.get(id) !== undefined;
+          this.#upsertItem.run(id, JSON.stringify(fields));
+          return existed ? 'updated' : 'created';
+        })
+        .immediate(),
+    );
+  }
+
+  async deleteItem(id: string): Promise<boolean> {
+    checkId(id, 'the item id');
+    return this.#run('deleteItem', () => this.#deleteItem.run(id).changes > 0);
+  }
+
+  async item(id: string): Promise<ItemRecord | undefined> {
+    checkId(id, 'the item id');
+    return this.#run('item', () => {
+      const fields = this.#getItem.get(id);
+      return fields === undefined ? undefined : { id, fields: JSON.parse(fields) as Record<string, string> };
+    });
+  }
+
+  async items(after: string | undefined, limit: number): Promise<ItemRecord[]> {
+    checkCursor(after);
+    checkLimit(limit, 'the items limit');
+    // '' sorts before every id (ids are non-empty), so it stands for "from the start"
+    return this.#run('items', () =>
+      this.#itemsAfter.all(after ?? '', limit).map((r) => ({ id: r.id, fields: JSON.parse(r.fields) as Record<string, string> })),
+    );
+  }
+
+  onEvents(listener: SeqListener): () => void {
+    if (this.#closed) throw new LmrecError('the store is closed', 'CLOSED');
+    const remove = this.#listeners.add(listener);
+    if (this.#poll === undefined) {
+      this.#dataVersion = this.#dataVersionQuery.get() ?? 0;
+      this.#poll = setInterval(() => this.#checkOthers(), this.#options.pollMs).unref();
+    }
+    return () => {
+      remove();
+      if (this.#listeners.size === 0) this.#stopPolling();
+    };
+  }
+
+  /** Tells the listeners when another connection committed events since the last look. */
+  #checkOthers(): void {
+    try {
+      const version = this.#run('data_version', () => this.#dataVersionQuery.get() ?? 0);
+      if (version === this.#dataVersion) return;
+      this.#dataVersion = version;
+      this.#listeners.notify(this.#run('lastSeq', () => this.#last.get() ?? 0));
+    } catch (e) {
+      this.#options.onError(sqliteError(e, 'watching the SQLite store for other writers'));
+    }
+  }
+
+  #stopPolling(): void {
+    clearInterval(this.#poll);
+    this.#poll = undefined;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#stopPolling();
+    this.#db.close();
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * The service's storage: users' events (an append-only log in arrival order) and the item
+ * catalog, in SQLite (embedded, the default) or PostgreSQL (several replicas on one database).
+ * Both backends pass the same behavioural tests (test/store.test.ts). Every bad input is a typed
+ * LmrecError before the database is touched (INVALID_ARGUMENT, NON_FINITE, INPUT_TOO_LONG,
+ * REQUEST_TOO_LARGE past STORE_LIMITS), and so is every database failure: IO_ERROR (unreachable,
+ * restarted, disk), BUSY (locked past the wait; worth a retry), CORRUPT_FILE (a damaged SQLite
+ * file), UNSUPPORTED_VERSION (a schema from a newer lmrec), CLOSED.
+ */
+import { z } from 'zod';
+import type { EventRecord, ItemRecord } from '../../data/records.js';
+import { LmrecError } from '../../errors.js';
+import { parseOptions } from '../../util/options.js';
+
+/** One event as stored: `seq` orders every event of the store by arrival, with no reuse. */
+export interface StoredEvent {
+  seq: number;
+  user: string;
+  item: string;
+  /** The event's time as sent, or the appending process's Date.now() (ms) when none was. */
+  ts: number;
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+
+  /**
+   * Appends events in one transaction (all or none) and returns them as stored, in seq order.
+   * Ids are non-empty strings, ts a finite number when given; more than STORE_LIMITS.batch
+   * events is REQUEST_TOO_LARGE. If the connection breaks during PostgreSQL's COMMIT, the
+   * IO_ERROR cannot say whether the batch was stored (eventsSince can).
+   */
+  appendEvents(events: readonly EventRecord[]): Promise<StoredEvent[]>;
+
+  /**
+   * The user's most recent `limit` items (default STORE_LIMITS.defaultHistory), oldest first in
+   * order of arrival; [] for a user with no events.
+   */
+  history(user: string, limit?: number): Promise<string[]>;
+
+  /**
+   * Up to `limit` events with seq > `seq`, in seq order: how a replica catches up after a
+   * notification, a restart or a dropped connection. A seq past lastSeq() is UNKNOWN_ID (the
+   * reader's position came from another or a reset store).
+   */
+  eventsSince(seq: number, limit: number): Promise<StoredEvent[]>;
+
+  /** The newest event's seq, 0 when there is none. */
+  lastSeq(): Promise<number>;
+
+  /** Inserts or replaces an item (its fields whole). */
+  putItem(item: ItemRecord): Promise<'created' | 'updated'>;
+
+  /** Removes an item; false when there was none. */
+  deleteItem(id: string): Promise<boolean>;
+
+  /** The item, or undefined. */
+  item(id: string): Promise<ItemRecord | undefined>;
+
+  /** Up to `limit` items with id > `after` (all when undefined), by id in UTF-8 byte order. */
+  items(after: string | undefined, limit: number): Promise<ItemRecord[]>;
+
+  /**
+   * Calls `listener` with the newest seq after events are appended — through this store at
+   * once, and through other stores on the same database: in other processes too (SQLite: within
+   * `pollMs`; PostgreSQL: LISTEN/NOTIFY). Also called whenever PostgreSQL's notification
+   * connection (re)starts, since events may have arrived unseen. The seq is a wake-up, not a
+   * delivery: read eventsSince(lastApplied). Returns the function that removes the listener.
+   */
+  onEvents(listener: (lastSeq: number) => void): () => void;
+
+  /** Closes the store; later calls reject with CLOSED. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+export interface StoreOptions {
+  /**
+   * Told about trouble off the caller's path (a dropped notification connection, a listener
+   * that threw); the store carries on. Default: process.emitWarning.
+   */
+  onError?: (error: LmrecError) => void;
+  /** SQLite: how long a write waits for another connection's lock (ms). Default 5000. */
+  busyTimeoutMs?: number;
+  /** SQLite: how often other connections' commits are looked for while listeners exist (ms). Default 250. */
+  pollMs?: number;
+  /** PostgreSQL: connections in the pool. Default 10. */
+  poolSize?: number;
+  /** PostgreSQL: how long connecting may take, and a statement may run (ms). Default 5000 / 30000. */
+  connectTimeoutMs?: number;
+  statementTimeoutMs?: number;
+  /** PostgreSQL: the longest wait between reconnection attempts of the notification connection (ms). Default 5000. */
+  maxReconnectDelayMs?: number;
+}
+
+/** Bounds on every request, checked before the database is touched. */
+export const STORE_LIMITS = {
+  /** Events per appendEvents call. */
+  batch: 10_000,
+  /** Rows per history / eventsSince / items call. */
+  read: 10_000,
+  defaultHistory: 1_000,
+  /** Characters in a user or item id. */
+  idLength: 1_024,
+  /** Fields per item, and characters in all of an item's names and values together. */
+  fields: 256,
+  fieldChars: 65_536,
+};
+
+const optionsSchema = z.strictObject({
+  onError: z.custom<(error: LmrecError) => void>((v) => typeof v === 'function', 'a function').optional(),
+  busyTimeoutMs: z.number().int().min(0).max(600_000).default(5_000),
+  pollMs: z.number().int().min(10).max(60_000).default(250),
+  poolSize: z.number().int().min(1).max(1_000).default(10),
+  connectTimeoutMs: z.number().int().min(1).max(600_000).default(5_000),
+  statementTimeoutMs: z.number().int().min(1).max(3_600_000).default(30_000),
+  maxReconnectDelayMs: z.number().int().min(10).max(600_000).default(5_000),
+});
+
+/** Options with every default filled in, as the backends take them. */
+export type ResolvedStoreOptions = Required<Omit<StoreOptions, 'onError'>> & { onError: (error: LmrecError) => void };
+
+function reportWarning(error: LmrecError): void {
+  process.emitWarning(error.message, { code: `LMREC_STORE_${error.code}` });
+}
+
+/**
+ * Opens (creating or migrating) the store at `location`: a `postgres://` or `postgresql://` URL,
+ * or else a SQLite file path (created if missing; its folder must exist). The backends are
+ * imported on demand, so a SQLite user never loads pg and the reverse.
+ */
+export async function openStore(location: string, options: StoreOptions = {}): Promise<Store> {
+  if (typeof location !== 'string' || location.length === 0) {
+    throw new LmrecError('the store location must be a SQLite file path or a postgres:// URL', 'INVALID_ARGUMENT');
+  }
+  const parsed = parseOptions(optionsSchema, options, 'openStore');
+  const resolved: ResolvedStoreOptions = { ...parsed, onError: parsed.onError ?? reportWarning };
+  if (/^postgres(ql)?:\/\//i.test(location)) {
+    const { openPostgresStore } = await import('./postgres.js');
+    return openPostgresStore(location, resolved);
+  }
+  const { openSqliteStore } = await import('./sqlite.js');
+  return openSqliteStore(location, resolved);
+}

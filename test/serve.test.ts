@@ -1,0 +1,219 @@
+/**
+ * `lmrec serve`'s API on a small fitted recommender and a SQLite store: every route against
+ * the library's own answers, events changing histories before the reply and surviving a
+ * restart, items added (encoded and indexed), removed and restored, and the faults — bad JSON,
+ * oversized bodies, unknown users, items and routes, schema violations, a missing or wrong
+ * token, a rate limit — each a typed JSON error with its status; metrics and the OpenAPI
+ * document; a shutdown under load that answers every request it accepted and loses no event.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SyntheticData } from '../src/data/synthetic.js';
+import { Recommender } from '../src/recommender/recommender.js';
+import { createServer, type ServerOptions } from '../src/serve/server.js';
+import { RecommendationService } from '../src/serve/service.js';
+import { fitServedModel } from './helpers/served-model.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'lmrec-serve-'));
+const model = path.join(dir, 'rec');
+let data: SyntheticData;
+let reference: Recommender;
+
+beforeAll(async () => {
+  ({ data } = await fitServedModel(dir));
+  reference = await Recommender.load(model);
+}, 120_000);
+afterAll(async () => {
+  await reference.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+let stores = 0;
+async function start(o: ServerOptions = {}, store = path.join(dir, `store-${++stores}.db`)): Promise<{ app: FastifyInstance; service: RecommendationService; store: string }> {
+  const service = await RecommendationService.open({ model, store });
+  return { app: await createServer(service, o), service, store };
+}
+
+const json = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: unknown, headers: Record<string, string> = {}) => ({
+  method,
+  url,
+  ...(payload !== undefined ? { payload: JSON.stringify(payload), headers: { 'content-type': 'application/json', ...headers } } : { headers }),
+});
+
+describe('lmrec serve', () => {
+  it('answers as the library does: user and anonymous recommendations, filters, similar, candidates', async () => {
+    const { app } = await start();
+    try {
+      const r = await app.inject(json('GET', '/v1/users/u5/recommendations?k=5'));
+      expect(r.statusCode).toBe(200);
+      const want = reference.recommend({ user: 'u5', k: 5 });
+      expect(r.json()).toEqual({ items: want.map((x) => ({ id: x.id, score: expect.closeTo(x.score, 5) })), fallback: null, ignored: 0 });
+      const c3 = (await app.inject(json('GET', '/v1/users/u5/recommendations?k=5&category=c3'))).json() as { items: { id: string }[] };
+      expect(c3.items.length).toBeGreaterThan(0);
+      for (const x of c3.items) expect(reference.item(x.id)!.fields.category).toBe('c3');
+      const seen = new Set(data.events.filter((e) => e.user === 'u5').map((e) => e.item));
+      const all = (await app.inject(json('GET', '/v1/users/u5/recommendations?k=100&exclude_seen=false'))).json() as { items: { id: string }[] };
+      expect(all.items.some((x) => seen.has(x.id))).toBe(true);
+      // an unknown user is a cold start: popular items, said so
+      const cold = (await app.inject(json('GET', '/v1/users/nobody/recommendations?k=3'))).json() as { fallback: string; items: unknown[] };
+      expect(cold).toMatchObject({ fallback: 'popularity' });
+      expect(cold.items).toHaveLength(3);
+      const anon = await app.inject(json('POST', '/v1/recommend', { history: ['i3', 'i17', 'unknown'], k: 4 }));
+      expect(anon.json()).toMatchObject({ fallback: null, ignored: 1 });
+      expect((anon.json() as { items: { id: string }[] }).items.map((x) => x.id)).toEqual(reference.recommend({ history: ['i3', 'i17'], k: 4 }).map((x) => x.id));
+      const sim = (await app.inject(json('GET', '/v1/items/i3/similar?k=4'))).json() as { items: { id: string }[] };
+      expect(sim.items.map((x) => x.id)).toEqual(reference.similar('i3', 4).map((x) => x.id));
+      const cand = (await app.inject(json('POST', '/v1/candidates', { history: ['i3', 'i17'], n: 7 }))).json() as { candidates: { id: string; rank: number }[] };
+      expect(cand.candidates.map((x) => x.rank)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+      expect((await app.inject(json('GET', '/v1/items/i3'))).json()).toEqual({ id: 'i3', fields: reference.item('i3')!.fields });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('events change histories before the reply and are replayed after a restart', async () => {
+    const first = await start();
+    const items = ['i1', 'i2', 'i7'];
+    const r = await first.app.inject(json('POST', '/v1/events', { events: [...items.map((item) => ({ user: 'newbie', item })), { user: 'newbie', item: 'no-such-item' }] }));
+    expect(r.statusCode).toBe(200);
+    expect(r.json()).toMatchObject({ stored: 4, unknownItems: 1 });
+    const after = (await first.app.inject(json('GET', '/v1/users/newbie/recommendations?k=5'))).json() as { fallback: unknown; items: { id: string }[] };
+    expect(after.fallback).toBeNull();
+    expect(after.items.map((x) => x.id)).toEqual(reference.recommend({ history: items, k: 5 }).map((x) => x.id));
+    expect((await first.app.inject(json('POST', '/v1/events', { events: [] }))).json()).toMatchObject({ stored: 0 });
+    await first.app.close();
+    const second = await start({}, first.store);
+    try {
+      expect((await second.app.inject(json('GET', '/readyz'))).statusCode).toBe(200);
+      const again = (await second.app.inject(json('GET', '/v1/users/newbie/recommendations?k=5'))).json() as { items: { id: string }[] };
+      expect(again.items.map((x) => x.id)).toEqual(after.items.map((x) => x.id));
+    } finally {
+      await second.app.close();
+    }
+  });
+
+  it('items: added and recommendable at once, removed from every answer, restored; the store keeps the catalog', async () => {
+    const first = await start();
+    const fields = { title: data.items[3]!.title, text: data.items[3]!.text, category: 'c9' };
+    let r = await first.app.inject(json('PUT', '/v1/items/fresh', { fields }));
+    expect(r.statusCode).toBe(201);
+    expect((await first.app.inject(json('GET', '/v1/items/fresh'))).json()).toEqual({ id: 'fresh', fields });
+    const only = (await first.app.inject(json('GET', '/v1/users/u5/recommendations?k=3&category=c9'))).json() as { items: { id: string }[] };
+    expect(only.items.map((x) => x.id)).toEqual(['fresh']);
+    expect((await first.app.inject(json('GET', '/v1/items/fresh/similar?k=3'))).statusCode).toBe(200);
+    r = await first.app.inject(json('PUT', '/v1/items/fresh', { fields: { ...fields, title: 'renamed' } }));
+    expect(r.statusCode).toBe(200);
+    expect(r.json()).toEqual({ id: 'fresh', status: 'updated' });
+    expect((await first.app.inject(json('DELETE', '/v1/items/i3'))).statusCode).toBe(204);
+    expect((await first.app.inject(json('DELETE', '/v1/items/i3'))).statusCode).toBe(404);
+    expect((await first.app.inject(json('GET', '/v1/items/i3'))).statusCode).toBe(404);
+    expect((await first.app.inject(json('GET', '/v1/items/i3/similar'))).json()).toMatchObject({ error: { code: 'UNKNOWN_ID' } });
+    const without = (await first.app.inject(json('GET', '/v1/users/u5/recommendations?k=120&exclude_seen=false'))).json() as { items: { id: string }[] };
+    expect(without.items.map((x) => x.id)).not.toContain('i3');
+    await first.app.close();
+    // the store is the catalog's truth: a restart keeps i3 out and 'fresh' in
+    const second = await start({}, first.store);
+    try {
+      expect((await second.app.inject(json('GET', '/v1/items/i3'))).statusCode).toBe(404);
+      expect((await second.app.inject(json('GET', '/v1/items/fresh'))).statusCode).toBe(200);
+      expect((await second.app.inject(json('PUT', '/v1/items/i3', { fields: reference.item('i3')!.fields }))).statusCode).toBe(201);
+      const back = (await second.app.inject(json('GET', '/v1/users/u5/recommendations?k=121&exclude_seen=false'))).json() as { items: { id: string }[] };
+      expect(back.items.map((x) => x.id)).toContain('i3');
+    } finally {
+      await second.app.close();
+    }
+  });
+
+  it('faults are typed JSON errors with their status', async () => {
+    const { app } = await start({ bodyLimit: 4096 });
+    try {
+      const bad = await app.inject({ method: 'POST', url: '/v1/recommend', payload: '{"history": [', headers: { 'content-type': 'application/json' } });
+      expect(bad.statusCode).toBe(400);
+      expect(bad.json()).toMatchObject({ error: { code: 'INVALID_ARGUMENT' } });
+      const big = await app.inject(json('POST', '/v1/recommend', { history: Array.from({ length: 900 }, (_, i) => `item-${i}`) }));
+      expect(big.statusCode).toBe(413);
+      expect(big.json()).toMatchObject({ error: { code: 'REQUEST_TOO_LARGE' } });
+      for (const [req, code] of [
+        [json('GET', '/v1/users/u5/recommendations?k=0'), 400],
+        [json('GET', '/v1/users/u5/recommendations?k=ten'), 400],
+        [json('GET', '/v1/users/u5/recommendations?colour=red'), 400],
+        [json('POST', '/v1/candidates', { history: [] }), 400],
+        [json('POST', '/v1/candidates', { history: ['i1'], n: 0 }), 400],
+        [json('POST', '/v1/events', { events: [{ user: 'u1' }] }), 400],
+        [json('POST', '/v1/events', { events: [{ user: '', item: 'i1' }] }), 400],
+        [json('PUT', '/v1/items/x', { fields: { title: { nested: 'text' } } }), 400],
+        [json('GET', '/v1/items/nope/similar'), 404],
+        [json('GET', '/v2/anything'), 404],
+      ] as const) {
+        const r = await app.inject(req);
+        expect(r.statusCode, `${req.method} ${req.url}`).toBe(code);
+        expect((r.json() as { error: { code: string } }).error.code).toMatch(/^[A-Z_]+$/);
+      }
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('a bearer token guards every route but the health checks; a rate limit answers 429', async () => {
+    const { app } = await start({ token: 's3cret', rateLimit: 5 });
+    try {
+      expect((await app.inject(json('GET', '/healthz'))).statusCode).toBe(200);
+      expect((await app.inject(json('GET', '/v1/users/u5/recommendations'))).statusCode).toBe(401);
+      expect((await app.inject(json('GET', '/v1/users/u5/recommendations', undefined, { authorization: 'Bearer wrong' }))).statusCode).toBe(401);
+      const ok = { authorization: 'Bearer s3cret' };
+      const codes: number[] = [];
+      for (let i = 0; i < 6; i++) codes.push((await app.inject(json('GET', '/v1/users/u5/recommendations', undefined, ok))).statusCode);
+      expect(codes.filter((c) => c === 200).length).toBeGreaterThan(0);
+      expect(codes.at(-1)).toBe(429);
+      expect((await app.inject(json('GET', '/healthz'))).statusCode).toBe(200); // never limited
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('metrics in Prometheus text and an OpenAPI document of every route', async () => {
+    const { app } = await start();
+    try {
+      await app.inject(json('GET', '/v1/users/u5/recommendations'));
+      const m = await app.inject(json('GET', '/metrics'));
+      expect(m.headers['content-type']).toContain('text/plain');
+      expect(m.body).toMatch(/lmrec_http_requests_total\{route="\/v1\/users\/:id\/recommendations",method="GET",status="200"\} 1/);
+      expect(m.body).toMatch(/lmrec_http_request_duration_seconds_bucket/);
+      expect(m.body).toMatch(/lmrec_index_items 120/);
+      expect(m.body).toMatch(/lmrec_srm_update_lag_seconds/);
+      const doc = (await app.inject(json('GET', '/openapi.json'))).json() as { openapi: string; paths: Record<string, unknown> };
+      expect(doc.openapi).toMatch(/^3\./);
+      for (const p of ['/v1/users/{id}/recommendations', '/v1/recommend', '/v1/items/{id}/similar', '/v1/events', '/v1/items/{id}', '/v1/candidates']) expect(doc.paths).toHaveProperty([p]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('shutting down under load answers every request it took and keeps every stored event', async () => {
+    const { app, store } = await start();
+    const address = await app.listen({ host: '127.0.0.1', port: 0 });
+    const sent = Array.from({ length: 60 }, (_, i) =>
+      fetch(`${address}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ events: [{ user: 'loaded', item: `i${i % 100}` }] }) }).then(
+        async (r) => ({ status: r.status, body: (await r.json()) as { stored?: number } }),
+        (e: Error) => ({ status: 0, body: { error: e.message } }),
+      ),
+    );
+    await Promise.race(sent); // the server is busy with the rest
+    await app.close();
+    const replies = await Promise.all(sent);
+    // each request was answered (stored, or refused as the server closed), none dropped mid-way
+    for (const r of replies) expect([200, 503, 0]).toContain(r.status);
+    const stored = replies.filter((r) => r.status === 200).length;
+    expect(stored).toBeGreaterThan(0);
+    const again = await start({}, store);
+    try {
+      const s = await again.service.stats();
+      expect(s.appliedSeq).toBe(stored); // every acknowledged event is in the log, and nothing else
+    } finally {
+      await again.app.close();
+    }
+  });
+});
