@@ -15,7 +15,8 @@ import { postgresSource, startTestPostgres, type TestPostgres } from './helpers/
 import { fitServedModel } from './helpers/served-model.js';
 
 const source = postgresSource();
-const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli', 'main.js');
+// the CLI from its sources (tsx, as the tests run them): no build needed first
+const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.ts');
 const dir = mkdtempSync(path.join(tmpdir(), 'lmrec-replicas-'));
 let model: string;
 let pg: TestPostgres;
@@ -27,7 +28,7 @@ interface Replica {
 }
 
 async function replica(store: string): Promise<Replica> {
-  const child = spawn(process.execPath, [cli, 'serve', '--model', model, '--store', store, '--port', '0', '--log-level', 'silent'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'serve', '--model', model, '--store', store, '--port', '0', '--log-level', 'silent'], { stdio: ['ignore', 'ignore', 'pipe'] });
   replicas.push(child);
   const url = await new Promise<string>((resolve, reject) => {
     let err = '';
