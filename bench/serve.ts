@@ -12,7 +12,7 @@
  *    every 5 s, its growth from the first minute to the end, and the errors.
  * Writes bench/results/serve.json and prints a table.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { writeSynthetic } from '../src/data/synthetic.js';
 import { Recommender } from '../src/recommender/recommender.js';
+import { startChildServer } from '../src/serve/child-server.js';
 import { printTable, writeJson } from './measure.js';
 
 const QUICK = process.argv.includes('--quick');
@@ -34,22 +35,6 @@ const log = (line: string) => console.error(`[bench:serve] ${line}`);
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
-}
-
-async function startServer(model: string, store: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [path.join(here, '..', 'dist', 'cli', 'main.js'), 'serve', '--model', model, '--store', store, '--port', '0', '--log-level', 'silent'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let err = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      const m = /at (http:\/\/\S+)/.exec(err);
-      if (m) resolve(m[1]!);
-    });
-    child.on('exit', (code) => reject(new Error(`the server exited (${code}): ${err}`)));
-  });
-  return { child, url };
 }
 
 let seed = 12345;
@@ -112,7 +97,7 @@ async function main(): Promise<void> {
     await rec.close();
     const fitSeconds = (performance.now() - t0) / 1000;
     log('starting the server (it copies the catalog into a new SQLite store)');
-    const started = await startServer(path.join(dir, 'rec'), path.join(dir, 'rec.db'));
+    const started = await startChildServer({ cli: path.join(here, '..', 'dist', 'cli', 'main.js'), model: path.join(dir, 'rec'), store: path.join(dir, 'rec.db') });
     server = started.child;
     const { url } = started;
     await recommendations(url, { duration: 3, connections: 8 }); // warm-up

@@ -10,3 +10,4 @@ export { Random } from './util/random.js';
 export { recallAtK } from './vector-index/recall.js';
 export { Safetensors, writeSafetensors, type SafetensorsDtype, type TensorInfo, type TensorToWrite } from './lm/safetensors.js';
 export { writeDecoderCheckpoint, writeEncoderCheckpoint, type TensorKind, type TensorSource } from './lm/checkpoint-writer.js';
+export { startChildServer, type ChildServer } from './serve/child-server.js';

@@ -8,17 +8,8 @@ import {
   renderItemTexts,
   type BehaviourCorpus,
 } from '../src/pretrain/behaviour-text.js';
+import { thrown } from './helpers/errors.js';
 
-/** The LmrecError f throws (fails the test if it returns or throws something else). */
-function thrown(f: () => unknown): LmrecError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(LmrecError);
-    return e as LmrecError;
-  }
-  throw new Error('expected a throw');
-}
 
 /** One token per character (its code point), counting the texts it was asked to encode. */
 function charTokenizer() {

@@ -6,16 +6,8 @@ import { inconsistency, RandomPolicy, thresholdForRate, ThresholdPolicy } from '
 import type { CandidateScorer } from '../src/collab/rerank.js';
 import { LmrecError } from '../src/errors.js';
 import { Random } from '../src/util/random.js';
+import { thrown } from './helpers/errors.js';
 
-function thrown(f: () => unknown): LmrecError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(LmrecError);
-    return e as LmrecError;
-  }
-  throw new Error('expected a throw');
-}
 
 describe('fusion rules', () => {
   it('match the formulas, computed by hand', () => {

@@ -80,14 +80,17 @@ describe('lmrec serve', () => {
     const r = await first.app.inject(json('POST', '/v1/events', { events: [...items.map((item) => ({ user: 'newbie', item })), { user: 'newbie', item: 'no-such-item' }] }));
     expect(r.statusCode).toBe(200);
     expect(r.json()).toMatchObject({ stored: 4, unknownItems: 1 });
+    const before = (await first.app.inject(json('GET', '/v1/users/newbie/recommendations?k=5'))).json() as { fallback: unknown };
+    expect(before.fallback).toBeNull(); // the history is there at once
+    await first.service.recommender.flush(); // the SRM's background update, so both answers read one model
     const after = (await first.app.inject(json('GET', '/v1/users/newbie/recommendations?k=5'))).json() as { fallback: unknown; items: { id: string }[] };
-    expect(after.fallback).toBeNull();
-    expect(after.items.map((x) => x.id)).toEqual(reference.recommend({ history: items, k: 5 }).map((x) => x.id));
+    expect(after.items.map((x) => x.id)).toEqual(first.service.recommender.recommend({ history: items, k: 5 }).map((x) => x.id));
     expect((await first.app.inject(json('POST', '/v1/events', { events: [] }))).json()).toMatchObject({ stored: 0 });
     await first.app.close();
     const second = await start({}, first.store);
     try {
       expect((await second.app.inject(json('GET', '/readyz'))).statusCode).toBe(200);
+      await second.service.recommender.flush(); // the same update on the same events
       const again = (await second.app.inject(json('GET', '/v1/users/newbie/recommendations?k=5'))).json() as { items: { id: string }[] };
       expect(again.items.map((x) => x.id)).toEqual(after.items.map((x) => x.id));
     } finally {

@@ -702,7 +702,9 @@ export class Recommender {
     if (!['auto', 'behaviour', 'content'].includes(by)) throw new LmrecError(`by must be 'auto', 'behaviour' or 'content', got '${String(by)}'`, 'INVALID_ARGUMENT');
     const content = by === 'content' || (by === 'auto' && !this.#serving.warm[i]);
     const { index, vectors } = content ? { index: this.#serving.content, vectors: this.#serving.codes } : { index: this.#serving.similar, vectors: this.#serving.vectors };
-    const d = vectors.length / this.#catalog.size;
+    const indexed = this.#serving.warm.length; // items added since the last reindex are not in it yet
+    if (i >= indexed) throw new LmrecError(`item '${id}' is being indexed; ask again in a moment`, 'BUSY');
+    const d = vectors.length / indexed;
     if (this.#removed.has(i)) throw new LmrecError(`item '${id}' was removed from the catalog`, 'UNKNOWN_ID');
     const exclude = [i, ...this.#itemNumbers(options.exclude ?? [], 'exclude', true).items, ...this.#removed];
     const only = this.#admitted(options.filter);
@@ -788,6 +790,11 @@ export class Recommender {
     }
   }
 
+  /** Resolves when the background work queued so far has ended, its failure left for flush() to report. */
+  whenIdle(): Promise<void> {
+    return this.#queue;
+  }
+
   /** Frees the models and indexes after background work ends; any later call is CLOSED. */
   async close(): Promise<void> {
     if (!this.#srm) return;
@@ -835,10 +842,13 @@ export class Recommender {
       }
       try {
         for (const [fresh, seqs] of byFresh) await this.#srm.update(seqs, { fresh, ...(this.#updateThreads ? { threads: this.#updateThreads } : {}) });
+        // items warmed while the update trained: no training now, so they apply at once
+        if (this.#warming.size > 0) this.#srm.warmItems([...this.#warming]);
         this.#popular = undefined;
         await this.#reindex();
       } catch (e) {
         this.#backgroundError ??= e;
+        this.#warming.clear(); // warmed again by their next event
       }
     });
   }

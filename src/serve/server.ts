@@ -74,12 +74,14 @@ export async function createServer(service: RecommendationService, o: ServerOpti
 
   if (o.token) {
     const want = createHash('sha256').update(o.token).digest();
-    app.addHook('onRequest', async (req, reply) => {
-      if (OPEN.has(req.url)) return;
+    // preParsing: after the rate limiter (so failed guesses count against it), before the body is read
+    app.addHook('preParsing', async (req, reply, payload) => {
+      if (OPEN.has(req.url)) return payload;
       const header = req.headers.authorization ?? '';
-      const given = createHash('sha256').update(header.startsWith('Bearer ') ? header.slice(7) : '').digest();
+      const given = createHash('sha256').update(/^bearer /i.test(header) ? header.slice(7) : '').digest();
       // equal-length digests: the comparison takes the same time whatever the token
-      if (!timingSafeEqual(given, want)) return reply.code(401).header('www-authenticate', 'Bearer').send(error('UNAUTHORIZED', 'a valid bearer token is required'));
+      if (timingSafeEqual(given, want)) return payload;
+      return reply.code(401).header('www-authenticate', 'Bearer').send(error('UNAUTHORIZED', 'a valid bearer token is required'));
     });
   }
   app.addHook('onResponse', async (req, reply) => {

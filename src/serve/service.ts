@@ -17,6 +17,7 @@ import { LmrecError } from '../errors.js';
 import type { ItemRecord } from '../data/records.js';
 import { Recommender, type Recommendations, type ScoredItem } from '../recommender/recommender.js';
 import { openStore, STORE_LIMITS, type Store } from './store/store.js';
+import { checkItem } from './store/validate.js';
 
 export interface ServiceOptions {
   /** A Recommender directory (lmrec fit). */
@@ -26,6 +27,8 @@ export interface ServiceOptions {
   /** Background SRM learning: at most one update per this many ms, on this many threads (defaults 2000 and 1: the cores serve requests). */
   updateIntervalMs?: number;
   updateThreads?: number;
+  /** Told about failures off the request path (reading the log, background SRM updates). Default: process.emitWarning. */
+  onError?: (e: unknown) => void;
 }
 
 export interface IncomingEvent {
@@ -35,6 +38,7 @@ export interface IncomingEvent {
 }
 
 const REPLAY_PAGE = STORE_LIMITS.read;
+const CATCH_UP_RETRY_MS = 500;
 const IMPORT_PAGE = 1_000;
 
 export interface ServiceStats {
@@ -57,11 +61,14 @@ export class RecommendationService {
   #again = false;
   #lagSince: number | undefined;
   #unsubscribe: () => void = () => undefined;
+  #retry: NodeJS.Timeout | undefined;
   #closed = false;
+  readonly #onError: (e: unknown) => void;
 
-  private constructor(rec: Recommender, store: Store) {
+  private constructor(rec: Recommender, store: Store, onError: (e: unknown) => void) {
     this.#rec = rec;
     this.#store = store;
+    this.#onError = onError;
   }
 
   /** Loads the model, opens the store, reconciles the catalog and replays the event log. */
@@ -70,9 +77,12 @@ export class RecommendationService {
     let store: Store | undefined;
     try {
       store = await openStore(o.store);
-      const s = new RecommendationService(rec, store);
+      const s = new RecommendationService(rec, store, o.onError ?? ((e) => process.emitWarning(e instanceof Error ? e.message : String(e), { code: 'LMREC_SERVICE' })));
       await s.#reconcileCatalog();
-      s.#unsubscribe = store.onEvents(() => void s.#requestCatchUp().catch(() => undefined));
+      s.#unsubscribe = store.onEvents((last) => {
+        s.#storeSeq = Math.max(s.#storeSeq, last); // readyz says not ready until it is applied
+        void s.#requestCatchUp().catch(() => undefined);
+      });
       await s.#requestCatchUp();
       return s;
     } catch (e) {
@@ -118,19 +128,34 @@ export class RecommendationService {
     const unknownItems = events.filter((e) => this.#rec.item(e.item) === undefined).length;
     const stored = await this.#store.appendEvents(events.map((e) => ({ user: e.user, item: e.item, ...(e.ts !== undefined ? { ts: e.ts } : {}) })));
     const seq = stored.at(-1)!.seq;
-    while (this.#applied < seq) await this.#requestCatchUp();
+    try {
+      while (this.#applied < seq && !this.#closed) await this.#requestCatchUp();
+    } catch {
+      // stored is stored: the retry loop applies it once the log can be read again
+    }
     return { stored: stored.length, unknownItems, seq };
   }
 
   /** Adds an item (encoded, compressed and indexed at once) or updates a stored one's fields. */
   async putItem(item: ItemRecord): Promise<'created' | 'updated'> {
     this.#live();
+    checkItem(item); // what the store would refuse is refused before the model changes
     const inModel = this.#rec.item(item.id) !== undefined;
     if (!inModel && !this.#restore(item.id)) {
       // into the model first: an item the model cannot encode is not stored either
-      await this.#rec.addItems([item]);
+      try {
+        await this.#rec.addItems([item]);
+      } catch (e) {
+        if (!(e instanceof LmrecError && e.code === 'DUPLICATE_ID')) throw e; // a concurrent PUT added it
+      }
     }
-    const r = await this.#store.putItem(item);
+    let r: 'created' | 'updated';
+    try {
+      r = await this.#store.putItem(item);
+    } catch (e) {
+      if (!inModel) this.#rec.removeItems([item.id]); // not stored: not served either
+      throw e;
+    }
     // an update keeps the model's encoding of the old text until the next fit (documented)
     return inModel ? 'updated' : r;
   }
@@ -166,6 +191,7 @@ export class RecommendationService {
     this.#unsubscribe();
     await this.#catchUp.catch(() => undefined);
     this.#closed = true;
+    clearTimeout(this.#retry);
     try {
       await this.#rec.flush();
     } finally {
@@ -188,16 +214,26 @@ export class RecommendationService {
     }
   }
 
-  /** One catch-up loop at a time; a request during a run makes it run once more. */
+  /**
+   * One catch-up loop at a time; a request during a run makes it run once more. A failed read
+   * (the database restarting) neither blocks later runs nor is lost: a retry follows.
+   */
   #requestCatchUp(): Promise<void> {
     this.#again = true;
-    this.#catchUp = this.#catchUp.then(async () => {
-      while (this.#again && !this.#closed) {
-        this.#again = false;
-        await this.#applyLog();
-      }
+    const run = this.#catchUp
+      .catch(() => undefined)
+      .then(async () => {
+        while (this.#again && !this.#closed) {
+          this.#again = false;
+          await this.#applyLog();
+        }
+      });
+    this.#catchUp = run;
+    run.catch((e: unknown) => {
+      this.#onError(e);
+      if (!this.#closed && !this.#retry) this.#retry = setTimeout(() => ((this.#retry = undefined), void this.#requestCatchUp().catch(() => undefined)), CATCH_UP_RETRY_MS);
     });
-    return this.#catchUp;
+    return run;
   }
 
   async #applyLog(): Promise<void> {
@@ -212,10 +248,9 @@ export class RecommendationService {
     this.#storeSeq = Math.max(this.#storeSeq, await this.#store.lastSeq());
     if (this.#lagSince !== undefined) {
       const since = this.#lagSince;
-      void this.#rec.flush().then(
-        () => this.#lagSince === since && (this.#lagSince = undefined),
-        () => undefined,
-      );
+      void this.#rec.whenIdle().then(() => {
+        if (this.#lagSince === since) this.#lagSince = undefined;
+      });
     }
   }
 
@@ -223,10 +258,10 @@ export class RecommendationService {
     const first = await this.#store.items(undefined, 1);
     if (first.length === 0) {
       // a new store: the model's catalog becomes the stored one
-      let page: ItemRecord[] = [];
+      const page: ItemRecord[] = [];
       for (const it of this.#rec.listItems()) {
         page.push({ id: it.id, fields: { ...it.fields } });
-        if (page.length === IMPORT_PAGE) await this.#putAll((page = page.splice(0)));
+        if (page.length === IMPORT_PAGE) await this.#putAll(page.splice(0));
       }
       await this.#putAll(page);
       return;

@@ -11,3 +11,14 @@ export async function rejection(p: Promise<unknown>): Promise<LmrecError> {
   }
   throw new Error('expected a rejection');
 }
+
+/** The LmrecError f throws (fails the test if it returns or throws something else). */
+export function thrown(f: () => unknown): LmrecError {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(LmrecError);
+    return e as LmrecError;
+  }
+  throw new Error('expected a throw');
+}
