@@ -107,9 +107,13 @@ describe('lmrec serve', () => {
     const only = (await first.app.inject(json('GET', '/v1/users/u5/recommendations?k=3&category=c9'))).json() as { items: { id: string }[] };
     expect(only.items.map((x) => x.id)).toEqual(['fresh']);
     expect((await first.app.inject(json('GET', '/v1/items/fresh/similar?k=3'))).statusCode).toBe(200);
-    r = await first.app.inject(json('PUT', '/v1/items/fresh', { fields: { ...fields, title: 'renamed' } }));
+    r = await first.app.inject(json('PUT', '/v1/items/fresh', { fields: { ...fields, title: 'renamed', category: 'c8' } }));
     expect(r.statusCode).toBe(200);
     expect(r.json()).toEqual({ id: 'fresh', status: 'updated' });
+    // the new fields are what answers and filters read
+    expect((await first.app.inject(json('GET', '/v1/items/fresh'))).json()).toMatchObject({ fields: { title: 'renamed', category: 'c8' } });
+    expect(((await first.app.inject(json('GET', '/v1/users/u5/recommendations?k=3&category=c9'))).json() as { items: unknown[] }).items).toEqual([]);
+    expect(((await first.app.inject(json('GET', '/v1/users/u5/recommendations?k=3&category=c8'))).json() as { items: { id: string }[] }).items.map((x) => x.id)).toEqual(['fresh']);
     expect((await first.app.inject(json('DELETE', '/v1/items/i3'))).statusCode).toBe(204);
     expect((await first.app.inject(json('DELETE', '/v1/items/i3'))).statusCode).toBe(404);
     expect((await first.app.inject(json('GET', '/v1/items/i3'))).statusCode).toBe(404);
@@ -121,7 +125,7 @@ describe('lmrec serve', () => {
     const second = await start({}, first.store);
     try {
       expect((await second.app.inject(json('GET', '/v1/items/i3'))).statusCode).toBe(404);
-      expect((await second.app.inject(json('GET', '/v1/items/fresh'))).statusCode).toBe(200);
+      expect((await second.app.inject(json('GET', '/v1/items/fresh'))).json()).toMatchObject({ fields: { title: 'renamed', category: 'c8' } });
       expect((await second.app.inject(json('PUT', '/v1/items/i3', { fields: reference.item('i3')!.fields }))).statusCode).toBe(201);
       const back = (await second.app.inject(json('GET', '/v1/users/u5/recommendations?k=121&exclude_seen=false'))).json() as { items: { id: string }[] };
       expect(back.items.map((x) => x.id)).toContain('i3');

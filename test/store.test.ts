@@ -223,6 +223,26 @@ for (const backend of backends) {
       expect(() => store.onEvents('no' as never)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     });
 
+    it('imports a new store\'s catalog all at once, or not at all', async () => {
+      const store = await fresh();
+      const catalog = Array.from({ length: 30 }, (_, i) => ({ id: `c${String(i).padStart(2, '0')}`, fields: { title: `item ${i}` } }));
+      // a bad item anywhere: typed error, and nothing written
+      expect((await rejection(store.importCatalog([...catalog, { id: '', fields: {} }]))).code).toBe('INVALID_ARGUMENT');
+      expect(await store.items(undefined, 100)).toEqual([]);
+      expect(await store.importCatalog(catalog)).toBe(true);
+      expect(await store.items(undefined, 100)).toEqual(catalog);
+      // a store with items is not a new store: the second import writes nothing
+      await store.deleteItem('c00');
+      expect(await store.importCatalog(catalog)).toBe(false);
+      expect((await store.items(undefined, 100)).map((it) => it.id)).toEqual(catalog.slice(1).map((it) => it.id));
+      // two stores on one database importing together: exactly one does
+      const location = await backend.location();
+      const [a, b] = await Promise.all([track(openStore(location, quietOptions())), track(openStore(location, quietOptions()))]);
+      const both = await Promise.all([a.importCatalog(catalog), b.importCatalog(catalog)]);
+      expect(both.filter(Boolean)).toHaveLength(1);
+      expect(await a.items(undefined, 100)).toEqual(catalog);
+    });
+
     it('two stores on one database see each other, and their listeners wake', async () => {
       const location = await backend.location();
       const a = await track(openStore(location, quietOptions()));

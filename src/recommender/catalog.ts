@@ -45,6 +45,20 @@ export class Catalog {
     return added;
   }
 
+  /** Replaces item i's fields, keeping the built filter lists in step. */
+  setFields(i: number, fields: Record<string, string>): void {
+    const old = this.fields[i]!;
+    for (const [field, values] of this.#byField) {
+      if (old[field] === fields[field]) continue;
+      if (old[field] !== undefined) {
+        const list = values.get(old[field])!;
+        list.splice(list.indexOf(i), 1);
+      }
+      if (fields[field] !== undefined) (values.get(fields[field]) ?? values.set(fields[field], []).get(fields[field])!).push(i);
+    }
+    this.fields[i] = { ...fields };
+  }
+
   /** The item numbers a field filter admits, sorted. */
   matching(filter: FieldFilter): number[] {
     let out: number[] | undefined;

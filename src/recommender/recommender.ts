@@ -159,6 +159,9 @@ export interface RecommenderLoadOptions {
   updateThreads?: number;
 }
 
+/** Events kept per user by addEvents. */
+const MAX_HISTORY = 10_000;
+
 const loadOptionsSchema = z.strictObject({
   updateIntervalMs: z.number().int().min(0).max(3_600_000).optional(),
   updateThreads: z.number().int().min(1).max(1024).optional(),
@@ -304,6 +307,20 @@ export class Recommender {
   item(id: string): ItemView | undefined {
     const i = this.#catalog.ids.get(id);
     return i === undefined || this.#removed.has(i) ? undefined : { id, fields: this.#catalog.fields[i]! };
+  }
+
+  /**
+   * Replaces an item's fields: item(), filters and rerank's texts read the new ones at once.
+   * Its code still comes from the text it was encoded from, until the next fit. UNKNOWN_ID for
+   * an item not in the catalog.
+   */
+  setItemFields(id: string, fields: Readonly<Record<string, string>>): void {
+    const i = this.#catalog.ids.get(id);
+    if (i === undefined || this.#removed.has(i)) throw new LmrecError(`item '${String(id)}' is not in the catalog`, 'UNKNOWN_ID');
+    if (fields === null || typeof fields !== 'object' || Object.values(fields).some((v) => typeof v !== 'string')) {
+      throw new LmrecError('fields must be an object of strings', 'INVALID_ARGUMENT');
+    }
+    this.#catalog.setFields(i, { ...fields });
   }
 
   /** Every item in answers, in catalog order (removed ones left out). */
@@ -744,7 +761,8 @@ export class Recommender {
   /**
    * Appends events to users' histories (recommendations see them at once) and updates the SRM
    * on them in the background (`flush()` waits for it). Events of unknown (or removed) items
-   * are skipped and counted; unknown users are created.
+   * are skipped and counted; unknown users are created. A user's history keeps its most recent
+   * 10,000 events.
    */
   addEvents(events: readonly EventRecord[]): AddEventsReport {
     if (!Array.isArray(events)) throw new LmrecError('addEvents needs an array of event records', 'INVALID_ARGUMENT');
@@ -766,7 +784,10 @@ export class Recommender {
         this.#histories.push([]);
         newUsers++;
       }
-      this.#histories[u]!.push(item);
+      const h = this.#histories[u]!;
+      h.push(item);
+      // bounded per user: the oldest events stop counting as seen (the SRM reads far fewer)
+      if (h.length > MAX_HISTORY) h.splice(0, h.length - MAX_HISTORY);
       this.#pendingUsers.set(u, (this.#pendingUsers.get(u) ?? 0) + 1);
       // only items not warm yet: warming waits for a training step in progress
       if (!this.#serving.warm[item] && !this.#warming.has(item)) {

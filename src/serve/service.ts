@@ -39,7 +39,7 @@ export interface IncomingEvent {
 
 const REPLAY_PAGE = STORE_LIMITS.read;
 const CATCH_UP_RETRY_MS = 500;
-const IMPORT_PAGE = 1_000;
+const ITEMS_PAGE = 1_000;
 
 export interface ServiceStats {
   items: number;
@@ -136,7 +136,7 @@ export class RecommendationService {
     return { stored: stored.length, unknownItems, seq };
   }
 
-  /** Adds an item (encoded, compressed and indexed at once) or updates a stored one's fields. */
+  /** Adds an item (encoded, compressed and indexed at once) or replaces a stored one's fields. */
   async putItem(item: ItemRecord): Promise<'created' | 'updated'> {
     this.#live();
     checkItem(item); // what the store would refuse is refused before the model changes
@@ -156,7 +156,8 @@ export class RecommendationService {
       if (!inModel) this.#rec.removeItems([item.id]); // not stored: not served either
       throw e;
     }
-    // an update keeps the model's encoding of the old text until the next fit (documented)
+    // fields and filters change at once; the code stays that of the old text until the next fit
+    this.#rec.setItemFields(item.id, item.fields);
     return inModel ? 'updated' : r;
   }
 
@@ -255,25 +256,18 @@ export class RecommendationService {
   }
 
   async #reconcileCatalog(): Promise<void> {
-    const first = await this.#store.items(undefined, 1);
-    if (first.length === 0) {
-      // a new store: the model's catalog becomes the stored one
-      const page: ItemRecord[] = [];
-      for (const it of this.#rec.listItems()) {
-        page.push({ id: it.id, fields: { ...it.fields } });
-        if (page.length === IMPORT_PAGE) await this.#putAll(page.splice(0));
-      }
-      await this.#putAll(page);
-      return;
-    }
+    // a new store: the model's catalog becomes the stored one, all at once
+    if (await this.#store.importCatalog([...this.#rec.listItems()].map((it) => ({ id: it.id, fields: { ...it.fields } })))) return;
     const stored = new Set<string>();
     const missing: ItemRecord[] = [];
     for (let after: string | undefined; ; ) {
-      const page = await this.#store.items(after, IMPORT_PAGE);
+      const page = await this.#store.items(after, ITEMS_PAGE);
       if (page.length === 0) break;
       for (const it of page) {
         stored.add(it.id);
-        if (this.#rec.item(it.id) === undefined) missing.push(it);
+        const inModel = this.#rec.item(it.id);
+        if (!inModel) missing.push(it);
+        else if (!sameFields(inModel.fields, it.fields)) this.#rec.setItemFields(it.id, it.fields);
       }
       after = page.at(-1)!.id;
     }
@@ -282,7 +276,9 @@ export class RecommendationService {
     if (missing.length > 0) await this.#rec.addItems(missing);
   }
 
-  async #putAll(items: ItemRecord[]): Promise<void> {
-    for (const it of items) await this.#store.putItem(it);
-  }
+}
+
+function sameFields(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
 }

@@ -17,6 +17,7 @@ export const EVENTS_CHANNEL = 'lmrec_events';
 export const LOCK_NAMESPACE = 0x6c6d7263;
 export const LOCK_SCHEMA = 1;
 export const LOCK_APPEND = 2;
+export const LOCK_IMPORT = 3;
 
 const SCHEMA_V1 = [
   'CREATE TABLE lmrec_meta (key text PRIMARY KEY, value text NOT NULL)',

@@ -26,9 +26,12 @@ import { LmrecError } from '../../errors.js';
 import { SeqListeners, type SeqListener } from './listeners.js';
 import { pgError } from './pg-errors.js';
 import { NotificationConnection } from './pg-listener.js';
-import { EVENTS_CHANNEL, LOCK_APPEND, LOCK_NAMESPACE, migrate } from './pg-schema.js';
+import { EVENTS_CHANNEL, LOCK_APPEND, LOCK_IMPORT, LOCK_NAMESPACE, migrate } from './pg-schema.js';
 import { STORE_LIMITS, type ResolvedStoreOptions, type Store, type StoredEvent } from './store.js';
 import { checkCursor, checkEvents, checkId, checkItem, checkLimit, checkSeq } from './validate.js';
+
+/** Items per INSERT of importCatalog (one transaction holds them all). */
+const IMPORT_BATCH = 5_000;
 
 /** The URL without its password, for messages. */
 function describe(url: URL): string {
@@ -220,6 +223,24 @@ class PostgresStore implements Store {
       [id, JSON.stringify(fields)],
     );
     return rows[0]?.created ? 'created' : 'updated';
+  }
+
+  async importCatalog(items: readonly ItemRecord[]): Promise<boolean> {
+    const checked = items.map((it) => checkItem(it));
+    if (this.#closed) throw new LmrecError('the store is closed', 'CLOSED');
+    return this.#transaction('importCatalog', async (client) => {
+      // replicas starting together: one imports, the others wait here and then see its rows
+      await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_NAMESPACE, LOCK_IMPORT]);
+      if ((await client.query('SELECT 1 FROM lmrec_items LIMIT 1')).rows.length > 0) return false;
+      for (let at = 0; at < checked.length; at += IMPORT_BATCH) {
+        const batch = checked.slice(at, at + IMPORT_BATCH);
+        await client.query('INSERT INTO lmrec_items (id, fields) SELECT * FROM unnest($1::text[], $2::jsonb[])', [
+          batch.map((it) => it.id),
+          batch.map((it) => JSON.stringify(it.fields)),
+        ]);
+      }
+      return true;
+    });
   }
 
   async deleteItem(id: string): Promise<boolean> {

@@ -182,6 +182,19 @@ class SqliteStore implements Store {
     );
   }
 
+  async importCatalog(items: readonly ItemRecord[]): Promise<boolean> {
+    const checked = items.map((it) => checkItem(it));
+    return this.#run('importCatalog', () =>
+      this.#db
+        .transaction((): boolean => {
+          if (this.#db.prepare('SELECT 1 FROM lmrec_items LIMIT 1').get() !== undefined) return false;
+          for (const it of checked) this.#upsertItem.run(it.id, JSON.stringify(it.fields));
+          return true;
+        })
+        .immediate(),
+    );
+  }
+
   async deleteItem(id: string): Promise<boolean> {
     checkId(id, 'the item id');
     return this.#run('deleteItem', () => this.#deleteItem.run(id).changes > 0);

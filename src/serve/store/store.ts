@@ -51,6 +51,13 @@ export interface Store {
   /** Inserts or replaces an item (its fields whole). */
   putItem(item: ItemRecord): Promise<'created' | 'updated'>;
 
+  /**
+   * A new store's catalog: when the store holds no item, writes all of `items` in one
+   * transaction and returns true; else writes nothing and returns false. Atomic against a crash
+   * (all or none) and against replicas starting together (one imports, the others see it).
+   */
+  importCatalog(items: readonly ItemRecord[]): Promise<boolean>;
+
   /** Removes an item; false when there was none. */
   deleteItem(id: string): Promise<boolean>;
 
