@@ -1,7 +1,7 @@
 /**
  * Several `lmrec serve` replicas on one PostgreSQL, each a process of its own on loopback:
  * events sent to one reach the other's histories (LISTEN/NOTIFY wakes it, the events table is
- * the log); a replica killed with kill -9 while events arrive and started again catches up on
+ * the log), and so do items put and deleted through it; a replica killed with kill -9 while events arrive and started again catches up on
  * every event acknowledged meanwhile; the database restarted under load loses no acknowledged
  * event (requests during the restart are refused with 503, not answered wrongly).
  */
@@ -73,8 +73,16 @@ describe.skipIf(!source)('replicas on PostgreSQL', () => {
       const r = (await (await fetch(`${b.url}/v1/users/wanderer/recommendations?k=3`)).json()) as { fallback: unknown };
       return r.fallback === null;
     });
+    // item changes travel the same log: an item put on a is recommended by b, then removed from it
+    const put = await fetch(`${a.url}/v1/items/late-arrival`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ fields: { title: 'kalo mine', category: 'c77' } }) });
+    expect(put.status).toBe(201);
+    const inCategory = async () => ((await (await fetch(`${b.url}/v1/users/wanderer/recommendations?k=3&category=c77`)).json()) as { items: { id: string }[] }).items.map((x) => x.id);
+    await eventually(async () => (await inCategory()).includes('late-arrival'));
+    expect((await fetch(`${a.url}/v1/items/late-arrival`, { method: 'DELETE' })).status).toBe(204);
+    await eventually(async () => (await fetch(`${b.url}/v1/items/late-arrival`)).status === 404);
+    expect(await inCategory()).toEqual([]);
     let acknowledged = 2;
-    let lastSeq = 2;
+    let lastSeq = await appliedSeq(a);
     const sending = (async () => {
       for (let i = 0; i < 150; i++) {
         const r = await post(a, [{ user: `busy${i % 7}`, item: `i${i % 100}` }]);

@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LmrecError } from '../src/errors.js';
-import { openStore, STORE_LIMITS, type Store, type StoreOptions } from '../src/serve/store/store.js';
+import { CATALOG_CHANGE, isCatalogChange, openStore, STORE_LIMITS, type Store, type StoreOptions } from '../src/serve/store/store.js';
 import { rejection } from './helpers/errors.js';
 import { postgresSource, startTestPostgres, type TestPostgres } from './helpers/postgres.js';
 
@@ -251,8 +251,16 @@ for (const backend of backends) {
       if (backend.kind === 'postgres') await until(() => calls.length > 0); // LISTEN is in effect
       const written = await a.appendEvents([{ user: 'u', item: 'i1' }, { user: 'u', item: 'i2' }]);
       await a.putItem({ id: 'i1', fields: { title: 'one' } });
-      await until(() => calls.includes(written[1]!.seq));
-      expect(await b.eventsSince(0, 10)).toEqual(written);
+      // the put is an entry of the same log, after the events: other replicas learn of it in order
+      await until(() => calls.includes(written[1]!.seq + 1));
+      const log = await b.eventsSince(0, 10);
+      expect(log.slice(0, 2)).toEqual(written);
+      expect(log[2]).toMatchObject({ seq: written[1]!.seq + 1, user: CATALOG_CHANGE, item: 'i1' });
+      expect(log.map(isCatalogChange)).toEqual([false, false, true]);
+      expect(await b.deleteItem('nope')).toBe(false); // nothing deleted, nothing logged
+      expect(await b.deleteItem('i1')).toBe(true);
+      expect((await a.eventsSince(written[1]!.seq + 1, 10)).map((e) => [e.user, e.item])).toEqual([[CATALOG_CHANGE, 'i1']]);
+      await b.putItem({ id: 'i1', fields: { title: 'one' } });
       expect(await b.history('u')).toEqual(['i1', 'i2']);
       expect(await b.item('i1')).toEqual({ id: 'i1', fields: { title: 'one' } });
       const more = await b.appendEvents([{ user: 'u', item: 'i3' }]);

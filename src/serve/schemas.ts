@@ -118,7 +118,7 @@ export const postEvents = {
       type: 'object',
       properties: {
         stored: { type: 'integer' },
-        unknownItems: { type: 'integer', description: 'stored, but not in the catalog: they count once the item is added' },
+        unknownItems: { type: 'integer', description: "stored, but skipped by the histories: the item is not in the catalog" },
         seq: { type: 'integer', description: "the log position of the batch's last event" },
       },
       required: ['stored', 'unknownItems', 'seq'],

@@ -10,13 +10,14 @@
  *  - The store holds the catalog's truth. On first start with an empty store the model's
  *    catalog is copied in; later, items the store has and the model lacks are encoded and
  *    indexed (addItems), and items the model has and the store lacks are removed from answers.
- *  - Item changes made through another replica reach this one at its next start (events reach
- *    it at once).
+ *  - Item changes are entries of the same log (the store writes one with each put or delete), so
+ *    an item added, changed or removed through another replica reaches this one in order with
+ *    the events around it; applying one reads the item's current state, so replays converge.
  */
 import { LmrecError } from '../errors.js';
 import type { ItemRecord } from '../data/records.js';
 import { Recommender, type Recommendations, type ScoredItem } from '../recommender/recommender.js';
-import { openStore, STORE_LIMITS, type Store } from './store/store.js';
+import { isCatalogChange, openStore, STORE_LIMITS, type Store } from './store/store.js';
 import { checkItem } from './store/validate.js';
 
 export interface ServiceOptions {
@@ -241,9 +242,23 @@ export class RecommendationService {
     for (;;) {
       const page = await this.#store.eventsSince(this.#applied, REPLAY_PAGE);
       if (page.length === 0) break;
-      this.#rec.addEvents(page.map((e) => ({ user: e.user, item: e.item, ts: e.ts })));
-      this.#applied = page.at(-1)!.seq;
-      this.#lagSince ??= Date.now();
+      // in log order: a catalog change between events applies between them
+      let from = 0;
+      const flushEvents = (to: number) => {
+        if (to > from) {
+          this.#rec.addEvents(page.slice(from, to).map((e) => ({ user: e.user, item: e.item, ts: e.ts })));
+          this.#applied = page[to - 1]!.seq;
+          this.#lagSince ??= Date.now();
+        }
+      };
+      for (let i = 0; i < page.length; i++) {
+        if (!isCatalogChange(page[i]!)) continue;
+        flushEvents(i);
+        await this.#applyCatalogChange(page[i]!.item);
+        this.#applied = page[i]!.seq;
+        from = i + 1;
+      }
+      flushEvents(page.length);
       if (page.length < REPLAY_PAGE) break;
     }
     this.#storeSeq = Math.max(this.#storeSeq, await this.#store.lastSeq());
@@ -252,6 +267,29 @@ export class RecommendationService {
       void this.#rec.whenIdle().then(() => {
         if (this.#lagSince === since) this.#lagSince = undefined;
       });
+    }
+  }
+
+  /** Brings the model in line with the store's item `id` (put, updated or deleted, here or by another replica). */
+  async #applyCatalogChange(id: string): Promise<void> {
+    const stored = await this.#store.item(id);
+    const inModel = this.#rec.item(id);
+    if (!stored) {
+      if (inModel) this.#rec.removeItems([id]);
+      return;
+    }
+    if (inModel) {
+      if (!sameFields(inModel.fields, stored.fields)) this.#rec.setItemFields(id, stored.fields);
+      return;
+    }
+    if (this.#restore(id)) {
+      this.#rec.setItemFields(id, stored.fields);
+      return;
+    }
+    try {
+      await this.#rec.addItems([stored]);
+    } catch (e) {
+      if (!(e instanceof LmrecError && e.code === 'DUPLICATE_ID')) throw e; // added meanwhile by a PUT here
     }
   }
 

@@ -27,7 +27,7 @@ import { SeqListeners, type SeqListener } from './listeners.js';
 import { pgError } from './pg-errors.js';
 import { NotificationConnection } from './pg-listener.js';
 import { EVENTS_CHANNEL, LOCK_APPEND, LOCK_IMPORT, LOCK_NAMESPACE, migrate } from './pg-schema.js';
-import { STORE_LIMITS, type ResolvedStoreOptions, type Store, type StoredEvent } from './store.js';
+import { CATALOG_CHANGE, STORE_LIMITS, type ResolvedStoreOptions, type Store, type StoredEvent } from './store.js';
 import { checkCursor, checkEvents, checkId, checkItem, checkLimit, checkSeq } from './validate.js';
 
 /** Items per INSERT of importCatalog (one transaction holds them all). */
@@ -213,16 +213,29 @@ class PostgresStore implements Store {
 
   async putItem(item: ItemRecord): Promise<'created' | 'updated'> {
     const { id, fields } = checkItem(item);
-    // xmax is 0 on a row this statement inserted and set on one it updated: exact even when two
-    // replicas put the same new id at once, unlike a separate existence check
-    const rows = await this.#query<{ created: boolean }>(
-      'putItem',
-      `INSERT INTO lmrec_items (id, fields) VALUES ($1, $2::jsonb)
-       ON CONFLICT (id) DO UPDATE SET fields = excluded.fields
-       RETURNING (xmax = 0) AS created`,
-      [id, JSON.stringify(fields)],
-    );
-    return rows[0]?.created ? 'created' : 'updated';
+    if (this.#closed) throw new LmrecError('the store is closed', 'CLOSED');
+    const r = await this.#transaction('putItem', async (client) => {
+      // xmax is 0 on a row this statement inserted and set on one it updated: exact even when two
+      // replicas put the same new id at once, unlike a separate existence check
+      const put = await client.query<{ created: boolean }>(
+        `INSERT INTO lmrec_items (id, fields) VALUES ($1, $2::jsonb)
+         ON CONFLICT (id) DO UPDATE SET fields = excluded.fields
+         RETURNING (xmax = 0) AS created`,
+        [id, JSON.stringify(fields)],
+      );
+      return { created: put.rows[0]?.created === true, seq: await this.#logCatalogChange(client, id) };
+    });
+    this.#listeners.notify(r.seq);
+    return r.created ? 'created' : 'updated';
+  }
+
+  /** The log entry of a catalog change, in the same transaction and order as events (see appendEvents). */
+  async #logCatalogChange(client: pg.PoolClient, id: string): Promise<number> {
+    await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_NAMESPACE, LOCK_APPEND]);
+    const r = await client.query<{ seq: string }>('INSERT INTO lmrec_events (user_id, item_id, ts) VALUES ($1, $2, $3) RETURNING seq', [CATALOG_CHANGE, id, Date.now()]);
+    const seq = Number(r.rows[0]!.seq);
+    await client.query('SELECT pg_notify($1, $2)', [EVENTS_CHANNEL, String(seq)]);
+    return seq;
   }
 
   async importCatalog(items: readonly ItemRecord[]): Promise<boolean> {
@@ -245,8 +258,13 @@ class PostgresStore implements Store {
 
   async deleteItem(id: string): Promise<boolean> {
     checkId(id, 'the item id');
-    const rows = await this.#query('deleteItem', 'DELETE FROM lmrec_items WHERE id = $1 RETURNING id', [id]);
-    return rows.length > 0;
+    if (this.#closed) throw new LmrecError('the store is closed', 'CLOSED');
+    const seq = await this.#transaction('deleteItem', async (client) => {
+      const gone = await client.query('DELETE FROM lmrec_items WHERE id = $1 RETURNING id', [id]);
+      return gone.rows.length > 0 ? this.#logCatalogChange(client, id) : 0;
+    });
+    if (seq > 0) this.#listeners.notify(seq);
+    return seq > 0;
   }
 
   async item(id: string): Promise<ItemRecord | undefined> {

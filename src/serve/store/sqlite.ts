@@ -16,7 +16,7 @@ import Database from 'better-sqlite3';
 import type { EventRecord, ItemRecord } from '../../data/records.js';
 import { LmrecError } from '../../errors.js';
 import { SeqListeners, type SeqListener } from './listeners.js';
-import { STORE_LIMITS, type ResolvedStoreOptions, type Store, type StoredEvent } from './store.js';
+import { CATALOG_CHANGE, STORE_LIMITS, type ResolvedStoreOptions, type Store, type StoredEvent } from './store.js';
 import { checkCursor, checkEvents, checkId, checkItem, checkLimit, checkSeq } from './validate.js';
 
 /** The schema this code writes; files from newer code are refused. */
@@ -171,15 +171,18 @@ class SqliteStore implements Store {
 
   async putItem(item: ItemRecord): Promise<'created' | 'updated'> {
     const { id, fields } = checkItem(item);
-    return this.#run('putItem', () =>
+    const r = this.#run('putItem', () =>
       this.#db
-        .transaction((): 'created' | 'updated' => {
+        .transaction(() => {
           const existed = this.#getItem.get(id) !== undefined;
           this.#upsertItem.run(id, JSON.stringify(fields));
-          return existed ? 'updated' : 'created';
+          const seq = Number(this.#insertEvent.run(CATALOG_CHANGE, id, Date.now()).lastInsertRowid);
+          return { status: existed ? ('updated' as const) : ('created' as const), seq };
         })
         .immediate(),
     );
+    this.#listeners.notify(r.seq);
+    return r.status;
   }
 
   async importCatalog(items: readonly ItemRecord[]): Promise<boolean> {
@@ -197,7 +200,13 @@ class SqliteStore implements Store {
 
   async deleteItem(id: string): Promise<boolean> {
     checkId(id, 'the item id');
-    return this.#run('deleteItem', () => this.#deleteItem.run(id).changes > 0);
+    const seq = this.#run('deleteItem', () =>
+      this.#db
+        .transaction(() => (this.#deleteItem.run(id).changes > 0 ? Number(this.#insertEvent.run(CATALOG_CHANGE, id, Date.now()).lastInsertRowid) : 0))
+        .immediate(),
+    );
+    if (seq > 0) this.#listeners.notify(seq);
+    return seq > 0;
   }
 
   async item(id: string): Promise<ItemRecord | undefined> {

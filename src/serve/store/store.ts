@@ -12,13 +12,24 @@ import type { EventRecord, ItemRecord } from '../../data/records.js';
 import { LmrecError } from '../../errors.js';
 import { parseOptions } from '../../util/options.js';
 
-/** One event as stored: `seq` orders every event of the store by arrival, with no reuse. */
+/**
+ * One entry of the log as stored: `seq` orders every entry of the store by arrival, with no
+ * reuse. An entry whose user is CATALOG_CHANGE says that `item` was put or deleted then (read
+ * the item to learn which): item changes travel to every replica in the same order as events.
+ */
 export interface StoredEvent {
   seq: number;
   user: string;
   item: string;
   /** The event's time as sent, or the appending process's Date.now() (ms) when none was. */
   ts: number;
+}
+
+/** The user of a log entry that records a change of the catalog (no real user id is empty). */
+export const CATALOG_CHANGE = '';
+
+export function isCatalogChange(e: StoredEvent): boolean {
+  return e.user === CATALOG_CHANGE;
 }
 
 export interface Store {
@@ -33,7 +44,7 @@ export interface Store {
   appendEvents(events: readonly EventRecord[]): Promise<StoredEvent[]>;
 
   /**
-   * The user's most recent `limit` items (default STORE_LIMITS.defaultHistory), oldest first in
+   * The user's most recent `limit` items (catalog changes are not a user's) (default STORE_LIMITS.defaultHistory), oldest first in
    * order of arrival; [] for a user with no events.
    */
   history(user: string, limit?: number): Promise<string[]>;
@@ -48,7 +59,7 @@ export interface Store {
   /** The newest event's seq, 0 when there is none. */
   lastSeq(): Promise<number>;
 
-  /** Inserts or replaces an item (its fields whole). */
+  /** Inserts or replaces an item (its fields whole), with a CATALOG_CHANGE entry in the log. */
   putItem(item: ItemRecord): Promise<'created' | 'updated'>;
 
   /**
@@ -58,7 +69,7 @@ export interface Store {
    */
   importCatalog(items: readonly ItemRecord[]): Promise<boolean>;
 
-  /** Removes an item; false when there was none. */
+  /** Removes an item, with a CATALOG_CHANGE entry in the log; false (and no entry) when there was none. */
   deleteItem(id: string): Promise<boolean>;
 
   /** The item, or undefined. */
