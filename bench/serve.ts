@@ -37,6 +37,17 @@ function rssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
+/** Least-squares slope of (seconds, MB) points, in MB per minute. */
+function slopePerMinute(points: [number, number][]): number {
+  const n = points.length;
+  if (n < 2) return NaN;
+  const mx = points.reduce((a, p) => a + p[0], 0) / n;
+  const my = points.reduce((a, p) => a + p[1], 0) / n;
+  const sxy = points.reduce((a, p) => a + (p[0] - mx) * (p[1] - my), 0);
+  const sxx = points.reduce((a, p) => a + (p[0] - mx) ** 2, 0);
+  return (sxy / sxx) * 60;
+}
+
 let seed = 12345;
 const rand = (n: number) => {
   seed = (seed * 1103515245 + 12345) % 2 ** 31;
@@ -104,9 +115,18 @@ async function main(): Promise<void> {
     log(`throughput: ${LOAD_SECONDS} s, 32 connections`);
     const load = summary(await recommendations(url, { duration: LOAD_SECONDS, connections: 32 }));
     log(`memory: ${SOAK_SECONDS} s of 300 recommendations/s and 500 events/s`);
-    const samples: { s: number; rssMb: number }[] = [];
+    const samples: { s: number; rssMb: number; heapUsedMb: number; externalMb: number }[] = [];
     const start = performance.now();
-    const timer = setInterval(() => samples.push({ s: (performance.now() - start) / 1000, rssMb: rssMb(server!.pid!) }), 5000);
+    const timer = setInterval(() => {
+      const s = (performance.now() - start) / 1000;
+      const rss = rssMb(server!.pid!);
+      void fetch(`${url}/metrics`)
+        .then((r) => r.text())
+        .then((m) => {
+          const mb = (name: string) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(m)?.[1]) / 2 ** 20;
+          samples.push({ s, rssMb: rss, heapUsedMb: mb('lmrec_nodejs_heap_size_used_bytes'), externalMb: mb('lmrec_nodejs_external_memory_bytes') });
+        });
+    }, 5000);
     const [soakRecs, soakEvents] = await Promise.all([recommendations(url, { duration: SOAK_SECONDS, connections: 8, overallRate: 300 }), events(url, SOAK_SECONDS)]);
     clearInterval(timer);
     const afterMinute = samples.find((x) => x.s >= 60) ?? samples[0]!;
@@ -117,7 +137,10 @@ async function main(): Promise<void> {
       events: { ...summary(soakEvents), eventsPerSecond: (soakEvents.requests.total * 5) / SOAK_SECONDS },
       rssMbAfterFirstMinute: afterMinute.rssMb,
       rssMbAtEnd: end.rssMb,
-      rssGrowthMbPerMinute: ((end.rssMb - afterMinute.rssMb) / Math.max(end.s - afterMinute.s, 1)) * 60,
+      // least-squares slope after the first minute: two samples alone swing with each reindex
+      rssGrowthMbPerMinute: slopePerMinute(samples.filter((x) => x.s >= afterMinute.s).map((x) => [x.s, x.rssMb])),
+      heapGrowthMbPerMinute: slopePerMinute(samples.filter((x) => x.s >= afterMinute.s).map((x) => [x.s, x.heapUsedMb])),
+      rssMbRange: [Math.min(...samples.map((x) => x.rssMb)), Math.max(...samples.map((x) => x.rssMb))],
       samples,
     };
     console.log(`\nlmrec serve on ${ITEMS} items (server process and load generator share this machine's 2 cores):`);
@@ -129,7 +152,9 @@ async function main(): Promise<void> {
       ],
       ['phase', 'requests', 'requestsPerSecond', 'p50Ms', 'p99Ms', 'errors', 'timeouts', 'non2xx'],
     );
-    console.log(`server RSS: ${soak.rssMbAfterFirstMinute.toFixed(0)} MB after the first minute, ${soak.rssMbAtEnd.toFixed(0)} MB at the end (${soak.rssGrowthMbPerMinute.toFixed(1)} MB/min)`);
+    console.log(
+      `server RSS: ${soak.rssMbAfterFirstMinute.toFixed(0)} MB after the first minute, ${soak.rssMbAtEnd.toFixed(0)} MB at the end, ${soak.rssMbRange[0]!.toFixed(0)}–${soak.rssMbRange[1]!.toFixed(0)} MB over the run; trend ${soak.rssGrowthMbPerMinute.toFixed(1)} MB/min (JS heap ${soak.heapGrowthMbPerMinute.toFixed(2)} MB/min)`,
+    );
     writeJson(path.join(here, 'results', QUICK ? 'serve-quick.json' : 'serve.json'), {
       date: new Date().toISOString(),
       machine: { cores: 2 },
