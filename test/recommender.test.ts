@@ -236,6 +236,27 @@ describe('Recommender', () => {
     await expect(Recommender.fit({ items: [{ id: 'a', fields: { title: '' } }], events: [{ user: 'u', item: 'a' }] })).rejects.toMatchObject({ code: 'INVALID_DATA' });
   });
 
+  it('recommendMany answers a batch as recommend() answers each request', async () => {
+    const requests = [
+      ...Array.from({ length: 40 }, (_, i) => ({ user: `u${i * 7}`, k: 5 + (i % 7) })),
+      { user: 'u5', k: 8, excludeSeen: false },
+      { history: ['i3', 'i17', 'nope'], k: 6 },
+      { user: 'u9', k: 4, filter: { category: data.items[0]!.category } },
+      { user: 'u11', k: 5, exclude: ['i1', 'i2', 'i3'] },
+      { user: 'nobody', k: 3 },
+    ];
+    const many = await rec.recommendMany(requests);
+    expect(many).toHaveLength(requests.length);
+    requests.forEach((r, i) => {
+      const one = rec.recommend(r);
+      expect(many[i]!.map((x) => x.id), JSON.stringify(r)).toEqual(one.map((x) => x.id));
+      many[i]!.forEach((x, j) => expect(x.score).toBeCloseTo(one[j]!.score, 4));
+      expect(many[i]!.fallback).toBe(one.fallback);
+      expect(many[i]!.ignored).toBe(one.ignored);
+    });
+    await expect(rec.recommendMany([{ user: 'u1', k: 0 }])).rejects.toMatchObject({ code: 'INVALID_K' });
+  });
+
   it('rerank: the LM reads the history as text; weight 0 is recommend(), else SRM + weight x LM log-probability', async () => {
     const lm = await LanguageModel.load(DEFAULT_MODEL_DIR, { blockSize: 2, threads: 1 });
     const li = new LateInteraction(lm, { splitLayer: 2 });

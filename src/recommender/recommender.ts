@@ -204,6 +204,8 @@ interface Manifest {
 }
 
 const MAX_K = 10_000;
+/** recommendMany fetches past at most this many exclusions in the shared scan (more: a scan of their own). */
+const BATCH_EXCLUDED = 256;
 /** Users that validation (early stopping) and the test metrics score, a seeded sample beyond it. */
 const MAX_EVAL_USERS = 5000;
 const RESCORE = 4;
@@ -630,6 +632,48 @@ export class Recommender {
     if (!state) return this.#popularity(k, excluded, only, ignored);
     const found = this.#serving.index.search(state, k, { rescore: RESCORE, exclude: [...excluded], ...(only ? { only } : {}) });
     return result(found.ids.map((i, j) => ({ id: this.#catalog.ids.name(i), score: found.scores[j]! })), null, ignored);
+  }
+
+  /**
+   * recommend() for many requests at once, the scan off the JS thread: requests without a
+   * filter share one batched scan (far cheaper per query than one scan each), fetching past
+   * each one's exclusions and dropping them after; the rest (filters, long exclusion lists)
+   * and the popularity fallbacks are answered as recommend() answers them. Same answers as
+   * recommend(), request by request. (`lmrec serve` batches concurrent requests this way.)
+   */
+  async recommendMany(requests: readonly RecommendRequest[]): Promise<Recommendations[]> {
+    if (!Array.isArray(requests)) throw new LmrecError('recommendMany needs an array of requests', 'INVALID_ARGUMENT');
+    const out: (Recommendations | undefined)[] = new Array(requests.length);
+    const batch: { at: number; k: number; excluded: Set<number>; state: Float32Array; ignored: number }[] = [];
+    const srm = this.#live();
+    requests.forEach((request, at) => {
+      const r = request ?? ({} as RecommendRequest);
+      const k = checkK(r.k ?? 10);
+      const { history, ignored } = this.#requestHistory(r);
+      const excluded = new Set<number>(this.#itemNumbers(r.exclude ?? [], 'exclude', true).items);
+      if (r.excludeSeen ?? true) for (const i of history) excluded.add(i);
+      for (const i of this.#removed) excluded.add(i);
+      const state = history.length > 0 ? srm.userVector(history) : undefined;
+      if (r.filter !== undefined || !state || excluded.size > BATCH_EXCLUDED) out[at] = this.recommend(r);
+      else batch.push({ at, k, excluded, state, ignored });
+    });
+    if (batch.length > 0) {
+      const serving = this.#serving;
+      const width = Math.max(...batch.map((b) => b.k + b.excluded.size));
+      const dim = batch[0]!.state.length;
+      const queries = new Float32Array(batch.length * dim);
+      batch.forEach((b, j) => queries.set(b.state, j * dim));
+      const found = await serving.index.searchBatch(queries, Math.min(width, this.#catalog.size), { rescore: RESCORE });
+      batch.forEach((b, j) => {
+        const items: ScoredItem[] = [];
+        const f = found[j]!;
+        for (let x = 0; x < f.ids.length && items.length < b.k; x++) {
+          if (!b.excluded.has(f.ids[x]!)) items.push({ id: this.#catalog.ids.name(f.ids[x]!), score: f.scores[x]! });
+        }
+        out[b.at] = result(items, null, b.ignored);
+      });
+    }
+    return out as Recommendations[];
   }
 
   /** A request's history: the user's stored one, then the request's own items (unknown ones skipped and counted). */

@@ -102,13 +102,13 @@ export async function createServer(service: RecommendationService, o: ServerOpti
   app.setNotFoundHandler((req, reply) => reply.code(404).send(error('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`)));
 
   type Rec = { k: number; exclude_seen: boolean; category?: string };
-  const recReply = (r: ReturnType<RecommendationService['recommendForUser']>) => ({ items: r.map((x) => ({ id: x.id, score: x.score })), fallback: r.fallback, ignored: r.ignored });
+  const recReply = (r: Awaited<ReturnType<RecommendationService['recommendForUser']>>) => ({ items: r.map((x) => ({ id: x.id, score: x.score })), fallback: r.fallback, ignored: r.ignored });
 
   app.get<{ Params: { id: string }; Querystring: Rec }>('/v1/users/:id/recommendations', { schema: schema.userRecommendations }, async (req) =>
-    recReply(service.recommendForUser(req.params.id, { k: req.query.k, excludeSeen: req.query.exclude_seen, category: req.query.category })),
+    recReply(await service.recommendForUser(req.params.id, { k: req.query.k, excludeSeen: req.query.exclude_seen, category: req.query.category })),
   );
   app.post<{ Body: Rec & { history: string[] } }>('/v1/recommend', { schema: schema.anonymousRecommendations }, async (req) =>
-    recReply(service.recommendForHistory(req.body.history, { k: req.body.k, excludeSeen: req.body.exclude_seen, category: req.body.category })),
+    recReply(await service.recommendForHistory(req.body.history, { k: req.body.k, excludeSeen: req.body.exclude_seen, category: req.body.category })),
   );
   app.get<{ Params: { id: string }; Querystring: { k: number; category?: string } }>('/v1/items/:id/similar', { schema: schema.similarItems }, async (req) => ({
     items: service.similar(req.params.id, { k: req.query.k, category: req.query.category }),

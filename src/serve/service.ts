@@ -16,7 +16,7 @@
  */
 import { LmrecError } from '../errors.js';
 import type { ItemRecord } from '../data/records.js';
-import { Recommender, type Recommendations, type ScoredItem } from '../recommender/recommender.js';
+import { Recommender, type RecommendRequest, type Recommendations, type ScoredItem } from '../recommender/recommender.js';
 import { isCatalogChange, openStore, STORE_LIMITS, type Store } from './store/store.js';
 import { checkItem } from './store/validate.js';
 
@@ -40,6 +40,8 @@ export interface IncomingEvent {
 
 const REPLAY_PAGE = STORE_LIMITS.read;
 const CATCH_UP_RETRY_MS = 500;
+/** Requests one batched scan answers at most. */
+const MAX_BATCH = 64;
 const ITEMS_PAGE = 1_000;
 
 export interface ServiceStats {
@@ -63,6 +65,8 @@ export class RecommendationService {
   #lagSince: number | undefined;
   #unsubscribe: () => void = () => undefined;
   #retry: NodeJS.Timeout | undefined;
+  readonly #waiting: { request: RecommendRequest; resolve: (r: Recommendations) => void; reject: (e: unknown) => void }[] = [];
+  #batchScheduled = false;
   #closed = false;
   readonly #onError: (e: unknown) => void;
 
@@ -102,12 +106,48 @@ export class RecommendationService {
     return !this.#closed && this.#applied >= this.#storeSeq;
   }
 
-  recommendForUser(user: string, o: { k: number; excludeSeen: boolean; category?: string | undefined }): Recommendations {
-    return this.#rec.recommend({ user, k: o.k, excludeSeen: o.excludeSeen, ...(o.category !== undefined ? { filter: { category: o.category } } : {}) });
+  recommendForUser(user: string, o: { k: number; excludeSeen: boolean; category?: string | undefined }): Promise<Recommendations> {
+    return this.#batched({ user, k: o.k, excludeSeen: o.excludeSeen, ...(o.category !== undefined ? { filter: { category: o.category } } : {}) });
   }
 
-  recommendForHistory(history: string[], o: { k: number; excludeSeen: boolean; category?: string | undefined }): Recommendations {
-    return this.#rec.recommend({ history, k: o.k, excludeSeen: o.excludeSeen, ...(o.category !== undefined ? { filter: { category: o.category } } : {}) });
+  recommendForHistory(history: string[], o: { k: number; excludeSeen: boolean; category?: string | undefined }): Promise<Recommendations> {
+    return this.#batched({ history, k: o.k, excludeSeen: o.excludeSeen, ...(o.category !== undefined ? { filter: { category: o.category } } : {}) });
+  }
+
+  /**
+   * Requests that arrive together are answered together: one batched scan off the JS thread
+   * (Recommender.recommendMany) costs far less per request than one scan each on it.
+   */
+  #batched(request: RecommendRequest): Promise<Recommendations> {
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ request, resolve, reject });
+      if (!this.#batchScheduled) {
+        this.#batchScheduled = true;
+        setImmediate(() => void this.#answerBatch());
+      }
+    });
+  }
+
+  async #answerBatch(): Promise<void> {
+    this.#batchScheduled = false;
+    const jobs = this.#waiting.splice(0, MAX_BATCH);
+    if (this.#waiting.length > 0) {
+      this.#batchScheduled = true;
+      setImmediate(() => void this.#answerBatch());
+    }
+    try {
+      const answers = await this.#rec.recommendMany(jobs.map((j) => j.request));
+      jobs.forEach((j, i) => j.resolve(answers[i]!));
+    } catch {
+      // one bad request must not fail the others: each on its own, with its own error
+      for (const j of jobs) {
+        try {
+          j.resolve(this.#rec.recommend(j.request));
+        } catch (e) {
+          j.reject(e);
+        }
+      }
+    }
   }
 
   similar(id: string, o: { k: number; category?: string | undefined }): ScoredItem[] {
