@@ -620,40 +620,39 @@ export class Recommender {
    * the top k is taken. An unknown user with no history gets popular items (`fallback`).
    */
   recommend(request: RecommendRequest): Recommendations {
+    const { r, k, ignored, excluded, state } = this.#prepare(request);
+    const only = this.#admitted(r.filter);
+    if (!state) return this.#popularity(k, excluded, only, ignored);
+    const found = this.#serving.index.search(state, k, { rescore: RESCORE, exclude: [...excluded], ...(only ? { only } : {}) });
+    return result(found.ids.map((i, j) => ({ id: this.#catalog.ids.name(i), score: found.scores[j]! })), null, ignored);
+  }
+
+  /** A request checked: k, the items it must not get (exclusions, its history unless asked, removed items) and its user state. */
+  #prepare(request: RecommendRequest): { r: RecommendRequest; k: number; ignored: number; excluded: Set<number>; state: Float32Array | undefined } {
     const r = request ?? ({} as RecommendRequest);
     const k = checkK(r.k ?? 10);
     const { history, ignored } = this.#requestHistory(r);
     const excluded = new Set<number>(this.#itemNumbers(r.exclude ?? [], 'exclude', true).items);
     if (r.excludeSeen ?? true) for (const i of history) excluded.add(i);
     for (const i of this.#removed) excluded.add(i);
-    const only = this.#admitted(r.filter);
     const srm = this.#live();
-    const state = history.length > 0 ? srm.userVector(history) : undefined;
-    if (!state) return this.#popularity(k, excluded, only, ignored);
-    const found = this.#serving.index.search(state, k, { rescore: RESCORE, exclude: [...excluded], ...(only ? { only } : {}) });
-    return result(found.ids.map((i, j) => ({ id: this.#catalog.ids.name(i), score: found.scores[j]! })), null, ignored);
+    return { r, k, ignored, excluded, state: history.length > 0 ? srm.userVector(history) : undefined };
   }
 
   /**
    * recommend() for many requests at once, the scan off the JS thread: requests without a
    * filter share one batched scan (far cheaper per query than one scan each), fetching past
    * each one's exclusions and dropping them after; the rest (filters, long exclusion lists)
-   * and the popularity fallbacks are answered as recommend() answers them. Same answers as
-   * recommend(), request by request. (`lmrec serve` batches concurrent requests this way.)
+   * and the popularity fallbacks are answered by recommend(). The same answers as recommend(),
+   * request by request, up to the int8 scan's approximation (a wider pool is rescored in fp32).
+   * (`lmrec serve` batches concurrent requests this way.)
    */
   async recommendMany(requests: readonly RecommendRequest[]): Promise<Recommendations[]> {
     if (!Array.isArray(requests)) throw new LmrecError('recommendMany needs an array of requests', 'INVALID_ARGUMENT');
     const out: (Recommendations | undefined)[] = new Array(requests.length);
     const batch: { at: number; k: number; excluded: Set<number>; state: Float32Array; ignored: number }[] = [];
-    const srm = this.#live();
     requests.forEach((request, at) => {
-      const r = request ?? ({} as RecommendRequest);
-      const k = checkK(r.k ?? 10);
-      const { history, ignored } = this.#requestHistory(r);
-      const excluded = new Set<number>(this.#itemNumbers(r.exclude ?? [], 'exclude', true).items);
-      if (r.excludeSeen ?? true) for (const i of history) excluded.add(i);
-      for (const i of this.#removed) excluded.add(i);
-      const state = history.length > 0 ? srm.userVector(history) : undefined;
+      const { r, k, ignored, excluded, state } = this.#prepare(request);
       if (r.filter !== undefined || !state || excluded.size > BATCH_EXCLUDED) out[at] = this.recommend(r);
       else batch.push({ at, k, excluded, state, ignored });
     });
