@@ -28,11 +28,11 @@ import { ItemHead } from '../src/lm/item-head.js';
 import { LanguageModel } from '../src/lm/language-model.js';
 import { LateInteraction } from '../src/lm/late-interaction.js';
 import { SegmentCache } from '../src/lm/segment-cache.js';
-import { tokenizerFromJson } from '../src/lm/tokenizer.js';
+import { readModelInfo } from '../src/lm/model-info.js';
+import { loadTokenizer } from '../src/lm/tokenizer.js';
 import { writeSynthetic } from '../src/data/synthetic.js';
 import { historySegments, type BehaviourEncoder } from '../src/pretrain/behaviour-corpus.js';
 import { behaviourEncoder, readBehaviour, type BehaviourData } from '../src/pretrain/behaviour-data.js';
-import { importModel } from '../src/pretrain/hf-model.js';
 import { openItemHeadScorer } from '../src/pretrain/item-head-scorer.js';
 import { pretrain } from '../src/pretrain/pretrain.js';
 import { SequentialRecommender } from '../src/srm/sequential-recommender.js';
@@ -94,9 +94,8 @@ function fuse(a: Map<Split, Float32Array>, b: Map<Split, Float32Array>, w: numbe
 
 /** The model's way of writing behaviour (tokenizer, BOS/EOS, context, separator) over `data`. */
 function encoderOf(dir: string, data: BehaviourData): BehaviourEncoder {
-  const m = importModel(dir);
-  const tokenizer = tokenizerFromJson(JSON.parse(m.tokenizer['tokenizer.json']) as object, JSON.parse(m.tokenizer['tokenizer_config.json']) as object, dir);
-  return behaviourEncoder(data, tokenizer, { bos: m.bos, eos: m.eos, context: m.info!.context!, separator: m.info!.separator });
+  const info = readModelInfo(dir)!;
+  return behaviourEncoder(data, loadTokenizer(dir)!, { bos: info.bos, eos: info.eos, context: info.context!, separator: info.separator });
 }
 
 /** The model served as late interaction at `split`: per-user item-head scores and ms per user. */

@@ -3,9 +3,10 @@
  * how behaviour was written as text, where late interaction splits it), and the name of the
  * item-head file. Read by training (to continue a model) and by serving (to score with it).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { LmrecError } from '../errors.js';
+import { readTextFile } from '../util/read-text.js';
 
 export interface LmrecModelInfo {
   /** Catalog item ids, in item-head row order (absent without an item head). */
@@ -37,12 +38,7 @@ export const ITEM_HEAD_FILE = 'item_head.safetensors';
 export function readModelInfo(dir: string): LmrecModelInfo | undefined {
   const file = path.join(dir, INFO_FILE);
   if (!existsSync(file)) return undefined;
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new LmrecError(`cannot read '${file}': ${(e as Error).message}`, 'IO_ERROR');
-  }
+  const text = readTextFile(file);
   let info: unknown;
   try {
     info = JSON.parse(text);

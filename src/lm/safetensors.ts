@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { LmrecError } from '../errors.js';
+import { readTextFile } from '../util/read-text.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
@@ -144,12 +145,7 @@ export class Safetensors {
     const index = path.join(dir, 'model.safetensors.index.json');
     let files: string[];
     if (existsSync(index)) {
-      let text: string;
-      try {
-        text = readFileSync(index, 'utf8');
-      } catch (e) {
-        throw new LmrecError(`cannot read '${index}': ${(e as Error).message}`, 'IO_ERROR');
-      }
+      const text = readTextFile(index);
       let map: unknown;
       try {
         map = JSON.parse(text);

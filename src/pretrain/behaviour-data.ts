@@ -41,9 +41,12 @@ export async function readBehaviour(itemsFile: string, eventsFile: string, templ
   return { catalog: ids, records, texts: rendered.texts, template: rendered.template.source, split: leaveOneOut(data.sequences) };
 }
 
-/** Behaviour written with `tokenizer` (no special tokens of its own: BOS and EOS are placed explicitly). */
+/**
+ * Behaviour written with `tokenizer` over item texts (a catalog's `data.texts`, or texts a
+ * model's template rendered): no special tokens of its own, BOS and EOS are placed explicitly.
+ */
 export function behaviourEncoder(
-  data: BehaviourData,
+  data: { readonly texts: readonly string[] },
   tokenizer: TextTokenizer,
   o: { bos: number; eos: number; context: number; separator?: string | undefined },
 ): BehaviourEncoder {

@@ -7,7 +7,7 @@
  * leaves the old model or the new one at `dir` (or, killed between the swap's two renames, the
  * old one at `dir.old-<pid>`, which the next export restores), never a mix.
  */
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { LmrecError } from '../errors.js';
 import { writeDecoderCheckpoint } from '../lm/checkpoint-writer.js';
@@ -18,6 +18,7 @@ import type { TokenizerFiles } from '../lm/tokenizer-trainer.js';
 import type { NativeLlamaShape, NativeLmTrainer } from '../native.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { prepareTarget, swapDirectory } from '../util/directory-swap.js';
+import { readTextFile } from '../util/read-text.js';
 
 export type { LmrecModelInfo };
 
@@ -96,14 +97,6 @@ function tokenId(config: Record<string, unknown>, key: string): number | undefin
   return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : undefined;
 }
 
-function readText(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new LmrecError(`cannot read '${file}': ${(e as Error).message}`, 'IO_ERROR');
-  }
-}
-
 /**
  * Reads a model directory to continue training it. The trainer runs Llama's architecture:
  * Llama and Mistral directories (no biases) load; Qwen2's q/k/v biases are UNSUPPORTED.
@@ -117,11 +110,11 @@ export function importModel(dir: string): ImportedModel {
   if (!existsSync(tokenizerFile)) throw new LmrecError(`'${dir}' has no tokenizer.json; training needs the model's tokenizer`, 'NO_TOKENIZER');
   const configFile = path.join(dir, 'tokenizer_config.json');
   const tokenizer: TokenizerFiles = {
-    'tokenizer.json': readText(tokenizerFile),
-    'tokenizer_config.json': existsSync(configFile) ? readText(configFile) : '{}',
+    'tokenizer.json': readTextFile(tokenizerFile),
+    'tokenizer_config.json': existsSync(configFile) ? readTextFile(configFile) : '{}',
   };
   const info = readModelInfo(dir);
-  const raw = JSON.parse(readText(path.join(dir, 'config.json'))) as Record<string, unknown>;
+  const raw = JSON.parse(readTextFile(path.join(dir, 'config.json'))) as Record<string, unknown>;
   const bos = info?.bos ?? tokenId(raw, 'bos_token_id');
   const eos = info?.eos ?? tokenId(raw, 'eos_token_id') ?? bos;
   if (bos === undefined || eos === undefined) {

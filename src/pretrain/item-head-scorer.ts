@@ -9,8 +9,8 @@ import type { IdMap } from '../data/interactions.js';
 import type { Scorer } from '../eval/leave-one-out.js';
 import { tokenizerFromJson } from '../lm/tokenizer.js';
 import { native } from '../native.js';
-import { historyCorpus, type BehaviourEncoder } from './behaviour-corpus.js';
-import { readCatalog } from './behaviour-data.js';
+import { historyCorpus } from './behaviour-corpus.js';
+import { behaviourEncoder, readCatalog } from './behaviour-data.js';
 import { renderItemTexts } from './behaviour-text.js';
 import { fillParams, importModel } from './hf-model.js';
 
@@ -33,11 +33,7 @@ export async function openItemHeadScorer(dir: string, itemsFile: string, catalog
   }
   const { texts } = renderItemTexts(records, m.info.template);
   const tokenizer = tokenizerFromJson(JSON.parse(m.tokenizer['tokenizer.json']) as object, JSON.parse(m.tokenizer['tokenizer_config.json']) as object, dir);
-  const encoder: BehaviourEncoder = {
-    texts,
-    tokenizer: { encode: (text) => tokenizer.encode(text, false) },
-    options: { bos: m.bos, eos: m.eos, maxTokens: m.info.context ?? m.shape.maxPositions, ...(m.info.separator !== undefined ? { separator: m.info.separator } : {}) },
-  };
+  const encoder = behaviourEncoder({ texts }, tokenizer, { bos: m.bos, eos: m.eos, context: m.info.context ?? m.shape.maxPositions, separator: m.info.separator });
   const trainer = new native.NativeLmTrainer(m.shape);
   trainer.setParams(fillParams(trainer, m.tensors, trainer.params()));
   const items = m.shape.items;

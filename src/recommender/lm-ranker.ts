@@ -15,6 +15,7 @@ import { readModelInfo } from '../lm/model-info.js';
 import type { SegmentCache } from '../lm/segment-cache.js';
 import { loadTokenizer } from '../lm/tokenizer.js';
 import { historySegments, type BehaviourEncoder } from '../pretrain/behaviour-corpus.js';
+import { behaviourEncoder } from '../pretrain/behaviour-data.js';
 import { renderItemTexts } from '../pretrain/behaviour-text.js';
 
 export interface LmRankerOptions {
@@ -60,11 +61,7 @@ export class LmRanker {
     if (!Array.isArray(catalog) || catalog.length === 0) throw new LmrecError('the catalog must be a non-empty array of item records', 'INVALID_ARGUMENT');
     const { texts } = renderItemTexts(catalog, info!.template);
     const number = new Map(catalog.map((it, i) => [it.id, i]));
-    const encoder: BehaviourEncoder = {
-      texts,
-      tokenizer: { encode: (text) => tokenizer.encode(text, false) },
-      options: { bos: info!.bos, eos: info!.eos, maxTokens: info!.context ?? 256, ...(info!.separator !== undefined ? { separator: info!.separator } : {}) },
-    };
+    const encoder = behaviourEncoder({ texts }, tokenizer, { bos: info!.bos, eos: info!.eos, context: info!.context ?? 256, separator: info!.separator });
     const layers = readConfig(dir).layers;
     if (!Number.isInteger(split) || split < 1 || split >= layers) {
       throw new LmrecError(`splitLayer must be an integer from 1 to ${layers - 1}, got ${String(split)}`, 'INVALID_ARGUMENT');

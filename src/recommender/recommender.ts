@@ -167,6 +167,15 @@ const loadOptionsSchema = z.strictObject({
   updateThreads: z.number().int().min(1).max(1024).optional(),
 });
 
+/** A request as recommend() and recommendMany() work on it (see #prepare). */
+interface PreparedRequest {
+  r: RecommendRequest;
+  k: number;
+  ignored: number;
+  excluded: Set<number>;
+  state: Float32Array | undefined;
+}
+
 export interface SimilarOptions {
   /** Compare item embeddings ('behaviour'), codes ('content'), or pick by the item ('auto', default: content for cold items). */
   by?: 'auto' | 'behaviour' | 'content';
@@ -620,7 +629,11 @@ export class Recommender {
    * the top k is taken. An unknown user with no history gets popular items (`fallback`).
    */
   recommend(request: RecommendRequest): Recommendations {
-    const { r, k, ignored, excluded, state } = this.#prepare(request);
+    return this.#answer(this.#prepare(request));
+  }
+
+  /** A prepared request answered on the calling thread: filters applied in the scan, or popularity without a state. */
+  #answer({ r, k, ignored, excluded, state }: PreparedRequest): Recommendations {
     const only = this.#admitted(r.filter);
     if (!state) return this.#popularity(k, excluded, only, ignored);
     const found = this.#serving.index.search(state, k, { rescore: RESCORE, exclude: [...excluded], ...(only ? { only } : {}) });
@@ -628,7 +641,7 @@ export class Recommender {
   }
 
   /** A request checked: k, the items it must not get (exclusions, its history unless asked, removed items) and its user state. */
-  #prepare(request: RecommendRequest): { r: RecommendRequest; k: number; ignored: number; excluded: Set<number>; state: Float32Array | undefined } {
+  #prepare(request: RecommendRequest): PreparedRequest {
     const r = request ?? ({} as RecommendRequest);
     const k = checkK(r.k ?? 10);
     const { history, ignored } = this.#requestHistory(r);
@@ -650,11 +663,11 @@ export class Recommender {
   async recommendMany(requests: readonly RecommendRequest[]): Promise<Recommendations[]> {
     if (!Array.isArray(requests)) throw new LmrecError('recommendMany needs an array of requests', 'INVALID_ARGUMENT');
     const out: (Recommendations | undefined)[] = new Array(requests.length);
-    const batch: { at: number; k: number; excluded: Set<number>; state: Float32Array; ignored: number }[] = [];
+    const batch: (PreparedRequest & { at: number; state: Float32Array })[] = [];
     requests.forEach((request, at) => {
-      const { r, k, ignored, excluded, state } = this.#prepare(request);
-      if (r.filter !== undefined || !state || excluded.size > BATCH_EXCLUDED) out[at] = this.recommend(r);
-      else batch.push({ at, k, excluded, state, ignored });
+      const p = this.#prepare(request);
+      if (p.r.filter !== undefined || !p.state || p.excluded.size > BATCH_EXCLUDED) out[at] = this.#answer(p);
+      else batch.push({ ...p, at, state: p.state });
     });
     if (batch.length > 0) {
       const serving = this.#serving;

@@ -182,14 +182,8 @@ export class RecommendationService {
     this.#live();
     checkItem(item); // what the store would refuse is refused before the model changes
     const inModel = this.#rec.item(item.id) !== undefined;
-    if (!inModel && !this.#restore(item.id)) {
-      // into the model first: an item the model cannot encode is not stored either
-      try {
-        await this.#rec.addItems([item]);
-      } catch (e) {
-        if (!(e instanceof LmrecError && e.code === 'DUPLICATE_ID')) throw e; // a concurrent PUT added it
-      }
-    }
+    // into the model first: an item the model cannot encode is not stored either
+    if (!inModel) await this.#adopt(item);
     let r: 'created' | 'updated';
     try {
       r = await this.#store.putItem(item);
@@ -313,29 +307,31 @@ export class RecommendationService {
   /** Brings the model in line with the store's item `id` (put, updated or deleted, here or by another replica). */
   async #applyCatalogChange(id: string): Promise<void> {
     const stored = await this.#store.item(id);
-    const inModel = this.#rec.item(id);
-    if (!stored) {
-      if (inModel) this.#rec.removeItems([id]);
-      return;
-    }
-    if (inModel) {
-      if (!sameFields(inModel.fields, stored.fields)) this.#rec.setItemFields(id, stored.fields);
-      return;
-    }
-    if (this.#restore(id)) {
-      this.#rec.setItemFields(id, stored.fields);
+    if (stored) await this.#adopt(stored);
+    else if (this.#rec.item(id)) this.#rec.removeItems([id]);
+  }
+
+  /**
+   * Makes the model serve `item` with its fields: kept (fields replaced if they differ),
+   * restored if it was removed (its rows never left the model), or encoded and added.
+   */
+  async #adopt(item: ItemRecord): Promise<void> {
+    const inModel = this.#rec.item(item.id);
+    if (inModel || this.#restore(item.id)) {
+      if (!inModel || !sameFields(inModel.fields, item.fields)) this.#rec.setItemFields(item.id, item.fields);
       return;
     }
     try {
-      await this.#rec.addItems([stored]);
+      await this.#rec.addItems([item]);
     } catch (e) {
-      if (!(e instanceof LmrecError && e.code === 'DUPLICATE_ID')) throw e; // added meanwhile by a PUT here
+      if (!(e instanceof LmrecError && e.code === 'DUPLICATE_ID')) throw e; // added meanwhile by a concurrent PUT
     }
   }
 
   async #reconcileCatalog(): Promise<void> {
+    const modelItems = [...this.#rec.listItems()];
     // a new store: the model's catalog becomes the stored one, all at once
-    if (await this.#store.importCatalog([...this.#rec.listItems()].map((it) => ({ id: it.id, fields: { ...it.fields } })))) return;
+    if (await this.#store.importCatalog(modelItems)) return;
     const stored = new Set<string>();
     const missing: ItemRecord[] = [];
     for (let after: string | undefined; ; ) {
@@ -349,11 +345,10 @@ export class RecommendationService {
       }
       after = page.at(-1)!.id;
     }
-    const gone = [...this.#rec.listItems()].filter((it) => !stored.has(it.id)).map((it) => it.id);
+    const gone = modelItems.filter((it) => !stored.has(it.id)).map((it) => it.id);
     if (gone.length > 0) this.#rec.removeItems(gone);
     if (missing.length > 0) await this.#rec.addItems(missing);
   }
-
 }
 
 function sameFields(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
