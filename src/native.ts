@@ -26,6 +26,7 @@ export interface NativeIndexInfo {
   keepOriginals: boolean;
   threads: number;
   kernel: string;
+  partitioned: boolean;
 }
 
 export interface NativeIndex {
@@ -36,8 +37,16 @@ export interface NativeIndex {
   size(): number;
   memoryBytes(): number;
   info(): NativeIndexInfo;
-  search(queries: Float32Array, k: number, rescore: number, filter?: NativeIdFilter): NativeSearchResult;
-  searchAsync(queries: Float32Array, k: number, rescore: number, filter?: NativeIdFilter): Promise<NativeSearchResult>;
+  partitions(): { count: number; calibration: { probe: number; recall: number }[] };
+  search(queries: Float32Array, k: number, rescore: number, filter?: NativeIdFilter, probe?: number, recall?: number): NativeSearchResult;
+  searchAsync(
+    queries: Float32Array,
+    k: number,
+    rescore: number,
+    filter?: NativeIdFilter,
+    probe?: number,
+    recall?: number,
+  ): Promise<NativeSearchResult>;
   save(path: string): Promise<void>;
 }
 
@@ -49,6 +58,8 @@ export interface NativeIndexConstructor {
     keepOriginals: boolean;
     threads: number;
     kernel?: string | undefined;
+    partitions?: 'auto' | number | undefined;
+    seed?: number | undefined;
   }): NativeIndex;
   load(
     path: string,

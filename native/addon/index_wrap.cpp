@@ -1,4 +1,4 @@
-// NativeIndex: the JS face of lmrec::VectorIndex. Validates arguments, copies inputs that
+// NativeIndex: the JS face of lmrec::KnnIndex (flat VectorIndex or partitioned IvfIndex). Validates arguments, copies inputs that
 // async work reads later, and runs long work (batched search, save, load) off the JS thread.
 #include "index_wrap.h"
 
@@ -7,12 +7,13 @@
 #include "addon_data.h"
 #include "args.h"
 #include "errors.h"
+#include "index/ivf_index.h"
 #include "index/vector_index.h"
 
 namespace lmrec::addon {
 namespace {
 
-using IndexPtr = std::shared_ptr<VectorIndex>;
+using IndexPtr = std::shared_ptr<KnnIndex>;
 
 Metric parse_metric(const std::string& s) {
   if (s == "ip") return Metric::InnerProduct;
@@ -48,7 +49,7 @@ struct SearchRequest {
   size_t per_query = 0;  // results per query the search returned
 };
 
-SearchRequest read_search(const Napi::CallbackInfo& info, const VectorIndex& index, bool copy,
+SearchRequest read_search(const Napi::CallbackInfo& info, const KnnIndex& index, bool copy,
                           FloatSpan* view) {
   SearchRequest r;
   const FloatSpan q = float32_array(arg(info, 0), "queries");
@@ -68,6 +69,18 @@ SearchRequest read_search(const Napi::CallbackInfo& info, const VectorIndex& ind
     const std::vector<uint64_t> ids = id_array(f.Get("ids"), "filter ids");
     r.filter = std::make_shared<IdFilter>(ids.data(), ids.size(), f.Get("only").ToBoolean().Value());
     r.params.filter = r.filter.get();
+  }
+  // partitioned indexes: { probe, recall }
+  const Napi::Value probe = arg(info, 4);
+  if (!probe.IsUndefined()) {
+    r.params.probe = count(probe, "probe", double(IvfIndex::kMaxPartitions));
+    if (r.params.probe == 0) throw Error(ErrorCode::InvalidArgument, "probe must be at least 1");
+  }
+  const Napi::Value recall = arg(info, 5);
+  if (!recall.IsUndefined()) {
+    const double v = number(recall, "recall");
+    if (!(v > 0 && v <= 1)) throw Error(ErrorCode::InvalidArgument, "recall must be greater than 0 and at most 1");
+    r.params.recall = v;
   }
   // k = 0 and an empty index come out as 0 results here; the search itself reports them
   r.params.k = index.result_count(r.nq, r.params.k);
@@ -108,14 +121,26 @@ class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
       }
       const Napi::Object o = options_object(first);
       IndexOptions opt;
-      opt.dim = count(o.Get("dim"), "dim", double(VectorIndex::kMaxDim));
+      opt.dim = count(o.Get("dim"), "dim", double(KnnIndex::kMaxDim));
       opt.metric = parse_metric(string_or(o, "metric", "ip"));
       opt.storage = parse_storage(string_or(o, "storage", "int8"));
       const Napi::Value keep = o.Get("keepOriginals");
       opt.keep_originals = keep.IsBoolean() && keep.As<Napi::Boolean>().Value();
       opt.threads = parse_threads(o);
       opt.kernels = parse_kernels(o);
-      index_ = std::make_shared<VectorIndex>(opt);
+      const Napi::Value partitions = o.Get("partitions");
+      if (!partitions.IsUndefined()) {
+        opt.partitioned = true;
+        if (!(partitions.IsString() && partitions.As<Napi::String>().Utf8Value() == "auto")) {
+          if (!partitions.IsNumber()) throw Error(ErrorCode::InvalidArgument, "partitions must be 'auto' or a number");
+          opt.partitions = count(partitions, "partitions", double(IvfIndex::kMaxPartitions));
+          if (opt.partitions == 0) throw Error(ErrorCode::InvalidArgument, "partitions must be at least 1 (or 'auto')");
+        }
+        const Napi::Value seed = o.Get("seed");
+        if (!seed.IsUndefined()) opt.seed = uint64_t(count(seed, "seed", 4294967295.0));
+      }
+      if (opt.partitioned) index_ = std::make_shared<IvfIndex>(opt);
+      else index_ = std::make_shared<VectorIndex>(opt);
     });
   }
 
@@ -184,7 +209,30 @@ class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
     out.Set("keepOriginals", o.keep_originals);
     out.Set("threads", double(o.threads));
     out.Set("kernel", o.kernels->name);
+    out.Set("partitioned", o.partitioned);
     return out;
+  }
+
+  // Partitioned indexes: partitions in use and the last training's probe-vs-recall curve.
+  Napi::Value Partitions(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      IndexPtr index = live();
+      Napi::Env env = info.Env();
+      Napi::Object out = Napi::Object::New(env);
+      out.Set("count", double(index->partitions()));
+      Napi::Array curve = Napi::Array::New(env);
+      if (auto* ivf = dynamic_cast<const IvfIndex*>(index.get())) {
+        const std::vector<CalibrationPoint> c = ivf->calibration();
+        for (size_t i = 0; i < c.size(); ++i) {
+          Napi::Object point = Napi::Object::New(env);
+          point.Set("probe", double(c[i].probe));
+          point.Set("recall", double(c[i].recall));
+          curve.Set(uint32_t(i), point);
+        }
+      }
+      out.Set("calibration", curve);
+      return out;
+    });
   }
 
   // Sync search: for small indexes and single queries where a thread hop costs more.
@@ -232,7 +280,7 @@ class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
       opt.kernels = parse_kernels(o);
       auto loaded = std::make_shared<IndexPtr>();
       return PromiseWorker::run(
-          info.Env(), "lmrec.load", [loaded, path, opt] { *loaded = VectorIndex::load(path, opt); },
+          info.Env(), "lmrec.load", [loaded, path, opt] { *loaded = load_index(path, opt); },
           [loaded](Napi::Env env) -> Napi::Value {
             return addon_data(env).index_class.New({Napi::External<IndexPtr>::New(env, loaded.get())});
           });
@@ -260,6 +308,7 @@ Napi::Function init_index_class(Napi::Env env) {
           IndexWrap::InstanceMethod<&IndexWrap::Size>("size"),
           IndexWrap::InstanceMethod<&IndexWrap::MemoryBytes>("memoryBytes"),
           IndexWrap::InstanceMethod<&IndexWrap::Info>("info"),
+          IndexWrap::InstanceMethod<&IndexWrap::Partitions>("partitions"),
           IndexWrap::InstanceMethod<&IndexWrap::Search>("search"),
           IndexWrap::InstanceMethod<&IndexWrap::SearchAsync>("searchAsync"),
           IndexWrap::InstanceMethod<&IndexWrap::Save>("save"),

@@ -1,9 +1,12 @@
 /**
- * VectorIndex: exact k-nearest-neighbour search over compact vectors, backed by the native core.
+ * VectorIndex: k-nearest-neighbour search over compact vectors, backed by the native core.
  *
  * Vectors are stored as int8 codes with a per-vector scale (or f16/f32) in a block layout that
- * the SIMD kernels scan a block of queries at a time. `searchBatch`, `add`, `remove`, `save`
- * and `load` run off the JS thread; `search` runs one query on the calling thread.
+ * the SIMD kernels scan a block of queries at a time. By default every code is scanned (exact
+ * search over the codes); with `partitions` the index is partitioned by k-means (IVF) and a
+ * query scans only the partitions nearest to it, for large catalogs. `searchBatch`, `add`,
+ * `remove`, `save` and `load` run off the JS thread; `search` runs one query on the calling
+ * thread.
  */
 import { LmrecError } from '../errors.js';
 import { native, type NativeIdFilter, type NativeIndex, type NativeIndexInfo, type NativeSearchResult } from '../native.js';
@@ -26,6 +29,17 @@ export interface VectorIndexOptions {
   threads?: number;
   /** Force a kernel; default: the best for this CPU. */
   kernel?: Kernel;
+  /**
+   * Partition the vectors (inverted file, IVF): 'auto' (about sqrt(n) partitions) or a count.
+   * The index scans everything until it holds enough vectors to train (16,384 for 'auto',
+   * 32 per partition otherwise), then trains k-means on a sample and puts every vector in its
+   * nearest partition; it trains again when it has doubled or a partition has grown past 8x
+   * the mean. Each training calibrates `probe` against recall (see SearchOptions.recall).
+   * `has()` scans the ids of a partitioned index (it keeps no id map, to stay compact).
+   */
+  partitions?: 'auto' | number;
+  /** Seed of the partitioned index's k-means and calibration samples (default 42). */
+  seed?: number;
 }
 
 export interface SearchOptions {
@@ -41,6 +55,20 @@ export interface SearchOptions {
   exclude?: ArrayLike<number>;
   /** The only ids the search may return (with `exclude`, minus those). */
   only?: ArrayLike<number>;
+  /** Partitioned indexes: partitions scanned per query (more: slower, higher recall). */
+  probe?: number;
+  /**
+   * Partitioned indexes: the recall@10 to aim for, 0 < recall <= 1 (default 0.95, unless
+   * `probe` is given). The probe count is read from the calibration made at training, which
+   * measures the partitions' pruning against a scan of every partition.
+   */
+  recall?: number;
+}
+
+/** A partitioned index's state: partitions in use and its probe-vs-recall calibration. */
+export interface PartitionInfo {
+  count: number;
+  calibration: { probe: number; recall: number }[];
 }
 
 /**
@@ -91,6 +119,8 @@ export class VectorIndex {
         keepOriginals: options.keepOriginals ?? false,
         threads: options.threads ?? 0,
         kernel: options.kernel,
+        partitions: options.partitions,
+        seed: options.seed,
       });
     this.#info = this.#native.info();
   }
@@ -128,6 +158,14 @@ export class VectorIndex {
   get size(): number {
     return this.#native.size();
   }
+  /** Whether the index is partitioned (IVF). */
+  get partitioned(): boolean {
+    return this.#info.partitioned;
+  }
+  /** Partitions in use (1 for a flat index or a partitioned one not trained yet) and the calibration curve. */
+  get partitions(): PartitionInfo {
+    return this.#native.partitions();
+  }
   /** Bytes of memory this index holds (a memory-mapped file's pages are not counted). */
   get memoryBytes(): number {
     return this.#native.memoryBytes();
@@ -158,7 +196,7 @@ export class VectorIndex {
   search(query: Float32Array | ArrayLike<number>, k: number, options: SearchOptions = {}): SearchResult {
     checkK(k);
     const q = toMatrix([query], this.dim, 'query');
-    return split(this.#native.search(q, k, rescoreFactor(options), idFilter(options)))[0] ?? { ids: [], scores: [] };
+    return split(this.#native.search(q, k, rescoreFactor(options), idFilter(options), options.probe, options.recall))[0] ?? { ids: [], scores: [] };
   }
 
   /** The k best matches of each query (min(k, size) each), computed off the JS thread. */
@@ -169,7 +207,7 @@ export class VectorIndex {
   ): Promise<SearchResult[]> {
     checkK(k);
     const q = toMatrix(queries, this.dim, 'queries');
-    const results = split(await this.#native.searchAsync(q, k, rescoreFactor(options), idFilter(options)));
+    const results = split(await this.#native.searchAsync(q, k, rescoreFactor(options), idFilter(options), options.probe, options.recall));
     // a filter that admits nothing gives every query an empty result
     return results.length > 0 ? results : Array.from({ length: q.length / this.dim }, () => ({ ids: [], scores: [] }));
   }

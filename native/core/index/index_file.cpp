@@ -14,16 +14,18 @@ namespace {
 
 uint64_t align64(uint64_t x) { return (x + 63) / 64 * 64; }
 
-[[noreturn]] void corrupt(const std::string& path, const std::string& why) {
-  throw Error(ErrorCode::CorruptFile, "'" + path + "' is damaged (" + why + "); restore it from a good copy or rebuild the index");
-}
 
 // Stored values are held to the bounds add() enforces (finite, norms at most 1e18, with slack
 // for quantisation), so that no scan of a loaded index can overflow float32 or meet a NaN.
 constexpr double kMaxNorm2 = 1e36 * 1.21;
 constexpr double kMaxScale = 1e18 * 1.1 / 127;
 
-// The per-vector int8 scales and l2 biases: count floats each, checked on every load.
+}  // namespace
+
+void corrupt(const std::string& path, const std::string& why) {
+  throw Error(ErrorCode::CorruptFile, "'" + path + "' is damaged (" + why + "); restore it from a good copy or rebuild the index");
+}
+
 const char* scale_bias_problem(const FileHeader& h, const float* scale, const float* bias) {
   for (uint64_t i = 0; i < h.count; ++i) {
     if (scale && !(scale[i] >= 0 && double(scale[i]) <= kMaxScale)) return "an int8 scale is negative, too large or not a number";
@@ -32,9 +34,6 @@ const char* scale_bias_problem(const FileHeader& h, const float* scale, const fl
   return nullptr;
 }
 
-// Every code and original of the vectors held (lanes past the count and int8 padding dims are
-// never read): finite, each vector within the norm bound. A pass over the whole file, run with
-// the checksum (verify), which reads it all anyway.
 const char* values_problem(const FileHeader& h, const uint8_t* p, const FileLayout& L) {
   using simd::kLanes;
   using simd::Storage;
@@ -99,8 +98,6 @@ const char* values_problem(const FileHeader& h, const uint8_t* p, const FileLayo
   return nullptr;
 }
 
-}  // namespace
-
 FileLayout file_layout(const FileHeader& h) {
   using simd::Storage;
   const uint64_t blocks = (h.count + simd::kLanes - 1) / simd::kLanes;
@@ -155,8 +152,8 @@ void VectorIndex::save(const std::string& path) const {
   w.commit();
 }
 
-std::unique_ptr<VectorIndex> VectorIndex::load(const std::string& path, const LoadOptions& opt) {
-  std::shared_ptr<FileBytes> file = FileBytes::open(path, opt.map);
+std::unique_ptr<VectorIndex> VectorIndex::load(std::shared_ptr<FileBytes> file, const std::string& path,
+                                               const LoadOptions& opt) {
   const uint8_t* p = file->data();
   const size_t size = file->size();
   const size_t head = std::min<size_t>(size, 8);

@@ -10,6 +10,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "util/file_io.h"
 
@@ -43,5 +44,16 @@ struct FileLayout {
 };
 
 FileLayout file_layout(const FileHeader& h);
+
+// Checks every index file makes of one run of vectors laid out as `L` from `p` (a flat file,
+// or one partition of a partitioned one). The per-vector int8 scales and l2 biases, checked
+// on every load:
+const char* scale_bias_problem(const FileHeader& h, const float* scale, const float* bias);
+// Every code and original of the vectors held (lanes past the count and int8 padding dims are
+// never read): finite, each vector within the norm bound. A pass over the whole file, run with
+// the checksum (verify), which reads it all anyway.
+const char* values_problem(const FileHeader& h, const uint8_t* p, const FileLayout& L);
+// Throws CorruptFile for the file at `path`.
+[[noreturn]] void corrupt(const std::string& path, const std::string& why);
 
 }  // namespace lmrec

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "index/block_layout.h"
+#include "index/scoring.h"
 #include "index/topk.h"
-#include "quant/int8.h"
 #include "util/error.h"
 #include "util/thread_pool.h"
 
@@ -26,98 +26,11 @@ constexpr size_t kQueriesPerThread = 24;         // below this, threads split co
 
 size_t blocks_for(size_t n) { return (n + kLanes - 1) / kLanes; }
 
-double squared_norm(const float* v, size_t n) {
-  double s = 0;
-  for (size_t i = 0; i < n; ++i) s += double(v[i]) * v[i];
-  return s;
-}
-
-float dot(const float* a, const float* b, size_t n) {
-  float s = 0;
-  for (size_t i = 0; i < n; ++i) s += a[i] * b[i];
-  return s;
-}
-
-float squared_distance(const float* a, const float* b, size_t n) {
-  float s = 0;
-  for (size_t i = 0; i < n; ++i) s += (a[i] - b[i]) * (a[i] - b[i]);
-  return s;
-}
-
-// Throws NonFinite naming the first bad value; `what` is "vector" or "query". Norms are
-// bounded too, so that no dot product or distance can overflow float32 in a scan.
-void check_finite(const float* v, size_t n, size_t dim, const char* what) {
-  for (size_t i = 0; i < n * dim; ++i)
-    if (!std::isfinite(v[i]))
-      throw Error(ErrorCode::NonFinite, std::string(what) + " " + std::to_string(i / dim) +
-                                            " has a NaN or infinite value at dimension " +
-                                            std::to_string(i % dim));
-  for (size_t i = 0; i < n; ++i)
-    if (squared_norm(v + i * dim, dim) > 1e36)
-      throw Error(ErrorCode::NonFinite, std::string(what) + " " + std::to_string(i) +
-                                            " is too large: its norm exceeds 1e18, where float32 scores overflow");
-}
-
-// Copies v (normalised when `normalize`) into out; throws for a zero vector under cosine.
-void unit_or_copy(const float* v, size_t dim, bool normalize, float* out, const char* what,
-                  size_t which) {
-  if (!normalize) {
-    std::memcpy(out, v, dim * sizeof(float));
-    return;
-  }
-  const double norm = std::sqrt(squared_norm(v, dim));
-  if (norm == 0)
-    throw Error(ErrorCode::InvalidArgument, std::string(what) + " " + std::to_string(which) +
-                                                " is all zeros: cosine similarity needs a non-zero vector");
-  for (size_t d = 0; d < dim; ++d) out[d] = float(v[d] / norm);
-}
-
-void check_unique(const uint64_t* ids, size_t n) {
-  std::vector<uint64_t> sorted(ids, ids + n);
-  std::sort(sorted.begin(), sorted.end());
-  const auto dup = std::adjacent_find(sorted.begin(), sorted.end());
-  if (dup != sorted.end())
-    throw Error(ErrorCode::DuplicateId, "id " + std::to_string(*dup) + " appears twice in one call");
-}
-
 }  // namespace
 
-const char* metric_name(Metric m) {
-  switch (m) {
-    case Metric::InnerProduct: return "ip";
-    case Metric::Cosine: return "cosine";
-    case Metric::L2: return "l2";
-  }
-  return "?";
-}
-
-const char* storage_name(Storage s) {
-  switch (s) {
-    case Storage::Int8: return "int8";
-    case Storage::F16: return "f16";
-    case Storage::F32: return "f32";
-  }
-  return "?";
-}
-
-struct VectorIndex::PreparedQueries {
-  simd::QueryBlock block;
-  std::vector<int8_t> codes;
-  std::vector<int32_t> acc_init;
-  std::vector<float> values;     // float storages: padded queries
-  std::vector<float> key_mul;    // l2: the query's scale, so keys come out as q.x - |x|^2/2
-  std::vector<float> inv_key_mul;
-  std::vector<float> key_scale;  // ip/cosine: kernel key * key_scale = q.x
-  std::vector<float> unit;       // the queries as compared (normalised for cosine), nq x dim
-};
-
 VectorIndex::VectorIndex(const IndexOptions& options)
-    : options_(options), dim_padded_(simd::padded_dim(options.dim)) {
-  if (options.dim == 0 || options.dim > kMaxDim)
-    throw Error(ErrorCode::InvalidArgument,
-                "dim must be between 1 and " + std::to_string(kMaxDim) + ", got " + std::to_string(options.dim));
-  if (options.threads < 0) throw Error(ErrorCode::InvalidArgument, "threads must be >= 0");
-  if (!options_.kernels) options_.kernels = &simd::best_kernels();
+    : KnnIndex(options), dim_padded_(simd::padded_dim(options.dim)) {
+  if (options.partitioned) throw Error(ErrorCode::Internal, "a partitioned index is an IvfIndex");
 }
 
 size_t VectorIndex::size() const {
@@ -187,19 +100,11 @@ void VectorIndex::add(const uint64_t* ids, const float* vectors, size_t n) {
   if (n == 0) return;
   const size_t dim = options_.dim;
   const Storage st = options_.storage;
-  const bool cosine = options_.metric == Metric::Cosine;
   check_finite(vectors, n, dim, "vector");
   check_unique(ids, n);
   // Codes are computed before any lock is taken: only the copy into place blocks searches.
-  const bool need_units = st != Storage::Int8 || options_.keep_originals;
-  std::vector<float> units(need_units ? n * dim : 0), unit(dim);
-  std::vector<int8_t> codes(st == Storage::Int8 ? n * dim : 0);
-  std::vector<float> scales(st == Storage::Int8 ? n : 0);
-  for (size_t i = 0; i < n; ++i) {
-    float* u = need_units ? units.data() + i * dim : unit.data();
-    unit_or_copy(vectors + i * dim, dim, cosine, u, "vector", i);
-    if (st == Storage::Int8) scales[i] = quant::quantize_int8(u, dim, codes.data() + i * dim);
-  }
+  const EncodedVectors e = encode_vectors(options_, vectors, n);
+  const bool need_units = !e.units.empty();
 
   std::lock_guard writer(write_mu_);
   if (count_ + n > kMaxCount)
@@ -229,11 +134,11 @@ void VectorIndex::add(const uint64_t* ids, const float* vectors, size_t n) {
   if (options_.keep_originals) originals_.resize(new_count * dim);
   for (size_t i = 0; i < n; ++i) {
     const size_t pos = count_ + i;
-    const float* u = need_units ? units.data() + i * dim : nullptr;
+    const float* u = need_units ? e.units.data() + i * dim : nullptr;
     uint8_t* block = blocks_.mutable_data() + (pos / kLanes) * bb;
-    if (st == Storage::Int8) scale_.mutable_data()[pos] = scales[i];
-    layout::write_lane(st, block, dim_padded_, int(pos % kLanes), dim, st == Storage::Int8 ? codes.data() + i * dim : nullptr, u);
-    if (options_.metric == Metric::L2) bias_.mutable_data()[pos] = float(-0.5 * squared_norm(vectors + i * dim, dim));
+    if (st == Storage::Int8) scale_.mutable_data()[pos] = e.scales[i];
+    layout::write_lane(st, block, dim_padded_, int(pos % kLanes), dim, st == Storage::Int8 ? e.codes.data() + i * dim : nullptr, u);
+    if (options_.metric == Metric::L2) bias_.mutable_data()[pos] = e.bias[i];
     if (options_.keep_originals) std::memcpy(originals_.mutable_data() + pos * dim, u, dim * 4);
     ids_.mutable_data()[pos] = ids[i];
     position_.emplace(ids[i], uint32_t(pos));
@@ -303,100 +208,6 @@ int VectorIndex::search_threads() const {
   return int(std::max<size_t>(1, std::min(want, blocks_for(count_) / kMinBlocksPerThread)));
 }
 
-size_t VectorIndex::result_count(size_t nq, size_t k) const {
-  const size_t r = std::min(k, size());
-  if (r && nq > kMaxResultBytes / (r * (sizeof(uint64_t) + sizeof(float))))
-    throw Error(ErrorCode::RequestTooLarge, std::to_string(nq) + " queries x " + std::to_string(r) +
-                                                " results exceed the per-call limit of " +
-                                                std::to_string(kMaxResultBytes >> 20) + " MiB; search in smaller batches");
-  return r;
-}
-
-void VectorIndex::validate_search(const float* queries, size_t nq, const SearchParams& p) const {
-  if (count_ == 0) throw Error(ErrorCode::EmptyIndex, "the index is empty: add vectors before searching");
-  if (nq == 0) throw Error(ErrorCode::InvalidArgument, "no queries given");
-  if (p.k == 0) throw Error(ErrorCode::InvalidK, "k must be at least 1");
-  if (p.rescore && !options_.keep_originals)
-    throw Error(ErrorCode::NoOriginals, "rescoring needs the fp32 originals: create the index with keepOriginals: true");
-  if (p.rescore > 1024) throw Error(ErrorCode::InvalidArgument, "rescore factor must be at most 1024");
-  check_finite(queries, nq, options_.dim, "query");
-}
-
-void VectorIndex::prepare(const float* queries, size_t nq, PreparedQueries& out) const {
-  const size_t dim = options_.dim, dp = dim_padded_;
-  const bool int8 = options_.storage == Storage::Int8;
-  out.unit.resize(nq * dim);
-  out.key_mul.assign(nq, 1.0f);
-  out.inv_key_mul.assign(nq, 1.0f);
-  out.key_scale.assign(nq, 1.0f);
-  if (int8) {
-    out.codes.assign(nq * dp, 0);
-    out.acc_init.assign(nq, 0);
-  } else {
-    out.values.assign(nq * dp, 0.0f);
-  }
-  for (size_t i = 0; i < nq; ++i) {
-    float* unit = out.unit.data() + i * dim;
-    unit_or_copy(queries + i * dim, dim, options_.metric == Metric::Cosine, unit, "query", i);
-    if (int8) {
-      int8_t* codes = out.codes.data() + i * dp;
-      const float s = quant::quantize_int8(unit, dim, codes);
-      const float eff = s > 0 ? s : 1.0f;  // an all-zero query: codes are 0, any scale works
-      int32_t sum = 0;
-      for (size_t d = 0; d < dim; ++d) sum += codes[d];
-      out.acc_init[i] = -128 * sum;
-      out.key_scale[i] = eff;
-      out.key_mul[i] = eff;
-      out.inv_key_mul[i] = 1.0f / eff;
-    } else {
-      std::memcpy(out.values.data() + i * dp, unit, dim * sizeof(float));
-    }
-  }
-  out.block.nq = int(nq);
-  out.block.dim_padded = dp;
-  out.block.codes = int8 ? out.codes.data() : nullptr;
-  out.block.acc_init = int8 ? out.acc_init.data() : nullptr;
-  out.block.values = int8 ? nullptr : out.values.data();
-  out.block.key_mul = out.key_mul.data();
-  out.block.inv_key_mul = out.inv_key_mul.data();
-}
-
-void VectorIndex::finish_query(const float* query, const PreparedQueries& prep, int qi,
-                               const std::vector<std::pair<float, uint32_t>>& candidates, size_t expected,
-                               const SearchParams& p, uint64_t* out_ids, float* out_scores) const {
-  const size_t dim = options_.dim;
-  const bool l2 = options_.metric == Metric::L2;
-  const float* unit = prep.unit.data() + size_t(qi) * dim;
-  // Every vector is offered to the heaps and add() admits only finite values, so they fill.
-  // Short of that, the codes hold NaNs, which only a damaged file loaded with verify: false
-  // can bring (verified loads check every value).
-  if (candidates.size() < expected)
-    throw Error(ErrorCode::CorruptFile,
-                "the index holds non-finite values: its file is damaged (load it with verify: true to check)");
-  if (!p.rescore) {
-    const float q2 = l2 ? float(squared_norm(query, dim)) : 0.0f;
-    for (size_t i = 0; i < p.k; ++i) {
-      const float key = candidates[i].first;
-      out_ids[i] = ids_.data()[candidates[i].second];
-      out_scores[i] = l2 ? std::max(0.0f, q2 - 2.0f * key) : key * prep.key_scale[qi];
-    }
-    return;
-  }
-  std::vector<std::pair<float, uint32_t>> exact;
-  exact.reserve(candidates.size());
-  for (const auto& c : candidates) {
-    const float* x = originals_.data() + size_t(c.second) * dim;
-    exact.emplace_back(l2 ? -squared_distance(unit, x, dim) : dot(unit, x, dim), c.second);
-  }
-  std::partial_sort(exact.begin(), exact.begin() + p.k, exact.end(), [](const auto& a, const auto& b) {
-    return a.first != b.first ? a.first > b.first : a.second < b.second;
-  });
-  for (size_t i = 0; i < p.k; ++i) {
-    out_ids[i] = ids_.data()[exact[i].second];
-    out_scores[i] = l2 ? -exact[i].first : exact[i].first;
-  }
-}
-
 bool VectorIndex::search_subset(const float* queries, size_t nq, const SearchParams& p, uint64_t* out_ids,
                                 float* out_scores, size_t* per_query) const {
   // worth it when the admitted vectors are few: reading their originals costs less than the scan
@@ -431,26 +242,10 @@ bool VectorIndex::search_subset(const float* queries, size_t nq, const SearchPar
   return true;
 }
 
-namespace {
-
-// The queries [first, first + count) of a prepared block.
-simd::QueryBlock query_slice(const simd::QueryBlock& q, size_t first, size_t count) {
-  simd::QueryBlock s = q;
-  s.nq = int(count);
-  if (q.codes) s.codes = q.codes + first * q.dim_padded;
-  if (q.acc_init) s.acc_init = q.acc_init + first;
-  if (q.values) s.values = q.values + first * q.dim_padded;
-  s.key_mul = q.key_mul + first;
-  s.inv_key_mul = q.inv_key_mul + first;
-  return s;
-}
-
-}  // namespace
-
 size_t VectorIndex::search(const float* queries, size_t nq, const SearchParams& asked, uint64_t* out_ids,
                            float* out_scores) const {
   std::shared_lock lock(mu_);
-  validate_search(queries, nq, asked);
+  validate_search(options_, count_, queries, nq, asked);
   SearchParams p = asked;
   if (size_t r = 0; p.filter && search_subset(queries, nq, p, out_ids, out_scores, &r)) return r;
   size_t admitted = count_;
@@ -480,7 +275,7 @@ size_t VectorIndex::search(const float* queries, size_t nq, const SearchParams& 
   PreparedQueries prep;
   std::vector<Part> parts(threads);
   std::vector<std::unique_ptr<TopKSet>> sets(threads);
-  std::vector<std::pair<float, uint32_t>> candidates;
+  Candidates candidates;
   for (size_t c0 = 0; c0 < nq; c0 += chunk) {
     const size_t cn = std::min(chunk, nq - c0);
     const bool by_queries = cn >= size_t(threads) * kQueriesPerThread;
@@ -494,7 +289,7 @@ size_t VectorIndex::search(const float* queries, size_t nq, const SearchParams& 
         parts[t] = {0, cn, std::min(nb, step * t), std::min(nb, step * (t + 1))};
       }
     }
-    prepare(queries + c0 * dim, cn, prep);
+    prepare_queries(options_, queries + c0 * dim, cn, prep);
     ThreadPool::global().parallel_for(threads, threads, [&](int t) {
       const Part& part = parts[t];
       sets[t] = std::make_unique<TopKSet>(int(part.qn), int(k_scan), p.filter, ids_.data());
@@ -506,8 +301,16 @@ size_t VectorIndex::search(const float* queries, size_t nq, const SearchParams& 
       for (size_t i = 0; i < parts[t].qn; ++i) {
         const size_t qi = parts[t].q0 + i;  // within the chunk
         sets[t]->sorted(int(i), candidates);
-        finish_query(queries + (c0 + qi) * dim, prep, int(qi), candidates, k_scan, p, out_ids + (c0 + qi) * p.k,
-                     out_scores + (c0 + qi) * p.k);
+        // Every vector is offered to the heaps and add() admits only finite values, so they
+        // fill. Short of that, the codes hold NaNs, which only a damaged file loaded with
+        // verify: false can bring (verified loads check every value).
+        if (candidates.size() < k_scan)
+          throw Error(ErrorCode::CorruptFile,
+                      "the index holds non-finite values: its file is damaged (load it with verify: true to check)");
+        write_results(
+            options_, queries + (c0 + qi) * dim, prep, int(qi), candidates, p.k, p.rescore != 0,
+            [&](uint32_t pos) { return ids_.data()[pos]; }, [&](uint32_t pos) { return originals_.data() + size_t(pos) * dim; },
+            out_ids + (c0 + qi) * p.k, out_scores + (c0 + qi) * p.k);
       }
     }
   }

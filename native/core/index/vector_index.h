@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "index/knn_index.h"
 #include "index/topk.h"
 #include "simd/kernels.h"
 #include "util/buffer.h"
@@ -23,72 +24,26 @@
 
 namespace lmrec {
 
-enum class Metric : uint8_t { InnerProduct = 0, Cosine = 1, L2 = 2 };
-
-struct IndexOptions {
-  size_t dim = 0;
-  Metric metric = Metric::InnerProduct;
-  simd::Storage storage = simd::Storage::Int8;
-  bool keep_originals = false;  // keep fp32 copies for exact re-scoring
-  int threads = 0;              // threads per search; 0 = one per hardware thread
-  const simd::Kernels* kernels = nullptr;  // null = the best this CPU runs
-};
-
-struct SearchParams {
-  size_t k = 10;
-  // 0 = rank by codes alone; r > 0 = take the top k*r by codes, re-rank them exactly in fp32.
-  size_t rescore = 0;
-  // Only ids the filter admits are returned (null: every id).
-  const IdFilter* filter = nullptr;
-};
-
-struct LoadOptions {
-  bool map = false;     // memory-map instead of reading into memory
-  bool verify = true;   // check the checksum and that every stored value is finite and in range
-  int threads = 0;
-  const simd::Kernels* kernels = nullptr;
-};
-
-class VectorIndex {
+class VectorIndex final : public KnnIndex {
  public:
-  static constexpr size_t kMaxDim = 1 << 16;
-  static constexpr size_t kMaxCount = (size_t(1) << 32) - 16;
-  // ids + scores one call may return (nq x min(k, size) x 12 bytes), checked before allocating
-  static constexpr size_t kMaxResultBytes = size_t(256) << 20;
   static constexpr int kFormatVersion = 1;
 
   explicit VectorIndex(const IndexOptions& options);
 
-  // Adds n vectors (n x dim floats). All-or-nothing: on error nothing is added.
-  void add(const uint64_t* ids, const float* vectors, size_t n);
-  // Removes n ids. All-or-nothing: an unknown id removes nothing.
-  void remove(const uint64_t* ids, size_t n);
-  bool has(uint64_t id) const;
-  size_t size() const;
-  const IndexOptions& options() const { return options_; }
-  size_t memory_bytes() const;
-
-  // Results per query for a request of k: min(k, size()). Throws RequestTooLarge when nq
-  // queries of that many results exceed kMaxResultBytes. Call before allocating the outputs.
-  size_t result_count(size_t nq, size_t k) const;
-
-  // nq queries (nq x dim floats) -> out_ids / out_scores, nq x r best first, where r =
-  // min(params.k, admitted ids) <= params.k is returned (the size may have changed since the
-  // caller sized the outputs with result_count; a filter may admit fewer ids). Scores are similarities for InnerProduct and Cosine
-  // and squared distances for L2.
+  void add(const uint64_t* ids, const float* vectors, size_t n) override;
+  void remove(const uint64_t* ids, size_t n) override;
+  bool has(uint64_t id) const override;
+  size_t size() const override;
+  size_t memory_bytes() const override;
   size_t search(const float* queries, size_t nq, const SearchParams& params, uint64_t* out_ids,
-                float* out_scores) const;
+                float* out_scores) const override;
 
-  void save(const std::string& path) const;
-  static std::unique_ptr<VectorIndex> load(const std::string& path, const LoadOptions& options);
+  void save(const std::string& path) const override;
+  // Reads a flat index file already opened (see load_index).
+  static std::unique_ptr<VectorIndex> load(std::shared_ptr<FileBytes> file, const std::string& path,
+                                           const LoadOptions& options);
 
  private:
-  struct PreparedQueries;
-  void validate_search(const float* queries, size_t nq, const SearchParams& params) const;
-  void prepare(const float* queries, size_t nq, PreparedQueries& out) const;
-  void finish_query(const float* query, const PreparedQueries& prep, int qi,
-                    const std::vector<std::pair<float, uint32_t>>& candidates, size_t expected,
-                    const SearchParams& params, uint64_t* out_ids, float* out_scores) const;
   // A selective "only" filter: scores the admitted vectors directly from the fp32 originals
   // instead of scanning every code. Returns false (nothing written) when the scan is better.
   bool search_subset(const float* queries, size_t nq, const SearchParams& p, uint64_t* out_ids, float* out_scores,
@@ -99,7 +54,6 @@ class VectorIndex {
   simd::CodeView code_view() const;
   int search_threads() const;
 
-  IndexOptions options_;
   size_t dim_padded_;
   size_t count_ = 0;
   Buffer<uint64_t> ids_;        // position -> id
@@ -113,8 +67,5 @@ class VectorIndex {
   mutable std::shared_mutex ids_mu_;  // position_ (has() shares it); taken after mu_ when both are
   std::mutex write_mu_;               // one add/remove at a time (position_ is read under it alone)
 };
-
-const char* metric_name(Metric m);
-const char* storage_name(simd::Storage s);
 
 }  // namespace lmrec
