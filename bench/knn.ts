@@ -1,5 +1,5 @@
 /**
- * npm run bench:knn [-- --quick] [-- --hnsw-1m]
+ * npm run bench:knn [-- --quick] [-- --hnsw-1m] [-- --ann [--dims 128]] [-- --ivf-10m]
  *
  * Exact and approximate kNN engines side by side on the same clustered data (cosine, top-10):
  * lmrec int8 (1 and 2 threads, batched and one query at a time), lmrec fp32, usearch (exact f32,
@@ -7,8 +7,13 @@
  * against exact fp32 search. The machine's own limits (int8 multiply-add peak, read bandwidth)
  * are measured in the same run, so every speed can be read as a fraction of them.
  * Writes bench/results/knn.json; --quick runs 100k x 128 only and prints JSON lines.
+ *
+ * --ann runs only the approximate engines (bench/ann.ts: lmrec IVF, usearch HNSW f32/i8,
+ * hnswlib-node) at 1M x 128 and 1M x 64 (--dims picks one), beside lmrec's exact int8 scan, and
+ * --ivf-10m lmrec IVF and the exact scan alone at 10M x 64; their rows replace the same
+ * engines' rows in knn.json and the rest are kept.
  */
-import { rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,7 +22,8 @@ import { VectorIndex, type SearchResult } from '../src/index.js';
 import { clusteredQueries, clusteredVectors, probeMachine } from '../src/tools.js';
 import { recallAtK } from '../src/vector-index/recall.js';
 import { native } from '../src/native.js';
-import { medianMs, printTable, rssMb, writeJson } from './measure.js';
+import { annRows } from './ann.js';
+import { latencyStats, medianMs, printTable, rssMb, writeJson } from './measure.js';
 
 const require = createRequire(import.meta.url);
 
@@ -40,9 +46,13 @@ interface HnswlibNode {
     searchKnn(q: number[], k: number): { neighbors: number[] };
   };
 }
-const args = new Set(process.argv.slice(2));
+const argv = process.argv.slice(2);
+const args = new Set(argv);
 const QUICK = args.has('--quick');
 const HNSW_1M = args.has('--hnsw-1m');
+const ANN = args.has('--ann');
+const IVF_10M = args.has('--ivf-10m');
+const DIMS = argv.includes('--dims') ? Number(argv[argv.indexOf('--dims') + 1]) : undefined;
 const K = 10;
 const QUERIES = 1000;
 const CONFIGS: [number, number][] = QUICK
@@ -66,6 +76,12 @@ export interface Row {
   bytes_per_vector?: number;
   rss_mb?: number;
   build_s?: number;
+  /** single: the 99th percentile of per-query latency */
+  p99_ms?: number;
+  /** approximate engines: probe, ef or recall target */
+  setting?: string;
+  /** bytes per vector over the bytes of its int8 codes alone (dim) */
+  memory_vs_codes?: number;
   read_gb_per_s?: number; // single: bytes of codes scanned per second
   frac_of_bandwidth?: number; // single: read_gb_per_s / measured read bandwidth (same threads)
   frac_of_int8_peak?: number; // batch: multiply-adds per second / (peak x threads)
@@ -113,6 +129,10 @@ async function main(): Promise<void> {
   });
   if (!QUICK) console.error(`machine: int8 peak ${(machine.int8MacsPerSecond / 1e9).toFixed(0)} G MAC/s/core, read ${readGb1.toFixed(1)} GB/s (1 thread), ${readGbAll.toFixed(1)} GB/s (${machine.threads})`);
 
+  if (ANN || IVF_10M) {
+    await approximate(machine.kernel);
+    return;
+  }
   for (const [n, dim] of CONFIGS) {
     if (!QUICK) console.error(`\n== ${n.toLocaleString()} x ${dim}`);
     const data = clusteredVectors({ n, dim, seed: 42 });
@@ -181,6 +201,65 @@ async function main(): Promise<void> {
     printTable(rows as unknown as Record<string, unknown>[], columns);
     console.log(`\nwrote bench/results/knn.json`);
   }
+}
+
+/**
+ * The approximate engines beside lmrec's exact int8 scan (1 and 2 threads, batched and one
+ * query at a time), on the same clustered data; rows merged into knn.json.
+ */
+async function approximate(kernel: string): Promise<void> {
+  const configs: [number, number][] = IVF_10M ? [[10_000_000, 64]] : [[1_000_000, 128], [1_000_000, 64]].filter(([, d]) => DIMS === undefined || d === DIMS) as [number, number][];
+  const fresh: Row[] = [];
+  const record = (row: Row) => {
+    emit(row);
+    fresh.push(row);
+  };
+  for (const [n, dim] of configs) {
+    console.error(`\n== ${n.toLocaleString()} x ${dim} (approximate; kernel ${kernel})`);
+    const data = clusteredVectors({ n, dim, seed: 42 });
+    const queries = clusteredQueries(data, QUERIES, dim, 43);
+    const ids = Float64Array.from({ length: n }, (_, i) => i);
+    const base = { n, dim };
+    // truth: exact fp32, then the index dropped before the others build
+    const exact = new VectorIndex({ dim, metric: 'cosine', storage: 'f32' });
+    await exact.add(ids, data.vectors);
+    const truth = await exact.searchBatch(queries, K);
+    exact.close();
+    const t0 = performance.now();
+    const lm = new VectorIndex({ dim, metric: 'cosine', threads: 1 });
+    await lm.add(ids, data.vectors);
+    const build = (performance.now() - t0) / 1000;
+    for (const threads of [1, 2]) {
+      const index = threads === 1 ? lm : await reloaded(lm, threads);
+      const ms = await medianMs(() => index.searchBatch(queries, K), 3);
+      const r = await index.searchBatch(queries, K);
+      record({ engine: 'lmrec int8 exact', ...base, mode: 'batch', threads, qps: (QUERIES * 1000) / ms, latency_ms: ms / QUERIES, recall10: recallAtK(r, truth, K), bytes_per_vector: index.memoryBytes / n, memory_vs_codes: index.memoryBytes / (n * dim), build_s: build, setting: 'scan all' });
+      const times: number[] = [];
+      const single: SearchResult[] = [];
+      const count = n >= 10_000_000 ? 100 : 300;
+      for (let q = 0; q < count; q++) {
+        const t = performance.now();
+        single.push(index.search(queries.subarray(q * dim, (q + 1) * dim), K));
+        times.push(performance.now() - t);
+      }
+      const s = latencyStats(times);
+      record({ engine: 'lmrec int8 exact', ...base, mode: 'single', threads, qps: 1000 / s.p50, latency_ms: s.p50, p99_ms: s.p99, recall10: recallAtK(single, truth.slice(0, count), K), setting: 'scan all', note: `${count} queries` });
+      if (threads === 2) index.close();
+    }
+    lm.close();
+    await annRows({
+      n, dim, vectors: data.vectors, queries, unit: IVF_10M ? new Float32Array(0) : normalized(data.vectors, dim), unitQueries: normalized(queries, dim), truth,
+      emit: record, peers: { usearch: !IVF_10M, hnswlib: !IVF_10M && !args.has('--no-hnswlib') },
+    });
+  }
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const file = path.join(here, 'results', 'knn.json');
+  const key = (r: Row) => `${r.engine}|${r.n}|${r.dim}|${r.setting ?? ''}`;
+  const replaced = new Set(fresh.map(key));
+  const kept = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Row[]).filter((r) => !replaced.has(key(r))) : [];
+  writeJson(file, [...kept, ...fresh]);
+  printTable(fresh as unknown as Record<string, unknown>[], ['engine', 'mode', 'n', 'dim', 'threads', 'setting', 'qps', 'latency_ms', 'p99_ms', 'recall10', 'bytes_per_vector', 'memory_vs_codes', 'build_s']);
+  console.log(`\nmerged ${fresh.length} rows into bench/results/knn.json`);
 }
 
 /** The same index with another thread count (a save and load, which also exercises them). */

@@ -25,12 +25,26 @@ if (machine) {
     '',
   );
 }
+const size = (r: Row) => `${r.n >= 1e6 ? `${r.n / 1e6}M` : `${r.n / 1e3}k`} × ${r.dim}`;
+const exactRuns = runs.filter((r) => r.setting === undefined);
 lines.push('| engine | n × dim | mode | threads | queries/s | ms/query | recall@10 | bytes/vector | of int8 peak | of read bandwidth |');
 lines.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|');
-for (const r of runs) {
+for (const r of exactRuns) {
   lines.push(
-    `| ${r.engine} | ${r.n >= 1e6 ? `${r.n / 1e6}M` : `${r.n / 1e3}k`} × ${r.dim} | ${r.mode} | ${r.threads} | ${fmt(r.qps)} | ${fmt(r.latency_ms)} | ${r.recall10.toFixed(3)} | ${fmt(r.bytes_per_vector)} | ${pct(r.frac_of_int8_peak)} | ${pct(r.frac_of_bandwidth)} |`,
+    `| ${r.engine} | ${size(r)} | ${r.mode} | ${r.threads} | ${fmt(r.qps)} | ${fmt(r.latency_ms)} | ${r.recall10.toFixed(3)} | ${fmt(r.bytes_per_vector)} | ${pct(r.frac_of_int8_peak)} | ${pct(r.frac_of_bandwidth)} |`,
   );
+}
+// The approximate engines (bench:knn -- --ann): a row per setting (probe, ef, recall target).
+const approx = runs.filter((r) => r.setting !== undefined);
+if (approx.length > 0) {
+  lines.push('', 'Approximate engines (`-- --ann`; single: p50 and p99 of 1,000 one-at-a-time queries):', '');
+  lines.push('| engine | n × dim | setting | mode | threads | queries/s | ms/query (p50) | p99 ms | recall@10 | bytes/vector | × codes | build s (1 thread) |');
+  lines.push('|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of approx) {
+    lines.push(
+      `| ${r.engine} | ${size(r)} | ${r.setting} | ${r.mode} | ${r.threads} | ${fmt(r.qps)} | ${fmt(r.latency_ms)} | ${fmt(r.p99_ms)} | ${r.recall10.toFixed(3)} | ${fmt(r.bytes_per_vector)} | ${fmt(r.memory_vs_codes)} | ${fmt(r.build_s)} |`,
+    );
+  }
 }
 const unavailable = rows.filter((r) => r.qps === 0 && r.mode !== 'machine');
 for (const r of new Set(unavailable.map((r) => `${r.engine}: ${r.note}`))) lines.push('', `${r}.`);
