@@ -12,6 +12,7 @@
 #include "index/kmeans.h"
 #include "index/topk.h"
 #include "index/vector_index.h"
+#include "quant/int8.h"
 #include "util/error.h"
 #include "util/thread_pool.h"
 
@@ -29,21 +30,23 @@ constexpr size_t kSubsetShare = 16;       // an "only" filter admitting under 1/
 size_t blocks_for(size_t n) { return (n + kLanes - 1) / kLanes; }
 
 // Offers one partition's vectors to the top-k of a subset of a batch's queries: positions
-// become slots (the partition's first slot + position), and the filter is applied here.
+// become slots (the partition's first slot + position), the filter is applied here, and the
+// codes' keys (of residuals from the centroid) get the query's key for the centroid added, so
+// keys compare across partitions. The kernel sees the thresholds less that offset.
 class PartitionSink final : public simd::TopKSink {
  public:
   PartitionSink(TopKSet& set, const uint32_t* queries, size_t nq, uint32_t base, const uint64_t* ids,
-                const IdFilter* filter, std::vector<float>& thr)
-      : set_(set), queries_(queries), base_(base), ids_(ids), filter_(filter), thr_(thr) {
+                const IdFilter* filter, const float* offset, std::vector<float>& thr)
+      : set_(set), queries_(queries), base_(base), ids_(ids), filter_(filter), offset_(offset), thr_(thr) {
     thr_.resize(nq);
-    for (size_t j = 0; j < nq; ++j) thr_[j] = set.thresholds()[queries[j]];
+    for (size_t j = 0; j < nq; ++j) thr_[j] = set.thresholds()[queries[j]] - offset[j];
   }
   const float* thresholds() const override { return thr_.data(); }
   void push(int q, float key, uint32_t pos) override {
     if (filter_ && !filter_->admits(ids_[pos])) return;
     const int g = int(queries_[q]);
-    set_.push(g, key, base_ + pos);
-    thr_[q] = set_.thresholds()[g];
+    set_.push(g, key + offset_[q], base_ + pos);
+    thr_[q] = set_.thresholds()[g] - offset_[q];
   }
 
  private:
@@ -52,6 +55,7 @@ class PartitionSink final : public simd::TopKSink {
   uint32_t base_;
   const uint64_t* ids_;
   const IdFilter* filter_;
+  const float* offset_;
   std::vector<float>& thr_;
 };
 
@@ -60,7 +64,7 @@ struct GatheredQueries {
   std::vector<int8_t> codes;
   std::vector<int32_t> acc_init;
   std::vector<float> values, key_mul, inv_key_mul;
-  std::vector<float> thresholds;
+  std::vector<float> thresholds, offsets;
 
   simd::QueryBlock gather(const simd::QueryBlock& q, const uint32_t* rows, size_t n) {
     const size_t dp = q.dim_padded;
@@ -168,7 +172,27 @@ bool IvfIndex::needs_training(const Layout& L, size_t new_count) const {
   return largest > kLopsided * std::max<size_t>(1, new_count / L.parts.size()) && largest > 4096;
 }
 
-void IvfIndex::append(Layout& L, size_t part, const EncodedVectors& e, size_t row, uint64_t id) const {
+IvfIndex::Residuals IvfIndex::encode(const Layout& L, const float* x, const uint32_t* part, size_t n) const {
+  const size_t dim = options_.dim;
+  const Storage st = options_.storage;
+  Residuals e;
+  e.codes.resize(st == Storage::Int8 ? n * dim : 0);
+  e.scales.resize(st == Storage::Int8 ? n : 0);
+  e.values.resize(st == Storage::Int8 ? 0 : n * dim);
+  e.bias.resize(options_.metric == Metric::L2 ? n : 0);
+  std::vector<float> r(dim);
+  for (size_t i = 0; i < n; ++i) {
+    const float* v = x + i * dim;
+    const float* c = L.trained() ? L.centroids.data() + size_t(part[i]) * dim : nullptr;
+    for (size_t d = 0; d < dim; ++d) r[d] = c ? v[d] - c[d] : v[d];
+    if (st == Storage::Int8) e.scales[i] = quant::quantize_int8(r.data(), dim, e.codes.data() + i * dim);
+    else std::memcpy(e.values.data() + i * dim, r.data(), dim * sizeof(float));
+    if (options_.metric == Metric::L2) e.bias[i] = float(-0.5 * squared_norm(v, dim));
+  }
+  return e;
+}
+
+void IvfIndex::append(Layout& L, size_t part, const Residuals& e, size_t row, const float* original, uint64_t id) const {
   Partition& P = L.parts[part];
   const Storage st = options_.storage;
   const size_t dim = options_.dim, bb = simd::block_bytes(st, dim_padded_);
@@ -177,14 +201,14 @@ void IvfIndex::append(Layout& L, size_t part, const EncodedVectors& e, size_t ro
   if (st == Storage::Int8) P.scale.resize(nb * kLanes, 0.0f);
   if (options_.metric == Metric::L2) P.bias.resize(nb * kLanes, 0.0f);
   P.ids.resize(pos + 1);
-  const float* u = e.units.empty() ? nullptr : e.units.data() + row * dim;
   layout::write_lane(st, P.blocks.mutable_data() + (pos / kLanes) * bb, dim_padded_, int(pos % kLanes), dim,
-                     st == Storage::Int8 ? e.codes.data() + row * dim : nullptr, u);
+                     st == Storage::Int8 ? e.codes.data() + row * dim : nullptr,
+                     st == Storage::Int8 ? nullptr : e.values.data() + row * dim);
   if (st == Storage::Int8) P.scale.mutable_data()[pos] = e.scales[row];
   if (options_.metric == Metric::L2) P.bias.mutable_data()[pos] = e.bias[row];
   if (options_.keep_originals) {
     P.originals.resize((pos + 1) * dim);
-    std::memcpy(P.originals.mutable_data() + pos * dim, u, dim * sizeof(float));
+    std::memcpy(P.originals.mutable_data() + pos * dim, original, dim * sizeof(float));
   }
   P.ids.mutable_data()[pos] = id;
   ++P.count;
@@ -206,6 +230,8 @@ void IvfIndex::gather_all(const Layout& L, std::vector<float>& vectors, std::vec
       layout::read_lane(options_.storage, P.blocks.data() + (i / kLanes) * bb, dim_padded_, int(i % kLanes), dim, out);
       if (options_.storage == Storage::Int8)
         for (size_t d = 0; d < dim; ++d) out[d] *= P.scale.data()[i];
+      if (L.trained())  // codes hold the residual from the partition's centroid
+        for (size_t d = 0; d < dim; ++d) out[d] += L.centroids[(&P - L.parts.data()) * dim + d];
     }
   }
 }
@@ -250,8 +276,8 @@ std::shared_ptr<IvfIndex::Layout> IvfIndex::train(const float* vectors, const ui
   constexpr size_t kEncodeBatch = 1 << 16;  // bounds the codes held at once
   for (size_t i0 = 0; i0 < n; i0 += kEncodeBatch) {
     const size_t m = std::min(kEncodeBatch, n - i0);
-    const EncodedVectors e = encode_vectors(options_, vectors + i0 * dim, m);
-    for (size_t i = 0; i < m; ++i) append(*L, part[i0 + i], e, i, ids[i0 + i]);
+    const Residuals e = encode(*L, vectors + i0 * dim, part.data() + i0, m);
+    for (size_t i = 0; i < m; ++i) append(*L, part[i0 + i], e, i, vectors + (i0 + i) * dim, ids[i0 + i]);
   }
   L->count = n;
   L->trained_count = n;
@@ -357,9 +383,9 @@ void IvfIndex::add(const uint64_t* ids, const float* vectors, size_t n) {
       L.trained() ? assign_to_centroids(L.centroids.data(), L.parts.size(), x.data(), n, dim,
                                         options_.metric == Metric::Cosine, options_.threads, options_.kernels)
                   : std::vector<uint32_t>(n, 0);
-  const EncodedVectors e = encode_vectors(options_, vectors, n);
+  const Residuals e = encode(L, x.data(), part.data(), n);
   std::unique_lock lock(mu_);
-  for (size_t i = 0; i < n; ++i) append(*layout_, part[i], e, i, ids[i]);
+  for (size_t i = 0; i < n; ++i) append(*layout_, part[i], e, i, x.data() + i * dim, ids[i]);
   layout_->count += n;
 }
 
@@ -521,7 +547,14 @@ size_t IvfIndex::search_layout(const Layout& L, const float* queries, size_t nq,
     std::vector<std::unique_ptr<TopKSet>> sets(threads);
     auto scan_partition = [&](TopKSet& set, GatheredQueries& g, uint32_t q, const uint32_t* qrows, size_t n) {
       const Partition& P = L.parts[q];
-      PartitionSink sink(set, qrows, n, base[q], P.ids.data(), p.filter, g.thresholds);
+      // the query's key for the centroid: q.c, in the kernel's key units (ip/cosine keys are q.x / key_scale)
+      g.offsets.assign(n, 0.0f);
+      if (L.trained())
+        for (size_t j = 0; j < n; ++j) {
+          const float qc = dot(prep.unit.data() + size_t(qrows[j]) * dim, L.centroids.data() + size_t(q) * dim, dim);
+          g.offsets[j] = options_.metric == Metric::L2 ? qc : qc / prep.key_scale[qrows[j]];
+        }
+      PartitionSink sink(set, qrows, n, base[q], P.ids.data(), p.filter, g.offsets.data(), g.thresholds);
       scan(g.gather(prep.block, qrows, n), partition_view(P, st, dim_padded_, options_.metric), 0, blocks_for(P.count), sink);
     };
     ThreadPool::global().parallel_for(threads, threads, [&](int t) {

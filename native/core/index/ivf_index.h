@@ -1,5 +1,7 @@
 // A partitioned (inverted-file, IVF) index over the same compact codes as VectorIndex. k-means
-// splits the vectors into partitions; a query ranks the partition centroids and scans only
+// splits the vectors into partitions, each vector stored as the code of its residual from the
+// partition's centroid (smaller than the vector, so int8 loses less; a query's key for the
+// centroid is added back per partition); a query ranks the partition centroids and scans only
 // the `probe` nearest partitions with the SIMD scan kernels (queries of a batch that probe the
 // same partition share its scan), keeping a bounded top-k, optionally re-scored in fp32.
 //
@@ -89,7 +91,15 @@ class IvfIndex final : public KnnIndex {
   void gather_all(const Layout& L, std::vector<float>& vectors, std::vector<uint64_t>& ids) const;
   std::shared_ptr<Layout> train(const float* vectors, const uint64_t* ids, size_t n) const;
   void calibrate(Layout& L, const float* vectors, const uint64_t* ids, size_t n) const;
-  void append(Layout& L, size_t part, const EncodedVectors& e, size_t row, uint64_t id) const;
+  // Codes of the residuals of n vectors (training space) from their partitions' centroids.
+  struct Residuals {
+    std::vector<int8_t> codes;  // int8
+    std::vector<float> scales;  // int8
+    std::vector<float> values;  // f16/f32
+    std::vector<float> bias;    // l2: -|x|^2 / 2 of the vector itself
+  };
+  Residuals encode(const Layout& L, const float* x, const uint32_t* part, size_t n) const;
+  void append(Layout& L, size_t part, const Residuals& e, size_t row, const float* original, uint64_t id) const;
   bool needs_training(const Layout& L, size_t new_count) const;
 
   size_t dim_padded_;
