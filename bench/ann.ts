@@ -13,30 +13,11 @@ import path from 'node:path';
 import { VectorIndex, type SearchResult } from '../src/index.js';
 import { recallAtK } from '../src/vector-index/recall.js';
 import type { Row } from './knn.js';
+import type { HnswlibNode, Usearch } from './peers.js';
 import { latencyStats, medianMs, rssMb } from './measure.js';
 
 const require = createRequire(import.meta.url);
 const K = 10;
-
-interface UsearchIndex {
-  add(keys: BigUint64Array, vectors: Float32Array, threads: number): void;
-  search(queries: Float32Array, k: number, threads: number): { keys: BigUint64Array };
-  save(path: string): void;
-  load(path: string): void;
-}
-interface Usearch {
-  MetricKind: { Cos: unknown };
-  ScalarKind: { F32: unknown; I8: unknown };
-  Index: new (options: Record<string, unknown>) => UsearchIndex;
-}
-interface HnswlibNode {
-  HierarchicalNSW: new (space: string, dim: number) => {
-    initIndex(o: { maxElements: number; m: number; efConstruction: number }): void;
-    addPoint(v: number[], label: number): void;
-    setEf(ef: number): void;
-    searchKnn(q: number[], k: number): { neighbors: number[] };
-  };
-}
 
 export interface AnnInput {
   n: number;

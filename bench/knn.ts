@@ -23,29 +23,11 @@ import { clusteredQueries, clusteredVectors, probeMachine } from '../src/tools.j
 import { recallAtK } from '../src/vector-index/recall.js';
 import { native } from '../src/native.js';
 import { annRows } from './ann.js';
+import type { HnswlibNode, Usearch } from './peers.js';
 import { latencyStats, medianMs, printTable, rssMb, writeJson } from './measure.js';
 
 const require = createRequire(import.meta.url);
 
-// The peers are installed into bench/node_modules by `npm run bench:knn`; these are the parts
-// of their APIs used here, so the project typechecks without them.
-interface Usearch {
-  MetricKind: { Cos: unknown };
-  ScalarKind: { I8: unknown };
-  exactSearch(data: Float32Array | Int8Array, queries: Float32Array | Int8Array, dim: number, k: number, metric: unknown, threads: number): { keys: BigUint64Array };
-  Index: new (options: Record<string, unknown>) => {
-    add(keys: BigUint64Array, vectors: Float32Array, threads: number): void;
-    search(queries: Float32Array, k: number, threads: number): { keys: BigUint64Array };
-  };
-}
-interface HnswlibNode {
-  HierarchicalNSW: new (space: string, dim: number) => {
-    initIndex(o: { maxElements: number; m: number; efConstruction: number }): void;
-    addPoint(v: number[], label: number): void;
-    setEf(ef: number): void;
-    searchKnn(q: number[], k: number): { neighbors: number[] };
-  };
-}
 const argv = process.argv.slice(2);
 const args = new Set(argv);
 const QUICK = args.has('--quick');

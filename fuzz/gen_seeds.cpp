@@ -1,10 +1,12 @@
 // Writes the seed corpora under fuzz/corpus/: small valid files saved by the code itself, one
-// per metric, storage and originals flag (index) and a few tiny shapes (SRM).
+// per metric, storage and originals flag (flat index), partitioned indexes trained and not,
+// and a few tiny shapes (SRM).
 // Built and run by `node scripts/fuzz.mjs --seeds` (needs clang); the seeds are committed.
 #include <cstdio>
 #include <string>
 #include <vector>
 
+#include "index/ivf_index.h"
 #include "index/vector_index.h"
 #include "srm/recommender.h"
 
@@ -47,6 +49,29 @@ int main(int argc, char** argv) {
     index.save(root + "/index/empty.lmi");
     ++written;
   }
+  // partitioned: 3 partitions train at 96 vectors; 100 trains, 20 does not
+  for (int m = 0; m < 3; ++m)
+    for (int s : {0, 2})
+      for (size_t n : {size_t(20), size_t(100)}) {
+        IndexOptions o;
+        o.dim = 5;
+        o.metric = Metric(m);
+        o.storage = simd::Storage(s);
+        o.keep_originals = n == 100 && s == 0;
+        o.threads = 1;
+        o.partitioned = true;
+        o.partitions = 3;
+        IvfIndex index(o);
+        std::vector<uint64_t> ids(n);
+        std::vector<float> v(n * o.dim);
+        for (size_t i = 0; i < n; ++i) {
+          ids[i] = 500 + 3 * i;
+          for (size_t d = 0; d < o.dim; ++d) v[i * o.dim + d] = float(int((i * 7 + d * 5) % 13) - 6) * 0.3f + float(i % 3);
+        }
+        index.add(ids.data(), v.data(), n);
+        index.save(root + "/index/ivf-" + metrics[m] + "-" + storages[s] + "-" + std::to_string(n) + ".lmi");
+        ++written;
+      }
   struct {
     uint32_t items, dim, blocks, heads, max_len;
   } shapes[] = {{3, 4, 1, 1, 4}, {5, 4, 1, 2, 3}, {2, 2, 2, 1, 2}};

@@ -26,6 +26,13 @@ void corrupt(const std::string& path, const std::string& why) {
   throw Error(ErrorCode::CorruptFile, "'" + path + "' is damaged (" + why + "); restore it from a good copy or rebuild the index");
 }
 
+void check_file_size(const std::string& path, uint64_t size, uint64_t total) {
+  if (size < total)
+    throw Error(ErrorCode::TruncatedFile, "'" + path + "' is cut short: " + std::to_string(size) + " bytes of the " +
+                                              std::to_string(total) + " its header announces (an interrupted write or copy)");
+  if (size > total) corrupt(path, "unexpected bytes after the end");
+}
+
 const char* scale_bias_problem(const FileHeader& h, const float* scale, const float* bias) {
   for (uint64_t i = 0; i < h.count; ++i) {
     if (scale && !(scale[i] >= 0 && double(scale[i]) <= kMaxScale)) return "an int8 scale is negative, too large or not a number";
@@ -122,14 +129,7 @@ FileLayout file_layout(const FileHeader& h) {
 void VectorIndex::save(const std::string& path) const {
   std::shared_lock lock(mu_);
   FileHeader h{};
-  std::memcpy(h.magic, kIndexMagic, 8);
-  h.version = kFormatVersion;
-  h.header_bytes = sizeof(FileHeader);
-  h.dim = uint32_t(options_.dim);
-  h.dim_padded = uint32_t(dim_padded_);
-  h.metric = uint8_t(options_.metric);
-  h.storage = uint8_t(options_.storage);
-  h.flags = options_.keep_originals ? 1 : 0;
+  fill_header(h, kIndexMagic, kFormatVersion, options_, options_.keep_originals ? 1 : 0);
   h.count = count_;
   const FileLayout L = file_layout(h);
   h.payload_bytes = L.trailer - sizeof(FileHeader);
@@ -164,21 +164,11 @@ std::unique_ptr<VectorIndex> VectorIndex::load(std::shared_ptr<FileBytes> file, 
                                               " bytes, not even a header): the write or copy was interrupted");
   FileHeader h;
   std::memcpy(&h, p, sizeof(h));
-  if (h.version > uint32_t(kFormatVersion))
-    throw Error(ErrorCode::UnsupportedVersion,
-                "'" + path + "' uses index format v" + std::to_string(h.version) + ", newer than this lmrec reads (v" +
-                    std::to_string(kFormatVersion) + "): upgrade lmrec to load it");
-  if (h.version == 0 || h.header_bytes != sizeof(FileHeader)) corrupt(path, "bad header");
-  if (h.dim == 0 || h.dim > kMaxDim || h.dim_padded != simd::padded_dim(h.dim)) corrupt(path, "bad dimension");
-  if (h.metric > uint8_t(Metric::L2) || h.storage > uint8_t(simd::Storage::F32) || (h.flags & ~1u))
-    corrupt(path, "unknown metric, storage or flags");
+  check_header(h, path, "index", kFormatVersion, 1);
   if (h.count > kMaxCount || h.count * 8 > size) corrupt(path, "impossible vector count");
   const FileLayout L = file_layout(h);
   if (h.payload_bytes != L.trailer - sizeof(FileHeader)) corrupt(path, "section sizes do not add up");
-  if (size < L.total)
-    throw Error(ErrorCode::TruncatedFile, "'" + path + "' is cut short: " + std::to_string(size) + " bytes of the " +
-                                              std::to_string(L.total) + " its header announces (an interrupted write or copy)");
-  if (size > L.total) corrupt(path, "unexpected bytes after the end");
+  check_file_size(path, size, L.total);
   if (const char* problem = trailer_problem(p, L.total, opt.verify)) corrupt(path, problem);
   if (const char* problem = scale_bias_problem(h, L.scale_bytes ? reinterpret_cast<const float*>(p + L.scale) : nullptr,
                                                L.bias_bytes ? reinterpret_cast<const float*>(p + L.bias) : nullptr))

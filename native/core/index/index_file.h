@@ -10,8 +10,11 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 
+#include "index/knn_index.h"
+#include "util/error.h"
 #include "util/file_io.h"
 
 namespace lmrec {
@@ -55,5 +58,33 @@ const char* scale_bias_problem(const FileHeader& h, const float* scale, const fl
 const char* values_problem(const FileHeader& h, const uint8_t* p, const FileLayout& L);
 // Throws CorruptFile for the file at `path`.
 [[noreturn]] void corrupt(const std::string& path, const std::string& why);
+// TruncatedFile when the file is shorter than `total`, CorruptFile when longer.
+void check_file_size(const std::string& path, uint64_t size, uint64_t total);
+
+// The fields every index header starts with (FileHeader, IvfHeader): set from the options,
+// and checked on load (version, header size, dimension, metric, storage, known flags).
+template <class Header>
+void fill_header(Header& h, const char (&magic)[8], uint32_t version, const IndexOptions& o, uint8_t flags) {
+  std::memcpy(h.magic, magic, 8);
+  h.version = version;
+  h.header_bytes = sizeof(Header);
+  h.dim = uint32_t(o.dim);
+  h.dim_padded = uint32_t(simd::padded_dim(o.dim));
+  h.metric = uint8_t(o.metric);
+  h.storage = uint8_t(o.storage);
+  h.flags = flags;
+}
+
+template <class Header>
+void check_header(const Header& h, const std::string& path, const char* kind, uint32_t version, uint8_t known_flags) {
+  if (h.version > version)
+    throw Error(ErrorCode::UnsupportedVersion, "'" + path + "' uses " + kind + " format v" + std::to_string(h.version) +
+                                                   ", newer than this lmrec reads (v" + std::to_string(version) +
+                                                   "): upgrade lmrec to load it");
+  if (h.version == 0 || h.header_bytes != sizeof(Header)) corrupt(path, "bad header");
+  if (h.dim == 0 || h.dim > KnnIndex::kMaxDim || h.dim_padded != simd::padded_dim(h.dim)) corrupt(path, "bad dimension");
+  if (h.metric > uint8_t(Metric::L2) || h.storage > uint8_t(simd::Storage::F32) || (h.flags & ~known_flags))
+    corrupt(path, "unknown metric, storage or flags");
+}
 
 }  // namespace lmrec

@@ -88,14 +88,7 @@ void IvfIndex::save(const std::string& path) const {
   std::shared_lock lock(mu_);
   const Layout& L = *layout_;
   IvfHeader h{};
-  std::memcpy(h.magic, kIvfMagic, 8);
-  h.version = kFormatVersion;
-  h.header_bytes = sizeof(IvfHeader);
-  h.dim = uint32_t(options_.dim);
-  h.dim_padded = uint32_t(dim_padded_);
-  h.metric = uint8_t(options_.metric);
-  h.storage = uint8_t(options_.storage);
-  h.flags = uint8_t((options_.keep_originals ? 1 : 0) | (L.trained() ? 2 : 0));
+  fill_header(h, kIvfMagic, kFormatVersion, options_, uint8_t((options_.keep_originals ? 1 : 0) | (L.trained() ? 2 : 0)));
   h.partitions = uint32_t(L.parts.size());
   h.count = L.count;
   h.trained_count = L.trained_count;
@@ -145,14 +138,7 @@ std::unique_ptr<IvfIndex> IvfIndex::load(std::shared_ptr<FileBytes> file, const 
                                               " bytes, not even a header): the write or copy was interrupted");
   IvfHeader h;
   std::memcpy(&h, p, sizeof(h));
-  if (h.version > uint32_t(kFormatVersion))
-    throw Error(ErrorCode::UnsupportedVersion,
-                "'" + path + "' uses partitioned index format v" + std::to_string(h.version) +
-                    ", newer than this lmrec reads (v" + std::to_string(kFormatVersion) + "): upgrade lmrec to load it");
-  if (h.version == 0 || h.header_bytes != sizeof(IvfHeader)) corrupt(path, "bad header");
-  if (h.dim == 0 || h.dim > kMaxDim || h.dim_padded != simd::padded_dim(h.dim)) corrupt(path, "bad dimension");
-  if (h.metric > uint8_t(Metric::L2) || h.storage > uint8_t(simd::Storage::F32) || (h.flags & ~3u))
-    corrupt(path, "unknown metric, storage or flags");
+  check_header(h, path, "partitioned index", kFormatVersion, 3);
   const bool trained = h.flags & 2;
   if (h.partitions == 0 || h.partitions > kMaxPartitions || (!trained && h.partitions != 1) ||
       h.requested_partitions > kMaxPartitions)
@@ -172,10 +158,7 @@ std::unique_ptr<IvfIndex> IvfIndex::load(std::shared_ptr<FileBytes> file, const 
   if (sum != h.count) corrupt(path, "partition sizes do not add up");
   const IvfFileLayout F = ivf_layout(h, counts.data());
   if (h.payload_bytes != F.trailer - sizeof(IvfHeader)) corrupt(path, "section sizes do not add up");
-  if (size < F.total)
-    throw Error(ErrorCode::TruncatedFile, "'" + path + "' is cut short: " + std::to_string(size) + " bytes of the " +
-                                              std::to_string(F.total) + " its header announces (an interrupted write or copy)");
-  if (size > F.total) corrupt(path, "unexpected bytes after the end");
+  check_file_size(path, size, F.total);
   if (const char* problem = trailer_problem(p, F.total, opt.verify)) corrupt(path, problem);
 
   IndexOptions o;
@@ -216,7 +199,8 @@ std::unique_ptr<IvfIndex> IvfIndex::load(std::shared_ptr<FileBytes> file, const 
   L->count = h.count;
   L->trained_count = h.trained_count;
   L->calibration.resize(h.calibration_points);
-  std::memcpy(L->calibration.data(), p + F.calibration, L->calibration.size() * sizeof(CalibrationPoint));
+  if (!L->calibration.empty())  // (memcpy into a null pointer is undefined even for 0 bytes)
+    std::memcpy(L->calibration.data(), p + F.calibration, L->calibration.size() * sizeof(CalibrationPoint));
   for (const CalibrationPoint& c : L->calibration)
     if (c.probe == 0 || c.probe > h.partitions || !(c.recall >= 0 && c.recall <= 1)) corrupt(path, "bad calibration");
   if (trained) {

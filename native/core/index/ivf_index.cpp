@@ -371,6 +371,11 @@ void IvfIndex::add(const uint64_t* ids, const float* vectors, size_t n) {
     std::vector<float> all;
     std::vector<uint64_t> all_ids;
     gather_all(L, all, all_ids);
+    // only a damaged file loaded with verify: false holds such values; k-means must not see them
+    for (size_t i = 0; i < all_ids.size(); ++i)
+      if (!(squared_norm(all.data() + i * dim, dim) <= 1e36))
+        throw Error(ErrorCode::CorruptFile,
+                    "the index holds non-finite values: its file is damaged (load it with verify: true to check)");
     all.insert(all.end(), x.begin(), x.end());
     all_ids.insert(all_ids.end(), ids, ids + n);
     std::shared_ptr<Layout> next = train(all.data(), all_ids.data(), all_ids.size());
