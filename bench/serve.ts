@@ -1,5 +1,5 @@
 /**
- * npm run bench:serve [-- --quick]
+ * npm run bench:serve [-- --quick] [-- --soak-seconds N]
  *
  * `lmrec serve` under load on this machine, the server in its own process (node dist/cli),
  * the load generator (autocannon) in this one, over loopback:
@@ -9,8 +9,11 @@
  *    connections: requests/s, latency p50/p99, errors and non-2xx answers;
  *  - memory: 5 minutes (--quick: 1) of recommendations at 300 requests/s while events arrive
  *    at 500/s (100 batches of 5 a second, random users and items): the server's RSS sampled
- *    every 5 s, its growth from the first minute to the end, and the errors.
- * Writes bench/results/serve.json and prints a table.
+ *    every 5 s (and every second for the lows and highs of each 30 s), its growth from the
+ *    first minute to the end, and the errors. `--soak-seconds N` runs it for N seconds
+ *    instead (a longer run tells the allocator's plateau from a leak).
+ * Writes bench/results/serve.json (serve-quick.json with --quick; serve-soak-Ns.json with
+ * --soak-seconds N) and prints a table.
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -28,7 +31,9 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const ITEMS = QUICK ? 20_000 : 100_000;
 const USERS = QUICK ? 10_000 : 50_000;
 const LOAD_SECONDS = QUICK ? 10 : 30;
-const SOAK_SECONDS = QUICK ? 60 : 300;
+const soakArg = process.argv.indexOf('--soak-seconds');
+const SOAK_SECONDS = soakArg > 0 ? Number(process.argv[soakArg + 1]) : QUICK ? 60 : 300;
+if (!(Number.isInteger(SOAK_SECONDS) && SOAK_SECONDS >= 60)) throw new Error('--soak-seconds needs a whole number of seconds, at least 60');
 
 const log = (line: string) => console.error(`[bench:serve] ${line}`);
 
@@ -117,6 +122,11 @@ async function main(): Promise<void> {
     log(`memory: ${SOAK_SECONDS} s of 300 recommendations/s and 500 events/s`);
     const samples: { s: number; rssMb: number; heapUsedMb: number; externalMb: number }[] = [];
     const start = performance.now();
+    // RSS every second as well: each background update swings it by a few hundred MB (training
+    // and the new indexes, then freed), so the trend is also read from each 30 s window's
+    // lowest RSS (what the server holds between updates) and highest (at the height of one)
+    const everySecond: [number, number][] = [];
+    const fine = setInterval(() => everySecond.push([(performance.now() - start) / 1000, rssMb(server!.pid!)]), 1000);
     const timer = setInterval(() => {
       const s = (performance.now() - start) / 1000;
       const rss = rssMb(server!.pid!);
@@ -129,6 +139,11 @@ async function main(): Promise<void> {
     }, 5000);
     const [soakRecs, soakEvents] = await Promise.all([recommendations(url, { duration: SOAK_SECONDS, connections: 8, overallRate: 300 }), events(url, SOAK_SECONDS)]);
     clearInterval(timer);
+    clearInterval(fine);
+    const windows = Array.from({ length: Math.ceil(SOAK_SECONDS / 30) }, (_, w) => {
+      const rss = everySecond.filter(([t]) => t >= w * 30 && t < (w + 1) * 30).map(([, mb]) => mb);
+      return { s: w * 30, minMb: Math.min(...rss), maxMb: Math.max(...rss) };
+    }).filter((w) => Number.isFinite(w.minMb));
     const afterMinute = samples.find((x) => x.s >= 60) ?? samples[0]!;
     const end = samples.at(-1)!;
     const soak = {
@@ -141,6 +156,10 @@ async function main(): Promise<void> {
       rssGrowthMbPerMinute: slopePerMinute(samples.filter((x) => x.s >= afterMinute.s).map((x) => [x.s, x.rssMb])),
       heapGrowthMbPerMinute: slopePerMinute(samples.filter((x) => x.s >= afterMinute.s).map((x) => [x.s, x.heapUsedMb])),
       rssMbRange: [Math.min(...samples.map((x) => x.rssMb)), Math.max(...samples.map((x) => x.rssMb))],
+      // the same after the first minute, from each 30 s window's lowest and highest RSS (sampled every second)
+      rssFloorGrowthMbPerMinute: slopePerMinute(windows.filter((w) => w.s >= 60).map((w) => [w.s + 15, w.minMb])),
+      rssPeakGrowthMbPerMinute: slopePerMinute(windows.filter((w) => w.s >= 60).map((w) => [w.s + 15, w.maxMb])),
+      rssWindows: windows,
       samples,
     };
     console.log(`\nlmrec serve on ${ITEMS} items (server process and load generator share this machine's 2 cores):`);
@@ -153,9 +172,9 @@ async function main(): Promise<void> {
       ['phase', 'requests', 'requestsPerSecond', 'p50Ms', 'p99Ms', 'errors', 'timeouts', 'non2xx'],
     );
     console.log(
-      `server RSS: ${soak.rssMbAfterFirstMinute.toFixed(0)} MB after the first minute, ${soak.rssMbAtEnd.toFixed(0)} MB at the end, ${soak.rssMbRange[0]!.toFixed(0)}–${soak.rssMbRange[1]!.toFixed(0)} MB over the run; trend ${soak.rssGrowthMbPerMinute.toFixed(1)} MB/min (JS heap ${soak.heapGrowthMbPerMinute.toFixed(2)} MB/min)`,
+      `server RSS: ${soak.rssMbAfterFirstMinute.toFixed(0)} MB after the first minute, ${soak.rssMbAtEnd.toFixed(0)} MB at the end, ${soak.rssMbRange[0]!.toFixed(0)}–${soak.rssMbRange[1]!.toFixed(0)} MB over the run; trend ${soak.rssGrowthMbPerMinute.toFixed(1)} MB/min (JS heap ${soak.heapGrowthMbPerMinute.toFixed(2)} MB/min); 30 s lows ${soak.rssFloorGrowthMbPerMinute.toFixed(1)} MB/min, highs ${soak.rssPeakGrowthMbPerMinute.toFixed(1)} MB/min`,
     );
-    writeJson(path.join(here, 'results', QUICK ? 'serve-quick.json' : 'serve.json'), {
+    writeJson(path.join(here, 'results', QUICK ? 'serve-quick.json' : soakArg > 0 ? `serve-soak-${SOAK_SECONDS}s.json` : 'serve.json'), {
       date: new Date().toISOString(),
       machine: { cores: 2 },
       items: ITEMS,

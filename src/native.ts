@@ -134,6 +134,8 @@ export interface NativeSrm {
   addItems(features: Float32Array): Promise<void>;
   codes(): Float32Array;
   itemVectors(): Float32Array;
+  /** The item vectors written into `out` (items x dim floats) off the JS thread; leave `out` alone until it settles. */
+  itemVectorsInto(out: Float32Array): Promise<void>;
   userVectors(items: Int32Array, offsets: Float64Array): Float32Array;
   params(): Float32Array;
   setParams(params: Float32Array): void;
@@ -324,6 +326,8 @@ export interface NativeAddon {
   hardwareThreads(): number;
   probeInt8Peak(seconds: number, kernel?: string): Promise<number>;
   probeReadBandwidth(bytes: number, threads: number, repeats: number): Promise<number>;
+  /** Gives free heap memory back to the operating system (glibc malloc_trim), off the JS thread; false where none was released or the C library cannot. */
+  releaseMemory(): Promise<boolean>;
 }
 
 export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -226,6 +226,39 @@ describe('Recommender', () => {
     await loaded.close();
   });
 
+  it('background updates re-index the embeddings and keep the content index; added items extend it', async () => {
+    const loaded = await Recommender.load(path.join(dir, 'kept'));
+    const all = Array.from({ length: 150 }, (_, i) => i);
+    const seen = history('u5').map((id) => Number(id.slice(1)));
+    // after each update (the second reuses the first's vector array) answers are the SRM's own scores
+    const scoresMatch = () => {
+      const out = loaded.recommend({ user: 'u5', k: 10 });
+      const scores = loaded.srm.score(seen, all).scores;
+      const want = all.filter((i) => !seen.includes(i)).sort((a, b) => scores[b]! - scores[a]! || a - b).slice(0, 10);
+      expect(out.map((x) => Number(x.id.slice(1)))).toEqual(want);
+      out.forEach((x) => expect(x.score).toBeCloseTo(scores[Number(x.id.slice(1))]!, 4));
+    };
+    const byContent = loaded.similar(COLD[0]!, 8, { by: 'content' });
+    const byBehaviour = loaded.similar('i10', 8, { by: 'behaviour' });
+    for (let round = 0; round < 3; round++) {
+      loaded.addEvents(['u5', 'u6', 'u7'].map((user, j) => ({ user, item: `i${round * 7 + j * 3 + 50}` })));
+      seen.push(round * 7 + 50);
+      await loaded.flush();
+      scoresMatch();
+      expect(loaded.similar(COLD[0]!, 8, { by: 'content' })).toEqual(byContent); // codes do not change with updates
+    }
+    expect(loaded.similar('i10', 8, { by: 'behaviour' })).not.toEqual(byBehaviour); // the embeddings did
+    const twin = data.items[30]!;
+    await loaded.addItems([{ id: 'late-item', fields: { title: twin.title, category: twin.category } }]);
+    expect(loaded.similar('late-item', 5, { by: 'content' }).map((x) => x.id)).toContain(twin.id);
+    expect(loaded.similar(twin.id, 5, { by: 'content' }).map((x) => x.id)).toContain('late-item');
+    loaded.addEvents([{ user: 'u5', item: 'late-item' }]);
+    await loaded.flush();
+    expect(loaded.similar(twin.id, 5, { by: 'content' }).map((x) => x.id)).toContain('late-item');
+    expect(loaded.recommend({ history: [twin.id], k: 151, excludeSeen: false }).map((x) => x.id)).toContain('late-item');
+    await loaded.close();
+  });
+
   it('bad fit input: typed errors', async () => {
     await expect(Recommender.fit({ items, events: path.join(dir, 'missing.jsonl') })).rejects.toMatchObject({ code: 'IO_ERROR' });
     await expect(Recommender.fit({ items, events: [{ user: 'a', item: 'nope' }] })).rejects.toMatchObject({ code: 'INVALID_DATA' });

@@ -133,6 +133,27 @@ describe('SRM compression module', () => {
     }
   });
 
+  it('itemVectorsInto writes itemVectors() into the caller\'s array off the JS thread; a wrong size or type is refused', async () => {
+    const rng = new Random(5);
+    const f = features(rng, ITEMS);
+    const d = data(rng);
+    const train = Array.from({ length: d.offsets.length - 1 }, (_, i) => d.items.subarray(d.offsets[i]!, d.offsets[i + 1]!));
+    const model = await SequentialRecommender.fit(train, ITEMS, { dim: 8, blocks: 1, heads: 2, maxLen: 6, epochs: 1, seed: 1, itemFeatures: { vectors: f, width: WIDTH, codeDim: 4 } });
+    const out = new Float32Array(ITEMS * 8).fill(NaN);
+    await model.itemVectorsInto(out);
+    expect(Array.from(out)).toEqual(Array.from(model.itemVectors()));
+    // again into the same array after an update: the new vectors
+    await model.update([[1, 2, 3]], { fresh: 1 });
+    await model.itemVectorsInto(out);
+    expect(Array.from(out)).toEqual(Array.from(model.itemVectors()));
+    await expect(model.itemVectorsInto(new Float32Array(ITEMS * 8 - 1))).rejects.toMatchObject({ code: 'DIM_MISMATCH' });
+    await expect(model.itemVectorsInto(new Float32Array(ITEMS * 8 + 8))).rejects.toMatchObject({ code: 'DIM_MISMATCH' });
+    await expect(model.itemVectorsInto(new Float64Array(ITEMS * 8) as unknown as Float32Array)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(() => nativeOf(model).itemVectorsInto([] as unknown as Float32Array)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    model.close();
+    await expect(model.itemVectorsInto(out)).rejects.toMatchObject({ code: 'CLOSED' });
+  });
+
   it('fit trains the module jointly, saves codes and ID flags, and adds items by their features', async () => {
     const rng = new Random(4);
     const f = features(rng, ITEMS);

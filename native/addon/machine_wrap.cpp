@@ -4,6 +4,7 @@
 #include "errors.h"
 #include "machine/probe.h"
 #include "nn/gemm.h"
+#include "util/memory.h"
 #include "util/thread_pool.h"
 
 namespace lmrec::addon {
@@ -111,6 +112,18 @@ Napi::Value ProbeReadBandwidth(const Napi::CallbackInfo& info) {
   });
 }
 
+// releaseMemory() -> Promise<boolean>: free heap memory given back to the operating system
+// (glibc's malloc_trim), off the JS thread; false where nothing was released or the C library
+// cannot.
+Napi::Value ReleaseMemory(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    auto released = std::make_shared<bool>(false);
+    return PromiseWorker::run(
+        info.Env(), "lmrec.releaseMemory", [released] { *released = release_free_memory(); },
+        [released](Napi::Env env) -> Napi::Value { return Napi::Boolean::New(env, *released); });
+  });
+}
+
 }  // namespace
 
 void init_machine_functions(Napi::Env env, Napi::Object exports) {
@@ -121,6 +134,7 @@ void init_machine_functions(Napi::Env env, Napi::Object exports) {
   exports.Set("hardwareThreads", Napi::Function::New<HardwareThreads>(env, "hardwareThreads"));
   exports.Set("probeInt8Peak", Napi::Function::New<ProbeInt8Peak>(env, "probeInt8Peak"));
   exports.Set("probeReadBandwidth", Napi::Function::New<ProbeReadBandwidth>(env, "probeReadBandwidth"));
+  exports.Set("releaseMemory", Napi::Function::New<ReleaseMemory>(env, "releaseMemory"));
 }
 
 }  // namespace lmrec::addon

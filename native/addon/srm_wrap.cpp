@@ -324,6 +324,24 @@ class SrmWrap : public Napi::ObjectWrap<SrmWrap> {
     return guard(info.Env(), [&]() -> Napi::Value { return float32_copy(info.Env(), live()->item_vectors()); });
   }
 
+  // itemVectorsInto(out): the item vectors written into the caller's Float32Array off the JS
+  // thread (no new array, no copy on the JS thread); the caller leaves `out` alone until the
+  // promise settles. DIM_MISMATCH unless it holds items x dim floats.
+  Napi::Value ItemVectorsInto(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      const Napi::Value v = arg(info, 0);
+      const FloatSpan out = float32_array(v, "out");
+      // keeps the array alive while the worker writes; released on the JS thread with the worker
+      auto keep = std::make_shared<Napi::ObjectReference>(Napi::Persistent(v.As<Napi::Object>()));
+      float* data = const_cast<float*>(out.data);
+      const size_t n = out.size;
+      RecPtr rec = live();
+      return PromiseWorker::run(
+          info.Env(), "lmrec.srm.itemVectors", [rec, data, n, keep] { rec->item_vectors_into(data, n); },
+          [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
+    });
+  }
+
   // Sync: one or a few histories, cheaper than a thread hop.
   Napi::Value UserVectors(const Napi::CallbackInfo& info) {
     return guard(info.Env(), [&]() -> Napi::Value {
@@ -458,6 +476,7 @@ Napi::Function init_srm_class(Napi::Env env) {
           SrmWrap::InstanceMethod<&SrmWrap::AddItems>("addItems"),
           SrmWrap::InstanceMethod<&SrmWrap::Codes>("codes"),
           SrmWrap::InstanceMethod<&SrmWrap::ItemVectors>("itemVectors"),
+          SrmWrap::InstanceMethod<&SrmWrap::ItemVectorsInto>("itemVectorsInto"),
           SrmWrap::InstanceMethod<&SrmWrap::UserVectors>("userVectors"),
           SrmWrap::InstanceMethod<&SrmWrap::LossAndGradients>("lossAndGradients"),
           SrmWrap::InstanceMethod<&SrmWrap::Params>("params"),

@@ -20,6 +20,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { LmrecError } from '../errors.js';
+import { native } from '../native.js';
 import { collectInteractions, IdMap } from '../data/interactions.js';
 import { readEvents, readItems, type EventRecord, type ItemRecord } from '../data/records.js';
 import { evaluate, leaveOneOut, type LeaveOneOut, type Metrics } from '../eval/leave-one-out.js';
@@ -277,6 +278,10 @@ export class Recommender {
   #lastUpdate = 0;
   #updateScheduled = false;
   #backgroundError: unknown;
+  // kept across reindexes: the item numbers 0..n-1 (grown with the catalog) and the item-vector
+  // array of the serving before the current one (the next reindex writes into it)
+  #ids = new Float64Array(0);
+  #spareVectors: Float32Array | undefined;
 
   private constructor(o: {
     catalog: Catalog;
@@ -944,27 +949,46 @@ export class Recommender {
     return lm;
   }
 
-  /** Rebuilds the indexes from the current item embeddings and codes, then swaps them in. */
+  /**
+   * Brings the indexes up to the current model, then swaps them in. The item embeddings change
+   * with every SRM update: two new indexes over them. The codes change only when items are
+   * added (updates train neither the compression module nor the codes once fit has dropped the
+   * features): the content index and the codes are kept until the catalog grows. The
+   * embeddings are written off the JS thread into the array the serving before last used, and
+   * the ids array is kept, so an update allocates no new JS arrays.
+   */
   async #reindex(): Promise<void> {
     const srm = this.#live();
-    const vectors = srm.itemVectors();
-    const codes = srm.codes()!;
     const n = this.#catalog.size;
-    const ids = Float64Array.from({ length: n }, (_, i) => i);
-    const make = (dim: number, metric: 'ip' | 'cosine') => new VectorIndex({ dim, metric, keepOriginals: true, threads: 1 });
-    const next: Serving = {
-      index: make(vectors.length / n, 'ip'),
-      similar: make(vectors.length / n, 'cosine'),
-      content: make(codes.length / n, 'cosine'),
-      vectors,
-      codes,
-      warm: srm.idMask(),
-    };
-    await Promise.all([next.index.add(ids, vectors), next.similar.add(ids, vectors), next.content.add(ids, codes)]);
-    const old = this.#serving;
-    this.#serving = next;
+    const old = this.#serving as Serving | undefined;
+    const grown = !old || old.warm.length !== n;
+    const dim = srm.info.dim;
+    const vectors = this.#spareVectors?.length === n * dim ? this.#spareVectors : new Float32Array(n * dim);
+    this.#spareVectors = undefined;
+    await srm.itemVectorsInto(vectors);
+    const codes = grown ? srm.codes()! : old.codes;
+    const warm = srm.idMask();
+    if (this.#ids.length < n) this.#ids = Float64Array.from({ length: Math.max(n, Math.ceil(this.#ids.length * 1.25)) }, (_, i) => i);
+    const ids = this.#ids.subarray(0, n);
+    const make = (d: number, metric: 'ip' | 'cosine') => new VectorIndex({ dim: d, metric, keepOriginals: true, threads: 1 });
+    const index = make(dim, 'ip');
+    const similar = make(dim, 'cosine');
+    const content = grown ? make(codes.length / n, 'cosine') : old.content;
+    try {
+      await Promise.all([index.add(ids, vectors), similar.add(ids, vectors), ...(grown ? [content.add(ids, codes)] : [])]);
+    } catch (e) {
+      for (const x of grown ? [index, similar, content] : [index, similar]) x.close();
+      throw e;
+    }
+    this.#serving = { index, similar, content, vectors, codes, warm };
     this.#warming.clear();
-    if (old) for (const x of [old.index, old.similar, old.content]) x.close();
+    if (old) {
+      for (const x of grown ? [old.index, old.similar, old.content] : [old.index, old.similar]) x.close();
+      this.#spareVectors = old.vectors;
+    }
+    // what the old indexes (and the update's training) freed goes back to the OS, off the JS
+    // thread: otherwise glibc keeps it in its arenas and RSS climbs with every update
+    await native.releaseMemory();
   }
 
   #itemNumbers(ids: readonly string[], what: string, skipUnknown: boolean): { items: number[]; ignored: number } {

@@ -431,6 +431,16 @@ export class SequentialRecommender {
     return this.#live().itemVectors();
   }
 
+  /**
+   * itemVectors() written into `out` (items x dim floats) off the JS thread, with no new array:
+   * for callers that copy the vectors often (the Recommender after every update). Leave `out`
+   * alone until the promise settles. DIM_MISMATCH unless `out` holds items x dim floats.
+   */
+  async itemVectorsInto(out: Float32Array): Promise<void> {
+    if (!(out instanceof Float32Array)) throw new LmrecError('out must be a Float32Array', 'INVALID_ARGUMENT');
+    return this.#live().itemVectorsInto(out);
+  }
+
   /** The item codes (items x codeDim, values in [-1, 1], multiples of 1/127 when int8); undefined without a compression module. */
   codes(): Float32Array | undefined {
     return this.info.codeDim > 0 ? this.#live().codes() : undefined;

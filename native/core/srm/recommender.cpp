@@ -216,6 +216,15 @@ std::vector<float> Recommender::item_vectors() const {
   return std::vector<float>(p->params.begin(), p->params.begin() + ptrdiff_t(size_t(p->shape.items) * p->shape.dim));
 }
 
+void Recommender::item_vectors_into(float* out, size_t n) const {
+  const Snapshot p = serving();
+  const size_t want = size_t(p->shape.items) * p->shape.dim;
+  if (n != want)
+    throw Error(ErrorCode::DimMismatch, "the item vectors are " + std::to_string(p->shape.items) + " x " +
+                                            std::to_string(p->shape.dim) + " floats, the array holds " + std::to_string(n));
+  std::copy_n(p->params.data(), want, out);
+}
+
 void Recommender::user_vectors(const Sequences& histories, float* out, int threads) const {
   const Snapshot p = serving();
   for (const int32_t it : histories.items)

@@ -79,6 +79,9 @@ class Recommender {
   std::vector<float> codes() const;  // items x code_dim, as stored
   // The item embeddings scoring uses (items x dim): ID (where present) + code · Proj.
   std::vector<float> item_vectors() const;
+  // The same written into out (n floats): no array of its own. DimMismatch unless n is the
+  // published snapshot's items x dim.
+  void item_vectors_into(float* out, size_t n) const;
   // The user states (count x dim) after each history: score(item) = state · item_vectors()[item].
   // Reads the published snapshot only, never the training lock: a request is not held up by a
   // training step in progress. Items are checked against that snapshot's catalog.

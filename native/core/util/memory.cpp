@@ -1,0 +1,19 @@
+#include "util/memory.h"
+
+#include <cstdlib>  // defines __GLIBC__ under glibc (any C library header does)
+
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
+namespace lmrec {
+
+bool release_free_memory() {
+#ifdef __GLIBC__
+  return malloc_trim(0) != 0;
+#else
+  return false;
+#endif
+}
+
+}  // namespace lmrec

@@ -1,0 +1,14 @@
+// Giving freed heap memory back to the operating system. glibc keeps freed memory in its
+// arenas for reuse, and once a large block has been freed it raises its mmap threshold (up to
+// 32 MiB), so later blocks of that size come from the arenas too: a process that rebuilds large
+// structures over and over (lmrec's indexes after every model update) keeps its peak and
+// fragments it.
+#pragma once
+
+namespace lmrec {
+
+// Releases the free pages of every heap arena to the operating system (glibc: malloc_trim(0)).
+// Returns whether any memory was released; false also where the C library has no such call.
+bool release_free_memory();
+
+}  // namespace lmrec

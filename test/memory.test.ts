@@ -1,0 +1,54 @@
+/**
+ * native.releaseMemory(): free heap memory handed back to the operating system (glibc's
+ * malloc_trim), off the JS thread, safe while other native work runs. The Recommender calls it
+ * after every re-index (see `npm run bench:serve` for what it does to a server's RSS).
+ */
+import { describe, expect, it } from 'vitest';
+import { native } from '../src/native.js';
+import { VectorIndex } from '../src/vector-index/vector-index.js';
+import { Random } from '../src/util/random.js';
+
+const glibc = process.platform === 'linux' && Boolean((process.report?.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime);
+
+describe('releaseMemory', () => {
+  it('resolves with whether memory was released: true on glibc once freed blocks sit between live ones, false where the C library cannot', async () => {
+    const rng = new Random(1);
+    const dim = 16;
+    const n = 40_000;
+    const vectors = Float32Array.from({ length: n * dim }, () => rng.normal());
+    const ids = Float64Array.from({ length: n }, (_, i) => i);
+    const build = async (count: number, m: number) => {
+      const made = Array.from({ length: count }, () => new VectorIndex({ dim, keepOriginals: true, threads: 1 }));
+      for (const x of made) await x.add(ids.subarray(0, m), vectors.subarray(0, m * dim));
+      return made;
+    };
+    // freeing large mapped blocks raises glibc's mmap threshold: smaller ones then come from the heap
+    for (const x of await build(2, n)) x.close();
+    const kept = await build(8, 30_000);
+    kept.forEach((x, i) => i % 2 === 0 && x.close()); // free blocks between live ones: the heap cannot shrink by itself
+    expect(await native.releaseMemory()).toBe(glibc);
+    for (const x of kept) x.close();
+  });
+
+  it('runs off the JS thread alongside searches and index builds, which see no difference', async () => {
+    const rng = new Random(2);
+    const dim = 8;
+    const vectors = Float32Array.from({ length: 5000 * dim }, () => rng.normal());
+    const ids = Float64Array.from({ length: 5000 }, (_, i) => i);
+    const index = new VectorIndex({ dim, keepOriginals: true });
+    await index.add(ids, vectors);
+    const queries = vectors.subarray(0, 20 * dim);
+    const want = await index.searchBatch(queries, 5, { rescore: true });
+    const other = new VectorIndex({ dim });
+    const [got] = await Promise.all([
+      index.searchBatch(queries, 5, { rescore: true }),
+      native.releaseMemory(),
+      other.add(ids, vectors),
+      native.releaseMemory(),
+    ]);
+    expect(got).toEqual(want);
+    expect(other.size).toBe(5000);
+    index.close();
+    other.close();
+  });
+});
