@@ -1,5 +1,5 @@
 /**
- * npm run bench:knn [-- --quick] [-- --hnsw-1m] [-- --ann [--dims 128]] [-- --ivf-10m]
+ * npm run bench:knn [-- --quick] [-- --hnsw-1m] [-- --ann [--dims 128] [--no-usearch] [--no-hnswlib]] [-- --ivf-10m]
  *
  * Exact and approximate kNN engines side by side on the same clustered data (cosine, top-10):
  * lmrec int8 (1 and 2 threads, batched and one query at a time), lmrec fp32, usearch (exact f32,
@@ -58,6 +58,8 @@ export interface Row {
   bytes_per_vector?: number;
   rss_mb?: number;
   build_s?: number;
+  /** partitioned: emptyCopy() + add of the same vectors, in the trained partitions (no k-means) */
+  refill_s?: number;
   /** single: the 99th percentile of per-query latency */
   p99_ms?: number;
   /** approximate engines: probe, ef or recall target */
@@ -231,7 +233,7 @@ async function approximate(kernel: string): Promise<void> {
     lm.close();
     await annRows({
       n, dim, vectors: data.vectors, queries, unit: IVF_10M ? new Float32Array(0) : normalized(data.vectors, dim), unitQueries: normalized(queries, dim), truth,
-      emit: record, peers: { usearch: !IVF_10M, hnswlib: !IVF_10M && !args.has('--no-hnswlib') },
+      emit: record, peers: { usearch: !IVF_10M && !args.has('--no-usearch'), hnswlib: !IVF_10M && !args.has('--no-hnswlib') },
     });
   }
   const here = path.dirname(fileURLToPath(import.meta.url));
@@ -240,7 +242,7 @@ async function approximate(kernel: string): Promise<void> {
   const replaced = new Set(fresh.map(key));
   const kept = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Row[]).filter((r) => !replaced.has(key(r))) : [];
   writeJson(file, [...kept, ...fresh]);
-  printTable(fresh as unknown as Record<string, unknown>[], ['engine', 'mode', 'n', 'dim', 'threads', 'setting', 'qps', 'latency_ms', 'p99_ms', 'recall10', 'bytes_per_vector', 'memory_vs_codes', 'build_s']);
+  printTable(fresh as unknown as Record<string, unknown>[], ['engine', 'mode', 'n', 'dim', 'threads', 'setting', 'qps', 'latency_ms', 'p99_ms', 'recall10', 'bytes_per_vector', 'memory_vs_codes', 'build_s', 'refill_s']);
   console.log(`\nmerged ${fresh.length} rows into bench/results/knn.json`);
 }
 

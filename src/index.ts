@@ -59,6 +59,8 @@ export {
   type ItemView,
   type SimilarOptions,
   type RecommenderLoadOptions,
+  type IndexChoice,
+  type IndexInfo,
   type AddEventsReport,
 } from './recommender/recommender.js';
 export type { FieldFilter } from './recommender/catalog.js';

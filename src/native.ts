@@ -47,6 +47,7 @@ export interface NativeIndex {
     probe?: number,
     recall?: number,
   ): Promise<NativeSearchResult>;
+  emptyCopy(): NativeIndex;
   save(path: string): Promise<void>;
 }
 

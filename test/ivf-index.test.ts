@@ -167,6 +167,47 @@ describe('VectorIndex with partitions (IVF)', () => {
     expect(ivf.size).toBe(n);
   });
 
+  it('emptyCopy keeps the partitions: its first add assigns and calibrates without k-means', async () => {
+    const ivf = new VectorIndex({ dim, metric: 'cosine', storage: 'f32', partitions: 32, threads: 1 });
+    await ivf.add(range(6000), data.vectors);
+    const copy = ivf.emptyCopy();
+    expect([copy.size, copy.partitioned, copy.partitions.count, copy.dim, copy.metric, copy.storage]).toEqual([0, true, 1, dim, 'cosine', 'f32']);
+    const copyOfCopy = copy.emptyCopy(); // not filled yet: still carries the partitions
+    // half the vectors: the trained index's partitions (a k-means of its own would differ), so
+    // the same answers as the trained index restricted to them; too few to train, yet partitioned
+    const half = ivf.emptyCopy();
+    await half.add(range(3000), data.vectors.subarray(0, 3000 * dim));
+    expect(half.partitions.count).toBe(32);
+    expect(await half.searchBatch(queries, 10, { probe: 3 })).toEqual(await ivf.searchBatch(queries, 10, { probe: 3, only: range(3000) }));
+    const few = ivf.emptyCopy();
+    await few.add(range(500), data.vectors.subarray(0, 500 * dim)); // a new index trains at 32 x 32
+    expect(few.partitions.count).toBe(32);
+    // the same vectors: the same partitions, calibration and answers as the trained index
+    await copy.add(range(6000), data.vectors);
+    expect(copy.partitions).toEqual(ivf.partitions);
+    expect(await copy.searchBatch(queries, 10, { probe: 3 })).toEqual(await ivf.searchBatch(queries, 10, { probe: 3 }));
+    // vectors that moved (an update's embeddings): the old partitions, a fresh calibration, exact when every partition is probed
+    const moved = data.vectors.map((v, i) => v + 0.3 * Math.sin(i * 12.9898));
+    await copyOfCopy.add(range(6000), moved);
+    expect(copyOfCopy.partitions.count).toBe(32);
+    expect(copyOfCopy.partitions.calibration).not.toEqual(ivf.partitions.calibration);
+    const flat = new VectorIndex({ dim, metric: 'cosine', storage: 'f32', threads: 1 });
+    await flat.add(range(6000), moved);
+    const truth = await flat.searchBatch(queries, 10);
+    expectSameRanking(await copyOfCopy.searchBatch(queries, 10, { probe: 32 }), truth);
+    expect(recallAtK(await copyOfCopy.searchBatch(queries, 10, { recall: 0.9 }), truth, 10)).toBeGreaterThanOrEqual(0.85);
+    // a loaded (mapped) index's copy too; a flat index's copy is an empty flat index
+    await ivf.save(join(dir, 'copy.ivf'));
+    const mapped = await VectorIndex.load(join(dir, 'copy.ivf'), { mmap: true });
+    const fromMapped = mapped.emptyCopy();
+    await fromMapped.add(range(6000), data.vectors);
+    expect(await fromMapped.searchBatch(queries, 10, { probe: 3 })).toEqual(await ivf.searchBatch(queries, 10, { probe: 3 }));
+    const flatCopy = flat.emptyCopy();
+    expect([flatCopy.size, flatCopy.partitioned, flatCopy.metric, flatCopy.storage]).toEqual([0, false, 'cosine', 'f32']);
+    for (const x of [ivf, copy, copyOfCopy, half, few, flat, mapped, fromMapped, flatCopy]) x.close();
+    expect(thrown(() => ivf.emptyCopy()).code).toBe('CLOSED');
+  });
+
   it('builds deterministically: the same seed gives the same partitions on any thread count', async () => {
     const a = new VectorIndex({ dim, metric: 'cosine', partitions: 32, threads: 1, seed: 7 });
     const b = new VectorIndex({ dim, metric: 'cosine', partitions: 32, threads: 2, seed: 7 });

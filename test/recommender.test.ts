@@ -259,6 +259,48 @@ describe('Recommender', () => {
     await loaded.close();
   });
 
+  it("index 'partitioned': the nearest partitions scanned, scores still the SRM's, refilled in the same partitions after updates", async () => {
+    const exact = await Recommender.load(path.join(dir, 'kept'));
+    const part = await Recommender.load(path.join(dir, 'kept'), { index: { partitions: 4 } }); // 150 items: trains (4 x 32)
+    expect(exact.indexInfo).toMatchObject({ kind: 'exact', partitions: 1 });
+    expect(part.indexInfo).toMatchObject({ kind: 'partitioned', partitions: 4 });
+    expect(part.indexInfo.bytes).toBeGreaterThan(0);
+    const check = async () => {
+      let hit = 0;
+      const users = Array.from({ length: 40 }, (_, i) => `u${i}`);
+      for (const user of users) {
+        const got = part.recommend({ user, k: 10 });
+        const want = new Map(exact.recommend({ user, k: 10 }).map((x) => [x.id, x.score]));
+        // what it returns is scored exactly (the pool is rescored in fp32), best first, seen items left out
+        for (const x of got) if (want.has(x.id)) expect(x.score).toBeCloseTo(want.get(x.id)!, 4);
+        for (let i = 1; i < got.length; i++) expect(got[i - 1]!.score).toBeGreaterThanOrEqual(got[i]!.score);
+        expect(got.some((x) => history(user).includes(x.id))).toBe(false);
+        hit += got.filter((x) => want.has(x.id)).length;
+      }
+      return hit / (users.length * 10);
+    };
+    expect(await check()).toBeGreaterThanOrEqual(0.9); // recall@10 against the exact scan (probed for 0.95)
+    // batched answers are the single ones; filters give k admitted items
+    const many = await part.recommendMany([{ user: 'u3', k: 5 }, { user: 'u4', k: 5 }]);
+    expect(many[0]!.map((x) => x.id)).toEqual(part.recommend({ user: 'u3', k: 5 }).map((x) => x.id));
+    const cat = data.items[0]!.category;
+    const filtered = part.recommend({ user: 'u4', k: 8, filter: { category: cat } });
+    expect(filtered).toHaveLength(8);
+    for (const x of filtered) expect(part.item(x.id)!.fields.category).toBe(cat);
+    expect(part.similar('i10', 5, { by: 'behaviour' })).toHaveLength(5);
+    // an update refills the same partitions (no new k-means) and answers stay the SRM's
+    for (const r of [exact, part]) {
+      r.addEvents([{ user: 'u9', item: 'i77' }, { user: 'u11', item: 'i78' }]);
+      await r.flush();
+    }
+    expect(part.indexInfo.partitions).toBe(4);
+    expect(await check()).toBeGreaterThanOrEqual(0.9);
+    await exact.close();
+    await part.close();
+    await expect(Recommender.load(path.join(dir, 'kept'), { index: 'fast' as 'exact' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(Recommender.load(path.join(dir, 'kept'), { index: { partitions: 0 } })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
   it('bad fit input: typed errors', async () => {
     await expect(Recommender.fit({ items, events: path.join(dir, 'missing.jsonl') })).rejects.toMatchObject({ code: 'IO_ERROR' });
     await expect(Recommender.fit({ items, events: [{ user: 'a', item: 'nope' }] })).rejects.toMatchObject({ code: 'INVALID_DATA' });

@@ -268,6 +268,14 @@ class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
     });
   }
 
+  // emptyCopy() -> NativeIndex: no vectors, these options and (partitioned) these partitions.
+  Napi::Value EmptyCopy(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      IndexPtr copy = live()->empty_copy();
+      return addon_data(info.Env()).index_class.New({Napi::External<IndexPtr>::New(info.Env(), &copy)});
+    });
+  }
+
   static Napi::Value Load(const Napi::CallbackInfo& info) {
     return guard(info.Env(), [&]() -> Napi::Value {
       const std::string path = path_arg(arg(info, 0));
@@ -311,6 +319,7 @@ Napi::Function init_index_class(Napi::Env env) {
           IndexWrap::InstanceMethod<&IndexWrap::Partitions>("partitions"),
           IndexWrap::InstanceMethod<&IndexWrap::Search>("search"),
           IndexWrap::InstanceMethod<&IndexWrap::SearchAsync>("searchAsync"),
+          IndexWrap::InstanceMethod<&IndexWrap::EmptyCopy>("emptyCopy"),
           IndexWrap::InstanceMethod<&IndexWrap::Save>("save"),
           IndexWrap::InstanceMethod<&IndexWrap::Close>("close"),
           IndexWrap::StaticMethod<&IndexWrap::Load>("load"),

@@ -10,7 +10,7 @@ import { collabCommand } from './collab.js';
 import { runDemo } from './demo.js';
 import { runServe, type ServeCliOptions } from './serve.js';
 import { runColdItemsEval, runEval } from './eval.js';
-import { budget, fieldValue, fraction, idList, layerChoice, layerList, nonNegative, nonNegativeInt, positive, positiveInt } from './options.js';
+import { budget, fieldValue, fraction, idList, indexChoice, layerChoice, layerList, nonNegative, nonNegativeInt, positive, positiveInt } from './options.js';
 import { runDistill, runPretrain } from './pretrain.js';
 import { interruptOnCtrlC } from './interrupt.js';
 import { runFit, runRecommend, runSimilar, runSweep, type FitCommandOptions, type ModelCommandOptions, type RecommendCommandOptions, type SimilarCommandOptions } from './recommender.js';
@@ -432,6 +432,7 @@ program
   .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
   .option('--update-interval <time>', "at most one background SRM update per this time ('2s', '1m'; events meanwhile join the next)", budget, 2)
   .option('--update-threads <n>', 'threads the background SRM updates train on (the rest serve requests)', positiveInt, 1)
+  .option('--index <kind>', "'exact' (scan every item), 'partitioned' (scan the partitions nearest each query; or a partition count) or 'auto' (partitioned from 200,000 items)", indexChoice, 'auto')
   .addHelpText(
     'after',
     examples(

@@ -3,6 +3,7 @@
  * SIGTERM; then it stops taking connections, answers the requests in flight, applies the
  * events already stored and closes the store.
  */
+import type { IndexChoice } from '../recommender/recommender.js';
 import { RecommendationService } from '../serve/service.js';
 import { createServer } from '../serve/server.js';
 
@@ -17,10 +18,11 @@ export interface ServeCliOptions {
   logLevel: string;
   updateInterval: number;
   updateThreads: number;
+  index: IndexChoice;
 }
 
 export async function runServe(o: ServeCliOptions): Promise<void> {
-  const service = await RecommendationService.open({ model: o.model, store: o.store ?? `${o.model.replace(/[/\\]+$/, '')}.db`, updateIntervalMs: Math.round(o.updateInterval * 1000), updateThreads: o.updateThreads });
+  const service = await RecommendationService.open({ model: o.model, store: o.store ?? `${o.model.replace(/[/\\]+$/, '')}.db`, updateIntervalMs: Math.round(o.updateInterval * 1000), updateThreads: o.updateThreads, index: o.index });
   const token = o.token ?? process.env.LMREC_TOKEN;
   const app = await createServer(service, {
     token: token || undefined,

@@ -33,6 +33,8 @@ export function serverMetrics(service: RecommendationService): ServerMetrics {
       },
     });
   state('lmrec_index_items', 'items in the index (removed ones included until the next fit)', (s) => s.items);
+  state('lmrec_index_bytes', 'memory the serving indexes hold', (s) => s.index.bytes);
+  state('lmrec_index_partitions', 'partitions of the recommendation index (1: exact scan)', (s) => s.index.partitions);
   state('lmrec_users', 'users with a history', (s) => s.users);
   state('lmrec_events_applied_seq', 'newest event applied to the in-memory histories', (s) => s.appliedSeq);
   state('lmrec_events_store_seq', "newest event in the store, as last read", (s) => s.storeSeq);

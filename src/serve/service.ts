@@ -16,7 +16,7 @@
  */
 import { LmrecError } from '../errors.js';
 import type { ItemRecord } from '../data/records.js';
-import { Recommender, type RecommendRequest, type Recommendations, type ScoredItem } from '../recommender/recommender.js';
+import { Recommender, type IndexChoice, type IndexInfo, type RecommendRequest, type Recommendations, type ScoredItem } from '../recommender/recommender.js';
 import { isCatalogChange, openStore, STORE_LIMITS, type Store } from './store/store.js';
 import { checkItem } from './store/validate.js';
 
@@ -28,6 +28,8 @@ export interface ServiceOptions {
   /** Background SRM learning: at most one update per this many ms, on this many threads (defaults 2000 and 1: the cores serve requests). */
   updateIntervalMs?: number;
   updateThreads?: number;
+  /** The serving indexes (Recommender.load's `index`). Default 'auto'. */
+  index?: IndexChoice;
   /** Told about failures off the request path (reading the log, background SRM updates). Default: process.emitWarning. */
   onError?: (e: unknown) => void;
 }
@@ -53,6 +55,8 @@ export interface ServiceStats {
   /** Seconds since the oldest event applied but not yet learned by the SRM (0 when caught up). */
   srmLagSeconds: number;
   storeKind: 'sqlite' | 'postgres';
+  /** The serving indexes (Recommender.indexInfo). */
+  index: IndexInfo;
 }
 
 export class RecommendationService {
@@ -78,7 +82,7 @@ export class RecommendationService {
 
   /** Loads the model, opens the store, reconciles the catalog and replays the event log. */
   static async open(o: ServiceOptions): Promise<RecommendationService> {
-    const rec = await Recommender.load(o.model, { updateIntervalMs: o.updateIntervalMs ?? 2000, updateThreads: o.updateThreads ?? 1 });
+    const rec = await Recommender.load(o.model, { updateIntervalMs: o.updateIntervalMs ?? 2000, updateThreads: o.updateThreads ?? 1, ...(o.index ? { index: o.index } : {}) });
     let store: Store | undefined;
     try {
       store = await openStore(o.store);
@@ -218,6 +222,7 @@ export class RecommendationService {
       storeSeq: this.#storeSeq,
       srmLagSeconds: this.#lagSince === undefined ? 0 : (Date.now() - this.#lagSince) / 1000,
       storeKind: this.#store.kind,
+      index: this.#rec.indexInfo,
     };
   }
 

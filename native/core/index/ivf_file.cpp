@@ -208,16 +208,7 @@ std::unique_ptr<IvfIndex> IvfIndex::load(std::shared_ptr<FileBytes> file, const 
     std::memcpy(L->centroids.data(), p + F.centroids, L->centroids.size() * 4);
     for (float v : L->centroids)
       if (!(std::fabs(v) <= 1e18f)) corrupt(path, "a centroid is not finite or out of range");
-    IndexOptions po;
-    po.dim = h.dim;
-    po.metric = o.metric == Metric::L2 ? Metric::L2 : Metric::InnerProduct;
-    po.storage = simd::Storage::F32;
-    po.threads = 1;
-    po.kernels = index->options().kernels;
-    L->probe_index = std::make_unique<VectorIndex>(po);
-    std::vector<uint64_t> pid(h.partitions);
-    for (uint32_t q = 0; q < h.partitions; ++q) pid[q] = q;
-    L->probe_index->add(pid.data(), L->centroids.data(), h.partitions);
+    L->probe_index = probe_index_for(index->options(), L->centroids.data(), h.partitions);
   }
   index->layout_ = std::move(L);
   index->file_ = std::move(file);

@@ -116,6 +116,13 @@ IvfIndex::IvfIndex(const IndexOptions& options)
   layout_->parts.resize(1);
 }
 
+std::unique_ptr<KnnIndex> IvfIndex::empty_copy() const {
+  auto copy = std::make_unique<IvfIndex>(options_);
+  std::shared_lock lock(mu_);
+  copy->given_centroids_ = layout_->trained() ? layout_->centroids : given_centroids_;
+  return copy;
+}
+
 IvfIndex::~IvfIndex() = default;
 
 size_t IvfIndex::size() const {
@@ -136,6 +143,20 @@ std::vector<CalibrationPoint> IvfIndex::calibration() const {
 size_t IvfIndex::probe_for(double recall) const {
   std::shared_lock lock(mu_);
   return layout_->probe_for(recall);
+}
+
+std::unique_ptr<VectorIndex> probe_index_for(const IndexOptions& o, const float* centroids, size_t nlist) {
+  IndexOptions po;
+  po.dim = o.dim;
+  po.metric = o.metric == Metric::L2 ? Metric::L2 : Metric::InnerProduct;  // cosine centroids are unit vectors
+  po.storage = simd::Storage::F32;
+  po.threads = 1;
+  po.kernels = o.kernels;
+  auto index = std::make_unique<VectorIndex>(po);
+  std::vector<uint64_t> pid(nlist);
+  std::iota(pid.begin(), pid.end(), uint64_t(0));
+  index->add(pid.data(), centroids, nlist);
+  return index;
 }
 
 size_t IvfIndex::Layout::probe_for(double recall) const {
@@ -165,6 +186,7 @@ bool IvfIndex::has(uint64_t id) const {
 }
 
 bool IvfIndex::needs_training(const Layout& L, size_t new_count) const {
+  if (!L.trained() && !given_centroids_.empty()) return new_count > 0;
   if (!L.trained()) return new_count >= (options_.partitions ? options_.partitions * kTrainPerPartition : kAutoTrainAt);
   if (new_count >= 2 * L.trained_count) return true;
   size_t largest = 0;
@@ -239,22 +261,26 @@ void IvfIndex::gather_all(const Layout& L, std::vector<float>& vectors, std::vec
 std::shared_ptr<IvfIndex::Layout> IvfIndex::train(const float* vectors, const uint64_t* ids, size_t n) const {
   const size_t dim = options_.dim;
   const bool spherical = options_.metric == Metric::Cosine;
-  const size_t nlist = std::max<size_t>(
-      1, std::min(n, options_.partitions ? options_.partitions
-                                         : std::min(kMaxPartitions, size_t(std::lround(std::sqrt(double(n)))))));
   auto L = std::make_shared<Layout>();
-  // k-means on a seeded sample
-  const std::vector<size_t> pick = sample_indexes(n, nlist * kSamplePerPartition, options_.seed);
-  std::vector<float> sample(pick.size() * dim);
-  for (size_t i = 0; i < pick.size(); ++i) std::memcpy(sample.data() + i * dim, vectors + pick[i] * dim, dim * 4);
-  KMeansOptions ko;
-  ko.k = nlist;
-  ko.spherical = spherical;
-  ko.seed = options_.seed;
-  ko.threads = options_.threads;
-  ko.kernels = options_.kernels;
-  L->centroids = train_kmeans(sample.data(), pick.size(), dim, ko);
-  sample = {};
+  if (!given_centroids_.empty()) {
+    L->centroids = given_centroids_;  // an empty_copy's first add: its source's partitions
+  } else {
+    // k-means on a seeded sample
+    const size_t want = options_.partitions ? options_.partitions
+                                            : std::min(kMaxPartitions, size_t(std::lround(std::sqrt(double(n)))));
+    const size_t k = std::max<size_t>(1, std::min(n, want));
+    const std::vector<size_t> pick = sample_indexes(n, k * kSamplePerPartition, options_.seed);
+    std::vector<float> sample(pick.size() * dim);
+    for (size_t i = 0; i < pick.size(); ++i) std::memcpy(sample.data() + i * dim, vectors + pick[i] * dim, dim * 4);
+    KMeansOptions ko;
+    ko.k = k;
+    ko.spherical = spherical;
+    ko.seed = options_.seed;
+    ko.threads = options_.threads;
+    ko.kernels = options_.kernels;
+    L->centroids = train_kmeans(sample.data(), pick.size(), dim, ko);
+  }
+  const size_t nlist = L->centroids.size() / dim;
   const std::vector<uint32_t> part =
       assign_to_centroids(L->centroids.data(), nlist, vectors, n, dim, spherical, options_.threads, options_.kernels);
 
@@ -282,16 +308,7 @@ std::shared_ptr<IvfIndex::Layout> IvfIndex::train(const float* vectors, const ui
   L->count = n;
   L->trained_count = n;
 
-  IndexOptions po;
-  po.dim = dim;
-  po.metric = options_.metric == Metric::L2 ? Metric::L2 : Metric::InnerProduct;
-  po.storage = Storage::F32;
-  po.threads = 1;
-  po.kernels = options_.kernels;
-  L->probe_index = std::make_unique<VectorIndex>(po);
-  std::vector<uint64_t> pid(nlist);
-  std::iota(pid.begin(), pid.end(), uint64_t(0));
-  L->probe_index->add(pid.data(), L->centroids.data(), nlist);
+  L->probe_index = probe_index_for(options_, L->centroids.data(), nlist);
   calibrate(*L, vectors, ids, n);
   return L;
 }
@@ -381,6 +398,7 @@ void IvfIndex::add(const uint64_t* ids, const float* vectors, size_t n) {
     std::shared_ptr<Layout> next = train(all.data(), all_ids.data(), all_ids.size());
     std::unique_lock lock(mu_);
     layout_ = std::move(next);
+    given_centroids_ = {};
     file_.reset();  // nothing views the file any more
     return;
   }

@@ -63,6 +63,7 @@ class IvfIndex final : public KnnIndex {
   size_t size() const override;
   size_t memory_bytes() const override;
   size_t partitions() const override;
+  std::unique_ptr<KnnIndex> empty_copy() const override;
   size_t search(const float* queries, size_t nq, const SearchParams& params, uint64_t* out_ids,
                 float* out_scores) const override;
   void save(const std::string& path) const override;
@@ -89,6 +90,8 @@ class IvfIndex final : public KnnIndex {
                        uint64_t* out_ids, float* out_scores) const;
   // Vectors in the space partitions are trained in (normalised for cosine) with their ids.
   void gather_all(const Layout& L, std::vector<float>& vectors, std::vector<uint64_t>& ids) const;
+  // k-means on a sample (or the given centroids, when the index was made by empty_copy), then
+  // every vector into its partition and the probe calibrated
   std::shared_ptr<Layout> train(const float* vectors, const uint64_t* ids, size_t n) const;
   void calibrate(Layout& L, const float* vectors, const uint64_t* ids, size_t n) const;
   // Codes of the residuals of n vectors (training space) from their partitions' centroids.
@@ -103,6 +106,7 @@ class IvfIndex final : public KnnIndex {
   bool needs_training(const Layout& L, size_t new_count) const;
 
   size_t dim_padded_;
+  std::vector<float> given_centroids_;  // from empty_copy: the first training takes these
   std::shared_ptr<Layout> layout_;
   std::shared_ptr<FileBytes> file_;   // backs the views of a loaded index
   mutable std::shared_mutex mu_;      // layout_ and its partitions: searches share it

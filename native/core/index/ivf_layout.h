@@ -20,4 +20,7 @@ struct IvfIndex::Layout {
   size_t probe_for(double recall) const;
 };
 
+// The flat f32 index of the centroids a query ranks partitions with, by the index's metric.
+std::unique_ptr<VectorIndex> probe_index_for(const IndexOptions& options, const float* centroids, size_t nlist);
+
 }  // namespace lmrec

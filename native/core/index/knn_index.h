@@ -65,6 +65,11 @@ class KnnIndex {
   virtual size_t memory_bytes() const = 0;
   // Partitions in use (1 for a flat index or a partitioned one not trained yet).
   virtual size_t partitions() const { return 1; }
+  // An empty index with these options; a partitioned one also keeps this one's partitions:
+  // its first add assigns the vectors to them and calibrates, without running k-means (for
+  // rebuilding over vectors that changed a little, e.g. a model's item embeddings after an
+  // update). The rules that train again (doubling, lopsided partitions) apply after that.
+  virtual std::unique_ptr<KnnIndex> empty_copy() const = 0;
 
   // Results per query for a request of k: min(k, size()). Throws RequestTooLarge when nq
   // queries of that many results exceed kMaxResultBytes. Call before allocating the outputs.

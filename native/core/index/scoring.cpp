@@ -28,15 +28,23 @@ float squared_distance(const float* a, const float* b, size_t n) {
 }
 
 void check_finite(const float* v, size_t n, size_t dim, const char* what) {
-  for (size_t i = 0; i < n * dim; ++i)
-    if (!std::isfinite(v[i]))
-      throw Error(ErrorCode::NonFinite, std::string(what) + " " + std::to_string(i / dim) +
-                                            " has a NaN or infinite value at dimension " +
-                                            std::to_string(i % dim));
-  for (size_t i = 0; i < n; ++i)
-    if (squared_norm(v + i * dim, dim) > 1e36)
-      throw Error(ErrorCode::NonFinite, std::string(what) + " " + std::to_string(i) +
-                                            " is too large: its norm exceeds 1e18, where float32 scores overflow");
+  for (size_t i = 0; i < n; ++i) {
+    // One pass: a NaN or infinity makes the squared norm NaN or infinite. Four sums break the
+    // dependency chain (the order does not matter against a bound this coarse).
+    const float* x = v + i * dim;
+    double s[4] = {0, 0, 0, 0};
+    size_t d = 0;
+    for (; d + 4 <= dim; d += 4)
+      for (size_t j = 0; j < 4; ++j) s[j] += double(x[d + j]) * x[d + j];
+    for (; d < dim; ++d) s[0] += double(x[d]) * x[d];
+    if ((s[0] + s[1]) + (s[2] + s[3]) <= 1e36) continue;
+    for (d = 0; d < dim; ++d)
+      if (!std::isfinite(x[d]))
+        throw Error(ErrorCode::NonFinite, std::string(what) + " " + std::to_string(i) +
+                                              " has a NaN or infinite value at dimension " + std::to_string(d));
+    throw Error(ErrorCode::NonFinite, std::string(what) + " " + std::to_string(i) +
+                                          " is too large: its norm exceeds 1e18, where float32 scores overflow");
+  }
 }
 
 void unit_or_copy(const float* v, size_t dim, bool normalize, float* out, const char* what, size_t which) {

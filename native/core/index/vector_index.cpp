@@ -52,6 +52,8 @@ size_t VectorIndex::memory_bytes() const {
          position_.bucket_count() * sizeof(void*) + (file_ && !file_->mapped() ? file_->size() : 0);
 }
 
+std::unique_ptr<KnnIndex> VectorIndex::empty_copy() const { return std::make_unique<VectorIndex>(options_); }
+
 namespace {
 
 // An owned copy of `b` with room for `need` elements when `b` views a mapped file or is too

@@ -35,6 +35,7 @@ class VectorIndex final : public KnnIndex {
   bool has(uint64_t id) const override;
   size_t size() const override;
   size_t memory_bytes() const override;
+  std::unique_ptr<KnnIndex> empty_copy() const override;
   size_t search(const float* queries, size_t nq, const SearchParams& params, uint64_t* out_ids,
                 float* out_scores) const override;
 
