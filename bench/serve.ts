@@ -1,5 +1,5 @@
 /**
- * npm run bench:serve [-- --quick] [-- --soak-seconds N]
+ * npm run bench:serve [-- --quick] [-- --soak-seconds N] [-- --index exact|partitioned|N]
  *
  * `lmrec serve` under load on this machine, the server in its own process (node dist/cli),
  * the load generator (autocannon) in this one, over loopback:
@@ -13,7 +13,7 @@
  *    first minute to the end, and the errors. `--soak-seconds N` runs it for N seconds
  *    instead (a longer run tells the allocator's plateau from a leak).
  * Writes bench/results/serve.json (serve-quick.json with --quick; serve-soak-Ns.json with
- * --soak-seconds N) and prints a table.
+ * --soak-seconds N; -<index> appended with --index, the server's `--index`) and prints a table.
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -31,6 +31,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const ITEMS = QUICK ? 20_000 : 100_000;
 const USERS = QUICK ? 10_000 : 50_000;
 const LOAD_SECONDS = QUICK ? 10 : 30;
+const indexArg = process.argv.indexOf('--index');
+const INDEX = indexArg > 0 ? process.argv[indexArg + 1]! : 'auto';
 const soakArg = process.argv.indexOf('--soak-seconds');
 const SOAK_SECONDS = soakArg > 0 ? Number(process.argv[soakArg + 1]) : QUICK ? 60 : 300;
 if (!(Number.isInteger(SOAK_SECONDS) && SOAK_SECONDS >= 60)) throw new Error('--soak-seconds needs a whole number of seconds, at least 60');
@@ -113,7 +115,7 @@ async function main(): Promise<void> {
     await rec.close();
     const fitSeconds = (performance.now() - t0) / 1000;
     log('starting the server (it copies the catalog into a new SQLite store)');
-    const started = await startChildServer({ cli: path.join(here, '..', 'dist', 'cli', 'main.js'), model: path.join(dir, 'rec'), store: path.join(dir, 'rec.db') });
+    const started = await startChildServer({ cli: path.join(here, '..', 'dist', 'cli', 'main.js'), model: path.join(dir, 'rec'), store: path.join(dir, 'rec.db'), extra: ['--index', INDEX] });
     server = started.child;
     const { url } = started;
     await recommendations(url, { duration: 3, connections: 8 }); // warm-up
@@ -174,11 +176,13 @@ async function main(): Promise<void> {
     console.log(
       `server RSS: ${soak.rssMbAfterFirstMinute.toFixed(0)} MB after the first minute, ${soak.rssMbAtEnd.toFixed(0)} MB at the end, ${soak.rssMbRange[0]!.toFixed(0)}–${soak.rssMbRange[1]!.toFixed(0)} MB over the run; trend ${soak.rssGrowthMbPerMinute.toFixed(1)} MB/min (JS heap ${soak.heapGrowthMbPerMinute.toFixed(2)} MB/min); 30 s lows ${soak.rssFloorGrowthMbPerMinute.toFixed(1)} MB/min, highs ${soak.rssPeakGrowthMbPerMinute.toFixed(1)} MB/min`,
     );
-    writeJson(path.join(here, 'results', QUICK ? 'serve-quick.json' : soakArg > 0 ? `serve-soak-${SOAK_SECONDS}s.json` : 'serve.json'), {
+    const name = QUICK ? 'serve-quick' : soakArg > 0 ? `serve-soak-${SOAK_SECONDS}s` : 'serve';
+    writeJson(path.join(here, 'results', `${name}${INDEX === 'auto' ? '' : `-${INDEX}`}.json`), {
       date: new Date().toISOString(),
       machine: { cores: 2 },
       items: ITEMS,
       users: USERS,
+      index: INDEX,
       fitSeconds,
       load,
       soak,

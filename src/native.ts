@@ -329,6 +329,8 @@ export interface NativeAddon {
   probeReadBandwidth(bytes: number, threads: number, repeats: number): Promise<number>;
   /** Gives free heap memory back to the operating system (glibc malloc_trim), off the JS thread; false where none was released or the C library cannot. */
   releaseMemory(): Promise<boolean>;
+  /** Caps glibc's heap arenas (mallopt M_ARENA_MAX) for arenas made from now on; false where the C library has no such setting. */
+  limitHeapArenas(count: number): boolean;
 }
 
 export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -2,11 +2,14 @@
  * native.releaseMemory(): free heap memory handed back to the operating system (glibc's
  * malloc_trim), off the JS thread, safe while other native work runs. The Recommender calls it
  * after every re-index (see `npm run bench:serve` for what it does to a server's RSS).
+ * native.limitHeapArenas(n): glibc's arena cap (`lmrec serve --heap-arenas`, default 2).
  */
+import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { native } from '../src/native.js';
 import { VectorIndex } from '../src/vector-index/vector-index.js';
 import { Random } from '../src/util/random.js';
+import { thrown } from './helpers/errors.js';
 
 const glibc = process.platform === 'linux' && Boolean((process.report?.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime);
 
@@ -50,5 +53,15 @@ describe('releaseMemory', () => {
     expect(other.size).toBe(5000);
     index.close();
     other.close();
+  });
+});
+
+describe('limitHeapArenas', () => {
+  it('caps glibc heap arenas (true on glibc, false elsewhere); a count under 1 or not a number is INVALID_ARGUMENT', () => {
+    // glibc's own default (8 a core): the rest of this test process allocates as before
+    expect(native.limitHeapArenas(8 * availableParallelism())).toBe(glibc);
+    expect(thrown(() => native.limitHeapArenas(0)).code).toBe('INVALID_ARGUMENT');
+    expect(thrown(() => native.limitHeapArenas(2.5)).code).toBe('INVALID_ARGUMENT');
+    expect(thrown(() => native.limitHeapArenas('2' as unknown as number)).code).toBe('INVALID_ARGUMENT');
   });
 });

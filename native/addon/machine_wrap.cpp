@@ -124,6 +124,16 @@ Napi::Value ReleaseMemory(const Napi::CallbackInfo& info) {
   });
 }
 
+// limitHeapArenas(count) -> boolean: caps glibc's heap arenas (mallopt M_ARENA_MAX) for
+// arenas made from now on; false where the C library has no such setting.
+Napi::Value LimitHeapArenas(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    const size_t arenas = count(arg(info, 0), "count", 1024);
+    if (arenas == 0) throw Error(ErrorCode::InvalidArgument, "count must be at least 1");
+    return Napi::Boolean::New(info.Env(), limit_heap_arenas(int(arenas)));
+  });
+}
+
 }  // namespace
 
 void init_machine_functions(Napi::Env env, Napi::Object exports) {
@@ -135,6 +145,7 @@ void init_machine_functions(Napi::Env env, Napi::Object exports) {
   exports.Set("probeInt8Peak", Napi::Function::New<ProbeInt8Peak>(env, "probeInt8Peak"));
   exports.Set("probeReadBandwidth", Napi::Function::New<ProbeReadBandwidth>(env, "probeReadBandwidth"));
   exports.Set("releaseMemory", Napi::Function::New<ReleaseMemory>(env, "releaseMemory"));
+  exports.Set("limitHeapArenas", Napi::Function::New<LimitHeapArenas>(env, "limitHeapArenas"));
 }
 
 }  // namespace lmrec::addon

@@ -433,6 +433,7 @@ program
   .option('--update-interval <time>', "at most one background SRM update per this time ('2s', '1m'; events meanwhile join the next)", budget, 2)
   .option('--update-threads <n>', 'threads the background SRM updates train on (the rest serve requests)', positiveInt, 1)
   .option('--index <kind>', "'exact' (scan every item), 'partitioned' (scan the partitions nearest each query; or a partition count) or 'auto' (partitioned from 200,000 items)", indexChoice, 'auto')
+  .option('--heap-arenas <n>', "glibc heap arenas the process allocates from (MALLOC_ARENA_MAX; fewer hold less memory after each model update)", positiveInt, 2)
   .addHelpText(
     'after',
     examples(

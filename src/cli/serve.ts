@@ -4,6 +4,7 @@
  * events already stored and closes the store.
  */
 import type { IndexChoice } from '../recommender/recommender.js';
+import { native } from '../native.js';
 import { RecommendationService } from '../serve/service.js';
 import { createServer } from '../serve/server.js';
 
@@ -19,9 +20,15 @@ export interface ServeCliOptions {
   updateInterval: number;
   updateThreads: number;
   index: IndexChoice;
+  heapArenas: number;
 }
 
 export async function runServe(o: ServeCliOptions): Promise<void> {
+  // before the model loads and the threads start allocating: each background update frees
+  // large blocks in whichever arena its thread used, and glibc's default of 8 arenas a core
+  // leaves a peak in each (bench:serve: the server's RSS highs rose ~40 MB/min with the
+  // default, ~11 with 2)
+  native.limitHeapArenas(o.heapArenas);
   const service = await RecommendationService.open({ model: o.model, store: o.store ?? `${o.model.replace(/[/\\]+$/, '')}.db`, updateIntervalMs: Math.round(o.updateInterval * 1000), updateThreads: o.updateThreads, index: o.index });
   const token = o.token ?? process.env.LMREC_TOKEN;
   const app = await createServer(service, {

@@ -16,4 +16,13 @@ bool release_free_memory() {
 #endif
 }
 
+bool limit_heap_arenas(int count) {
+#ifdef __GLIBC__
+  return count >= 1 && mallopt(M_ARENA_MAX, count) == 1;
+#else
+  (void)count;
+  return false;
+#endif
+}
+
 }  // namespace lmrec

@@ -11,4 +11,10 @@ namespace lmrec {
 // Returns whether any memory was released; false also where the C library has no such call.
 bool release_free_memory();
 
+// Caps the heap arenas threads allocate from (glibc: mallopt(M_ARENA_MAX)), as the
+// MALLOC_ARENA_MAX environment variable does at start: by default glibc gives up to 8 per core,
+// and each keeps the peak of the large blocks freed in it. Arenas made before the call stay.
+// Returns whether the C library took it.
+bool limit_heap_arenas(int count);
+
 }  // namespace lmrec
