@@ -122,7 +122,7 @@ async function main(): Promise<void> {
     log(`throughput: ${LOAD_SECONDS} s, 32 connections`);
     const load = summary(await recommendations(url, { duration: LOAD_SECONDS, connections: 32 }));
     log(`memory: ${SOAK_SECONDS} s of 300 recommendations/s and 500 events/s`);
-    const samples: { s: number; rssMb: number; heapUsedMb: number; externalMb: number }[] = [];
+    const samples: { s: number; rssMb: number; heapUsedMb: number; externalMb: number; nativeInUseMb: number; nativeHeldMb: number }[] = [];
     const start = performance.now();
     // RSS every second as well: each background update swings it by a few hundred MB (training
     // and the new indexes, then freed), so the trend is also read from each 30 s window's
@@ -136,7 +136,14 @@ async function main(): Promise<void> {
         .then((r) => r.text())
         .then((m) => {
           const mb = (name: string) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(m)?.[1]) / 2 ** 20;
-          samples.push({ s, rssMb: rss, heapUsedMb: mb('lmrec_nodejs_heap_size_used_bytes'), externalMb: mb('lmrec_nodejs_external_memory_bytes') });
+          samples.push({
+            s,
+            rssMb: rss,
+            heapUsedMb: mb('lmrec_nodejs_heap_size_used_bytes'),
+            externalMb: mb('lmrec_nodejs_external_memory_bytes'),
+            nativeInUseMb: mb('lmrec_native_heap_in_use_bytes'),
+            nativeHeldMb: mb('lmrec_native_heap_held_bytes'),
+          });
         });
     }, 5000);
     const [soakRecs, soakEvents] = await Promise.all([recommendations(url, { duration: SOAK_SECONDS, connections: 8, overallRate: 300 }), events(url, SOAK_SECONDS)]);
@@ -157,6 +164,8 @@ async function main(): Promise<void> {
       // least-squares slope after the first minute: two samples alone swing with each reindex
       rssGrowthMbPerMinute: slopePerMinute(samples.filter((x) => x.s >= afterMinute.s).map((x) => [x.s, x.rssMb])),
       heapGrowthMbPerMinute: slopePerMinute(samples.filter((x) => x.s >= afterMinute.s).map((x) => [x.s, x.heapUsedMb])),
+      nativeInUseGrowthMbPerMinute: slopePerMinute(samples.filter((x) => x.s >= afterMinute.s).map((x) => [x.s, x.nativeInUseMb])),
+      nativeHeldGrowthMbPerMinute: slopePerMinute(samples.filter((x) => x.s >= afterMinute.s).map((x) => [x.s, x.nativeHeldMb])),
       rssMbRange: [Math.min(...samples.map((x) => x.rssMb)), Math.max(...samples.map((x) => x.rssMb))],
       // the same after the first minute, from each 30 s window's lowest and highest RSS (sampled every second)
       rssFloorGrowthMbPerMinute: slopePerMinute(windows.filter((w) => w.s >= 60).map((w) => [w.s + 15, w.minMb])),
@@ -174,7 +183,7 @@ async function main(): Promise<void> {
       ['phase', 'requests', 'requestsPerSecond', 'p50Ms', 'p99Ms', 'errors', 'timeouts', 'non2xx'],
     );
     console.log(
-      `server RSS: ${soak.rssMbAfterFirstMinute.toFixed(0)} MB after the first minute, ${soak.rssMbAtEnd.toFixed(0)} MB at the end, ${soak.rssMbRange[0]!.toFixed(0)}–${soak.rssMbRange[1]!.toFixed(0)} MB over the run; trend ${soak.rssGrowthMbPerMinute.toFixed(1)} MB/min (JS heap ${soak.heapGrowthMbPerMinute.toFixed(2)} MB/min); 30 s lows ${soak.rssFloorGrowthMbPerMinute.toFixed(1)} MB/min, highs ${soak.rssPeakGrowthMbPerMinute.toFixed(1)} MB/min`,
+      `server RSS: ${soak.rssMbAfterFirstMinute.toFixed(0)} MB after the first minute, ${soak.rssMbAtEnd.toFixed(0)} MB at the end, ${soak.rssMbRange[0]!.toFixed(0)}–${soak.rssMbRange[1]!.toFixed(0)} MB over the run; trend ${soak.rssGrowthMbPerMinute.toFixed(1)} MB/min (JS heap ${soak.heapGrowthMbPerMinute.toFixed(2)} MB/min, C heap in use ${soak.nativeInUseGrowthMbPerMinute.toFixed(1)}, held ${soak.nativeHeldGrowthMbPerMinute.toFixed(1)}); 30 s lows ${soak.rssFloorGrowthMbPerMinute.toFixed(1)} MB/min, highs ${soak.rssPeakGrowthMbPerMinute.toFixed(1)} MB/min`,
     );
     const name = QUICK ? 'serve-quick' : soakArg > 0 ? `serve-soak-${SOAK_SECONDS}s` : 'serve';
     writeJson(path.join(here, 'results', `${name}${INDEX === 'auto' ? '' : `-${INDEX}`}.json`), {

@@ -331,6 +331,8 @@ export interface NativeAddon {
   releaseMemory(): Promise<boolean>;
   /** Caps glibc's heap arenas (mallopt M_ARENA_MAX) for arenas made from now on; false where the C library has no such setting. */
   limitHeapArenas(count: number): boolean;
+  /** The C heap's bytes in use and held from the OS (glibc mallinfo2; -1 where the C library cannot tell). */
+  heapStats(): { inUse: number; held: number };
 }
 
 export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

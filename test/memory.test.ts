@@ -65,3 +65,20 @@ describe('limitHeapArenas', () => {
     expect(thrown(() => native.limitHeapArenas('2' as unknown as number)).code).toBe('INVALID_ARGUMENT');
   });
 });
+
+describe('heapStats', () => {
+  it('reports the C heap in use and held (glibc): an index of 40 MB raises it while it lives', async () => {
+    const before = native.heapStats();
+    if (!glibc) return expect(before).toEqual({ inUse: -1, held: -1 });
+    expect(before.inUse).toBeGreaterThan(0);
+    expect(before.held).toBeGreaterThanOrEqual(before.inUse);
+    const dim = 100;
+    const n = 100_000; // 40 MB of originals, 10 MB of codes
+    const index = new VectorIndex({ dim, keepOriginals: true, threads: 1 });
+    await index.add(Float64Array.from({ length: n }, (_, i) => i), new Float32Array(n * dim).fill(0.5));
+    const during = native.heapStats();
+    expect(during.inUse - before.inUse).toBeGreaterThan(0.9 * index.memoryBytes);
+    index.close();
+    expect(during.inUse - native.heapStats().inUse).toBeGreaterThan(0.9 * 50e6);
+  });
+});

@@ -191,6 +191,11 @@ describe('lmrec serve', () => {
       expect(m.body).toMatch(/lmrec_http_request_duration_seconds_bucket/);
       expect(m.body).toMatch(/lmrec_index_items 120/);
       expect(m.body).toMatch(/lmrec_srm_update_lag_seconds/);
+      expect(m.body).toMatch(/lmrec_index_partitions 1\n/); // 120 items: the exact index
+      expect(Number(/^lmrec_index_bytes (\S+)/m.exec(m.body)?.[1])).toBeGreaterThan(120 * 16);
+      const inUse = Number(/^lmrec_native_heap_in_use_bytes (\S+)/m.exec(m.body)?.[1]);
+      const held = Number(/^lmrec_native_heap_held_bytes (\S+)/m.exec(m.body)?.[1]);
+      expect(inUse === -1 || (inUse > 0 && held >= inUse)).toBe(true);
       const doc = (await app.inject(json('GET', '/openapi.json'))).json() as { openapi: string; paths: Record<string, unknown> };
       expect(doc.openapi).toMatch(/^3\./);
       for (const p of ['/v1/users/{id}/recommendations', '/v1/recommend', '/v1/items/{id}/similar', '/v1/events', '/v1/items/{id}', '/v1/candidates']) expect(doc.paths).toHaveProperty([p]);

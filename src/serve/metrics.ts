@@ -5,6 +5,7 @@
  * event log's position against what is applied, the SRM's update lag — plus the process's own.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { native } from '../native.js';
 import type { RecommendationService } from './service.js';
 
 export interface ServerMetrics {
@@ -39,6 +40,20 @@ export function serverMetrics(service: RecommendationService): ServerMetrics {
   state('lmrec_events_applied_seq', 'newest event applied to the in-memory histories', (s) => s.appliedSeq);
   state('lmrec_events_store_seq', "newest event in the store, as last read", (s) => s.storeSeq);
   state('lmrec_srm_update_lag_seconds', 'age of the oldest applied event the SRM has not learned from yet (0: caught up)', (s) => s.srmLagSeconds);
+  // native memory (indexes, models, training) lives in the C heap, outside V8's figures
+  for (const [name, help, key] of [
+    ['lmrec_native_heap_in_use_bytes', 'C heap bytes in use (glibc mallinfo2; -1 where unknown)', 'inUse'],
+    ['lmrec_native_heap_held_bytes', 'C heap bytes held from the OS: in use plus freed but kept (-1 where unknown)', 'held'],
+  ] as const) {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(native.heapStats()[key]);
+      },
+    });
+  }
   return {
     registry,
     observe(route, method, status, seconds) {

@@ -25,4 +25,14 @@ bool limit_heap_arenas(int count) {
 #endif
 }
 
+HeapStats heap_stats() {
+  HeapStats s;
+#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 33)
+  const struct mallinfo2 m = mallinfo2();
+  s.in_use = double(m.uordblks + m.hblkhd);
+  s.held = double(m.arena + m.hblkhd);
+#endif
+  return s;
+}
+
 }  // namespace lmrec

@@ -17,4 +17,13 @@ bool release_free_memory();
 // Returns whether the C library took it.
 bool limit_heap_arenas(int count);
 
+// Bytes the C heap hands out now (in use) and holds from the operating system (in use plus
+// free but kept), over every arena and mapped block (glibc 2.33+: mallinfo2; -1 elsewhere).
+// Tells a growing heap (in use rises) from one that keeps what it freed (held rises).
+struct HeapStats {
+  double in_use = -1;
+  double held = -1;
+};
+HeapStats heap_stats();
+
 }  // namespace lmrec
