@@ -40,10 +40,19 @@ describe('fusion rules', () => {
     expect(Array.from(fusedOrder('sum', [0.25, 0.5], 8))).toEqual([1, 0]);
   });
 
-  it('softmax the SRM scores over the list, stably', () => {
+  it("the SRM's probability per candidate: sigmoid of its score against the list's mean (LSC4Rec's pointwise p_j), stably", () => {
+    // scores 0 and ln 3 (mean ln 3 / 2): p = 1 / (1 + e^(∓ln 3 / 2)) = 1 / (1 + √3^(±1))
     const p = candidateProbabilities([0, Math.log(3)]);
-    expect(p[0]).toBeCloseTo(0.25, 12);
-    expect(p[1]).toBeCloseTo(0.75, 12);
+    expect(p[0]).toBeCloseTo(1 / (1 + Math.sqrt(3)), 12);
+    expect(p[1]).toBeCloseTo(1 / (1 + 1 / Math.sqrt(3)), 12);
+    expect(p[0]! + p[1]!).toBeCloseTo(1, 12); // two candidates: symmetric about the mean
+    // an average candidate is undecided (0.5); only scores far from the mean pass the gate's 0.1 / 0.9
+    const q = candidateProbabilities([5, 2, -1, 2]);
+    expect(q[1]).toBe(0.5);
+    expect(q[0]).toBeGreaterThan(0.9);
+    expect(q[2]).toBeLessThan(0.1);
+    // invariant to a constant added to every score (a softmax-trained SRM's scores are log-odds up to one), no overflow
+    expect(Array.from(candidateProbabilities([1005, 1002, 999, 1002]))).toEqual(Array.from(q));
     const big = candidateProbabilities([1000, 1000, -Infinity]);
     expect(Array.from(big)).toEqual([0.5, 0.5, 0]);
     expect(Array.from(candidateProbabilities([-Infinity]))).toEqual([0]);
@@ -198,8 +207,10 @@ describe('DeviceRecommender', () => {
     expect(r.ids).toEqual(Array.from(fusedOrder('sum', p, 6), (j) => list[j]));
     expect(r.scores).toEqual(Array.from(fusedOrder('sum', p, 6), (j) => fusedScore('sum', j, 6, p[j]!)));
     expect(r.inconsistency).toBeCloseTo(inconsistency(fakeSrm.score(history, list).scores, 6), 12);
-    // the SRM is most sure of 12 (next to 11): it rises from the cloud's rank 3 to the top
-    expect(r.ids[0]).toBe(12);
+    // the SRM is sure of 12 and 9 (near 11; p > 0.99): they rise from the cloud's ranks 3 and 2
+    // above its first two, which the SRM rates below the list's average
+    expect(r.ids.slice(0, 2)).toEqual([9, 12]);
+    expect(r.ids.slice(2, 4).sort()).toEqual([20, 3].sort());
   });
 
   it('asks again when the policy says so, one request at a time', async () => {

@@ -1,8 +1,8 @@
 /**
  * LSC4Rec's score fusion: the cloud's ranked candidate list meets the device SRM's view of the
  * same candidates. For the candidate at LLM rank j (0-based, among the valid candidates, best
- * first) of a list of N slots, with p_j the SRM's probability of that candidate (the softmax of
- * the SRM's scores over the list), each rule gives a score; higher is better:
+ * first) of a list of N slots, with p_j the SRM's probability for that candidate (see
+ * candidateProbabilities), each rule gives a score; higher is better:
  *
  *   'llm-only'    −j                                             the cloud's order as it came
  *   'gated'       0.5 − j/N + (p_j − 0.5)·[|p_j − 0.5| > 0.4]     the SRM moves an item only
@@ -49,21 +49,28 @@ function unknownRule(rule: unknown): LmrecError {
 }
 
 /**
- * The SRM's probabilities over a candidate list: the softmax of its scores, computed stably.
- * A candidate the SRM cannot score (-Infinity) gets 0; if it can score none, all get 0.
+ * The SRM's probability for each candidate of a list: sigmoid(s_j − s̄), s̄ the mean score of
+ * the list's scorable candidates. LSC4Rec feeds the fusion its SRM's sigmoid output per
+ * candidate (a pointwise click probability, 0.5 undecided: the gate's |p − 0.5| > 0.4 and the
+ * sums' (p − 0.5) are read against that). lmrec's SRM is trained with a softmax, whose scores
+ * are log-odds up to a constant; centred on the list's mean, sigmoid(s_j − s̄) is the
+ * probability the SRM prefers candidate j to the list's typical candidate — 0.5 for an average
+ * one, near 1 or 0 only where the SRM is sure. A candidate it cannot score (−Infinity) gets 0.
  */
 export function candidateProbabilities(scores: ArrayLike<number>): Float64Array {
   const p = new Float64Array(scores.length);
-  let max = -Infinity;
+  let sum = 0;
+  let count = 0;
   for (let i = 0; i < scores.length; i++) {
     const s = scores[i]!;
     if (Number.isNaN(s) || s === Infinity) throw new LmrecError(`the SRM scored candidate ${i} as ${s}`, 'NON_FINITE');
-    if (s > max) max = s;
+    if (s === -Infinity) continue;
+    sum += s;
+    count++;
   }
-  if (max === -Infinity) return p;
-  let sum = 0;
-  for (let i = 0; i < scores.length; i++) sum += p[i] = Math.exp(scores[i]! - max);
-  for (let i = 0; i < p.length; i++) p[i]! /= sum;
+  if (count === 0) return p;
+  const mean = sum / count;
+  for (let i = 0; i < p.length; i++) p[i] = scores[i] === -Infinity ? 0 : 1 / (1 + Math.exp(mean - scores[i]!));
   return p;
 }
 

@@ -20,7 +20,7 @@ export interface CandidateScorer {
 export interface Reranked {
   /** The SRM's scores of the candidates, in the cloud's order. */
   scores: Float32Array;
-  /** Their softmax over the list: the p_j of the fusion rules. */
+  /** sigmoid(score − the list's mean score): the p_j of the fusion rules (candidateProbabilities). */
   probabilities: Float64Array;
   /** The list's inconsistency S (see policy.ts). */
   inconsistency: number;
