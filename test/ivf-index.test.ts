@@ -6,6 +6,7 @@ import { VectorIndex, type Metric, type SearchResult } from '../src/index.js';
 import { clusteredQueries, clusteredVectors } from '../src/tools.js';
 import { recallAtK } from '../src/vector-index/recall.js';
 import { rejection, thrown } from './helpers/errors.js';
+import { referenceScorer } from './helpers/reference.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lmrec-ivf-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -29,22 +30,6 @@ async function pair(
   await flat.add(range(n), vectors);
   await ivf.add(range(n), vectors);
   return { flat, ivf };
-}
-
-/** The fp32 score of vector `id` for query `q` (what rescoring returns). */
-function exactScore(metric: Metric, q: Float32Array, id: number): number {
-  const x = data.vectors.subarray(id * dim, (id + 1) * dim);
-  let dot = 0;
-  let qq = 0;
-  let xx = 0;
-  let d2 = 0;
-  for (let i = 0; i < dim; i++) {
-    dot += q[i]! * x[i]!;
-    qq += q[i]! ** 2;
-    xx += x[i]! ** 2;
-    d2 += (q[i]! - x[i]!) ** 2;
-  }
-  return metric === 'ip' ? dot : metric === 'cosine' ? dot / Math.sqrt(qq * xx) : d2;
 }
 
 /** The same rankings up to float rounding: scores equal within 1e-5 (relative; q.r + q.c sums in another order than q.x), the same ids where they are not tied. */
@@ -81,13 +66,12 @@ describe('VectorIndex with partitions (IVF)', () => {
       const { count, calibration } = ivf.partitions;
       const truth = await flat.searchBatch(queries, 10, { rescore: true });
       const all = await ivf.searchBatch(queries, 10, { probe: count });
-      // the centroid's key is added back in the right units: every score is near the exact one
-      all.forEach((r, q) =>
-        r.ids.forEach((id, i) => {
-          const exact = exactScore(metric, queries.subarray(q * dim, (q + 1) * dim), id);
-          expect(Math.abs(r.scores[i]! - exact)).toBeLessThan(0.02 * Math.max(1, Math.abs(exact)));
-        }),
-      );
+      // the centroid's key is added back in the right units: every score is near the exact fp32 one
+      const exactScores = referenceScorer(data.vectors, dim, metric, 'f32');
+      all.forEach((r, q) => {
+        const exact = exactScores(queries.subarray(q * dim, (q + 1) * dim));
+        r.ids.forEach((id, i) => expect(Math.abs(r.scores[i]! - exact[id]!)).toBeLessThan(0.02 * Math.max(1, Math.abs(exact[id]!))));
+      });
       expect(recallAtK(all, truth, 10)).toBeGreaterThanOrEqual(recallAtK(await flat.searchBatch(queries, 10), truth, 10) - 0.005);
       expectSameRanking(await ivf.searchBatch(queries, 10, { probe: count, rescore: true }), truth);
       // the calibration: probes increase, recall does not fall, and it ends at (near) 1 or every partition
