@@ -1,6 +1,6 @@
 /** Option parsers shared by the commands of `lmrec` (commander reports their errors with the option's name). */
 import { InvalidArgumentError } from 'commander';
-import type { IndexChoice } from '../recommender/recommender.js';
+import { indexChoiceSchema, type IndexChoice } from '../recommender/recommender.js';
 import { parseDuration } from '../util/duration.js';
 
 /** An option parser for numbers that pass `ok` (underscores allowed as digit separators). */
@@ -34,8 +34,9 @@ export function layerChoice(value: string): 'auto' | number {
 /** The serving index: 'auto', 'exact', 'partitioned' or a partition count. */
 export function indexChoice(value: string): IndexChoice {
   const v = value.trim();
-  if (v === 'auto' || v === 'exact' || v === 'partitioned') return v;
-  return { partitions: numberOption((n) => Number.isInteger(n) && n >= 1 && n <= 65_536, "'auto', 'exact', 'partitioned' or a partition count (1-65536)")(value) };
+  const parsed = indexChoiceSchema.safeParse(/^\d[\d_]*$/.test(v) ? { partitions: Number(v.replace(/_/g, '')) } : v);
+  if (!parsed.success) throw new InvalidArgumentError("expected 'auto', 'exact', 'partitioned' or a partition count (1-65536)");
+  return parsed.data;
 }
 
 /** A comma-separated list of layer numbers, e.g. '0,2,4'. */

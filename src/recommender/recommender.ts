@@ -183,10 +183,13 @@ const PARTITIONED_FROM = 200_000;
 /** Events kept per user by addEvents. */
 const MAX_HISTORY = 10_000;
 
+/** What `index` accepts (the CLI's `--index` parses with it too). */
+export const indexChoiceSchema = z.union([z.enum(['auto', 'exact', 'partitioned']), z.strictObject({ partitions: z.number().int().min(1).max(65_536) })]);
+
 const loadOptionsSchema = z.strictObject({
   updateIntervalMs: z.number().int().min(0).max(3_600_000).optional(),
   updateThreads: z.number().int().min(1).max(1024).optional(),
-  index: z.union([z.enum(['auto', 'exact', 'partitioned']), z.strictObject({ partitions: z.number().int().min(1).max(65_536) })]).optional(),
+  index: indexChoiceSchema.optional(),
 });
 
 /** A request as recommend() and recommendMany() work on it (see #prepare). */
