@@ -154,6 +154,9 @@ async function main(): Promise<void> {
       return { s: w * 30, minMb: Math.min(...rss), maxMb: Math.max(...rss) };
     }).filter((w) => Number.isFinite(w.minMb));
     const afterMinute = samples.find((x) => x.s >= 60) ?? samples[0]!;
+    // least-squares trend of one sampled figure from the first minute on
+    const trend = (key: 'rssMb' | 'heapUsedMb' | 'nativeInUseMb' | 'nativeHeldMb') =>
+      slopePerMinute(samples.filter((x) => x.s >= afterMinute.s).map((x) => [x.s, x[key]]));
     const end = samples.at(-1)!;
     const soak = {
       seconds: SOAK_SECONDS,
@@ -162,10 +165,10 @@ async function main(): Promise<void> {
       rssMbAfterFirstMinute: afterMinute.rssMb,
       rssMbAtEnd: end.rssMb,
       // least-squares slope after the first minute: two samples alone swing with each reindex
-      rssGrowthMbPerMinute: slopePerMinute(samples.filter((x) => x.s >= afterMinute.s).map((x) => [x.s, x.rssMb])),
-      heapGrowthMbPerMinute: slopePerMinute(samples.filter((x) => x.s >= afterMinute.s).map((x) => [x.s, x.heapUsedMb])),
-      nativeInUseGrowthMbPerMinute: slopePerMinute(samples.filter((x) => x.s >= afterMinute.s).map((x) => [x.s, x.nativeInUseMb])),
-      nativeHeldGrowthMbPerMinute: slopePerMinute(samples.filter((x) => x.s >= afterMinute.s).map((x) => [x.s, x.nativeHeldMb])),
+      rssGrowthMbPerMinute: trend('rssMb'),
+      heapGrowthMbPerMinute: trend('heapUsedMb'),
+      nativeInUseGrowthMbPerMinute: trend('nativeInUseMb'),
+      nativeHeldGrowthMbPerMinute: trend('nativeHeldMb'),
       rssMbRange: [Math.min(...samples.map((x) => x.rssMb)), Math.max(...samples.map((x) => x.rssMb))],
       // the same after the first minute, from each 30 s window's lowest and highest RSS (sampled every second)
       rssFloorGrowthMbPerMinute: slopePerMinute(windows.filter((w) => w.s >= 60).map((w) => [w.s + 15, w.minMb])),
