@@ -2,8 +2,8 @@
  * The recommender's commands on a tiny synthetic shop with tiny budgets: `lmrec fit` (JSON,
  * stage bars, SVG, Ctrl-C saves the best model so far), `recommend` (a user, a history, a
  * category, the popularity fallback), `similar`, `sweep`, typed errors for a bad model
- * directory, and `eval --cold-items`. The CLI runs from source as in cli-main.test.ts; the
- * cheap checks call the command functions directly.
+ * directory, and `eval quality` (and its deprecated alias `eval --cold-items`). The CLI runs
+ * from source as in cli-main.test.ts; the cheap checks call the command functions directly.
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -59,7 +59,7 @@ describe('lmrec fit', () => {
     expect(readFileSync(path.join(dir, 'sweep.svg'), 'utf8')).toMatch(/^<svg/);
     // the summary goes to stderr with --json, beside the bars
     for (const stage of ['encoding', 'sweep', 'training']) expect(fit.stderr).toMatch(new RegExp(`^${stage} +\\[`, 'm'));
-    expect(fit.stderr).toMatch(/layer \| valid HR@10 \| valid NDCG@10/);
+    expect(fit.stderr).toMatch(/layer \| probe HR@10 \| probe NDCG@10/);
     expect(fit.stderr).toMatch(/valid: HR@10 [0-9.]+ {2}NDCG@10 [0-9.]+ {4}test: HR@10/);
   });
 
@@ -174,27 +174,42 @@ describe('lmrec recommend and similar', () => {
   });
 });
 
-describe('lmrec sweep and eval --cold-items', () => {
+describe('lmrec sweep and eval quality', () => {
   it('sweep prints the sweep table and saves no model', async () => {
     const r = await lmrec('sweep', '--items', items, '--events', events, '--layers', '0,1', '--budget', '3s', ...tiny);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^layer \| valid HR@10 \| valid NDCG@10 \| epochs \| seconds$/m);
+    expect(r.stdout).toMatch(/^layer \| probe HR@10 \| probe NDCG@10 \| users \| seconds$/m);
     expect(r.stdout).toMatch(/^0( \*)? \| [0-9.]+ \| [0-9.]+ \| \d+ \| [0-9.]+$/m);
     expect(r.stdout).toMatch(/^1( \*)? \| /m);
     expect(r.stdout.match(/^\d \* \|/gm)).toHaveLength(1);
     expect(r.stderr).toMatch(/^sweep +\[/m);
   });
 
-  it('eval --cold-items prints the quality table (warm and cold targets) and writes it as JSON', async () => {
+  it('eval quality prints the quality table (warm and cold targets, over seeds) and writes it as JSON', async () => {
     const out = path.join(dir, 'quality.json');
-    const r = await lmrec('eval', '--items', items, '--events', events, '--cold-items', '0.1', '--budget', '1s', '--sweep-budget', '2s', '--layers', '0,2', '--srm-dim', '16', '--out', out);
+    const r = await lmrec('eval', 'quality', '--items', items, '--events', events, '--cold-items', '0.1', '--seeds', '1,2', '--epochs', '2', '--layers', '0,2', '--srm-dim', '16', '--out', out);
     expect(r.stderr).not.toMatch(/lmrec: \[/);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^\| model \| warm HR@10 \| warm NDCG@10 \| cold HR@10 \| cold NDCG@10 \|/m);
-    for (const model of ['popularity', 'ID-only SRM', 'LM codes + SRM (best layer']) expect(r.stdout).toContain(`| ${model}`);
+    expect(r.stdout).toMatch(/^\| model \| warm HR@10 \| warm NDCG@10 \| cold HR@10 \| cold NDCG@10 \| coverage@10 \| top-1% share \| epochs \| fit s \|$/m);
+    for (const model of ['popularity', 'content TF-IDF', 'ID-only SRM', 'SRM + content (w ', 'lmrec']) expect(r.stdout).toContain(`| ${model}`);
+    expect(r.stdout).not.toContain('| lmrec (fp32 codes)');
     expect(r.stdout).toMatch(/^12 items made cold/m);
-    expect(r.stderr).toMatch(/^comparing models/m);
+    expect(r.stdout).toMatch(/mean ± standard deviation over seeds 1, 2/);
+    expect(r.stderr).toMatch(/^quality +\[/m);
     const q = JSON.parse(readFileSync(out, 'utf8'));
-    expect(q).toMatchObject({ coldItems: 12, sweep: [{ layer: 0 }, { layer: 2 }] });
+    expect(q).toMatchObject({ coldItems: 12, seeds: [1, 2], epochs: 2, sweep: [{ layer: 0 }, { layer: 2 }] });
+    expect(q.rows.map((x: { model: string }) => x.model)).toEqual(['popularity', 'content TF-IDF', 'ID-only SRM', 'SRM + content', 'lmrec']);
+    // the SRM settings given to eval reach the SRM rows; the others stay the recommender's
+    expect(q.srm).toMatchObject({ dim: 16, maxLen: 50 });
+    expect(q.rows[2].seeds).toHaveLength(2);
+  });
+
+  it('eval --cold-items still runs the quality table, with a deprecation note', async () => {
+    const r = await lmrec('eval', '--items', items, '--events', events, '--cold-items', '0.1', '--srm-epochs', '1', '--layers', '0', '--srm-dim', '16', '--json');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/`eval --cold-items` is deprecated: use `lmrec eval quality/);
+    const q = JSON.parse(r.stdout);
+    expect(q).toMatchObject({ coldItems: 12, seeds: [1], epochs: 1 });
+    expect(q.rows.map((x: { model: string }) => x.model)).toEqual(['popularity', 'content TF-IDF', 'ID-only SRM', 'SRM + content', 'lmrec']);
   });
 });

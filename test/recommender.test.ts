@@ -17,6 +17,7 @@ import { readItems, type ItemRecord } from '../src/data/records.js';
 import { DEFAULT_MODEL_DIR, pretrain } from '../src/pretrain/pretrain.js';
 import { LmRanker } from '../src/recommender/lm-ranker.js';
 import { Recommender } from '../src/recommender/recommender.js';
+import { TfidfVectors } from '../src/text/tfidf.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'lmrec-rec-'));
 const items = path.join(dir, 'items.jsonl');
@@ -24,10 +25,33 @@ const events = path.join(dir, 'events.jsonl');
 let data: SyntheticData;
 let rec: Recommender;
 const COLD = ['i3', 'i17', 'i40'];
+const CONTENT = 0.5;
+
+/** The Recommender's score of every item, written out: SRM score + CONTENT x TF-IDF cosine with the last 50 history items' mean. */
+function expectedScores(h: string[]): Float32Array {
+  const nums = h.map((id) => Number(id.slice(1)));
+  const scores = rec.srm.score(nums, Array.from({ length: 150 }, (_, i) => i)).scores;
+  const tf = TfidfVectors.fit(data.items.map((it) => it.title));
+  const vec = (i: number) => {
+    const v = new Map<number, number>();
+    for (let p = tf.indptr[i]!; p < tf.indptr[i + 1]!; p++) v.set(tf.indices[p]!, tf.values[p]!);
+    return v;
+  };
+  const profile = new Map<number, number>();
+  for (const i of nums.slice(-50)) for (const [w, x] of vec(i)) profile.set(w, (profile.get(w) ?? 0) + x);
+  const norm = Math.hypot(...profile.values());
+  for (let i = 0; i < 150; i++) {
+    let dot = 0;
+    for (const [w, x] of vec(i)) dot += x * (profile.get(w) ?? 0);
+    scores[i]! += norm > 0 ? (CONTENT * dot) / norm : 0;
+  }
+  return scores;
+}
 
 beforeAll(async () => {
   data = writeSynthetic(dir, { items: 150, users: 300, topics: 6, eventsPerUser: [4, 14], seed: 2 });
-  rec = await Recommender.fit({ items, events, sweepLayers: [1, 4], dim: 16, epochs: 8, seed: 1, coldItems: COLD, srm: { dim: 32, maxLen: 20 } });
+  // a fixed content weight, so every serving path below runs with the lexical part
+  rec = await Recommender.fit({ items, events, sweepLayers: [1, 4], dim: 16, epochs: 8, seed: 1, coldItems: COLD, content: CONTENT, srm: { dim: 32, maxLen: 20 } });
 }, 120_000);
 afterAll(async () => {
   await rec?.close();
@@ -51,15 +75,19 @@ describe('Recommender', () => {
     for (const id of COLD) expect(mask[Number(id.slice(1))]).toBe(0);
   });
 
-  it('recommend: k best by the SRM score, seen items left out, scores exact', () => {
+  it('recommend: k best by the SRM score plus the content part, seen items left out, scores exact', async () => {
+    expect(rec.report.contentWeight).toBe(CONTENT);
     const h = history('u5');
     const out = rec.recommend({ user: 'u5', k: 10 });
     expect(out).toHaveLength(10);
     expect(out.fallback).toBeNull();
     expect(out.some((x) => h.includes(x.id))).toBe(false);
-    // the same ranking as the SRM's full scores over unseen items
+    // the same ranking as the full fused scores over unseen items
     const nums = h.map((id) => Number(id.slice(1)));
-    const scores = rec.srm.score(nums, Array.from({ length: 150 }, (_, i) => i)).scores;
+    const scores = expectedScores(h);
+    // the evaluation's scorer ranks as recommend() does
+    const row = await rec.scorer()([{ user: 0, history: Int32Array.from(nums), target: 0 }]);
+    row.forEach((x, i) => expect(x).toBeCloseTo(scores[i]!, 4));
     const want = Array.from({ length: 150 }, (_, i) => i)
       .filter((i) => !nums.includes(i))
       .sort((a, b) => scores[b]! - scores[a]! || a - b)
@@ -230,10 +258,10 @@ describe('Recommender', () => {
     const loaded = await Recommender.load(path.join(dir, 'kept'));
     const all = Array.from({ length: 150 }, (_, i) => i);
     const seen = history('u5').map((id) => Number(id.slice(1)));
-    // after each update (the second reuses the first's vector array) answers are the SRM's own scores
-    const scoresMatch = () => {
+    // after each update (the second reuses the first's vector array) answers are the model's own scores
+    const scoresMatch = async () => {
       const out = loaded.recommend({ user: 'u5', k: 10 });
-      const scores = loaded.srm.score(seen, all).scores;
+      const scores = await loaded.scorer()([{ user: 0, history: Int32Array.from(seen), target: 0 }]);
       const want = all.filter((i) => !seen.includes(i)).sort((a, b) => scores[b]! - scores[a]! || a - b).slice(0, 10);
       expect(out.map((x) => Number(x.id.slice(1)))).toEqual(want);
       out.forEach((x) => expect(x.score).toBeCloseTo(scores[Number(x.id.slice(1))]!, 4));
@@ -244,7 +272,7 @@ describe('Recommender', () => {
       loaded.addEvents(['u5', 'u6', 'u7'].map((user, j) => ({ user, item: `i${round * 7 + j * 3 + 50}` })));
       seen.push(round * 7 + 50);
       await loaded.flush();
-      scoresMatch();
+      await scoresMatch();
       expect(loaded.similar(COLD[0]!, 8, { by: 'content' })).toEqual(byContent); // codes do not change with updates
     }
     expect(loaded.similar('i10', 8, { by: 'behaviour' })).not.toEqual(byBehaviour); // the embeddings did
@@ -380,19 +408,23 @@ describe('Recommender', () => {
     }
   });
 
-  it('a fit aborted after the first layer returns the best model so far', async () => {
+  it('a fit aborted after its first epoch returns the best model so far; before it, ABORTED', async () => {
     const ctl = new AbortController();
-    const fitted = await Recommender.fit({
-      items,
-      events,
-      sweepLayers: [0, 1, 2],
-      dim: 16,
-      epochs: 3,
-      srm: { dim: 16, maxLen: 10 },
-      signal: ctl.signal,
-      onProgress: (p) => p.stage === 'sweep' && ctl.abort(),
-    });
-    expect(fitted.report.sweep).toHaveLength(1);
+    const base = { items, events, sweepLayers: [0, 1, 2], dim: 16, epochs: 5, srm: { dim: 16, maxLen: 10 } };
+    const fitted = await Recommender.fit({ ...base, signal: ctl.signal, onProgress: (p) => p.stage === 'training' && p.done >= 1 && ctl.abort() });
+    expect(fitted.report.sweep).toHaveLength(3); // the probe ran before training
+    expect(fitted.report.stopReason).toBe('aborted');
+    expect(fitted.srm.history.filter((e) => !e.partial).length).toBeGreaterThanOrEqual(1);
+    expect(fitted.recommend({ user: 'u2', k: 3 })).toHaveLength(3);
+    await fitted.close();
+    const early = new AbortController();
+    await expect(Recommender.fit({ ...base, signal: early.signal, onProgress: (p) => p.stage === 'sweep' && early.abort() })).rejects.toMatchObject({ code: 'ABORTED' });
+  });
+
+  it('a budget shorter than one epoch still trains one (the smallest budget works)', async () => {
+    const fitted = await Recommender.fit({ items, events, layer: 1, dim: 16, epochs: 50, budget: 0.001, srm: { dim: 16, maxLen: 10 } });
+    expect(fitted.srm.history.filter((e) => !e.partial).length).toBeGreaterThanOrEqual(1);
+    expect(fitted.report.stopReason).not.toBe('aborted');
     expect(fitted.recommend({ user: 'u2', k: 3 })).toHaveLength(3);
     await fitted.close();
   });

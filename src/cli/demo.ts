@@ -1,9 +1,10 @@
 /**
  * `lmrec demo`: the product on a synthetic shop, with the bundled default LM (no download).
  *  1. writes a seeded catalog (title, text, category) and event log into a temp directory;
- *  2. compares models on one leave-one-out split with a share of cold items (compareModels):
- *     popularity, the ID-only SRM, and the Recommender (LM codes + SRM) at the best layer of a
- *     layer sweep and at the last layer, int8 and fp32 codes; prints the sweep and the table;
+ *  2. compares models on one leave-one-out split with a share of cold items (compareModels, the
+ *     table of `lmrec eval quality`): popularity, content TF-IDF, the ID-only SRM, SRM + content
+ *     and lmrec (the Recommender: LM codes + SRM, at the best layer of a layer sweep); prints
+ *     the sweep and the table;
  *  3. fits one Recommender on the best layer and shows a few users' last items next to their
  *     recommendations, and a cold item's most similar items (from its text alone);
  *  4. times recommend() and, unless --no-index, a small int8 vector index benchmark.
@@ -15,8 +16,8 @@ import { clusteredQueries, clusteredVectors } from '../data/clustered-vectors.js
 import { writeSynthetic, type SyntheticItem } from '../data/synthetic.js';
 import { LanguageModel } from '../lm/language-model.js';
 import { DEFAULT_MODEL_DIR } from '../pretrain/pretrain.js';
+import { compareModels, qualityMarkdown, QUALITY_MODELS, type QualityResult } from '../eval/quality.js';
 import { sweepSvg, sweepTable } from '../recommender/layer-sweep.js';
-import { compareModels, qualityMarkdown, type QualityResult } from '../recommender/quality-table.js';
 import { Recommender, type FitReport } from '../recommender/recommender.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { recallAtK } from '../vector-index/recall.js';
@@ -29,9 +30,9 @@ export interface DemoOptions {
   items?: number;
   /** Users. Default 2000. */
   users?: number;
-  /** Seconds each model of the comparison (and the final fit) trains. Default 20. */
+  /** Seconds the ID-only SRM of the comparison and the final fit train. Default 20. */
   budget?: number;
-  /** Seconds the layer sweep may take. Default 40. */
+  /** Seconds lmrec's layer sweep may take in the comparison (its fit takes budget + sweepBudget). Default 40. */
   sweepBudget?: number;
   /** Share of items made cold. Default 0.1. */
   coldFraction?: number;
@@ -100,10 +101,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       lmOpen = false;
     };
     try {
-      const estimate = o.budget * 4 + o.sweepBudget + 5;
+      // the ID-only SRM, lmrec (its sweep included), TF-IDF, the fusion weight and the encodings
+      const estimate = o.budget * 2 + o.sweepBudget + 10;
       log(`lmrec demo: a synthetic shop of ${o.items.toLocaleString('en')} items (title, text, category) and ${o.users.toLocaleString('en')} users`);
       log(`(${data.events.length.toLocaleString('en')} events), with the bundled default LM (${lm.config.layers} layers, ${lm.config.hidden} wide).`);
-      log(`Every model trains for ${o.budget} s, the layer sweep for ${o.sweepBudget} s; ${Math.round(o.coldFraction * 100)}% of the items are cold`);
+      log(`The ID-only SRM trains for ${o.budget} s, lmrec for ${o.budget + o.sweepBudget} s (its layer sweep included); ${Math.round(o.coldFraction * 100)}% of the items are cold`);
       log('(every event of theirs is kept out of training: only their text can make them recommendable).');
       log('');
 
@@ -118,8 +120,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
           model: lm,
           coldFraction: o.coldFraction,
           budget: o.budget,
-          sweepBudget: o.sweepBudget,
-          seed: o.seed,
+          recommenderBudget: o.budget + o.sweepBudget,
+          coldSeed: o.seed,
+          seeds: [o.seed],
           ...(o.threads !== undefined ? { threads: o.threads } : {}),
           onProgress: (what, p) => bar.step(qualityStep(what, p)),
         });
@@ -131,9 +134,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       log(sweepTable(quality.sweep, quality.layer));
       log('');
       log(`Test quality (leave-one-out, full ranking over ${o.items.toLocaleString('en')} items; ${quality.warmTargets} warm and ${quality.coldTargets} cold test targets):`);
-      log(qualityMarkdown(quality.rows));
-      const idOnly = quality.rows.find((r) => r.model === 'ID-only SRM');
-      const best = quality.rows.find((r) => r.model.startsWith('LM codes + SRM (best layer'));
+      log(qualityMarkdown(quality));
+      const idOnly = quality.rows.find((r) => r.model === QUALITY_MODELS.srm)?.mean;
+      const best = quality.rows.find((r) => r.model === QUALITY_MODELS.lmrec)?.mean;
       if (idOnly && best && quality.coldTargets > 0) {
         log(
           `Cold items: the ID-only SRM cannot rank them (cold HR@10 ${(idOnly.cold['HR@10'] ?? 0).toFixed(4)}); ` +
@@ -143,7 +146,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       log('');
 
       // 2. one recommender, on the best layer, with the same cold items
-      log(`[2/3] fitting the recommender on layer ${quality.layer} (${o.budget} s)`);
+      log(`[2/3] fitting the recommender on layer ${quality.layer ?? 'auto'} (${o.budget} s)`);
       const coldIds = quality.coldIds;
       const bars = fitBars(progress, { stages: ['encoding', 'training'], budgetSeconds: o.budget });
       let rec: Recommender;
@@ -152,7 +155,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
           items: itemsFile,
           events: eventsFile,
           model: lm,
-          layer: quality.layer,
+          layer: quality.layer ?? 'auto',
           budget: o.budget,
           coldItems: coldIds,
           seed: o.seed,
@@ -242,7 +245,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
           written.push(path.resolve(o.out!, name));
         };
         w('quality.json', `${JSON.stringify(quality, null, 1)}\n`);
-        w('quality.md', `${sweepTable(quality.sweep, quality.layer)}\n\n${qualityMarkdown(quality.rows)}\n`);
+        w('quality.md', `${sweepTable(quality.sweep, quality.layer)}\n\n${qualityMarkdown(quality)}\n`);
         w('sweep.svg', sweepSvg(quality.sweep));
         log('');
         log(`wrote ${written.join(', ')}`);

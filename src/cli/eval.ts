@@ -2,19 +2,14 @@
  * `lmrec eval`: leave-one-out evaluation of a catalog and interaction log, printed as a table
  * and written as JSON. Models: the popularity baseline and the SRM (SASRec trained on the
  * training part, early-stopped on the validation part), and with `lm`, the item head of a
- * model lmrec trained. With `--cold-items`, the recommender's quality table instead
- * (runColdItemsEval).
+ * model lmrec trained. The quality table (popularity, content, SRM, lmrec on warm and cold
+ * items) is `lmrec eval quality` (src/cli/eval-quality.ts).
  */
 import { readCatalogIds, readInteractions } from '../data/interactions.js';
 import { evaluate, leaveOneOut, popularityScorer, type EvaluateOptions, type Metrics } from '../eval/leave-one-out.js';
 import { SequentialRecommender, type EpochReport, type SrmFitOptions, type StopReason } from '../srm/sequential-recommender.js';
 import { openItemHeadScorer } from '../pretrain/item-head-scorer.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
-import { LanguageModel } from '../lm/language-model.js';
-import { DEFAULT_MODEL_DIR } from '../pretrain/pretrain.js';
-import { sweepTable } from '../recommender/layer-sweep.js';
-import { compareModels, qualityMarkdown, type QualityOptions, type QualityResult } from '../recommender/quality-table.js';
-import { qualityStep, timeBar } from './fit-progress.js';
 
 export interface EvalOptions {
   items: string;
@@ -144,65 +139,4 @@ export async function runEval(o: EvalOptions, log: (line: string) => void = () =
     log(`wrote ${o.out}`);
   }
   return report;
-}
-
-export interface ColdItemsEvalOptions {
-  items: string;
-  events: string;
-  /** Share of items made cold (every event of theirs removed from training), in [0, 1). */
-  coldFraction: number;
-  /** The language model directory; default the bundled one. */
-  lm?: string | undefined;
-  /** Seconds each model trains. */
-  budget: number;
-  /** Seconds the layer sweep may take. */
-  sweepBudget: number;
-  sweepLayers?: number[] | undefined;
-  seed?: number | undefined;
-  srm?: QualityOptions['srm'];
-  /** Write the result as JSON here. */
-  out?: string | undefined;
-  /** Where the progress bar goes. Default process.stderr. */
-  progress?: NodeJS.WritableStream;
-}
-
-/**
- * `lmrec eval --cold-items F`: the quality table of compareModels: popularity, the ID-only SRM
- * and the Recommender (LM codes + SRM) at the best and last layer, int8 and fp32 codes, with
- * warm and cold test targets scored apart. Returns compareModels' result.
- */
-export async function runColdItemsEval(o: ColdItemsEvalOptions, log: (line: string) => void = () => {}): Promise<QualityResult> {
-  const lm = await LanguageModel.load(o.lm ?? DEFAULT_MODEL_DIR);
-  let result: QualityResult;
-  // ID-only SRM + sweep fit + up to three variants, each bounded by its budget, plus their encodings
-  const bar = timeBar(o.progress ?? process.stderr, 'comparing models', o.budget * 4 + o.sweepBudget + 5);
-  try {
-    result = await compareModels({
-      items: o.items,
-      events: o.events,
-      model: lm,
-      coldFraction: o.coldFraction,
-      budget: o.budget,
-      sweepBudget: o.sweepBudget,
-      ...(o.sweepLayers ? { sweepLayers: o.sweepLayers } : {}),
-      ...(o.seed !== undefined ? { seed: o.seed } : {}),
-      ...(o.srm ? { srm: o.srm } : {}),
-      onProgress: (what, p) => bar.step(qualityStep(what, p)),
-    });
-  } finally {
-    bar.stop();
-    await lm.close();
-  }
-  log(`${result.coldItems} items made cold (every event of theirs removed from training); test targets: ${result.warmTargets} warm, ${result.coldTargets} cold`);
-  log('');
-  log(`layer sweep (validation; * = best; the model has ${result.lastLayer} layers, 0 = the embeddings):`);
-  log(sweepTable(result.sweep, result.layer));
-  log('');
-  log('test quality (leave-one-out, full ranking; warm and cold targets apart):');
-  log(qualityMarkdown(result.rows));
-  if (o.out) {
-    writeFileAtomic(o.out, `${JSON.stringify(result, null, 1)}\n`);
-    log(`wrote ${o.out}`);
-  }
-  return result;
 }

@@ -1,7 +1,8 @@
 /**
  * Progress bars on stderr for the recommender's commands: one bar per fit stage (encoding the
- * item texts, the layer sweep, training), and one time-based bar for runs made of many fits
- * (the model comparison of `lmrec demo` and `lmrec eval --cold-items`).
+ * item texts, the layer sweep, training), a time-based bar for runs made of many fits of known
+ * budgets (`lmrec demo`), and a step bar for runs made of many fits of unknown length (the
+ * quality table of `lmrec eval quality`).
  *
  * On a terminal the bars redraw in place; into a pipe or a file they print a line every few
  * seconds instead.
@@ -180,6 +181,43 @@ export function timeBar(stream: NodeJS.WritableStream, label: string, estimateSe
       const elapsed = Math.round((Date.now() - t0) / 1000);
       bar.setTotal(Math.max(1, elapsed));
       bar.update(Math.max(1, elapsed), { elapsed, estimate: Math.max(1, elapsed), step: 'done' });
+      bar.stop();
+    },
+  };
+}
+
+export interface StepBar {
+  /** What is running now, and which step of how many it is. */
+  step: (text: string, at?: { index: number; total: number }) => void;
+  stop: () => void;
+}
+
+/**
+ * A bar of steps (fits) done out of all of them, for work whose steps have no known length
+ * (epoch caps with early stopping): the current step's text after it, updated as it goes.
+ */
+export function stepBar(stream: NodeJS.WritableStream, label: string): StepBar {
+  const bar = newBar(stream, `${label} [{bar}] step {index}/{total} | {duration_formatted} | {step}`);
+  let index = 0;
+  let total = 1;
+  let started = false;
+  return {
+    step(text, at) {
+      if (at) {
+        index = at.index;
+        total = Math.max(1, at.total);
+      }
+      if (!started) {
+        bar.start(total, 0, { index, total, step: text });
+        started = true;
+      }
+      bar.setTotal(total);
+      bar.update(Math.max(0, index - 1), { index, total, step: text });
+    },
+    stop() {
+      if (!started) return;
+      started = false;
+      bar.update(total, { index: total, total, step: 'done' });
       bar.stop();
     },
   };

@@ -9,7 +9,8 @@ import type { SrmFitOptions } from '../srm/sequential-recommender.js';
 import { collabCommand } from './collab.js';
 import { runDemo } from './demo.js';
 import { runServe, type ServeCliOptions } from './serve.js';
-import { runColdItemsEval, runEval } from './eval.js';
+import { runEval } from './eval.js';
+import { qualityCommand, runQualityEval, srmFromEval } from './eval-quality.js';
 import { budget, fieldValue, fraction, idList, indexChoice, layerChoice, layerList, nonNegative, nonNegativeInt, positive, positiveInt } from './options.js';
 import { runDistill, runPretrain } from './pretrain.js';
 import { interruptOnCtrlC } from './interrupt.js';
@@ -84,7 +85,6 @@ interface EvalCliOptions {
   lm?: string;
   coldItems?: number;
   budget?: number;
-  sweepBudget?: number;
   layers?: number[];
 }
 
@@ -130,8 +130,8 @@ program
   .description('the recommender end to end on a generated shop: layer sweep, quality on warm and cold items, recommendations, speed')
   .option('--items <count>', 'catalog size', positiveInt, 1000)
   .option('--users <count>', 'users', positiveInt, 2000)
-  .addOption(new Option('--budget <time>', "training time of each model ('20s', '1m')").argParser(budget).default(20, '20s'))
-  .addOption(new Option('--sweep-budget <time>', 'time of the layer sweep').argParser(budget).default(40, '40s'))
+  .addOption(new Option('--budget <time>', "training time of the ID-only SRM and of the final fit ('20s', '1m'); lmrec's fit in the comparison gets it plus --sweep-budget").argParser(budget).default(20, '20s'))
+  .addOption(new Option('--sweep-budget <time>', "time of lmrec's layer sweep in the comparison").argParser(budget).default(40, '40s'))
   .option('--cold-fraction <f>', 'share of items kept out of training (cold)', fraction, 0.1)
   .option('--seed <seed>', 'random seed of the data and the models', nonNegativeInt, 7)
   .option('--out <dir>', 'also write quality.json, quality.md and sweep.svg here')
@@ -310,52 +310,42 @@ program
   .option('--threads <count>', 'training threads (default: all)', positiveInt)
   .option('--seed <seed>', 'random seed', positiveInt, 1)
   .option('--sampled-negatives <count>', 'rank among this many sampled negatives instead of the full catalog', positiveInt)
-  .option('--lm <dir>', 'also rank with the item head of a model lmrec trained (pretrain, distill); with --cold-items, the LM that encodes the items (default: the bundled one)')
-  .option('--cold-items <fraction>', "instead, the recommender's quality table: make this share of items cold (their events left out of training) and compare popularity, the ID-only SRM and LM codes + SRM on warm and cold targets", fraction)
-  .option('--budget <time>', 'with --cold-items: training time of each model (default 1m)', budget)
-  .option('--sweep-budget <time>', 'with --cold-items: time of the layer sweep (default twice --budget)', budget)
-  .option('--layers <list>', 'with --cold-items: layers the sweep tries, e.g. 0,2,4', layerList)
+  .option('--lm <dir>', "also rank with the item head of a model lmrec trained (pretrain, distill); for eval quality, lmrec's LM (default: the bundled one)")
+  .option('--cold-items <fraction>', 'for eval quality: the share of items made cold (default 0.1). Without the subcommand: deprecated, runs eval quality', fraction)
+  .option('--budget <time>', 'for eval quality: an optional time bound of each fit', budget)
+  .option('--layers <list>', "for eval quality: layers lmrec's sweep tries, e.g. 0,2,4", layerList)
+  .addCommand(qualityCommand({ humanLog, printJson, examples }))
   .addCommand(collabCommand({ humanLog, printJson, examples }))
   .addHelpText(
     'after',
     examples(
       'lmrec eval --items items.jsonl --events events.jsonl --srm-max-seconds 120',
       'lmrec eval --items items.jsonl --events events.jsonl --no-srm --lm ./my-lm --out eval.json',
-      'lmrec eval --items items.jsonl --events events.jsonl --cold-items 0.1 --budget 30s --json > quality.json',
+      'lmrec eval quality --items items.jsonl --events events.jsonl --cold-items 0.1 --seeds 1,2 --out quality.json',
     ),
   )
   .action(async (opts: EvalCliOptions, cmd: Command) => {
     if (opts.coldItems !== undefined) {
-      // SRM settings given on the command line carry over; the eval defaults stay the recommender's
+      // deprecated: the quality table moved to `lmrec eval quality`; the same run, eval's
+      // --seed, --srm-epochs and --srm-patience standing in for --seeds, --epochs and --patience
+      process.stderr.write('lmrec: `eval --cold-items` is deprecated: use `lmrec eval quality --cold-items F` (see lmrec eval quality --help)\n');
       const given = (name: string) => cmd.getOptionValueSource(name) === 'cli';
-      const srm = Object.fromEntries(
-        (
-          [
-            ['dim', 'srmDim'],
-            ['blocks', 'srmBlocks'],
-            ['heads', 'srmHeads'],
-            ['maxLen', 'srmMaxLen'],
-            ['lr', 'srmLr'],
-            ['dropout', 'srmDropout'],
-            ['batchSize', 'srmBatchSize'],
-          ] as const
-        ).flatMap(([key, name]) => (given(name) ? [[key, opts[name]]] : [])),
-      );
-      const perModel = opts.budget ?? 60;
-      const result = await runColdItemsEval(
+      const result = await runQualityEval(
         {
           items: opts.items,
           events: opts.events,
-          coldFraction: opts.coldItems,
+          coldItems: opts.coldItems,
+          seeds: given('seed') ? [opts.seed] : undefined,
+          epochs: given('srmEpochs') ? opts.srmEpochs : undefined,
+          patience: given('srmPatience') ? opts.srmPatience : undefined,
+          budget: opts.budget,
           lm: opts.lm,
-          budget: perModel,
-          sweepBudget: opts.sweepBudget ?? 2 * perModel,
-          sweepLayers: opts.layers,
-          seed: opts.seed,
-          srm: Object.keys(srm).length ? srm : undefined,
+          layers: opts.layers,
+          srm: srmFromEval(cmd),
+          threads: opts.threads,
           out: opts.out,
         },
-        humanLog(opts.json),
+        { log: humanLog(opts.json), signal: interruptOnCtrlC('stopping the comparison (the fit under way is scored with its best weights so far)') },
       );
       if (opts.json) printJson(result);
       return;

@@ -1,84 +1,112 @@
 /**
- * The layer sweep (MARC's mid-layer representation analysis): for each candidate layer, a
- * quick compression + task model trained on the training split and scored on validation.
- * Middle layers often beat the last; the sweep reports what holds for the data at hand.
+ * The layer probe (MARC's mid-layer representation analysis), cheap enough to run inside every
+ * fit: for each candidate layer, each item's pooled state (standardised, unit length) stands for
+ * the item, a user's profile is the mean of their last 50 history items' states, and items are
+ * ranked by cosine with it. Validation NDCG@10 of that ranking says how much of what users do
+ * next a layer's states carry, with no training: a few seconds a layer where training a
+ * compression + SRM per layer took minutes and, cut short, could not tell layers apart.
+ * Middle layers often beat the last; the probe reports what holds for the data at hand.
  */
-import type { LeaveOneOut, Metrics } from '../eval/leave-one-out.js';
-import { SequentialRecommender, type SrmFitOptions } from '../srm/sequential-recommender.js';
+import { evaluate, type Metrics, type Split } from '../eval/leave-one-out.js';
+import { Random } from '../util/random.js';
 import { lineChart } from '../util/svg-chart.js';
 
 export interface SweepRow {
   layer: number;
-  /** Validation metrics of the best epoch (HR@10, NDCG@10, MRR). */
+  /** Validation metrics of the probe's ranking (HR@10, NDCG@10, MRR). */
   valid: Metrics;
-  epochs: number;
+  /** Validation users the probe ranked for. */
+  users: number;
   seconds: number;
 }
 
-export interface SweepOptions {
-  split: LeaveOneOut;
+export interface ProbeOptions {
+  /** Validation splits (a seeded sample of them is probed). */
+  valid: Split[];
   items: number;
   layers: number[];
   /** The scaled item states of each layer, items x width. */
   features: (layer: number) => Float32Array;
   width: number;
-  /** SRM and compression settings shared with the final fit. */
-  fit: SrmFitOptions;
-  /** Seconds one layer may train. */
-  secondsPerLayer?: number | undefined;
-  /** Most epochs one layer trains. Default 20. */
-  epochs?: number | undefined;
+  /** History items a profile averages. Default 50. */
+  recent?: number;
+  /** Most users probed; fewer on large catalogs so that a layer costs ~2e9 multiply-adds. Default 2,000. */
+  maxUsers?: number;
+  seed?: number;
   signal?: AbortSignal | undefined;
   onLayer?: (row: SweepRow, index: number) => void;
-  /** After every epoch of a layer's training (validation NDCG@10 when it was validated). */
-  onEpoch?: (layer: number, index: number, validNdcg: number | undefined) => void;
 }
 
-/** Sweeps the layers; returns the rows and the best layer's model (the caller owns it). */
-export async function sweepLayers(o: SweepOptions): Promise<{ rows: SweepRow[]; best: { layer: number; model: SequentialRecommender; ndcg: number } | undefined }> {
+/** Multiply-adds one layer's probe may cost: users x items x width. */
+const PROBE_WORK = 2e9;
+
+/** Probes the layers; returns a row per layer and the best layer (undefined when aborted before the first). */
+export async function probeLayers(o: ProbeOptions): Promise<{ rows: SweepRow[]; best: number | undefined }> {
+  const recent = o.recent ?? 50;
+  const users = Math.max(100, Math.min(o.maxUsers ?? 2000, Math.floor(PROBE_WORK / Math.max(1, o.items * o.width))));
+  const rng = new Random(o.seed ?? 5);
+  const sample = o.valid.length <= users ? o.valid : [...new Set(Array.from({ length: users * 3 }, () => rng.int(o.valid.length)))].slice(0, users).sort((a, b) => a - b).map((i) => o.valid[i]!);
   const rows: SweepRow[] = [];
-  let best: { layer: number; model: SequentialRecommender; ndcg: number } | undefined;
-  for (const [i, layer] of o.layers.entries()) {
+  let best: { layer: number; ndcg: number } | undefined;
+  for (const [index, layer] of o.layers.entries()) {
     if (o.signal?.aborted) break;
     const t0 = performance.now();
-    const model = await SequentialRecommender.fit(o.split.train, o.items, {
-      ...o.fit,
-      itemFeatures: { ...o.fit.itemFeatures!, vectors: o.features(layer), width: o.width },
-      valid: o.split.valid,
-      epochs: o.epochs ?? 20,
-      patience: 3,
-      ...(o.secondsPerLayer !== undefined ? { maxSeconds: o.secondsPerLayer } : {}),
-      ...(o.signal ? { signal: o.signal } : {}),
-      onEpoch: (e) => o.onEpoch?.(layer, i, e.valid?.['NDCG@10']),
-    });
-    const validated = model.history.filter((e) => e.valid);
-    const top = validated.reduce<Metrics | undefined>((b, e) => (!b || e.valid!['NDCG@10']! > b['NDCG@10']! ? e.valid : b), undefined);
-    const row: SweepRow = { layer, valid: top ?? {}, epochs: model.history.length, seconds: (performance.now() - t0) / 1000 };
+    const unit = unitRows(o.features(layer), o.width);
+    const valid = await evaluate(sample, o.items, (splits) => profileScores(splits, unit, o.items, o.width, recent), [10]);
+    const row: SweepRow = { layer, valid, users: sample.length, seconds: (performance.now() - t0) / 1000 };
     rows.push(row);
-    o.onLayer?.(row, i);
-    const ndcg = top?.['NDCG@10'] ?? -Infinity;
-    if (top && (!best || ndcg > best.ndcg)) {
-      best?.model.close();
-      best = { layer, model, ndcg };
-    } else {
-      model.close();
-    }
+    o.onLayer?.(row, index);
+    if (!best || valid['NDCG@10']! > best.ndcg) best = { layer, ndcg: valid['NDCG@10']! };
   }
-  return { rows, best };
+  return { rows, best: best?.layer };
+}
+
+/** Each row scaled to unit length (zero rows stay zero). */
+function unitRows(m: Float32Array, width: number): Float32Array {
+  const out = new Float32Array(m.length);
+  for (let r = 0; r < m.length; r += width) {
+    let norm = 0;
+    for (let x = r; x < r + width; x++) norm += m[x]! * m[x]!;
+    const scale = norm > 0 ? 1 / Math.sqrt(norm) : 0;
+    for (let x = r; x < r + width; x++) out[x] = m[x]! * scale;
+  }
+  return out;
+}
+
+/** Cosine of every item with the mean of each split's last `recent` history items (rows of unit vectors). */
+function profileScores(splits: Split[], unit: Float32Array, items: number, width: number, recent: number): Float32Array {
+  const rows = new Float32Array(splits.length * items);
+  const profile = new Float64Array(width);
+  splits.forEach((s, j) => {
+    profile.fill(0);
+    const h = s.history;
+    for (let x = Math.max(0, h.length - recent); x < h.length; x++) {
+      const at = h[x]! * width;
+      for (let d = 0; d < width; d++) profile[d]! += unit[at + d]!;
+    }
+    const row = rows.subarray(j * items, (j + 1) * items);
+    for (let i = 0; i < items; i++) {
+      const at = i * width;
+      let dot = 0;
+      for (let d = 0; d < width; d++) dot += profile[d]! * unit[at + d]!;
+      row[i] = dot; // the profile's own length scales every item alike: the ranking is the cosine's
+    }
+  });
+  return rows;
 }
 
 /** The sweep as an SVG line chart: validation NDCG@10 and HR@10 by layer. */
-export function sweepSvg(rows: SweepRow[], title = 'Layer sweep: validation quality by LM layer'): string {
+export function sweepSvg(rows: SweepRow[], title = 'Layer probe: validation quality of each LM layer\'s states'): string {
   const series = (metric: string) => ({ name: metric, points: rows.map((r) => ({ x: r.layer, y: r.valid[metric] ?? NaN })) });
   return lineChart({ title, xLabel: 'layer (0 = embeddings)', yLabel: 'validation metric', series: [series('NDCG@10'), series('HR@10')] });
 }
 
 /** The sweep as a text table. */
 export function sweepTable(rows: SweepRow[], chosen?: number): string {
-  const lines = ['layer | valid HR@10 | valid NDCG@10 | epochs | seconds', '---:|---:|---:|---:|---:'];
+  const lines = ['layer | probe HR@10 | probe NDCG@10 | users | seconds', '---:|---:|---:|---:|---:'];
   for (const r of rows) {
     const mark = r.layer === chosen ? ' *' : '';
-    lines.push(`${r.layer}${mark} | ${(r.valid['HR@10'] ?? NaN).toFixed(4)} | ${(r.valid['NDCG@10'] ?? NaN).toFixed(4)} | ${r.epochs} | ${r.seconds.toFixed(1)}`);
+    lines.push(`${r.layer}${mark} | ${(r.valid['HR@10'] ?? NaN).toFixed(4)} | ${(r.valid['NDCG@10'] ?? NaN).toFixed(4)} | ${r.users} | ${r.seconds.toFixed(1)}`);
   }
   return lines.join('\n');
 }

@@ -23,7 +23,7 @@ import { LmrecError } from '../errors.js';
 import { native } from '../native.js';
 import { collectInteractions, IdMap } from '../data/interactions.js';
 import { readEvents, readItems, type EventRecord, type ItemRecord } from '../data/records.js';
-import { evaluate, leaveOneOut, type LeaveOneOut, type Metrics } from '../eval/leave-one-out.js';
+import { evaluate, leaveOneOut, type LeaveOneOut, type Metrics, type Scorer } from '../eval/leave-one-out.js';
 import type { LateInteraction } from '../lm/late-interaction.js';
 import { LanguageModel, type Pooling } from '../lm/language-model.js';
 import { renderItemTexts, compileItemTemplate } from '../pretrain/behaviour-text.js';
@@ -35,8 +35,11 @@ import { parseOptions } from '../util/options.js';
 import { Random } from '../util/random.js';
 import { VectorIndex } from '../vector-index/vector-index.js';
 import { Catalog, type FieldFilter } from './catalog.js';
+import { ContentScores, type ContentState } from './content-scores.js';
+import { chooseColdWeight, chooseFusionWeight, contentScorer } from '../eval/baselines.js';
+import { TfidfVectors } from '../text/tfidf.js';
 import { applyScaling, candidateLayers, encodeItemStates, fitScaling, type FeatureScaling } from './item-states.js';
-import { sweepLayers, type SweepRow } from './layer-sweep.js';
+import { probeLayers, type SweepRow } from './layer-sweep.js';
 import { LmRanker } from './lm-ranker.js';
 import { openRecommenderDir, writeRecommenderDir } from './recommender-files.js';
 
@@ -74,6 +77,13 @@ export interface RecommenderFitOptions {
   idDropout?: number;
   /** How an item's fields become its text, e.g. '{title} ({category})'. Default: its title, else every field. */
   template?: string;
+  /**
+   * Weight of the lexical part of the score (TF-IDF cosine of the user's recent items with
+   * each item, see ContentScores) beside the SRM's: 'auto' (default) picks it on validation
+   * from 0 to 32, and for items without training events a weight of their own, on warm and
+   * cold validation targets alike; a number sets both; 0 turns it off.
+   */
+  content?: 'auto' | number;
   /** Pooling of the item text's states. Default 'mean'. */
   pooling?: Pooling;
   /** The SRM: width (default 64), blocks (2), heads (1), maxLen (50). */
@@ -110,6 +120,10 @@ export interface FitReport {
   coldItems: number;
   layer: number;
   layers: number;
+  /** Weight of the lexical part of the score for items with training events (0: off). */
+  contentWeight: number;
+  /** The same for items without (cold: their code alone beside it). */
+  coldContentWeight: number;
   sweep: SweepRow[];
   /** Validation and test metrics, on at most 5,000 users (a seeded sample beyond). */
   valid: Metrics;
@@ -198,6 +212,7 @@ interface PreparedRequest {
   k: number;
   ignored: number;
   excluded: Set<number>;
+  history: number[];
   state: Float32Array | undefined;
 }
 
@@ -230,6 +245,8 @@ interface Serving {
 
 interface Manifest {
   model: { source: string; hidden: number; layers: number };
+  /** The lexical part of the score (absent in directories saved before it existed: off). */
+  content?: ContentState;
   layer: number;
   pooling: Pooling;
   template: string;
@@ -259,6 +276,7 @@ const fitSchema = z.strictObject({
   idDropout: z.number().min(0).max(0.99).optional(),
   template: z.string().min(1).optional(),
   pooling: z.enum(['mean', 'last', 'cls', 'marker']).optional(),
+  content: z.union([z.literal('auto'), z.number().min(0).max(1e6)]).optional(),
   srm: z
     .strictObject({
       dim: z.number().int().positive().optional(),
@@ -288,6 +306,7 @@ export class Recommender {
   readonly #scaling: FeatureScaling;
   #srm: SequentialRecommender | undefined;
   #serving!: Serving;
+  #content: ContentScores;
   #popular: Int32Array | undefined;
   #catalogTemplate: ReturnType<typeof compileItemTemplate> | undefined;
   #lm: LanguageModel | undefined;
@@ -315,8 +334,10 @@ export class Recommender {
     manifest: Manifest;
     scaling: FeatureScaling;
     srm: SequentialRecommender;
+    content: ContentScores;
     lm?: LanguageModel | undefined;
   }) {
+    this.#content = o.content;
     this.#catalog = o.catalog;
     this.#users = o.users;
     this.#histories = o.histories;
@@ -416,6 +437,14 @@ export class Recommender {
   }
 
   /**
+   * Scores of every item for evaluation splits (item numbers in catalog order), as
+   * recommend() ranks them: the evaluation's view of the whole model.
+   */
+  scorer(): Scorer {
+    return fusedScorer(this.#live(), this.#content);
+  }
+
+  /**
    * Reads the catalog and events, encodes every item's text with the language model, sweeps
    * the layers (layer 'auto'), trains the compression and task modules jointly with early
    * stopping on the validation split (the last two events of each user are validation and
@@ -505,62 +534,55 @@ export class Recommender {
 
       let chosen = layers[0]!;
       let sweepRows: SweepRow[] = [];
-      let fallbackModel: { model: SequentialRecommender; ndcg: number } | undefined;
       if (layers.length > 1 || sweepOnly) {
-        const sweepSeconds = budget === undefined ? undefined : (left()! * (sweepOnly ? 1 : 0.5)) / layers.length;
-        const swept = await sweepLayers({
-          split,
+        const probed = await probeLayers({
+          valid: split.valid,
           items: catalog.size,
           layers,
           features: (l) => featuresOf(l).features,
           width: H,
-          fit: fitBase,
-          secondsPerLayer: sweepSeconds,
+          ...(o.seed !== undefined ? { seed: o.seed } : {}),
           signal: o.signal,
           onLayer: (row, i) => progress({ stage: 'sweep', done: i + 1, total: layers.length, layer: row.layer, validNdcg: row.valid['NDCG@10'] ?? NaN }),
-          onEpoch: (layer, i, ndcg) => progress({ stage: 'sweep', done: i, total: layers.length, layer, ...(ndcg !== undefined ? { validNdcg: ndcg } : {}) }),
         });
-        sweepRows = swept.rows;
-        if (!swept.best) throw new LmrecError('the fit was stopped before any layer was trained', 'ABORTED');
-        chosen = swept.best.layer;
-        if (sweepOnly) {
-          swept.best.model.close();
-          return { rows: sweepRows, best: chosen, layers: L };
-        }
-        fallbackModel = swept.best;
+        sweepRows = probed.rows;
+        if (probed.best === undefined) throw new LmrecError('the fit was stopped before any layer was probed', 'ABORTED');
+        chosen = probed.best;
+        if (sweepOnly) return { rows: sweepRows, best: chosen, layers: L };
         // states of the other layers are no longer needed
         for (const l of layers) if (l !== chosen) scaled.delete(l);
       }
       const { features, scaling } = featuresOf(chosen);
-      let srm: SequentialRecommender;
       const epochs = o.epochs ?? 200;
-      if (o.signal?.aborted && fallbackModel) {
-        srm = fallbackModel.model;
-      } else {
-        progress({ stage: 'training', done: 0, total: epochs, layer: chosen });
-        const final = await SequentialRecommender.fit(split.train, catalog.size, {
-          ...fitBase,
-          itemFeatures: { ...fitBase.itemFeatures!, vectors: features },
-          valid: split.valid,
-          epochs,
-          patience: o.patience ?? 5,
-          ...(deadline !== undefined ? { maxSeconds: left()! } : {}),
-          ...(o.signal ? { signal: o.signal } : {}),
-          onEpoch: (e) => progress({ stage: 'training', done: e.epoch + 1, total: epochs, layer: chosen, ...(e.valid ? { validNdcg: e.valid['NDCG@10']! } : {}) }),
-        });
-        const finalBest = Math.max(-Infinity, ...final.history.flatMap((e) => (e.valid ? [e.valid['NDCG@10']!] : [])));
-        if (fallbackModel && fallbackModel.ndcg > finalBest) {
-          final.close();
-          srm = fallbackModel.model; // the sweep's model of this layer validated better (a cut final fit)
-        } else {
-          fallbackModel?.model.close();
-          srm = final;
-        }
-        // a budget or abort that cut the first epoch leaves its partly trained weights: still
-        // the best model found so far (its metrics below say how good)
+      progress({ stage: 'training', done: 0, total: epochs, layer: chosen });
+      // a budget or abort that cuts training keeps the best validated weights (the first epoch
+      // always completes: a model with no epoch behind it is no model)
+      const srm = await SequentialRecommender.fit(split.train, catalog.size, {
+        ...fitBase,
+        itemFeatures: { ...fitBase.itemFeatures!, vectors: features },
+        valid: split.valid,
+        epochs,
+        patience: o.patience ?? 5,
+        ...(deadline !== undefined ? { maxSeconds: left()! } : {}),
+        ...(o.signal ? { signal: o.signal } : {}),
+        onEpoch: (e) => progress({ stage: 'training', done: e.epoch + 1, total: epochs, layer: chosen, ...(e.valid ? { validNdcg: e.valid['NDCG@10']! } : {}) }),
+      });
+      if (!srm.history.some((e) => !e.partial)) {
+        srm.close();
+        throw new LmrecError('the fit was stopped before its first training epoch ended', 'ABORTED');
       }
-      const valid = await evaluate(split.valid, catalog.size, srm.scorer(), [10]);
-      const test = await evaluate(split.test, catalog.size, srm.scorer(), [10]);
+      const tfidf = TfidfVectors.fit(texts);
+      let contentWeight = typeof o.content === 'number' ? o.content : 0;
+      let coldContentWeight = contentWeight;
+      if (o.content === undefined || o.content === 'auto') {
+        const lexical = contentScorer(tfidf);
+        contentWeight = (await chooseFusionWeight(split.valid, catalog.size, srm.scorer(), lexical)).weight;
+        const cold = srm.idMask().map((m) => 1 - m);
+        coldContentWeight = (await chooseColdWeight(split.valid, catalog.size, srm.scorer(), lexical, contentWeight, cold)).weight;
+      }
+      const content = new ContentScores(tfidf, contentWeight, coldContentWeight);
+      const valid = await evaluate(split.valid, catalog.size, fusedScorer(srm, content), [10]);
+      const test = await evaluate(split.test, catalog.size, fusedScorer(srm, content), [10]);
       const report: FitReport = {
         items: catalog.size,
         users: data.users.size,
@@ -570,6 +592,8 @@ export class Recommender {
         coldItems: srm.idMask().reduce((a, m) => a + (m ? 0 : 1), 0),
         layer: chosen,
         layers: L,
+        contentWeight,
+        coldContentWeight,
         sweep: sweepRows,
         valid,
         test,
@@ -577,7 +601,7 @@ export class Recommender {
         stopReason: srm.stopReason ?? 'epochs',
         seconds: (performance.now() - t0) / 1000,
       };
-      const manifest: Manifest = { model: { source, hidden: H, layers: L }, layer: chosen, pooling: o.pooling ?? 'mean', template: rendered.template.source, dim, report };
+      const manifest: Manifest = { model: { source, hidden: H, layers: L }, content: content.state(), layer: chosen, pooling: o.pooling ?? 'mean', template: rendered.template.source, dim, report };
       const rec = new Recommender({
         catalog,
         users: data.users,
@@ -585,6 +609,7 @@ export class Recommender {
         manifest,
         scaling,
         srm,
+        content,
         lm: ownsLm ? undefined : lm,
       });
       progress({ stage: 'indexing', done: 0, total: 1 });
@@ -624,6 +649,15 @@ export class Recommender {
       throw new LmrecError(`'${dir}': its model (${srm.items} items, codes ${srm.info.codeDim} wide) does not match its catalog of ${catalog.size} items`, 'CORRUPT_FILE');
     }
     for (const h of histories) for (const i of h) if (!(Number.isInteger(i) && i >= 0 && i < catalog.size)) throw new LmrecError(`'${dir}': a history names an item outside the catalog`, 'CORRUPT_FILE');
+    let content: ContentScores;
+    try {
+      const state: unknown = manifest.content ?? { weight: 0, recent: 1, words: [], idf: [] };
+      const template = compileItemTemplate(manifest.template, catalogFields(catalog));
+      content = ContentScores.restore(state, catalog.fields.map((f) => template.render(f)));
+    } catch (e) {
+      srm.close();
+      throw e instanceof LmrecError ? new LmrecError(`'${dir}': its content part is damaged (${e.message})`, 'CORRUPT_FILE') : e;
+    }
     const rec = new Recommender({
       catalog,
       users,
@@ -631,6 +665,7 @@ export class Recommender {
       manifest,
       scaling: { mean: scales.slice(0, H), scale: scales.slice(H) },
       srm,
+      content,
     });
     rec.#indexChoice = o.index ?? 'auto';
     await rec.#reindex();
@@ -674,11 +709,48 @@ export class Recommender {
   }
 
   /** A prepared request answered on the calling thread: filters applied in the scan, or popularity without a state. */
-  #answer({ r, k, ignored, excluded, state }: PreparedRequest): Recommendations {
+  #answer(p: PreparedRequest): Recommendations {
+    const { r, k, ignored, excluded, state } = p;
     const only = this.#admitted(r.filter);
     if (!state) return this.#popularity(k, excluded, only, ignored);
-    const found = this.#serving.index.search(state, k, { rescore: RESCORE, exclude: [...excluded], ...(only ? { only } : {}) });
-    return result(found.ids.map((i, j) => ({ id: this.#catalog.ids.name(i), score: found.scores[j]! })), null, ignored);
+    const width = this.#content.active ? this.#srmPool(k) : k;
+    const found = this.#serving.index.search(state, width, { rescore: RESCORE, exclude: [...excluded], ...(only ? { only } : {}) });
+    if (!this.#content.active) return result(found.ids.map((i, j) => ({ id: this.#catalog.ids.name(i), score: found.scores[j]! })), null, ignored);
+    return this.#withContent(p, found.ids, found.scores, only);
+  }
+
+  /** With a content part: the SRM candidates a request fetches (they and the content's own candidates are fused). */
+  #srmPool(k: number): number {
+    return Math.min(this.#serving.warm.length, Math.max(4 * k, 50));
+  }
+
+  /**
+   * The k best fused scores (SRM + content) over the union of the SRM's best `ids` (admitted,
+   * fp32 scores) and the items sharing a word with the history's profile. An item in neither
+   * scores at most the SRM's worst candidate with no content part, so the union holds the
+   * exact top k whenever that worst candidate's fused score is beaten k times (in practice,
+   * almost always; the pool is 4k and at least 50).
+   */
+  #withContent(p: PreparedRequest, ids: ArrayLike<number>, scores: ArrayLike<number>, only: number[] | undefined): Recommendations {
+    const { vectors, warm } = this.#serving;
+    const { items, scores: lexical } = this.#content.candidates(p.history, warm);
+    const fused = new Map<number, number>();
+    for (let j = 0; j < ids.length; j++) fused.set(ids[j]!, scores[j]!);
+    const indexed = warm.length;
+    const allowed = only ? new Set(only) : undefined;
+    const state = p.state!;
+    const d = state.length;
+    items.forEach((i, j) => {
+      const srm = fused.get(i);
+      if (srm !== undefined) fused.set(i, srm + lexical[j]!);
+      else if (i < indexed && !p.excluded.has(i) && !(allowed && !allowed.has(i))) {
+        let dot = 0;
+        for (let x = 0; x < d; x++) dot += state[x]! * vectors[i * d + x]!;
+        fused.set(i, dot + lexical[j]!);
+      }
+    });
+    const best = [...fused.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, p.k);
+    return result(best.map(([i, score]) => ({ id: this.#catalog.ids.name(i), score })), null, p.ignored);
   }
 
   /** A request checked: k, the items it must not get (exclusions, its history unless asked, removed items) and its user state. */
@@ -690,7 +762,7 @@ export class Recommender {
     if (r.excludeSeen ?? true) for (const i of history) excluded.add(i);
     for (const i of this.#removed) excluded.add(i);
     const srm = this.#live();
-    return { r, k, ignored, excluded, state: history.length > 0 ? srm.userVector(history) : undefined };
+    return { r, k, ignored, excluded, history, state: history.length > 0 ? srm.userVector(history) : undefined };
   }
 
   /**
@@ -712,18 +784,24 @@ export class Recommender {
     });
     if (batch.length > 0) {
       const serving = this.#serving;
-      const width = Math.max(...batch.map((b) => b.k + b.excluded.size));
+      const want = (k: number) => (this.#content.active ? this.#srmPool(k) : k);
+      const width = Math.max(...batch.map((b) => want(b.k) + b.excluded.size));
       const dim = batch[0]!.state.length;
       const queries = new Float32Array(batch.length * dim);
       batch.forEach((b, j) => queries.set(b.state, j * dim));
       const found = await serving.index.searchBatch(queries, Math.min(width, this.#catalog.size), { rescore: RESCORE });
       batch.forEach((b, j) => {
-        const items: ScoredItem[] = [];
+        const ids: number[] = [];
+        const scores: number[] = [];
         const f = found[j]!;
-        for (let x = 0; x < f.ids.length && items.length < b.k; x++) {
-          if (!b.excluded.has(f.ids[x]!)) items.push({ id: this.#catalog.ids.name(f.ids[x]!), score: f.scores[x]! });
+        for (let x = 0; x < f.ids.length && ids.length < want(b.k); x++) {
+          if (b.excluded.has(f.ids[x]!)) continue;
+          ids.push(f.ids[x]!);
+          scores.push(f.scores[x]!);
         }
-        out[b.at] = result(items, null, b.ignored);
+        out[b.at] = this.#content.active
+          ? this.#withContent(b, ids, scores, undefined)
+          : result(ids.map((i, x) => ({ id: this.#catalog.ids.name(i), score: scores[x]! })), null, b.ignored);
       });
     }
     return out as Recommendations[];
@@ -794,9 +872,7 @@ export class Recommender {
    */
   #template(extra: string[]): ReturnType<typeof compileItemTemplate> {
     if (extra.length === 0 && this.#catalogTemplate) return this.#catalogTemplate;
-    const fields = new Set(extra);
-    for (const f of this.#catalog.fields) for (const name of Object.keys(f)) fields.add(name);
-    const compiled = compileItemTemplate(this.#manifest.template, [...fields]);
+    const compiled = compileItemTemplate(this.#manifest.template, [...new Set([...extra, ...catalogFields(this.#catalog)])]);
     if (extra.length === 0) this.#catalogTemplate = compiled;
     return compiled;
   }
@@ -850,7 +926,10 @@ export class Recommender {
       this.#catalog.add(items);
       this.#popular = undefined;
       this.#catalogTemplate = undefined;
+      const grown = this.#template([]);
+      const content = this.#content.withTexts(this.#catalog.fields.map((f) => grown.render(f)));
       await this.#reindex();
+      this.#content = content; // with the indexes that hold the new items
       return items.map((it) => it.id);
     });
   }
@@ -1071,6 +1150,28 @@ export class Recommender {
     }
     return result(out, 'popularity', ignored);
   }
+}
+
+/** Every field name the catalog's items have. */
+function catalogFields(catalog: Catalog): string[] {
+  const fields = new Set<string>();
+  for (const f of catalog.fields) for (const name of Object.keys(f)) fields.add(name);
+  return [...fields];
+}
+
+/**
+ * Scores of every item as the Recommender ranks them: the SRM's (when given) plus the content
+ * part. Rows are the SRM scorer's, the content added in place.
+ */
+function fusedScorer(srm: SequentialRecommender, content: ContentScores): Scorer {
+  const base = srm.scorer();
+  return async (splits) => {
+    const items = srm.items; // the SRM's rows also cover items added since the content part was built
+    const rows = await base(splits);
+    const warm = srm.idMask();
+    splits.forEach((s, j) => content.addTo(s.history, rows.subarray(j * items, (j + 1) * items), warm));
+    return rows;
+  };
 }
 
 function result(items: ScoredItem[], fallback: 'popularity' | null, ignored: number): Recommendations {

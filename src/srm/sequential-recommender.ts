@@ -80,7 +80,7 @@ export interface SrmFitOptions extends SrmShapeOptions, SrmTrainOptions {
   patience?: number;
   /** Validate every this many epochs (and after the last one). Default 1. */
   validateEvery?: number;
-  /** Time budget in seconds: training stops at the next step after it and keeps the best weights. */
+  /** Time budget in seconds: training stops at the next step after it (the first epoch always ends) and keeps the best weights. */
   maxSeconds?: number;
   /** Stops training at the next step when aborted; the best weights are kept. */
   signal?: AbortSignal;
@@ -254,7 +254,16 @@ export class SequentialRecommender {
     const onAbort = (): void => cancel('aborted');
     signal?.addEventListener('abort', onAbort, { once: true });
     if (signal?.aborted) cancel('aborted');
-    const timer = maxSeconds === undefined ? undefined : setTimeout(() => cancel('time-budget'), maxSeconds * 1000);
+    // the budget cuts an epoch only once one has ended: a model with no epoch behind it is no model
+    let epochsDone = 0;
+    let budgetSpent = false;
+    const timer =
+      maxSeconds === undefined
+        ? undefined
+        : setTimeout(() => {
+            budgetSpent = true;
+            if (epochsDone > 0) cancel('time-budget');
+          }, maxSeconds * 1000);
     let best = -Infinity;
     let sinceBest = 0;
     let checkpointed = false;
@@ -288,6 +297,8 @@ export class SequentialRecommender {
         }
         model.history.push(report);
         options.onEpoch?.(report);
+        epochsDone++;
+        if (budgetSpent) stop ??= 'time-budget';
       }
     } finally {
       clearTimeout(timer);

@@ -1,0 +1,183 @@
+/**
+ * TF-IDF item vectors: the lexical signal a small language model lacks (brands, product kinds,
+ * film titles are words it never saw) and the content baseline every quality table shows.
+ *
+ *   word     = a maximal run of letters and digits, lower-cased
+ *   tfidf_iw = count_iw · (ln((1 + n) / (1 + df_w)) + 1)      (scikit-learn's smooth idf)
+ *   x_i      = tfidf_i / ‖tfidf_i‖                             (items without words: zero)
+ *
+ * Vectors are sparse (CSR) with an inverted index, so a profile scores the whole catalog in
+ * time proportional to the postings of its words.
+ */
+import { LmrecError } from '../errors.js';
+
+const WORD = /[\p{L}\p{N}]+/gu;
+
+/** The words of a text, lower-cased, in order. */
+export function wordsOf(text: string): string[] {
+  return text.toLowerCase().match(WORD) ?? [];
+}
+
+export interface TfidfOptions {
+  /** Words in fewer items are left out (they cannot relate two items). Default 2. */
+  minDf?: number;
+  /** Words in more than this share of items are left out (they say nothing). Default 0.5. */
+  maxDfShare?: number;
+  /** Most words kept, the most frequent first. Default 200,000. */
+  maxWords?: number;
+}
+
+/** A sparse vector: word numbers (ascending) and their weights. */
+export interface SparseVector {
+  indices: Uint32Array;
+  values: Float32Array;
+}
+
+export class TfidfVectors {
+  /** word -> word number. */
+  readonly vocabulary: ReadonlyMap<string, number>;
+  /** Per word number: its idf. */
+  readonly idf: Float32Array;
+  /** Item i's words are indices[indptr[i] .. indptr[i+1]), with weights in values (L2-normalised). */
+  readonly indptr: Uint32Array;
+  readonly indices: Uint32Array;
+  readonly values: Float32Array;
+  // inverted index: word w's items are postItems[postPtr[w] .. postPtr[w+1]) with weights postValues
+  readonly #postPtr: Uint32Array;
+  readonly #postItems: Uint32Array;
+  readonly #postValues: Float32Array;
+
+  private constructor(vocabulary: Map<string, number>, idf: Float32Array, rows: SparseVector[]) {
+    this.vocabulary = vocabulary;
+    this.idf = idf;
+    this.indptr = new Uint32Array(rows.length + 1);
+    rows.forEach((r, i) => (this.indptr[i + 1] = this.indptr[i]! + r.indices.length));
+    const nnz = this.indptr[rows.length]!;
+    this.indices = new Uint32Array(nnz);
+    this.values = new Float32Array(nnz);
+    rows.forEach((r, i) => {
+      this.indices.set(r.indices, this.indptr[i]);
+      this.values.set(r.values, this.indptr[i]);
+    });
+    const V = idf.length;
+    this.#postPtr = new Uint32Array(V + 1);
+    for (const w of this.indices) this.#postPtr[w + 1]!++;
+    for (let w = 0; w < V; w++) this.#postPtr[w + 1]! += this.#postPtr[w]!;
+    this.#postItems = new Uint32Array(nnz);
+    this.#postValues = new Float32Array(nnz);
+    const fill = this.#postPtr.slice(0, V);
+    for (let i = 0; i < rows.length; i++) {
+      for (let p = this.indptr[i]!; p < this.indptr[i + 1]!; p++) {
+        const at = fill[this.indices[p]!]!++;
+        this.#postItems[at] = i;
+        this.#postValues[at] = this.values[p]!;
+      }
+    }
+  }
+
+  /** Learns the vocabulary and idf from the item texts and returns their vectors. */
+  static fit(texts: readonly string[], options: TfidfOptions = {}): TfidfVectors {
+    const minDf = options.minDf ?? 2;
+    const maxShare = options.maxDfShare ?? 0.5;
+    const maxWords = options.maxWords ?? 200_000;
+    if (!(Number.isInteger(minDf) && minDf >= 1)) throw new LmrecError(`minDf must be a positive integer, got ${minDf}`, 'INVALID_ARGUMENT');
+    if (!(maxShare > 0 && maxShare <= 1)) throw new LmrecError(`maxDfShare must be in (0, 1], got ${maxShare}`, 'INVALID_ARGUMENT');
+    if (!(Number.isInteger(maxWords) && maxWords >= 1)) throw new LmrecError(`maxWords must be a positive integer, got ${maxWords}`, 'INVALID_ARGUMENT');
+    const tokenized = texts.map(wordsOf);
+    const df = new Map<string, number>();
+    for (const ws of tokenized) for (const w of new Set(ws)) df.set(w, (df.get(w) ?? 0) + 1);
+    const n = texts.length;
+    const kept = [...df.entries()]
+      .filter(([, d]) => d >= minDf && d <= Math.max(minDf, maxShare * n))
+      // most frequent first, ties by the word, so the vocabulary is deterministic
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+      .slice(0, maxWords);
+    const vocabulary = new Map<string, number>();
+    const idf = new Float32Array(kept.length);
+    kept.forEach(([w, d], j) => {
+      vocabulary.set(w, j);
+      idf[j] = Math.log((1 + n) / (1 + d)) + 1;
+    });
+    return new TfidfVectors(vocabulary, idf, tokenized.map((ws) => vectorOf(ws, vocabulary, idf)));
+  }
+
+  /**
+   * Vectors of `texts` under a vocabulary learned before (`words[j]` is word number j, with
+   * `idf[j]`): a saved model's, or the catalog's after items were added.
+   */
+  static withVocabulary(words: readonly string[], idf: Float32Array, texts: readonly string[]): TfidfVectors {
+    if (words.length !== idf.length) throw new LmrecError(`${words.length} words but ${idf.length} idf values`, 'DIM_MISMATCH');
+    const vocabulary = new Map<string, number>();
+    words.forEach((w, j) => vocabulary.set(w, j));
+    if (vocabulary.size !== words.length) throw new LmrecError('the vocabulary names a word twice', 'INVALID_DATA');
+    for (const x of idf) if (!(Number.isFinite(x) && x > 0)) throw new LmrecError('idf values must be positive numbers', 'INVALID_DATA');
+    return new TfidfVectors(vocabulary, idf, texts.map((t) => vectorOf(wordsOf(t), vocabulary, idf)));
+  }
+
+  /** The vocabulary in word-number order. */
+  wordList(): string[] {
+    const out = new Array<string>(this.idf.length);
+    for (const [w, j] of this.vocabulary) out[j] = w;
+    return out;
+  }
+
+  /** Items the vectors cover. */
+  get items(): number {
+    return this.indptr.length - 1;
+  }
+
+  get words(): number {
+    return this.idf.length;
+  }
+
+  /** The vector of a text not among the fitted items (words outside the vocabulary are dropped). */
+  transform(text: string): SparseVector {
+    return vectorOf(wordsOf(text), this.vocabulary, this.idf);
+  }
+
+  /** The items' vectors averaged, scaled to unit length (zero when they have no words). */
+  profile(items: ArrayLike<number>, into: Float32Array = new Float32Array(this.words), touched: number[] = []): { dense: Float32Array; touched: number[] } {
+    for (let j = 0; j < items.length; j++) {
+      const i = items[j]!;
+      for (let p = this.indptr[i]!; p < this.indptr[i + 1]!; p++) {
+        const w = this.indices[p]!;
+        if (into[w] === 0) touched.push(w);
+        into[w]! += this.values[p]!;
+      }
+    }
+    let norm = 0;
+    for (const w of touched) norm += into[w]! * into[w]!;
+    const scale = norm > 0 ? 1 / Math.sqrt(norm) : 0;
+    for (const w of touched) into[w]! *= scale;
+    return { dense: into, touched };
+  }
+
+  /**
+   * Cosine of every item with a profile (dense over words, nonzero at `touched`), added into
+   * `out` (length items) times `weight`.
+   */
+  addScores(profile: Float32Array, touched: readonly number[], out: Float32Array, weight = 1): void {
+    for (const w of touched) {
+      const pw = profile[w]! * weight;
+      if (pw === 0) continue;
+      for (let p = this.#postPtr[w]!; p < this.#postPtr[w + 1]!; p++) out[this.#postItems[p]!]! += pw * this.#postValues[p]!;
+    }
+  }
+}
+
+function vectorOf(ws: readonly string[], vocabulary: ReadonlyMap<string, number>, idf: Float32Array): SparseVector {
+  const counts = new Map<number, number>();
+  for (const w of ws) {
+    const j = vocabulary.get(w);
+    if (j !== undefined) counts.set(j, (counts.get(j) ?? 0) + 1);
+  }
+  const indices = Uint32Array.from([...counts.keys()].sort((a, b) => a - b));
+  const values = new Float32Array(indices.length);
+  let norm = 0;
+  indices.forEach((j, p) => {
+    values[p] = counts.get(j)! * idf[j]!;
+    norm += values[p]! * values[p]!;
+  });
+  if (norm > 0) for (let p = 0; p < values.length; p++) values[p]! /= Math.sqrt(norm);
+  return { indices, values };
+}
