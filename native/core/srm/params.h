@@ -15,6 +15,7 @@ struct TensorInfo {
   std::string name;
   size_t rows, cols, offset;
   Init init;
+  float scale = 1.f;  // Xavier: times the usual standard deviation
 };
 
 std::vector<TensorInfo> param_layout(const Shape& s);
