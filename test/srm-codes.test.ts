@@ -65,11 +65,14 @@ function referenceCodes(m: NativeSrm, f: Float32Array, n: number, int8: boolean)
 }
 
 describe('SRM compression module', () => {
-  const cases: [string, number][] = [
-    ['linear compression', 0],
-    ['MLP compression', 6],
+  // sampled softmax: a step compresses only its batch's items and negatives (the touched rows)
+  const cases: [string, number, 'full' | 'sampled'][] = [
+    ['linear compression', 0, 'full'],
+    ['MLP compression', 6, 'full'],
+    ['linear compression, sampled softmax', 0, 'sampled'],
+    ['MLP compression, sampled softmax', 6, 'sampled'],
   ];
-  for (const [name, hidden] of cases) {
+  for (const [name, hidden, lossKind] of cases) {
     it(`${name}: every tensor's gradient matches finite differences; cold ID rows get none`, () => {
       const rng = new Random(5);
       const m = codeModel(hidden, false);
@@ -77,7 +80,7 @@ describe('SRM compression module', () => {
       m.setFeatures(features(rng, ITEMS));
       const d = data(rng);
       m.countPopularity(d.items, d.offsets, true);
-      const o: NativeTrainOptions = { loss: 'full', dropout: 0.2, seed: 2, codeNoise: 0.05 };
+      const o: NativeTrainOptions = { loss: lossKind, negatives: 4, dropout: 0.2, seed: 2, codeNoise: 0.05 };
       const base = m.params();
       const { loss, gradients } = m.lossAndGradients(d.items, d.offsets, o, 3);
       expect(Number.isFinite(loss)).toBe(true);

@@ -289,13 +289,47 @@ double Recommender::step(const Batch& b, const TrainOptions& o, const AliasSampl
       if (step_ids[i] && nn::uniform(key, i) < o.id_dropout) step_ids[i] = 0;
     use_id = step_ids.data();
   }
+  // With sampled softmax a step reads the embeddings of its batch's items and its negatives
+  // only: the compression runs on those rows (`touched`), so a step's cost does not grow with
+  // the catalog. The full softmax scores every item, so every code is computed.
+  const bool sparse_codes = train_codes && o.loss == Loss::Sampled && sampler != nullptr;
+  std::vector<int32_t> touched;
+  std::vector<float> touched_features;
+  if (sparse_codes) {
+    std::vector<uint8_t> seen(shape_.items, 0);
+    auto touch = [&](int32_t it) {
+      if (it >= 0 && !seen[size_t(it)]) seen[size_t(it)] = 1, touched.push_back(it);
+    };
+    for (const int32_t it : b.items) touch(it);
+    for (const int32_t it : b.targets) touch(it);
+    nn::Rng rng(nn::stream_key(o.seed, step_ + 1, 0x5a3));  // the loss's own negatives, drawn the same way
+    for (uint32_t j = 0; j < o.negatives; ++j) touch(int32_t(sampler->draw(rng.next())));
+    std::sort(touched.begin(), touched.end());
+    const size_t in = shape_.code_in;
+    touched_features.resize(touched.size() * in);
+    for (size_t r = 0; r < touched.size(); ++r)
+      std::copy_n(features_.data() + size_t(touched[r]) * in, in, touched_features.data() + r * in);
+  }
   if (shape_.has_codes()) {
-    if (train_codes)
-      encode_codes(shape_, P, features_.data(), shape_.items, o.code_noise, nn::stream_key(o.seed, step_ + 1, 0xc0de),
-                   cacts, threads);
     eff.resize(size_t(shape_.items) * d);
-    effective_embeddings(shape_, P, train_codes ? cacts.codes.data() : codes_.data(), P.item_emb, use_id,
-                         shape_.items, eff.data(), threads);
+    if (sparse_codes) {
+      encode_codes(shape_, P, touched_features.data(), touched.size(), o.code_noise,
+                   nn::stream_key(o.seed, step_ + 1, 0xc0de), cacts, threads);
+      std::vector<float> ids(touched.size() * d), rows(touched.size() * d);
+      std::vector<uint8_t> mask(touched.size());
+      for (size_t r = 0; r < touched.size(); ++r) {
+        std::copy_n(P.item_emb + size_t(touched[r]) * d, d, ids.data() + r * d);
+        mask[r] = use_id[touched[r]];
+      }
+      effective_embeddings(shape_, P, cacts.codes.data(), ids.data(), mask.data(), touched.size(), rows.data(), threads);
+      for (size_t r = 0; r < touched.size(); ++r) std::copy_n(rows.data() + r * d, d, eff.data() + size_t(touched[r]) * d);
+    } else {
+      if (train_codes)
+        encode_codes(shape_, P, features_.data(), shape_.items, o.code_noise, nn::stream_key(o.seed, step_ + 1, 0xc0de),
+                     cacts, threads);
+      effective_embeddings(shape_, P, train_codes ? cacts.codes.data() : codes_.data(), P.item_emb, use_id,
+                           shape_.items, eff.data(), threads);
+    }
     P.item_emb = eff.data();
   }
   Activations acts;
@@ -332,7 +366,13 @@ double Recommender::step(const Batch& b, const TrainOptions& o, const AliasSampl
   }
   backward(shape_, P, b, drop, acts, dfinal, G, threads);
   if (shape_.has_codes()) {
-    if (train_codes) codes_backward(shape_, P, features_.data(), shape_.items, cacts, G.item_emb, G, threads);
+    if (sparse_codes) {
+      std::vector<float> dE(touched.size() * d);  // only the touched rows have a gradient
+      for (size_t r = 0; r < touched.size(); ++r) std::copy_n(G.item_emb + size_t(touched[r]) * d, d, dE.data() + r * d);
+      codes_backward(shape_, P, touched_features.data(), touched.size(), cacts, dE.data(), G, threads);
+    } else if (train_codes) {
+      codes_backward(shape_, P, features_.data(), shape_.items, cacts, G.item_emb, G, threads);
+    }
     for (size_t i = 0; i < shape_.items; ++i)  // G.item_emb holds d/dE_eff: the ID part of the items that used it
       if (!use_id[i]) std::fill_n(G.item_emb + i * d, d, 0.f);
   }
