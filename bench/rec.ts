@@ -21,6 +21,10 @@ import { LanguageModel } from '../src/lm/language-model.js';
 import { DEFAULT_MODEL_DIR } from '../src/pretrain/pretrain.js';
 import { sweepSvg, sweepTable } from '../src/recommender/layer-sweep.js';
 import { compareModels, qualityMarkdown, QUALITY_MODELS } from '../src/eval/quality.js';
+import { readCatalogIds, readInteractions } from '../src/data/interactions.js';
+import { evaluate, leaveOneOut, sampleSplits } from '../src/eval/leave-one-out.js';
+import { DEFAULT_SRM } from '../src/recommender/recommender.js';
+import { SequentialRecommender } from '../src/srm/sequential-recommender.js';
 import { Recommender, type RecommendRequest } from '../src/recommender/recommender.js';
 import { writeFileAtomic } from '../src/util/atomic-file.js';
 import { Random } from '../src/util/random.js';
@@ -90,6 +94,7 @@ function bytesPerItem(): void {
 
 async function scale(): Promise<void> {
   const items = QUICK ? 20_000 : 100_000;
+  const budget = QUICK ? 90 : 600;
   const users = QUICK ? 10_000 : 50_000;
   const dir = path.join(work, 'scale');
   log(`generating ${items} items, ${users} users`);
@@ -100,7 +105,7 @@ async function scale(): Promise<void> {
     items: path.join(dir, 'items.jsonl'),
     events: path.join(dir, 'events.jsonl'),
     layer: 1,
-    budget: QUICK ? 90 : 600,
+    budget,
     seed: 1,
     onProgress: (p) => {
       if (p.stage !== stage) log((stage = p.stage));
@@ -108,7 +113,26 @@ async function scale(): Promise<void> {
   });
   const fitSeconds = (performance.now() - t0) / 1000;
   const peakRssMb = process.resourceUsage().maxRSS / 1024;
-  log(`fit: ${fitSeconds.toFixed(0)} s, peak RSS ${peakRssMb.toFixed(0)} MB, test NDCG@10 ${rec.report.test['NDCG@10']?.toFixed(4)}`);
+  const epochs = rec.srm.history.length;
+  log(`fit: ${fitSeconds.toFixed(0)} s (${epochs} epochs), peak RSS ${peakRssMb.toFixed(0)} MB, test NDCG@10 ${rec.report.test['NDCG@10']?.toFixed(4)}`);
+  // the ID-only SRM on the same split, the same budget for its training, scored on the same test users
+  const catalog = await readCatalogIds(path.join(dir, 'items.jsonl'));
+  const data = await readInteractions(path.join(dir, 'events.jsonl'), { items: catalog });
+  const split = leaveOneOut(data.sequences);
+  const t1 = performance.now();
+  const idOnly = await SequentialRecommender.fit(split.train, catalog.size, {
+    ...DEFAULT_SRM,
+    valid: sampleSplits(split.valid, 5000, 11),
+    maxSeconds: budget,
+    seed: 1,
+    onEpoch: (e) => log(`ID-only SRM epoch ${e.epoch + 1}: valid NDCG@10 ${e.valid?.['NDCG@10']?.toFixed(4) ?? '-'}`),
+  });
+  const idSeconds = (performance.now() - t1) / 1000;
+  const idTest = await evaluate(sampleSplits(split.test, 5000, 11), catalog.size, idOnly.scorer(), [10]);
+  const idEpochs = idOnly.history.length;
+  idOnly.close();
+  const ratio = rec.report.test['NDCG@10']! / idTest['NDCG@10']!;
+  log(`ID-only SRM: ${idSeconds.toFixed(0)} s (${idEpochs} epochs), test NDCG@10 ${idTest['NDCG@10']!.toFixed(4)}; lmrec / ID-only ${ratio.toFixed(3)} (target >= 0.9)`);
   const rng = new Random(5);
   const excludeList = Array.from({ length: 50 }, () => `i${rng.int(items)}`);
   const cases: [string, (u: string) => RecommendRequest][] = [
@@ -132,7 +156,19 @@ async function scale(): Promise<void> {
   }
   console.log(`\nrecommend() on ${items} items, one thread, ms (fit ${fitSeconds.toFixed(0)} s, peak RSS ${peakRssMb.toFixed(0)} MB):`);
   printTable(rows, ['case', 'calls', 'p50', 'p99', 'max']);
-  result.scale = { items, users, events: rec.report.events, fitSeconds, peakRssMb, test: rec.report.test, latency: rows };
+  result.scale = {
+    items,
+    users,
+    events: rec.report.events,
+    budgetSeconds: budget,
+    fitSeconds,
+    epochs,
+    peakRssMb,
+    test: rec.report.test,
+    idOnly: { seconds: idSeconds, epochs: idEpochs, test: idTest },
+    ndcgVsIdOnly: ratio,
+    latency: rows,
+  };
   await rec.close();
 }
 

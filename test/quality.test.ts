@@ -52,7 +52,7 @@ const row = (model: string): QualityRow => result.rows.find((r) => r.model === m
 
 describe('compareModels', () => {
   it('returns the rows in order, with finite metrics and the epochs each trained', () => {
-    expect(result.rows.map((r) => r.model)).toEqual(['popularity', 'content TF-IDF', 'ID-only SRM', 'SRM + content', 'lmrec', 'lmrec (fp32 codes)']);
+    expect(result.rows.map((r) => r.model)).toEqual(['popularity', 'content TF-IDF', 'ID-only SRM', 'SRM + content', 'SRM + content, cold weight', 'lmrec', 'lmrec (fp32 codes)']);
     expect(result.aborted).toBe(false);
     expect(result.coldTargets).toBeGreaterThan(0);
     for (const r of result.rows) {
@@ -80,7 +80,8 @@ describe('compareModels', () => {
     for (const s of row('lmrec').seeds) expect(s.layer).toBe(0);
     expect(result.layer).toBe(0);
     // a step per row and seed, numbered up to their total
-    expect(steps.at(-1)).toEqual({ index: 2 + 2 * 4, total: 2 + 2 * 4 });
+    expect(steps.at(-1)).toEqual({ index: 2 + 2 * 5, total: 2 + 2 * 5 });
+    for (const s of row('SRM + content, cold weight').seeds) expect(FUSION_WEIGHTS).toContain(s.coldWeight);
   });
 
   it('reports the mean, min, max and standard deviation over seeds', () => {
@@ -94,7 +95,7 @@ describe('compareModels', () => {
       };
       for (const part of ['warm', 'cold'] as const) for (const k of Object.keys(a[part])) check(r.mean[part][k]!, r.spread[part][k]!, a[part][k]!, b[part][k]!);
       for (const k of ['coverage', 'popularShare', 'epochs', 'seconds'] as const) check(r.mean[k], r.spread[k], a[k], b[k]);
-      if (r.model === QUALITY_MODELS.fused) check(r.mean.weight!, r.spread.weight!, a.weight!, b.weight!);
+      if (([QUALITY_MODELS.fused, QUALITY_MODELS.fusedCold, QUALITY_MODELS.lmrec, QUALITY_MODELS.lmrecFp32] as string[]).includes(r.model)) check(r.mean.weight!, r.spread.weight!, a.weight!, b.weight!);
       else expect(r.mean.weight).toBeUndefined();
     }
     // the trained models differ between seeds; the baselines do not depend on them
@@ -139,7 +140,8 @@ describe('compareModels', () => {
     expect(md[2]).toMatch(/ \| - \| [0-9.]+ \|$/); // untrained: no epochs
     expect(md[4]).toMatch(/^\| ID-only SRM \| [0-9.]+( ± [0-9.]+)? \| .*±.* \| 2 \| [0-9.]+ \|$/);
     expect(md[5]).toMatch(/^\| SRM \+ content \(w [0-9.]+(–[0-9.]+)?\) \| /);
-    expect(md[6]).toMatch(/^\| lmrec \| /);
+    expect(md[6]).toMatch(/^\| SRM \+ content, cold weight \(w [0-9.]+(–[0-9.]+)?, cold [0-9.]+(–[0-9.]+)?\) \| /);
+    expect(md[7]).toMatch(/^\| lmrec \(w [0-9.]+(–[0-9.]+)?, cold [0-9.]+(–[0-9.]+)?\) \| /);
     // one seed: no spread anywhere
     const one = qualityMarkdown({ rows: result.rows.map((r) => ({ ...r, seeds: r.seeds.slice(0, 1) })) });
     expect(one).not.toContain('±');

@@ -198,3 +198,12 @@ export function popularityScorer(train: Int32Array[], items: number): Scorer {
     return rows;
   };
 }
+
+/** At most `max` of the splits: a seeded uniform sample, in their order. */
+export function sampleSplits<T>(splits: T[], max: number, seed: number): T[] {
+  if (splits.length <= max) return splits;
+  const rng = new Random(seed);
+  const picked = new Set<number>();
+  while (picked.size < max) picked.add(rng.int(splits.length));
+  return [...picked].sort((a, b) => a - b).map((i) => splits[i]!);
+}

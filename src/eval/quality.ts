@@ -40,7 +40,7 @@ import { Random } from '../util/random.js';
 import { beyondAccuracy } from './beyond-accuracy.js';
 import { CONTENT_RECENT } from '../recommender/content-scores.js';
 import { chooseColdWeight, chooseFusionWeight, coldWeightedScorer, contentScorer, FUSION_WEIGHTS, fusedScorer } from './baselines.js';
-import { evaluate, leaveOneOut, popularityScorer, trainingCounts, type Metrics, type Scorer, type Split } from './leave-one-out.js';
+import { evaluate, leaveOneOut, popularityScorer, sampleSplits, trainingCounts, type Metrics, type Scorer } from './leave-one-out.js';
 
 /** The rows' model names, in table order. */
 export const QUALITY_MODELS = {
@@ -239,7 +239,7 @@ export async function compareModels(o: QualityOptions): Promise<QualityResult> {
     targets,
   });
 
-  const steps = 2 + seeds.length * (2 + variants.length);
+  const steps = 2 + seeds.length * (3 + variants.length); // popularity, content; per seed: SRM, the two fusions, the variants
   let step = 0;
   const begin = (what: string) => {
     step++;
@@ -419,15 +419,6 @@ function pick(m: Metrics): Metrics {
 function positiveInt(v: number | undefined, name: string): number | undefined {
   if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new LmrecError(`${name} must be a positive integer, got ${String(v)}`, 'INVALID_ARGUMENT');
   return v;
-}
-
-/** At most `max` of the splits, a seeded uniform sample in their order (as Recommender.fit samples). */
-function sampleSplits(splits: Split[], max: number, seed: number): Split[] {
-  if (splits.length <= max) return splits;
-  const rng = new Random(seed);
-  const picked = new Set<number>();
-  while (picked.size < max) picked.add(rng.int(splits.length));
-  return [...picked].sort((a, b) => a - b).map((i) => splits[i]!);
 }
 
 /** Mean and spread over values (sample standard deviation). */

@@ -23,7 +23,7 @@ import { LmrecError } from '../errors.js';
 import { native } from '../native.js';
 import { collectInteractions, IdMap } from '../data/interactions.js';
 import { readEvents, readItems, type EventRecord, type ItemRecord } from '../data/records.js';
-import { evaluate, leaveOneOut, type LeaveOneOut, type Metrics, type Scorer } from '../eval/leave-one-out.js';
+import { evaluate, leaveOneOut, sampleSplits, type LeaveOneOut, type Metrics, type Scorer } from '../eval/leave-one-out.js';
 import type { LateInteraction } from '../lm/late-interaction.js';
 import { LanguageModel, type Pooling } from '../lm/language-model.js';
 import { renderItemTexts, compileItemTemplate } from '../pretrain/behaviour-text.js';
@@ -32,7 +32,6 @@ import { SequentialRecommender, type SrmFitOptions, type StopReason } from '../s
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { parseDuration } from '../util/duration.js';
 import { parseOptions } from '../util/options.js';
-import { Random } from '../util/random.js';
 import { VectorIndex } from '../vector-index/vector-index.js';
 import { Catalog, type FieldFilter } from './catalog.js';
 import { ContentScores, type ContentState } from './content-scores.js';
@@ -492,7 +491,7 @@ export class Recommender {
     const full = withColdItems(leaveOneOut(data.sequences), o.coldItems ?? [], catalog);
     if (full.valid.length === 0) throw new LmrecError('no user has 3 or more events: nothing to validate on', 'INVALID_DATA');
     // validation and test metrics on a seeded sample of users: each scores the whole catalog
-    const split = { train: full.train, valid: sample(full.valid, MAX_EVAL_USERS, 11), test: sample(full.test, MAX_EVAL_USERS, 11) };
+    const split = { train: full.train, valid: sampleSplits(full.valid, MAX_EVAL_USERS, 11), test: sampleSplits(full.test, MAX_EVAL_USERS, 11) };
     progress({ stage: 'reading', done: 1, total: 1 });
 
     const ownsLm = !(o.model instanceof LanguageModel);
@@ -1176,15 +1175,6 @@ function fusedScorer(srm: SequentialRecommender, content: ContentScores): Scorer
 
 function result(items: ScoredItem[], fallback: 'popularity' | null, ignored: number): Recommendations {
   return Object.assign(items, { fallback, ignored });
-}
-
-/** At most `max` of the splits, a seeded uniform sample in their order. */
-function sample<T>(splits: T[], max: number, seed: number): T[] {
-  if (splits.length <= max) return splits;
-  const rng = new Random(seed);
-  const picked = new Set<number>();
-  while (picked.size < max) picked.add(rng.int(splits.length));
-  return [...picked].sort((a, b) => a - b).map((i) => splits[i]!);
 }
 
 function checkK(k: number): number {
