@@ -4,7 +4,7 @@
  * against a brute-force search, with each scorer called once per batch of splits.
  */
 import { describe, expect, it } from 'vitest';
-import { chooseFusionWeight, contentScorer, FUSION_WEIGHTS, fusedScorer } from '../src/eval/baselines.js';
+import { chooseColdWeight, chooseFusionWeight, coldWeightedScorer, contentScorer, FUSION_WEIGHTS, fusedScorer, MIN_COLD_TARGETS } from '../src/eval/baselines.js';
 import { evaluate, type Scorer, type Split } from '../src/eval/leave-one-out.js';
 import { TfidfVectors } from '../src/text/tfidf.js';
 import { Random } from '../src/util/random.js';
@@ -162,5 +162,36 @@ describe('fusion', () => {
     expect(new Set(chosen.tried.map((t) => t.ndcg)).size).toBe(1);
     await expect(chooseFusionWeight([], items, a, zero)).rejects.toThrow(/no validation splits/);
     await expect(chooseFusionWeight(valid, items, a, zero, [])).rejects.toThrow(/weights/);
+  });
+
+  it('the cold weight: a + w_i · b, w_i of its own for cold items, chosen for warm and cold targets alike', async () => {
+    const cold = Uint8Array.from({ length: items }, (_, i) => (i % 5 === 0 ? 1 : 0));
+    const counts = { a: { calls: 0, splits: 0 }, b: { calls: 0, splits: 0 } };
+    const a = randomScorer(items, 1, 1.5, counts.a);
+    const b = randomScorer(items, 2, 2, counts.b);
+    // the scorer: warm items get `weight`, cold ones the cold weight
+    const some = valid.slice(0, 5);
+    const [ra, rb] = [await a(some), await b(some)];
+    const got = await coldWeightedScorer(a, b, 1, 8, cold)(some);
+    for (let x = 0; x < got.length; x++) expect(got[x]).toBe(Math.fround(ra[x]! + (cold[x % items] ? 8 : 1) * rb[x]!));
+    // the choice: the mean of warm-target and cold-target NDCG@10, brute force
+    counts.a.calls = counts.b.calls = 0;
+    const chosen = await chooseColdWeight(valid, items, a, b, 1, cold);
+    expect(counts.a.calls).toBe(3);
+    expect(counts.b.calls).toBe(3);
+    const warmSplits = valid.filter((v) => !cold[v.target]);
+    const coldSplits = valid.filter((v) => cold[v.target]);
+    expect(coldSplits.length).toBeGreaterThanOrEqual(MIN_COLD_TARGETS);
+    let best = { weight: NaN, ndcg: -Infinity };
+    for (const wc of [1, ...FUSION_WEIGHTS.filter((w) => w !== 1)]) {
+      const sc = coldWeightedScorer(a, b, 1, wc, cold);
+      const ndcg = ((await evaluate(warmSplits, items, sc, [10]))['NDCG@10']! + (await evaluate(coldSplits, items, sc, [10]))['NDCG@10']!) / 2;
+      if (ndcg > best.ndcg) best = { weight: wc, ndcg };
+    }
+    expect(chosen.weight).toBe(best.weight);
+    expect(chosen.ndcg).toBeCloseTo(best.ndcg, 10);
+    // too few cold targets to choose on: the warm weight stays
+    const fewCold = valid.filter((v) => !cold[v.target]).concat(coldSplits.slice(0, MIN_COLD_TARGETS - 1));
+    expect((await chooseColdWeight(fewCold, items, a, b, 2, cold)).weight).toBe(2);
   });
 });
