@@ -125,6 +125,45 @@ describe('data files', () => {
     await expect(collectInteractions([{ user: 'a', item: 'x', ts: Number.NaN }])).rejects.toMatchObject({ code: 'INVALID_DATA' });
   });
 
+  it('reads a JSON lines file that starts with a UTF-8 byte order mark, as CSV', async () => {
+    const jsonl = file('bom.jsonl', '\uFEFF{"user":"u1","item":"i1"}\n{"user":"u2","item":"i2"}\n');
+    expect(await collect(readEvents(jsonl))).toEqual([
+      { user: 'u1', item: 'i1' },
+      { user: 'u2', item: 'i2' },
+    ]);
+  });
+
+  it('refuses bytes that are not UTF-8 (decoding would merge distinct ids into one), naming the line', async () => {
+    const bytes = (name: string, ...parts: (string | number[])[]) => {
+      const p = path.join(dir, name);
+      writeFileSync(p, Buffer.concat(parts.map((x) => (typeof x === 'string' ? Buffer.from(x) : Buffer.from(x)))));
+      return p;
+    };
+    // u0\xff\xfe and u0\xfe\xff: different bytes, the same text once each byte becomes U+FFFD
+    const jsonl = bytes('latin.jsonl', '{"user":"u1","item":"i1"}\n{"user":"u0', [0xff, 0xfe], '","item":"i1"}\n{"user":"u0', [0xfe, 0xff], '","item":"i2"}\n');
+    const csv = bytes('latin.csv', 'user,item\nu1,i1\nu0', [0xff, 0xfe], ',i1\nu0', [0xfe, 0xff], ',i2\n');
+    for (const [f, line] of [
+      [jsonl, 2],
+      [csv, 3],
+    ] as const) {
+      const e = await rejection(collect(readEvents(f)));
+      expect(e.code).toBe('INVALID_DATA');
+      expect(e.message).toContain(`${f}:${line}:`);
+      expect(e.message).toMatch(/UTF-8/);
+    }
+    // a multi-byte character split between two reads (64 KiB each: a longer line) is fine
+    const long = file('long.jsonl', `{"user":"${'é'.repeat(70_000)}","item":"i1"}\n{"user":"ü","item":"i2"}\n`);
+    expect((await collect(readEvents(long))).map((e) => e.user.length)).toEqual([70_000, 1]);
+  });
+
+  it('refuses a CSV header that names a column twice (the second would overwrite the first)', async () => {
+    const csv = file('twice.csv', 'id,title,title\ni1,Red ball,Blue car\n');
+    const e = await rejection(collect(readItems(csv)));
+    expect(e.code).toBe('INVALID_DATA');
+    expect(e.message).toContain(`${csv}:1:`);
+    expect(e.message).toContain("'title'");
+  });
+
   it('answers an unknown id number with UNKNOWN_ID', () => {
     const ids = new IdMap();
     ids.add('x');

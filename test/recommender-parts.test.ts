@@ -91,6 +91,20 @@ describe('catalog filters', () => {
     expect(() => c.matching({ category: 3 as unknown as string })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     expect(c.size).toBe(4);
   });
+
+  it('a field no item has is INVALID_ARGUMENT naming the fields there are (a typo would answer nothing)', () => {
+    const c = new Catalog([
+      { id: 'a', fields: { category: 'lip' } },
+      { id: 'b', fields: { brand: 'x' } },
+    ]);
+    expect(() => c.matching({ categroy: 'lip' })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/'categroy'.*category, brand/) }));
+    expect(c.matching({ category: 'eye' })).toEqual([]); // a known field, an unknown value: no items
+    expect(c.matching({ brand: 'x' })).toEqual([1]);
+    c.setFields(1, { colour: 'red' }); // the only item with a brand loses it (its emptied list stays indexed)
+    expect(() => c.matching({ brand: 'x' })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    c.add([{ id: 'c', fields: { brand: 'y' } }]);
+    expect(c.matching({ brand: 'y' })).toEqual([2]);
+  });
 });
 
 describe('beyond accuracy', () => {

@@ -2,11 +2,13 @@
  * `lmrec serve`'s API on a small fitted recommender and a SQLite store: every route against
  * the library's own answers, events changing histories before the reply and surviving a
  * restart, items added (encoded and indexed), removed and restored, and the faults — bad JSON,
- * oversized bodies, unknown users, items and routes, schema violations, a missing or wrong
- * token, a rate limit — each a typed JSON error with its status; metrics and the OpenAPI
- * document; a shutdown under load that answers every request it accepted and loses no event.
+ * oversized bodies, unknown users, items and routes, schema violations (bodies never coerced),
+ * over-long ids, malformed HTTP, a missing or wrong token, a rate limit, requests while closing
+ * — each a typed JSON error with its status; metrics and the OpenAPI document; a shutdown
+ * under load that answers every request it accepted and loses no event.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -15,6 +17,7 @@ import type { SyntheticData } from '../src/data/synthetic.js';
 import { Recommender } from '../src/recommender/recommender.js';
 import { createServer, type ServerOptions } from '../src/serve/server.js';
 import { RecommendationService } from '../src/serve/service.js';
+import { STORE_LIMITS } from '../src/serve/store/store.js';
 import { fitServedModel } from './helpers/served-model.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'lmrec-serve-'));
@@ -162,6 +165,100 @@ describe('lmrec serve', () => {
     } finally {
       await app.close();
     }
+  });
+
+  it('request bodies are validated as sent, never coerced; query strings still parse numbers and booleans', async () => {
+    const { app } = await start();
+    try {
+      for (const [method, url, body] of [
+        ['POST', '/v1/recommend', { history: ['i3'], k: true }],
+        ['POST', '/v1/recommend', { history: 'i3' }],
+        ['POST', '/v1/recommend', { history: ['i3'], k: '4' }],
+        ['POST', '/v1/recommend', { history: ['i3'], exclude_seen: 'false' }],
+        ['POST', '/v1/recommend', { history: [3] }],
+        ['POST', '/v1/candidates', { history: ['i3'], n: '5' }],
+        ['POST', '/v1/events', { events: [{ user: 'u1', item: 'i1', ts: '5' }] }],
+        ['POST', '/v1/events', { events: [{ user: 1, item: 'i1' }] }],
+        ['POST', '/v1/events', { events: { user: 'u1', item: 'i1' } }],
+        ['PUT', '/v1/items/x', { fields: { title: 5 } }],
+      ] as const) {
+        const r = await app.inject(json(method, url, body));
+        expect(r.statusCode, JSON.stringify(body)).toBe(400);
+        expect(r.json(), JSON.stringify(body)).toMatchObject({ error: { code: 'INVALID_ARGUMENT' } });
+      }
+      const r = await app.inject(json('GET', '/v1/users/u5/recommendations?k=3&exclude_seen=false'));
+      expect(r.statusCode).toBe(200);
+      expect((r.json() as { items: unknown[] }).items).toHaveLength(3);
+      expect((await app.inject(json('POST', '/v1/recommend', { history: ['i3'], k: 2, exclude_seen: false }))).statusCode).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('ids as long as the store takes work in paths; longer path parts and bad URLs are API errors', async () => {
+    const { app } = await start();
+    try {
+      for (const user of ['u'.repeat(STORE_LIMITS.idLength), 'é'.repeat(STORE_LIMITS.idLength)]) {
+        const posted = await app.inject(json('POST', '/v1/events', { events: [{ user, item: 'i3' }] }));
+        expect(posted.statusCode).toBe(200);
+        const r = await app.inject(json('GET', `/v1/users/${encodeURIComponent(user)}/recommendations?k=2`));
+        expect(r.statusCode).toBe(200);
+        expect(r.json()).toMatchObject({ fallback: null });
+      }
+      const long = await app.inject(json('GET', `/v1/users/${'u'.repeat(STORE_LIMITS.idLength + 1)}/recommendations`));
+      expect(long.statusCode).toBe(414);
+      expect(long.json()).toEqual({ error: { code: 'INPUT_TOO_LONG', message: expect.stringContaining(`${STORE_LIMITS.idLength}`) } });
+      const bad = await app.inject(json('GET', '/v1/items/%E0%A4%A'));
+      expect(bad.statusCode).toBe(400);
+      expect(bad.json()).toEqual({ error: { code: 'INVALID_ARGUMENT', message: expect.any(String) } });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('malformed HTTP and requests arriving while the server closes are answered in the API error shape', async () => {
+    const { app, service } = await start();
+    const address = await app.listen({ host: '127.0.0.1', port: 0 });
+    const port = Number(new URL(address).port);
+    /** A connection, and everything the server sends on it until it closes. */
+    const open = () => {
+      const socket = connect(port, '127.0.0.1');
+      let raw = '';
+      socket.on('data', (d) => (raw += d));
+      const ended = new Promise<string>((resolve) => socket.on('close', () => resolve(raw)));
+      return { socket, ended };
+    };
+    const bad = open();
+    bad.socket.write('NOT HTTP AT ALL\r\n\r\n');
+    const malformed = await bad.ended;
+    expect(malformed).toMatch(/^HTTP\/1\.1 400/);
+    expect(JSON.parse(malformed.slice(malformed.indexOf('\r\n\r\n') + 4))).toEqual({ error: { code: 'INVALID_ARGUMENT', message: expect.any(String) } });
+
+    // a request held in its handler keeps the connection busy; a second one sent on it after
+    // the close began is refused, in order, after the first is answered
+    let entered!: () => void;
+    const inHandler = new Promise<void>((resolve) => (entered = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const recommendForUser = service.recommendForUser.bind(service);
+    service.recommendForUser = async (...args) => {
+      entered();
+      await released;
+      return recommendForUser(...args);
+    };
+    const get = (url: string) => `GET ${url} HTTP/1.1\r\nhost: localhost\r\n\r\n`;
+    const { socket, ended } = open();
+    socket.write(get('/v1/users/u5/recommendations?k=2'));
+    await inHandler;
+    const closed = app.close();
+    while (app.server.listening) await new Promise((resolve) => setTimeout(resolve, 5));
+    socket.write(get('/v1/users/u6/recommendations?k=2'));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    release();
+    await closed;
+    const answers = (await ended).split(/(?=HTTP\/1\.1 )/);
+    expect(answers.map((a) => Number(a.split(' ')[1]))).toEqual([200, 503]);
+    expect(JSON.parse(answers[1]!.slice(answers[1]!.indexOf('\r\n\r\n') + 4))).toEqual({ error: { code: 'CLOSED', message: expect.any(String) } });
   });
 
   it('a bearer token guards every route but the health checks; a rate limit answers 429', async () => {

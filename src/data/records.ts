@@ -1,16 +1,19 @@
 /**
  * Streaming readers for the files a user points lmrec at: items (`id` plus text fields) and
- * events (`user`, `item`, optional `ts`), as JSON lines or CSV with a header. Files larger than
- * memory are fine: records are yielded one at a time. A malformed record is an INVALID_DATA
- * error naming the file, the line (where the record starts) and the field; a file that cannot
- * be read is an IO_ERROR.
+ * events (`user`, `item`, optional `ts`), as UTF-8 JSON lines or CSV with a header (either may
+ * start with a byte order mark). Files larger than memory are fine: records are yielded one at
+ * a time. A malformed record (or bytes that are not UTF-8) is an INVALID_DATA error naming the
+ * file, the line (where the record starts) and the field; a file that cannot be read, or is not
+ * a regular file, is an IO_ERROR.
  */
+import { isUtf8 } from 'node:buffer';
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { pipeline } from 'node:stream';
+import { pipeline, Transform, type Readable } from 'node:stream';
 import { parse, type CastingContext, type CsvError } from 'csv-parse';
 import { LmrecError } from '../errors.js';
+import { openForRead } from '../util/read-text.js';
 
 export interface ItemRecord {
   id: string;
@@ -34,11 +37,62 @@ function invalid(file: string, line: number, what: string): LmrecError {
   return new LmrecError(`${file}:${line}: ${what}`, 'INVALID_DATA');
 }
 
+/** How many '\n'-separated lines of `bytes` come before the first that is not UTF-8 (all are: undefined). */
+function linesBeforeBadUtf8(bytes: Buffer): number | undefined {
+  if (isUtf8(bytes)) return undefined;
+  // no UTF-8 character holds a '\n' byte: the whole is valid exactly when each line is
+  for (let lines = 0, start = 0; ; lines++) {
+    const nl = bytes.indexOf(0x0a, start);
+    if (nl === -1 || !isUtf8(bytes.subarray(start, nl))) return lines;
+    start = nl + 1;
+  }
+}
+
+function countLines(bytes: Buffer): number {
+  let n = 0;
+  for (let nl = bytes.indexOf(0x0a); nl !== -1; nl = bytes.indexOf(0x0a, nl + 1)) n++;
+  return n;
+}
+
+/**
+ * The file's bytes, passed through once each whole line is checked to be UTF-8: decoding
+ * would turn bad bytes into U+FFFD silently, and ids that differ only there into one id.
+ */
+function utf8Bytes(file: string): Readable {
+  let line = 1; // of the first byte not checked yet
+  let partial: Buffer[] = []; // the bytes of that line read so far
+  const check = (bytes: Buffer): LmrecError | null => {
+    const bad = linesBeforeBadUtf8(bytes);
+    if (bad !== undefined) return invalid(file, line + bad, 'not valid UTF-8 (convert the file to UTF-8)');
+    line += countLines(bytes);
+    return null;
+  };
+  const checked = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      const end = chunk.lastIndexOf(0x0a) + 1;
+      if (end === 0) partial.push(chunk);
+      else {
+        const error = check(Buffer.concat([...partial, chunk.subarray(0, end)]));
+        if (error) return done(error);
+        partial = [chunk.subarray(end)];
+      }
+      done(null, chunk);
+    },
+    flush(done) {
+      done(check(Buffer.concat(partial)));
+    },
+  });
+  // pipeline hands a read failure of the file on to the last stream, whose reader sees it
+  // (`.pipe` would leave it unhandled and crash the process)
+  return pipeline(createReadStream(file, { fd: openForRead(file) }), checked, () => {});
+}
+
 async function* jsonLines(file: string): AsyncGenerator<Row> {
-  const lines = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
+  const lines = createInterface({ input: utf8Bytes(file), crlfDelay: Infinity });
   let line = 0;
-  for await (const text of lines) {
+  for await (const raw of lines) {
     line++;
+    const text = line === 1 && raw.startsWith('\uFEFF') ? raw.slice(1) : raw; // a byte order mark (the CSV parser drops it too)
     if (!text.trim()) continue;
     let value: unknown;
     try {
@@ -60,7 +114,7 @@ async function* csvRows(file: string): AsyncGenerator<Row> {
   let empty = 0;
   const start = (at: Pick<CastingContext, 'empty_lines'>): number => end + 1 + at.empty_lines - empty;
   const parser = parse({
-    columns: true,
+    columns: (header: string[]) => uniqueColumns(file, header),
     bom: true,
     skip_empty_lines: true,
     trim: true,
@@ -71,9 +125,8 @@ async function* csvRows(file: string): AsyncGenerator<Row> {
       return row;
     },
   });
-  // pipeline hands a read failure of the file to the parser, whose iterator rejects with it
-  // (`.pipe` would leave it unhandled and crash the process).
-  pipeline(createReadStream(file), parser, () => {});
+  // pipeline hands a failure (reading, UTF-8) to the parser, whose iterator rejects with it
+  pipeline(utf8Bytes(file), parser, () => {});
   try {
     yield* parser as AsyncIterable<Row>;
   } catch (e) {
@@ -82,6 +135,13 @@ async function* csvRows(file: string): AsyncGenerator<Row> {
     const err = e as CsvError & CastingContext;
     throw invalid(file, start(err), code === 'CSV_QUOTE_NOT_CLOSED' ? 'a quoted field starting in this record is never closed' : err.message);
   }
+}
+
+/** The header's column names; a name given twice would have its second column overwrite the first. */
+function uniqueColumns(file: string, header: string[]): string[] {
+  const twice = header.find((name, i) => header.indexOf(name) !== i);
+  if (twice !== undefined) throw invalid(file, 1, `the header names the column '${twice}' twice`);
+  return header;
 }
 
 async function* rows(file: string): AsyncGenerator<Row> {

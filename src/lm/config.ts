@@ -4,10 +4,10 @@
  * implements is rejected by name rather than run wrongly. A field the file leaves out takes
  * the default of the transformers config class, as it does when transformers loads the file.
  */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { LmrecError } from '../errors.js';
+import { readTextFile } from '../util/read-text.js';
 
 const positiveInt = z.number().int().positive();
 
@@ -200,12 +200,12 @@ function slidingWindow(c: z.infer<typeof decoderSchema>, where: string): number 
 /** `dir/config.json`, parsed; IO_ERROR when missing, CORRUPT_FILE when not JSON. */
 export function readConfig(dir: string): ModelConfig {
   const file = path.join(dir, 'config.json');
+  const text = readTextFile(file);
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
+    raw = JSON.parse(text);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'IO_ERROR' : 'CORRUPT_FILE';
-    throw new LmrecError(`cannot read '${file}': ${(e as Error).message}`, code);
+    throw new LmrecError(`cannot read '${file}': ${(e as Error).message}`, 'CORRUPT_FILE');
   }
   return parseConfig(raw, file);
 }

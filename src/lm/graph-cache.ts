@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { LmrecError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { openForRead } from '../util/read-text.js';
 
 /** Bump when the graphs built from the same weights change. */
 export const GRAPH_FORMAT_VERSION = 3;
@@ -19,7 +20,7 @@ export function defaultCacheDir(): string {
 }
 
 async function hashFile(file: string, hash: ReturnType<typeof createHash>): Promise<void> {
-  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 22 })) hash.update(chunk as Buffer);
+  for await (const chunk of createReadStream(file, { fd: openForRead(file), highWaterMark: 1 << 22 })) hash.update(chunk as Buffer);
 }
 
 /** Hash of a model directory's weights and config plus the build options. */
@@ -57,8 +58,9 @@ export class GraphCache {
     return path.join(this.dir, `${name}.onnx`);
   }
 
+  /** Whether the graph is cached: a regular file (anything else there would block or fail the read; it is rebuilt over). */
   has(name: string): boolean {
-    return existsSync(this.path(name));
+    return statSync(this.path(name), { throwIfNoEntry: false })?.isFile() ?? false;
   }
 
   write(name: string, bytes: Uint8Array): void {

@@ -3,10 +3,10 @@
  * `model.safetensors.index.json`. Each file is read once; tensors are decoded to Float32Array
  * on request (fp32 shares the file's bytes when aligned; fp16 and bf16 are widened).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { LmrecError } from '../errors.js';
-import { readTextFile } from '../util/read-text.js';
+import { readBytes, readTextFile } from '../util/read-text.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
@@ -183,13 +183,7 @@ export class Safetensors {
   static #fromFiles(files: string[]): Safetensors {
     const entries = new Map<string, Entry>();
     for (const file of files) {
-      let data: Buffer;
-      try {
-        data = readFileSync(file);
-      } catch (e) {
-        throw new LmrecError(`cannot read '${file}': ${(e as Error).message}`, 'IO_ERROR');
-      }
-      for (const entry of parseSafetensors(data, file)) {
+      for (const entry of parseSafetensors(readBytes(file), file)) {
         if (entries.has(entry.name)) throw corrupt(file, `tensor '${show(entry.name)}' appears in two shards`);
         entries.set(entry.name, entry);
       }

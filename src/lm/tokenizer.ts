@@ -1,8 +1,9 @@
 /** A model directory's tokenizer (`tokenizer.json` + `tokenizer_config.json`), when it has one. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { LmrecError } from '../errors.js';
+import { readTextFile } from '../util/read-text.js';
 
 export interface TextTokenizer {
   /** Token ids of `text`, with the special tokens the tokenizer adds (a BOS, ...) unless `specials` is false. */
@@ -11,8 +12,9 @@ export interface TextTokenizer {
 }
 
 function readJson(file: string): unknown {
+  const text = readTextFile(file);
   try {
-    return JSON.parse(readFileSync(file, 'utf8'));
+    return JSON.parse(text);
   } catch (e) {
     throw new LmrecError(`cannot read '${file}': ${(e as Error).message}`, 'CORRUPT_FILE');
   }

@@ -59,7 +59,17 @@ export class Catalog {
     this.fields[i] = { ...fields };
   }
 
-  /** The item numbers a field filter admits, sorted. */
+  /** The names of the fields items have, in order of first appearance. */
+  fieldNames(): string[] {
+    const names = new Set<string>();
+    for (const f of this.fields) for (const name of Object.keys(f)) names.add(name);
+    return [...names];
+  }
+
+  /**
+   * The item numbers a field filter admits, sorted. INVALID_ARGUMENT for a field no item has:
+   * a typo'd field name would otherwise answer nothing, silently (an unknown value does answer nothing).
+   */
   matching(filter: FieldFilter): number[] {
     let out: number[] | undefined;
     for (const [field, want] of Object.entries(filter)) {
@@ -68,6 +78,10 @@ export class Catalog {
         throw new LmrecError(`filter.${field} must be a string or an array of strings`, 'INVALID_ARGUMENT');
       }
       const index = this.#index(field);
+      if (!hasItems(index)) {
+        const names = this.fieldNames();
+        throw new LmrecError(`filter.${field}: no item has a field '${field}' (the catalog's fields: ${names.length > 0 ? names.join(', ') : 'none'})`, 'INVALID_ARGUMENT');
+      }
       const items = values.flatMap((v) => index.get(v) ?? []).sort((a, b) => a - b);
       out = out === undefined ? items : intersect(out, items);
     }
@@ -86,6 +100,12 @@ export class Catalog {
     }
     return index;
   }
+}
+
+/** Whether any value of a field's index lists an item (lists emptied by setFields stay in it). */
+function hasItems(index: Map<string, number[]>): boolean {
+  for (const items of index.values()) if (items.length > 0) return true;
+  return false;
 }
 
 function intersect(a: number[], b: number[]): number[] {

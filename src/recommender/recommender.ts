@@ -16,7 +16,7 @@
  * known history get the items most often seen in training (`fallback: 'popularity'`, scores
  * are counts). `similar(i)` ranks items by cosine between their e_i.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { LmrecError } from '../errors.js';
@@ -32,6 +32,7 @@ import { SequentialRecommender, type SrmFitOptions, type StopReason } from '../s
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { parseDuration } from '../util/duration.js';
 import { parseOptions } from '../util/options.js';
+import { readBytes, readTextFile } from '../util/read-text.js';
 import { VectorIndex } from '../vector-index/vector-index.js';
 import { Catalog, type FieldFilter } from './catalog.js';
 import { ContentScores, type ContentState } from './content-scores.js';
@@ -621,41 +622,34 @@ export class Recommender {
     }
   }
 
-  /** Loads a directory written by save(); every part is checked against its checksum. */
+  /**
+   * Loads a directory written by save(): the manifest and every part are checked against their
+   * checksums, then against each other; any damage is a CORRUPT_FILE naming the part.
+   */
   static async load(dir: string, options: RecommenderLoadOptions = {}): Promise<Recommender> {
     const o = parseOptions(loadOptionsSchema, options, 'Recommender.load');
-    const { manifest, part } = openRecommenderDir<Manifest>(dir);
-    const catalog = new Catalog(
-      readFileSync(part('catalog.jsonl'), 'utf8')
-        .split('\n')
-        .filter((l) => l.length > 0)
-        .map((l) => JSON.parse(l) as ItemRecord),
-    );
-    const users = new IdMap();
-    const histories: number[][] = [];
-    for (const line of readFileSync(part('histories.jsonl'), 'utf8').split('\n')) {
-      if (!line) continue;
-      const { user, items } = JSON.parse(line) as { user: string; items: number[] };
-      users.add(user);
-      histories.push(items);
-    }
-    const scales = new Float32Array(new Uint8Array(readFileSync(part('scaling.f32'))).buffer);
+    const { manifest, part } = openRecommenderDir<Manifest>(dir, savedManifestSchema);
+    const catalog = readSavedCatalog(part('catalog.jsonl'));
+    const { users, histories } = readSavedHistories(part('histories.jsonl'), catalog.size);
     const H = manifest.model.hidden;
-    if (scales.length !== 2 * H) throw new LmrecError(`'${dir}': the feature scaling does not match the model width`, 'CORRUPT_FILE');
+    const scales = readSavedScaling(part('scaling.f32'), H);
     const srm = await SequentialRecommender.load(part('srm.bin'));
-    if (srm.items !== catalog.size || srm.info.codeDim === 0) {
+    // read before the close below (a closed model answers CLOSED)
+    const items = srm.items;
+    const codeDim = srm.info.codeDim;
+    if (items !== catalog.size || codeDim === 0) {
       srm.close();
-      throw new LmrecError(`'${dir}': its model (${srm.items} items, codes ${srm.info.codeDim} wide) does not match its catalog of ${catalog.size} items`, 'CORRUPT_FILE');
+      throw new LmrecError(`'${dir}': its model (${items} items, codes ${codeDim} wide) does not match its catalog of ${catalog.size} items`, 'CORRUPT_FILE');
     }
-    for (const h of histories) for (const i of h) if (!(Number.isInteger(i) && i >= 0 && i < catalog.size)) throw new LmrecError(`'${dir}': a history names an item outside the catalog`, 'CORRUPT_FILE');
     let content: ContentScores;
     try {
       const state: unknown = manifest.content ?? { weight: 0, recent: 1, words: [], idf: [] };
-      const template = compileItemTemplate(manifest.template, catalogFields(catalog));
+      const template = compileItemTemplate(manifest.template, catalog.fieldNames());
       content = ContentScores.restore(state, catalog.fields.map((f) => template.render(f)));
     } catch (e) {
       srm.close();
-      throw e instanceof LmrecError ? new LmrecError(`'${dir}': its content part is damaged (${e.message})`, 'CORRUPT_FILE') : e;
+      // the state and template come from the manifest: whatever they fail with is damage
+      throw new LmrecError(`'${dir}': its content part is damaged (${(e as Error).message})`, 'CORRUPT_FILE');
     }
     const rec = new Recommender({
       catalog,
@@ -871,7 +865,7 @@ export class Recommender {
    */
   #template(extra: string[]): ReturnType<typeof compileItemTemplate> {
     if (extra.length === 0 && this.#catalogTemplate) return this.#catalogTemplate;
-    const compiled = compileItemTemplate(this.#manifest.template, [...new Set([...extra, ...catalogFields(this.#catalog)])]);
+    const compiled = compileItemTemplate(this.#manifest.template, [...new Set([...extra, ...this.#catalog.fieldNames()])]);
     if (extra.length === 0) this.#catalogTemplate = compiled;
     return compiled;
   }
@@ -1151,11 +1145,75 @@ export class Recommender {
   }
 }
 
-/** Every field name the catalog's items have. */
-function catalogFields(catalog: Catalog): string[] {
-  const fields = new Set<string>();
-  for (const f of catalog.fields) for (const name of Object.keys(f)) fields.add(name);
-  return [...fields];
+/** The settings load() reads from a saved manifest (other fields pass: the report, a newer lmrec's). */
+const savedManifestSchema = z
+  .looseObject({
+    model: z.looseObject({ source: z.string().min(1), hidden: z.number().int().positive(), layers: z.number().int().positive() }),
+    content: z.custom<ContentState>().optional(), // checked by ContentScores.restore
+    layer: z.number().int().nonnegative(),
+    pooling: z.enum(['mean', 'last', 'cls', 'marker']),
+    template: z.string().min(1),
+    dim: z.number().int().min(8).max(512),
+    report: z.custom<FitReport>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'expected an object'), // only shown
+  })
+  .refine((m) => m.layer <= m.model.layers, { message: "past the model's last layer", path: ['layer'] });
+
+/** The JSON lines of a saved part, each handed to `take` with its line number; CORRUPT_FILE naming the line. */
+function readSavedLines(file: string, take: (value: Record<string, unknown>, line: number) => void): void {
+  readTextFile(file)
+    .split('\n')
+    .forEach((text, i) => {
+      if (text.length === 0) return;
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch {
+        throw savedDamage(file, i + 1, 'not valid JSON');
+      }
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) throw savedDamage(file, i + 1, 'not a JSON object');
+      take(value as Record<string, unknown>, i + 1);
+    });
+}
+
+function savedDamage(file: string, line: number, what: string): LmrecError {
+  return new LmrecError(`'${file}' line ${line}: ${what}`, 'CORRUPT_FILE');
+}
+
+/** catalog.jsonl: `{ id, fields }` a line, ids unique, field values strings. */
+function readSavedCatalog(file: string): Catalog {
+  const catalog = new Catalog();
+  readSavedLines(file, ({ id, fields }, line) => {
+    if (typeof id !== 'string' || id.length === 0) throw savedDamage(file, line, 'an item without an id');
+    if (typeof fields !== 'object' || fields === null || Array.isArray(fields) || !Object.values(fields).every((v) => typeof v === 'string')) {
+      throw savedDamage(file, line, `item '${id}': fields are not an object of strings`);
+    }
+    if (catalog.ids.get(id) !== undefined) throw savedDamage(file, line, `item '${id}' appears twice`);
+    catalog.add([{ id, fields: fields as Record<string, string> }]);
+  });
+  return catalog;
+}
+
+/** histories.jsonl: `{ user, items }` a line, users unique (a repeat would shift every later user's history), items in the catalog. */
+function readSavedHistories(file: string, items: number): { users: IdMap; histories: number[][] } {
+  const users = new IdMap();
+  const histories: number[][] = [];
+  readSavedLines(file, ({ user, items: h }, line) => {
+    if (typeof user !== 'string' || user.length === 0) throw savedDamage(file, line, 'a history without a user');
+    if (users.get(user) !== undefined) throw savedDamage(file, line, `user '${user}' appears twice`);
+    if (!Array.isArray(h) || !h.every((i) => Number.isInteger(i) && i >= 0 && i < items)) {
+      throw savedDamage(file, line, `user '${user}': items are not a list of item numbers below the catalog's ${items}`);
+    }
+    users.add(user);
+    histories.push(h as number[]);
+  });
+  return { users, histories };
+}
+
+/** scaling.f32: the feature means then scales, `hidden` of each. */
+function readSavedScaling(file: string, hidden: number): Float32Array {
+  const bytes = readBytes(file);
+  if (bytes.length !== 8 * hidden) throw new LmrecError(`'${file}' holds ${bytes.length} bytes, not the ${8 * hidden} of a model ${hidden} wide`, 'CORRUPT_FILE');
+  return new Float32Array(new Uint8Array(bytes).buffer);
 }
 
 /**

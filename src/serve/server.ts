@@ -6,13 +6,17 @@
  * flight, then applies pending events and closes the service.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { Ajv, type AnySchema } from 'ajv';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifySchemaCompiler, type FastifyServerOptions } from 'fastify';
 import { LmrecError, type LmrecErrorCode } from '../errors.js';
 import { serverMetrics } from './metrics.js';
 import * as schema from './schemas.js';
 import type { IncomingEvent, RecommendationService } from './service.js';
+import { STORE_LIMITS } from './store/store.js';
 
 export interface ServerOptions {
   /** Requests must carry `Authorization: Bearer <token>` (health checks excepted). */
@@ -41,20 +45,94 @@ const STATUS: Partial<Record<LmrecErrorCode, number>> = {
 };
 
 /** fastify's own failures (bad JSON, too large, ...) by status, as lmrec codes. */
-const HTTP_CODE: Record<number, string> = { 400: 'INVALID_ARGUMENT', 404: 'NOT_FOUND', 413: 'REQUEST_TOO_LARGE', 415: 'UNSUPPORTED', 429: 'RATE_LIMITED', 503: 'CLOSED' };
+const HTTP_CODE: Record<number, string> = {
+  400: 'INVALID_ARGUMENT',
+  404: 'NOT_FOUND',
+  408: 'REQUEST_TIMEOUT',
+  413: 'REQUEST_TOO_LARGE',
+  414: 'INPUT_TOO_LONG',
+  415: 'UNSUPPORTED',
+  429: 'RATE_LIMITED',
+  431: 'REQUEST_TOO_LARGE',
+  503: 'CLOSED',
+};
 
 const OPEN = new Set(['/healthz', '/readyz']);
+
+/** Every error answer's body. */
+const error = (code: string, message: string) => ({ error: { code, message } });
+
+/**
+ * Request validation against the route schemas. A JSON body is taken as sent: `"k": true` or
+ * `"history": "i3"` are errors, not coerced to 1 and ["i3"] as fastify's default would. The
+ * URL's parts are text, so the query string and path parameters are coerced to the schema's
+ * types (`?k=5`, `?exclude_seen=false`). An unknown field is an error, not silently dropped
+ * (a typo'd filter would widen the answer).
+ */
+function validatorCompiler(): FastifySchemaCompiler<AnySchema> {
+  const options = { useDefaults: true, removeAdditional: false, allErrors: false } as const;
+  const asSent = new Ajv({ ...options, coerceTypes: false });
+  const fromText = new Ajv({ ...options, coerceTypes: 'array' });
+  return ({ schema: s, httpPart }) => (httpPart === 'body' ? asSent : fromText).compile(s);
+}
+
+/** An error as the API answers it: an LmrecError with the status its code means, anything else by its HTTP status. */
+function sendError(err: FastifyError | LmrecError, req: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (err instanceof LmrecError) {
+    const status = STATUS[err.code] ?? 500;
+    if (status === 500) req.log.error(err);
+    return reply.code(status).send(error(err.code, err.message));
+  }
+  if (err.validation) return reply.code(400).send(error('INVALID_ARGUMENT', err.message));
+  const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+  if (status === 500) req.log.error(err);
+  return reply.code(status).send(error(HTTP_CODE[status] ?? (status === 500 ? 'INTERNAL' : 'INVALID_ARGUMENT'), status === 500 ? 'internal error' : err.message));
+}
+
+/** The router's refusals, before any route: a URL that does not decode, a path part longer than any id. */
+function frameworkError(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
+  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    reply.code(414).send(error('INPUT_TOO_LONG', `a path part is longer than ${STORE_LIMITS.idLength} characters, the longest id`));
+    return;
+  }
+  sendError(err, req, reply);
+}
+
+/** What Node's HTTP parser refuses (not HTTP, headers too large, too slow), answered on the socket itself. */
+function clientError(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, message]: [number, string] =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'the request did not arrive in time']
+    : err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'the request headers are too large']
+    : [400, 'not a valid HTTP request'];
+  const body = JSON.stringify(error(HTTP_CODE[status]!, message));
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(err);
+}
 
 export async function createServer(service: RecommendationService, o: ServerOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: o.logger ?? false,
     bodyLimit: o.bodyLimit ?? 2 ** 20,
-    return503OnClosing: true,
-    // an unknown query or body field is an error, not silently dropped (a typo'd filter would widen the answer)
-    ajv: { customOptions: { removeAdditional: false } },
+    // answered by the onRequest hook below instead, in the API's error shape
+    return503OnClosing: false,
+    // a path parameter is an id: as long as the store takes (the router's default is 100)
+    routerOptions: { maxParamLength: STORE_LIMITS.idLength },
+    frameworkErrors: frameworkError,
+    clientErrorHandler: clientError,
+  });
+  app.setValidatorCompiler(validatorCompiler());
+  // first of the hooks: a closing server takes no new work, not even a rate-limit count
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (_req, reply) => {
+    if (closing) return reply.code(503).header('connection', 'close').send(error('CLOSED', 'the server is shutting down'));
   });
   const metrics = serverMetrics(service);
-  const error = (code: string, message: string) => ({ error: { code, message } });
 
   await app.register(swagger, {
     openapi: {
@@ -88,17 +166,7 @@ export async function createServer(service: RecommendationService, o: ServerOpti
     metrics.observe(req.routeOptions.url ?? 'unmatched', req.method, reply.statusCode, reply.elapsedTime / 1000);
   });
 
-  app.setErrorHandler((err: FastifyError | LmrecError, req, reply) => {
-    if (err instanceof LmrecError) {
-      const status = STATUS[err.code] ?? 500;
-      if (status === 500) req.log.error(err);
-      return reply.code(status).send(error(err.code, err.message));
-    }
-    if (err.validation) return reply.code(400).send(error('INVALID_ARGUMENT', err.message));
-    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-    if (status === 500) req.log.error(err);
-    return reply.code(status).send(error(HTTP_CODE[status] ?? (status === 500 ? 'INTERNAL' : 'INVALID_ARGUMENT'), status === 500 ? 'internal error' : err.message));
-  });
+  app.setErrorHandler(sendError);
   app.setNotFoundHandler((req, reply) => reply.code(404).send(error('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`)));
 
   type Rec = { k: number; exclude_seen: boolean; category?: string };

@@ -118,17 +118,36 @@ void AtomicFileWriter::commit() {
   }
 }
 
+namespace {
+
+[[noreturn]] void not_regular(const std::string& path, mode_t mode) {
+  const char* kind = S_ISDIR(mode)                    ? "a directory"
+                     : S_ISFIFO(mode)                 ? "a FIFO"
+                     : S_ISSOCK(mode)                 ? "a socket"
+                     : S_ISCHR(mode) || S_ISBLK(mode) ? "a device"
+                                                      : "not a file";
+  throw Error(ErrorCode::IoError, "'" + path + "' is not a regular file (it is " + kind + ")");
+}
+
+}  // namespace
+
+// Only regular files are read (src/util/read-text.ts follows the same rule): opening a FIFO
+// waits for a writer, forever; opening a device can act on it. So the path is checked before
+// it is opened, and the descriptor after (the path may have been replaced in between, which
+// the non-blocking open makes safe to reach; reads of a regular file ignore O_NONBLOCK).
 std::shared_ptr<FileBytes> FileBytes::open(const std::string& path, bool map) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) io_fail("cannot open", path);
   struct stat st;
+  if (::stat(path.c_str(), &st) != 0) io_fail("cannot open", path);
+  if (!S_ISREG(st.st_mode)) not_regular(path, st.st_mode);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) io_fail("cannot open", path);
   if (::fstat(fd, &st) != 0) {
     ::close(fd);
     io_fail("cannot stat", path);
   }
   if (!S_ISREG(st.st_mode)) {
     ::close(fd);
-    throw Error(ErrorCode::IoError, "'" + path + "' is not a regular file");
+    not_regular(path, st.st_mode);
   }
   std::shared_ptr<FileBytes> f(new FileBytes());
   f->size_ = size_t(st.st_size);
