@@ -32,6 +32,7 @@ export { ItemHead } from './lm/item-head.js';
 export { SegmentCache, type SegmentCacheOptions, type SegmentCacheStats } from './lm/segment-cache.js';
 export { type ModelConfig, type DecoderConfig, type EncoderConfig } from './lm/config.js';
 export { readItems, readEvents, type ItemRecord, type EventRecord } from './data/records.js';
+export { INPUT_LIMITS } from './data/limits.js';
 export { IdMap, readInteractions, collectInteractions, readCatalogIds, type Interactions } from './data/interactions.js';
 export { leaveOneOut, evaluate, popularityScorer, type Split, type LeaveOneOut, type Metrics, type Scorer, type EvaluateOptions } from './eval/leave-one-out.js';
 export {

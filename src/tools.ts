@@ -4,7 +4,7 @@
  * @module lmrec/tools
  */
 export { clusteredVectors, clusteredQueries, type ClusteredOptions, type ClusteredData } from './data/clustered-vectors.js';
-export { generateSynthetic, writeSynthetic, type SyntheticOptions, type SyntheticData, type SyntheticItem } from './data/synthetic.js';
+export { generateSynthetic, writeSynthetic, type SyntheticOptions, type SyntheticData, type SyntheticItem, type SyntheticFields } from './data/synthetic.js';
 export { probeMachine, type MachineLimits } from './machine.js';
 export { Random } from './util/random.js';
 export { recallAtK } from './vector-index/recall.js';

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readCatalogIds, readInteractions } from '../src/data/interactions.js';
 import { generateSynthetic, writeSynthetic } from '../src/data/synthetic.js';
+import { Recommender } from '../src/recommender/recommender.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'lmrec-synth-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -66,6 +67,24 @@ describe('synthetic data', () => {
     for (let i = 1; i < data.events.length; i++) {
       if (data.events[i]!.user === data.events[i - 1]!.user) expect(data.events[i]!.ts).toBeGreaterThan(data.events[i - 1]!.ts);
     }
+  });
+
+  it('gives item records that Recommender.fit takes as they are', async () => {
+    const small = generateSynthetic({ items: 30, users: 40, topics: 3, eventsPerUser: [3, 6], seed: 1 });
+    expect({ ...small.items[0] }).toEqual({ id: 'i0', fields: { title: small.items[0]!.title, text: small.items[0]!.text, category: 'c' + small.itemTopic[0] } });
+    expect(JSON.parse(JSON.stringify(small.items[0]))).toEqual({ id: 'i0', fields: small.items[0]!.fields });
+    const rec = await Recommender.fit({ items: small.items, events: small.events, layer: 1, dim: 16, epochs: 1, srm: { dim: 16, maxLen: 10 } });
+    expect(rec.recommend({ user: 'u0', k: 3 })).toHaveLength(3);
+    expect(rec.recommend({ history: [], k: 5, filter: { category: small.items[0]!.category } }).length).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('an item without fields is refused with the shape fit wants', async () => {
+    const small = generateSynthetic({ items: 5, users: 4, seed: 1 });
+    const flat = small.items.map((it) => ({ id: it.id, title: it.title, text: it.text }));
+    await expect(Recommender.fit({ items: flat as never, events: small.events })).rejects.toMatchObject({
+      code: 'INVALID_DATA',
+      message: expect.stringMatching(/^item 'i0' has no 'fields': an item is \{ id: 'i1', fields: \{ title: .*\} \} \(put 'title', 'text' in 'fields'\)$/),
+    });
   });
 
   it('rejects bad sizes', () => {

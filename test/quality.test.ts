@@ -120,7 +120,7 @@ describe('compareModels', () => {
     const warmTest = split.test.filter((s) => !cold.has(s.target));
     const coldTest = split.test.filter((s) => cold.has(s.target));
     expect([warmTest.length, coldTest.length]).toEqual([result.warmTargets, result.coldTargets]);
-    const texts = renderItemTexts(data.items.map(({ id: _id, ...fields }) => ({ fields })), '{title} {text}').texts;
+    const texts = renderItemTexts(data.items, '{title} {text}').texts;
     const scorers: [string, Scorer][] = [
       ['popularity', popularityScorer(train, data.items.length)],
       ['content TF-IDF', contentScorer(TfidfVectors.fit(texts))],

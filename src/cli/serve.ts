@@ -1,7 +1,9 @@
 /**
  * `lmrec serve`: the HTTP service on a fitted recommender and a store, until SIGINT or
- * SIGTERM; then it stops taking connections, answers the requests in flight, applies the
- * events already stored and closes the store.
+ * SIGTERM; then it answers the requests in flight, answers 503 CLOSED to those that arrive
+ * (the connections already waiting to be accepted too, until none has come for 100 ms), stops
+ * listening, applies the events already stored, closes the store and exits 0 (see
+ * createServer). Failures off the request path (a background SRM update) go to its log.
  */
 import type { IndexChoice } from '../recommender/recommender.js';
 import { native } from '../native.js';

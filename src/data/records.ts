@@ -4,7 +4,8 @@
  * start with a byte order mark). Files larger than memory are fine: records are yielded one at
  * a time. A malformed record (or bytes that are not UTF-8) is an INVALID_DATA error naming the
  * file, the line (where the record starts) and the field; a file that cannot be read, or is not
- * a regular file, is an IO_ERROR.
+ * a regular file, is an IO_ERROR. Records are held to the input limits (src/data/limits.ts),
+ * with their codes (INPUT_TOO_LONG, REQUEST_TOO_LARGE), also naming the file and line.
  */
 import { isUtf8 } from 'node:buffer';
 import { createReadStream } from 'node:fs';
@@ -14,6 +15,7 @@ import { pipeline, Transform, type Readable } from 'node:stream';
 import { parse, type CastingContext, type CsvError } from 'csv-parse';
 import { LmrecError } from '../errors.js';
 import { openForRead } from '../util/read-text.js';
+import { checkId, checkItemRecord } from './limits.js';
 
 export interface ItemRecord {
   id: string;
@@ -164,6 +166,16 @@ function text(file: string, line: number, value: Record<string, unknown>, field:
   throw invalid(file, line, v === undefined || v === '' ? `missing '${field}'` : `'${field}' must be a string or a number`);
 }
 
+/** `check()`'s result; its LmrecError (an input limit) named with the file and line. */
+function within<T>(file: string, line: number, check: () => T): T {
+  try {
+    return check();
+  } catch (e) {
+    if (e instanceof LmrecError) throw new LmrecError(`${file}:${line}: ${e.message}`, e.code);
+    throw e;
+  }
+}
+
 export async function* readItems(file: string): AsyncGenerator<ItemRecord> {
   for await (const { line, value } of rows(file)) {
     const id = text(file, line, value, 'id');
@@ -172,7 +184,7 @@ export async function* readItems(file: string): AsyncGenerator<ItemRecord> {
       if (k === 'id' || v === null || v === undefined) continue;
       fields[k] = typeof v === 'string' ? v : Array.isArray(v) ? v.join(', ') : String(v);
     }
-    yield { id, fields };
+    yield within(file, line, () => checkItemRecord({ id, fields }, 'INVALID_DATA'));
   }
 }
 
@@ -182,6 +194,7 @@ export async function* readEvents(file: string): AsyncGenerator<EventRecord> {
   for await (const { line, value } of rows(file)) {
     const user = text(file, line, value, 'user');
     const item = text(file, line, value, 'item');
+    within(file, line, () => (checkId(user, "'user'", 'INVALID_DATA'), checkId(item, "'item'", 'INVALID_DATA')));
     const raw = value.ts;
     const has = raw !== undefined && raw !== null && !(typeof raw === 'string' && raw.trim() === '');
     timed ??= { line, has };

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { LmrecError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { Random } from '../util/random.js';
-import type { EventRecord } from './records.js';
+import type { EventRecord, ItemRecord } from './records.js';
 
 export interface SyntheticOptions {
   items: number;
@@ -25,15 +25,40 @@ export interface SyntheticOptions {
   seed?: number;
 }
 
-export interface SyntheticItem {
-  id: string;
+export type SyntheticFields = {
   title: string;
   text: string;
   /** The latent topic's name ('c3'), for category filters. */
   category: string;
+};
+
+/**
+ * An item record (`{ id, fields }`, what Recommender.fit, addItems and the service take), with
+ * its fields also readable as `item.title`, `item.text` and `item.category`. Those are getters
+ * on the prototype: spread, JSON and structuredClone see only `id` and `fields`.
+ */
+export class SyntheticItem implements ItemRecord {
+  constructor(
+    readonly id: string,
+    readonly fields: SyntheticFields,
+  ) {}
+
+  get title(): string {
+    return this.fields.title;
+  }
+
+  get text(): string {
+    return this.fields.text;
+  }
+
+  /** The latent topic's name ('c3'), for category filters. */
+  get category(): string {
+    return this.fields.category;
+  }
 }
 
 export interface SyntheticData {
+  /** Item records, ready for `Recommender.fit({ items, events })`. */
   items: SyntheticItem[];
   /** Time-ordered within each user; users in order. */
   events: Required<EventRecord>[];
@@ -82,12 +107,15 @@ export function generateSynthetic(o: SyntheticOptions): SyntheticData {
     Array.from({ length: n }, () => (rng.next() < topical ? vocab[topic]![rng.int(30)] : noise[rng.int(noise.length)])).join(' ');
 
   const itemTopic = Int32Array.from({ length: o.items }, () => rng.int(topics));
-  const items = Array.from(itemTopic, (topic, i) => ({
-    id: `i${i}`,
-    title: phrase(topic, 3 + rng.int(3), 0.8),
-    text: phrase(topic, 12 + rng.int(9), 0.7),
-    category: `c${topic}`,
-  }));
+  const items = Array.from(
+    itemTopic,
+    (topic, i) =>
+      new SyntheticItem(`i${i}`, {
+        title: phrase(topic, 3 + rng.int(3), 0.8),
+        text: phrase(topic, 12 + rng.int(9), 0.7),
+        category: `c${topic}`,
+      }),
+  );
   // Zipf popularity within each topic, over a random ranking of its items
   const byTopic: number[][] = Array.from({ length: topics }, () => []);
   itemTopic.forEach((t, i) => byTopic[t]!.push(i));
@@ -121,13 +149,14 @@ export function generateSynthetic(o: SyntheticOptions): SyntheticData {
 }
 
 /**
- * Writes `items.jsonl` and `events.jsonl` into dir (created if needed; each file atomically and
- * durably) and returns the data. IO_ERROR when they cannot be written.
+ * Writes `items.jsonl` (`{"id", "title", "text", "category"}` a line, as readItems takes it) and
+ * `events.jsonl` into dir (created if needed; each file atomically and durably) and returns the
+ * data. IO_ERROR when they cannot be written.
  */
 export function writeSynthetic(dir: string, o: SyntheticOptions): SyntheticData {
   const data = generateSynthetic(o);
   const write = (name: string, lines: unknown[]) => writeFileAtomic(path.join(dir, name), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
-  write('items.jsonl', data.items);
+  write('items.jsonl', data.items.map((it) => ({ id: it.id, ...it.fields })));
   write('events.jsonl', data.events);
   return data;
 }

@@ -132,12 +132,13 @@ function cachedScorer(splits: Split[], rows: Float32Array, items: number): Score
 export const MIN_COLD_TARGETS = 50;
 
 /**
- * The weight w_c of b on cold items in a + (cold ? w_c : weight) · b, chosen on validation with
- * warm and cold targets counting alike: the mean of NDCG@10 over the splits whose target is warm
- * and over those whose target is cold (`cold[i]`: item i has no ID embedding). Weighting them
- * by their share instead would bury every cold item: cold targets are a small share, and each
- * cold item shown displaces a warm one. With fewer than MIN_COLD_TARGETS cold targets it keeps
- * `weight`. Each scorer is called once per batch.
+ * The weight w_c of b on cold items in a + (cold ? w_c : weight) · b, chosen on validation by
+ * (1 − e) · NDCG@10 over the splits whose target is warm + e · NDCG@10 over those whose target
+ * is cold (`cold[i]`: item i has no ID embedding), e = `coldEmphasis` (default 0.5: warm and
+ * cold targets count alike). Weighting them by their share instead buries every cold item: cold
+ * targets are a small share, and each cold item shown displaces a warm one. The higher e, the
+ * more cold items are shown, at some cost to warm targets. With fewer than MIN_COLD_TARGETS
+ * cold targets it keeps `weight`. Each scorer is called once per batch.
  */
 export async function chooseColdWeight(
   valid: Split[],
@@ -147,7 +148,9 @@ export async function chooseColdWeight(
   weight: number,
   cold: Uint8Array,
   weights: readonly number[] = FUSION_WEIGHTS,
+  coldEmphasis = 0.5,
 ): Promise<FusionChoice> {
+  if (!(coldEmphasis >= 0 && coldEmphasis <= 1)) throw new LmrecError(`coldEmphasis must be in [0, 1], got ${String(coldEmphasis)}`, 'INVALID_ARGUMENT');
   const coldTargets = valid.filter((s) => cold[s.target]).length;
   if (coldTargets < MIN_COLD_TARGETS) return { weight, ndcg: NaN, tried: [] };
   const tried = [...new Set([weight, ...weights])];
@@ -171,7 +174,8 @@ export async function chooseColdWeight(
     }
   }
   const warmTargets = valid.length - coldTargets;
-  const scored = tried.map((w, j) => ({ weight: w, ndcg: ((warmTargets ? sums[j]!.warm / warmTargets : 0) + sums[j]!.cold / coldTargets) / (warmTargets ? 2 : 1) }));
+  const e = warmTargets ? coldEmphasis : 1;
+  const scored = tried.map((w, j) => ({ weight: w, ndcg: (1 - e) * (warmTargets ? sums[j]!.warm / warmTargets : 0) + e * (sums[j]!.cold / coldTargets) }));
   let best = scored[0]!;
   for (const t of scored) if (t.ndcg > best.ndcg) best = t;
   return { weight: best.weight, ndcg: best.ndcg, tried: scored };

@@ -2,9 +2,10 @@
  * LanguageModel: a Hugging Face model directory (a Llama-style decoder or a BERT-style
  * encoder) run through onnxruntime-node as segmented graphs (embeddings, blocks of layers,
  * and for decoders the final norm + head), so any layer's hidden states are one call away and
- * a request runs only the layers it needs.
+ * a request runs only the layers it needs. The graphs are opened and run on onnxruntime's own
+ * thread (src/lm/ort-worker.ts): a model at work leaves the JS thread free to serve.
  */
-import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import type { InferenceSession } from 'onnxruntime-node';
 import { z } from 'zod';
 import { LmrecError } from '../errors.js';
 import { parseOptions } from '../util/options.js';
@@ -16,6 +17,7 @@ import { defaultCacheDir, GraphCache, graphKey } from './graph-cache.js';
 import { blockGraph, headGraph } from './onnx/decoder-graphs.js';
 import { MASKED, type Precision } from './onnx/ops.js';
 import { encoderBlockGraph } from './onnx/encoder-graphs.js';
+import { OrtWorker, type ChainStep, type RemoteSession, type WireTensor } from './ort-worker.js';
 import { runBytes } from './run-memory.js';
 import { Safetensors } from './safetensors.js';
 import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
@@ -130,21 +132,16 @@ const encodeSchema = z.strictObject({
 const encodeLayersSchema = encodeSchema.omit({ layer: true }).extend({ layers: z.array(layerRef).min(1) }) satisfies z.ZodType<EncodeLayersOptions>;
 
 const DEFAULT_MAX_BATCH_BYTES = 2 ** 30;
-
-type Ort = typeof import('onnxruntime-node');
-let ortModule: Promise<Ort> | undefined;
+/** The longest the JS thread works on a call between yields (tokenizing). */
+const YIELD_MS = 4;
 
 /**
- * onnxruntime-node, loaded on the first model load: it costs ~0.25 s and ~70 MB, which users
- * of the vector index alone should not pay on `import 'lmrec'`.
+ * onnxruntime runs on its own thread (src/lm/ort-worker.ts), started on the first model load:
+ * loading it costs ~0.25 s and ~70 MB, which users of the vector index alone should not pay on
+ * `import 'lmrec'`, and its runs block the thread they run on.
  */
-function onnxruntime(): Promise<Ort> {
-  // the namespace, not its default: loaders disagree on what a CommonJS default is
-  ortModule ??= import('onnxruntime-node').catch((e: unknown) => {
-    ortModule = undefined; // a later load may try again
-    throw new LmrecError(`onnxruntime-node could not be loaded: ${(e as Error).message}`, 'NATIVE_UNAVAILABLE');
-  });
-  return ortModule;
+function onnxruntime(): Promise<OrtWorker> {
+  return OrtWorker.shared();
 }
 
 /** onnxruntime's own failures as LmrecErrors. */
@@ -162,12 +159,12 @@ interface Block {
   first: number;
   count: number;
   /** Outputs the block's last layer only. */
-  session: InferenceSession;
+  session: RemoteSession;
   /** Outputs every layer of the block; built on the first request for an inner layer. */
-  everyLayer?: Promise<InferenceSession>;
+  everyLayer?: Promise<RemoteSession>;
 }
 
-type OpenSession = (name: string, make: () => Uint8Array) => Promise<InferenceSession>;
+type OpenSession = (name: string, make: () => Uint8Array) => Promise<RemoteSession>;
 
 /**
  * A language model for hidden states, pooled vectors and next-token logits. Load one with
@@ -215,14 +212,14 @@ export class LanguageModel {
   /** The model's shape, read from its config.json. */
   readonly config: ModelConfig;
   readonly #dir: string;
-  readonly #ort: Ort;
+  readonly #ort: OrtWorker;
   readonly #tokenizer: TextTokenizer | undefined;
   readonly #maxBatchBytes: number;
   // The first block embeds the tokens, and a decoder's last block applies the final norm.
   readonly #blocks: Block[];
   // decoders: the final norm + LM head (its own graph: onnxruntime computes every node of a
   // graph whatever is fetched, and the head is the costliest product for encode)
-  readonly #head: InferenceSession | undefined;
+  readonly #head: RemoteSession | undefined;
   readonly #open: OpenSession;
   // A factory, not the builders: builders keep the decoded weights alive once used.
   readonly #builders: () => GraphBuilders;
@@ -232,12 +229,12 @@ export class LanguageModel {
 
   private constructor(
     dir: string,
-    ort: Ort,
+    ort: OrtWorker,
     config: ModelConfig,
     tokenizer: TextTokenizer | undefined,
     maxBatchBytes: number,
     blocks: Block[],
-    head: InferenceSession | undefined,
+    head: RemoteSession | undefined,
     open: OpenSession,
     builders: () => GraphBuilders,
   ) {
@@ -268,11 +265,8 @@ export class LanguageModel {
       o.cacheDir === false ? undefined : new GraphCache(o.cacheDir ?? defaultCacheDir(), await graphKey(dir, { precision, blockSize }));
     const ort = await onnxruntime();
     const sessionOptions = lmSessionOptions(o.threads, o.memoryArena);
-    const create = (source: string | Uint8Array) =>
-      ortCall('opening a graph', () =>
-        // (overloads: a path or the bytes)
-        typeof source === 'string' ? ort.InferenceSession.create(source, sessionOptions) : ort.InferenceSession.create(source, sessionOptions),
-      );
+    // opened on onnxruntime's thread: building a session blocks the thread it runs on too
+    const create = (source: string | Uint8Array) => ortCall('opening a graph', () => ort.createSession(source, sessionOptions));
     // Weights are decoded only when a graph has to be built.
     const build = graphBuilders(dir, config, precision);
     const session: OpenSession = async (name, make) => {
@@ -287,7 +281,7 @@ export class LanguageModel {
       cache?.write(name, bytes);
       return create(bytes);
     };
-    const opened: InferenceSession[] = [];
+    const opened: RemoteSession[] = [];
     try {
       const blocks: Block[] = [];
       for (let first = 0; first < config.layers; first += blockSize) {
@@ -302,7 +296,7 @@ export class LanguageModel {
       const maxBatchBytes = o.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
       return new LanguageModel(dir, ort, config, tokenizer, maxBatchBytes, blocks, head, session, () => graphBuilders(dir, config, precision));
     } catch (e) {
-      await Promise.all(opened.map((s) => s.release()));
+      await Promise.all(opened.map((s) => ort.release(s)));
       throw e;
     }
   }
@@ -347,9 +341,9 @@ export class LanguageModel {
       const states = (await this.#run([ids!], [L])).get(L)!;
       // the head only needs the last position: logits for every position would be T x vocab
       const H = this.config.hidden;
-      const hidden = new this.#ort.Tensor('float32', states.slice((T - 1) * H), [1, 1, H]);
-      const result = await ortCall('running the head', () => head.run({ hidden }, ['logits']));
-      return result.logits!.data as Float32Array;
+      const hidden: WireTensor = { type: 'float32', data: states.slice((T - 1) * H), dims: [1, 1, H] };
+      const result = await ortCall('running the head', () => this.#ort.run([{ session: head, fetches: ['logits'], keep: ['logits'] }], { hidden }, ['hidden']));
+      return result.logits!;
     });
   }
 
@@ -386,7 +380,7 @@ export class LanguageModel {
     if (pooling === 'cls' && this.config.family === 'decoder') {
       throw new LmrecError("encode: pooling 'cls' takes the first token, which a decoder's causal attention keeps blind to the rest: use 'last' or 'mean'", 'INVALID_ARGUMENT');
     }
-    const seqs = this.#prepare(inputs, o.truncate);
+    const seqs = this.#prepare(await this.#tokenizeYielding(inputs), o.truncate);
     const H = this.config.hidden;
     const out: Float32Array[][] = layers.map(() => []);
     for (const [start, end] of this.#batches(seqs, o.batchSize ?? 16)) {
@@ -422,7 +416,7 @@ export class LanguageModel {
       ...everyLayer.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])),
       ...(this.#head ? [this.#head] : []),
     ];
-    await Promise.all(sessions.map((s) => s.release()));
+    await Promise.all(sessions.map((s) => this.#ort.release(s)));
   }
 
   #checkOpen(): void {
@@ -477,6 +471,30 @@ export class LanguageModel {
     });
   }
 
+  /**
+   * The texts among `inputs` as token ids, the JS thread given back every few ms: tokenizing is
+   * the part of a run left on it (~1.4 ms a 400-token text), and a batch of long texts would
+   * otherwise hold it for ~0.1 s. Stops at the first input that is neither text nor ids, for
+   * #prepare to refuse in order.
+   */
+  async #tokenizeYielding(inputs: readonly ModelInput[]): Promise<ModelInput[]> {
+    const out = [...inputs];
+    let since = performance.now();
+    for (let i = 0; i < out.length; i++) {
+      const input = out[i];
+      if (typeof input !== 'string') {
+        if (Array.isArray(input) || (ArrayBuffer.isView(input) && !(input instanceof DataView))) continue;
+        break;
+      }
+      out[i] = this.tokenize(input);
+      if (performance.now() - since > YIELD_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        since = performance.now();
+      }
+    }
+    return out;
+  }
+
   /** REQUEST_TOO_LARGE when one sequence of `tokens` cannot run within maxBatchBytes. */
   #checkBudget(tokens: number, outputs: number, name: string, batch = 1): void {
     const bytes = runBytes(this.config, { batch, tokens, outputs });
@@ -514,43 +532,40 @@ export class LanguageModel {
   }
 
   async #runLayers(input: ArrayLike<number>[] | Float32Array, B: number, T: number, positions: BigInt64Array, bias: Float32Array, from: number, to: number): Promise<Float32Array> {
-    const ort = this.#ort;
     const H = this.config.hidden;
     const blocks = this.#blocks.filter((b) => b.first >= from && b.first + b.count <= to);
     if (blocks[0]?.first !== from || blocks.at(-1)!.first + blocks.at(-1)!.count !== to) {
       throw new LmrecError(`layers ${from}..${to} do not fall on the model's block boundaries (${[0, ...this.#blocks.map((b) => b.first + b.count)].join(', ')}): load it with a blockSize that divides the split layer`, 'INVALID_ARGUMENT');
     }
     this.#checkBudget(T, 1, 'the segments', B);
-    const inputs: Record<string, Tensor> = {
-      position_ids: new ort.Tensor('int64', positions, [B, T]),
-      attention_bias: new ort.Tensor('float32', bias, [B, 1, T, T]),
+    // positions, bias and hidden states are the caller's: copied to onnxruntime's thread
+    const inputs: Record<string, WireTensor> = {
+      position_ids: { type: 'int64', data: positions, dims: [B, T] },
+      attention_bias: { type: 'float32', data: bias, dims: [B, 1, T, T] },
     };
     if (from === 0) {
       const ids = new BigInt64Array(B * T);
       (input as ArrayLike<number>[]).forEach((seq, b) => {
         for (let t = 0; t < seq.length; t++) ids[b * T + t] = BigInt(seq[t]!);
       });
-      inputs.input_ids = new ort.Tensor('int64', ids, [B, T]);
+      inputs.input_ids = { type: 'int64', data: ids, dims: [B, T] };
+    } else {
+      inputs.hidden = { type: 'float32', data: input as Float32Array, dims: [B, T, H] };
     }
-    let hidden: Tensor | undefined = from === 0 ? undefined : new ort.Tensor('float32', input as Float32Array, [B, T, H]);
-    for (const block of blocks) {
-      const name = `hidden_${block.first + block.count}`;
-      const session = block.session;
-      const feeds = Object.fromEntries(session.inputNames.map((n) => [n, n === 'hidden' ? hidden! : inputs[n]!]));
-      hidden = (await ortCall('running a block', () => session.run(feeds, [name])))[name]!;
-    }
-    return hidden!.data as Float32Array;
+    const out = `hidden_${to}`;
+    const steps: ChainStep[] = blocks.map((block) => ({ session: block.session, fetches: [`hidden_${block.first + block.count}`], keep: block.first + block.count === to ? [out] : [] }));
+    return (await ortCall('running a block', () => this.#ort.run(steps, inputs, from === 0 ? ['input_ids'] : [])))[out]!;
   }
 
   async #headLogits(rows: Float32Array, R: number): Promise<Float32Array> {
     const head = this.#head;
     if (!head) throw new LmrecError(`'${this.#dir}' is an encoder: it has no language-model head`, 'UNSUPPORTED');
-    const hidden = new this.#ort.Tensor('float32', rows, [1, R, this.config.hidden]);
-    return (await ortCall('running the head', () => head.run({ hidden }, ['logits']))).logits!.data as Float32Array;
+    const hidden: WireTensor = { type: 'float32', data: rows, dims: [1, R, this.config.hidden] };
+    return (await ortCall('running the head', () => this.#ort.run([{ session: head, fetches: ['logits'], keep: ['logits'] }], { hidden })))['logits']!;
   }
 
   /** The block's every-layer session, built (or read from the cache) on first use. */
-  #everyLayer(block: Block): Promise<InferenceSession> {
+  #everyLayer(block: Block): Promise<RemoteSession> {
     block.everyLayer ??= this.#open(`layers_${block.first}_${block.count}_all`, () =>
       this.#builders().block(block.first, block.count, true),
     );
@@ -575,7 +590,6 @@ export class LanguageModel {
    * States come back as [batch x tokens x hidden].
    */
   async #run(seqs: ArrayLike<number>[], wanted: LayerRef[]): Promise<Map<LayerRef, Float32Array>> {
-    const ort = this.#ort;
     const deepest = this.#deepest(wanted);
     const B = seqs.length;
     const T = Math.max(...seqs.map((s) => s.length));
@@ -587,20 +601,18 @@ export class LanguageModel {
         positions[b * T + t] = BigInt(t);
       }
     });
-    const out = new Map<LayerRef, Float32Array>();
     const lengths = seqs.map((s) => s.length);
-    const inputs: Record<string, Tensor> = {
-      input_ids: new ort.Tensor('int64', tokens, [B, T]),
-      position_ids: new ort.Tensor('int64', positions, [B, T]),
-      attention_bias: new ort.Tensor('float32', attentionBias(lengths, T, this.config.family === 'decoder'), [B, 1, T, T]),
+    // made for this call: given to onnxruntime's thread, not copied
+    const inputs: Record<string, WireTensor> = {
+      input_ids: { type: 'int64', data: tokens, dims: [B, T] },
+      position_ids: { type: 'int64', data: positions, dims: [B, T] },
+      attention_bias: { type: 'float32', data: attentionBias(lengths, T, this.config.family === 'decoder'), dims: [B, 1, T, T] },
     };
-    // each graph takes the inputs it declares
-    const feeds = (session: InferenceSession, extra: Record<string, Tensor>) =>
-      Object.fromEntries(session.inputNames.map((name) => [name, extra[name] ?? inputs[name]!]));
     const L = this.config.layers;
     // decoders: 'final' is the last block's normed output; encoders end normalized, so it is layer L
     const finalOutput = wanted.includes('final') ? (this.#head ? 'final' : `hidden_${L}`) : undefined;
-    let hidden: Tensor | undefined;
+    // every block runs in one chain on onnxruntime's thread, each fed the previous one's output
+    const steps: ChainStep[] = [];
     for (const block of this.#blocks) {
       if (block.first > 0 && block.first >= deepest) break; // the first block always runs: it embeds
       // fetch only the block's last layer and the layers asked for (every fetched output is
@@ -611,13 +623,15 @@ export class LanguageModel {
       for (let l = block.first === 0 ? 0 : block.first + 1; l < last; l++) if (wanted.includes(l)) fetch.push(`hidden_${l}`);
       const session = fetch.length > 1 ? await this.#everyLayer(block) : block.session;
       if (last === L && finalOutput === 'final') fetch.push('final');
-      const result = await ortCall('running a block', () => session.run(feeds(session, hidden ? { hidden } : {}), fetch));
-      for (const name of fetch) {
-        const data = result[name]!.data as Float32Array;
-        if (name === finalOutput) out.set('final', data);
-        if (name !== 'final') out.set(Number(name.slice(7)), data);
-      }
-      hidden = result[`hidden_${last}`]!;
+      // only the states asked for come back
+      const keep = fetch.filter((name) => name === finalOutput || (name !== 'final' && wanted.includes(Number(name.slice(7)))));
+      steps.push({ session, fetches: fetch, keep });
+    }
+    const result = await ortCall('running a block', () => this.#ort.run(steps, inputs, ['input_ids', 'position_ids', 'attention_bias']));
+    const out = new Map<LayerRef, Float32Array>();
+    for (const [name, data] of Object.entries(result)) {
+      if (name === finalOutput) out.set('final', data);
+      if (name !== 'final') out.set(Number(name.slice(7)), data);
     }
     return out;
   }

@@ -22,6 +22,7 @@ import { z } from 'zod';
 import { LmrecError } from '../errors.js';
 import { native } from '../native.js';
 import { collectInteractions, IdMap } from '../data/interactions.js';
+import { checkEventRecord, checkItemRecord } from '../data/limits.js';
 import { readEvents, readItems, type EventRecord, type ItemRecord } from '../data/records.js';
 import { evaluate, leaveOneOut, sampleSplits, type LeaveOneOut, type Metrics, type Scorer } from '../eval/leave-one-out.js';
 import type { LateInteraction } from '../lm/late-interaction.js';
@@ -55,9 +56,14 @@ export interface FitProgress {
 }
 
 export interface RecommenderFitOptions {
-  /** The catalog: a JSONL/CSV file (id plus text fields) or the records. */
+  /**
+   * The catalog: a JSONL/CSV file (id plus text fields) or the records, each
+   * `{ id, fields: { title: '...', ... } }` (generateSynthetic's items are such records). Held to
+   * the input limits (src/data/limits.ts) that `lmrec serve`'s store applies: ids of at most
+   * 1,024 characters, at most 256 fields of 65,536 characters in all, no NUL or unpaired surrogate.
+   */
   items: string | readonly ItemRecord[];
-  /** The interactions: a JSONL/CSV file (user, item, optional ts) or the records. */
+  /** The interactions: a JSONL/CSV file (user, item, optional ts) or the records; ids as for items. */
   events: string | readonly EventRecord[];
   /** The language model: 'default' (bundled), a Hugging Face directory, or a loaded model. Default 'default'. */
   model?: 'default' | string | LanguageModel;
@@ -320,7 +326,9 @@ export class Recommender {
   #updateThreads: number | undefined;
   #lastUpdate = 0;
   #updateScheduled = false;
-  #backgroundError: unknown;
+  #backgroundError: unknown; // for flush() to rethrow, once
+  #failure: unknown; // the last background update's failure, until one succeeds
+  readonly #failureListeners = new Set<(error: unknown) => void>();
   // kept across reindexes: the item numbers 0..n-1 (grown with the catalog) and the item-vector
   // array of the serving before the current one (the next reindex writes into it)
   #ids = new Float64Array(0);
@@ -473,9 +481,11 @@ export class Recommender {
     const progress = (p: FitProgress) => o.onProgress?.(p);
 
     progress({ stage: 'reading', done: 0, total: 1 });
-    const records = typeof o.items === 'string' ? await collect(readItems(o.items)) : [...o.items];
+    // records given as arrays meet the limits the readers apply (and the store, when served)
+    const records = typeof o.items === 'string' ? await collect(readItems(o.items)) : o.items.map((r, i) => checkItemRecord(r, 'INVALID_DATA', `item ${i}`));
     const catalog = new Catalog(records);
     if (catalog.size === 0) throw new LmrecError('the catalog is empty', 'INVALID_DATA');
+    if (typeof o.events !== 'string') o.events.forEach((e, i) => checkEventRecord(e, 'INVALID_DATA', `event ${i}`));
     const data = await collectInteractions(typeof o.events === 'string' ? readEvents(o.events) : o.events, { items: catalog.ids });
     if (data.events === 0) {
       throw new LmrecError(
@@ -902,6 +912,7 @@ export class Recommender {
    */
   async addItems(items: readonly ItemRecord[]): Promise<string[]> {
     if (!Array.isArray(items)) throw new LmrecError('addItems needs an array of item records', 'INVALID_ARGUMENT');
+    items.forEach((it, i) => checkItemRecord(it, 'INVALID_DATA', `item ${i}`)); // the limits fit and the store apply
     if (items.length === 0) return [];
     return this.#enqueue(async () => {
       const probe = new Catalog();
@@ -935,6 +946,7 @@ export class Recommender {
    */
   addEvents(events: readonly EventRecord[]): AddEventsReport {
     if (!Array.isArray(events)) throw new LmrecError('addEvents needs an array of event records', 'INVALID_ARGUMENT');
+    events.forEach((e, i) => checkEventRecord(e, 'INVALID_DATA', `event ${i}`)); // all checked before any is taken
     const srm = this.#live();
     let accepted = 0;
     let unknownItems = 0;
@@ -983,6 +995,22 @@ export class Recommender {
   /** Resolves when the background work queued so far has ended, its failure left for flush() to report. */
   whenIdle(): Promise<void> {
     return this.#queue;
+  }
+
+  /**
+   * Tells `listener` of each background SRM update that fails, when it fails (flush() still
+   * rethrows the first one). A failed update changes nothing that serves: recommendations keep
+   * coming from the last good model. Returns the function that removes the listener.
+   */
+  onBackgroundError(listener: (error: unknown) => void): () => void {
+    if (typeof listener !== 'function') throw new LmrecError('onBackgroundError needs a function', 'INVALID_ARGUMENT');
+    this.#failureListeners.add(listener);
+    return () => void this.#failureListeners.delete(listener);
+  }
+
+  /** The last background update's failure while no later update has succeeded; undefined when healthy. */
+  get backgroundFailure(): unknown {
+    return this.#failure;
   }
 
   /** Frees the models and indexes after background work ends; any later call is CLOSED. */
@@ -1036,9 +1064,19 @@ export class Recommender {
         if (this.#warming.size > 0) this.#srm.warmItems([...this.#warming]);
         this.#popular = undefined;
         await this.#reindex();
+        this.#failure = undefined;
       } catch (e) {
         this.#backgroundError ??= e;
+        this.#failure = e;
         this.#warming.clear(); // warmed again by their next event
+        // at once, not at the next flush(): a server says so in its log, health and metrics
+        for (const listener of this.#failureListeners) {
+          try {
+            listener(e);
+          } catch {
+            // a listener's own failure must not stop the updates
+          }
+        }
       }
     });
   }

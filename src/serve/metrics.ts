@@ -2,7 +2,8 @@
  * What `GET /metrics` shows, in Prometheus' text format (prom-client, a registry per server so
  * several servers in one process keep their own): requests by route and status, latency
  * histograms by route, and the service's state read when scraped — catalog and users, the
- * event log's position against what is applied, the SRM's update lag — plus the process's own.
+ * event log's position against what is applied, the SRM's update lag, background SRM updates
+ * that failed — plus the process's own.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { native } from '../native.js';
@@ -39,6 +40,15 @@ export function serverMetrics(service: RecommendationService): ServerMetrics {
   state('lmrec_users', 'users with a history', (s) => s.users);
   state('lmrec_events_applied_seq', 'newest event applied to the in-memory histories', (s) => s.appliedSeq);
   state('lmrec_events_store_seq', "newest event in the store, as last read", (s) => s.storeSeq);
+  new Counter({
+    name: 'lmrec_background_errors_total',
+    help: 'background SRM updates that failed (the last good model keeps serving; /healthz says degraded until one succeeds)',
+    registers: [registry],
+    async collect() {
+      this.reset();
+      this.inc((await service.stats()).backgroundErrors);
+    },
+  });
   state('lmrec_srm_update_lag_seconds', 'age of the oldest applied event the SRM has not learned from yet (0: caught up)', (s) => s.srmLagSeconds);
   // native memory (indexes, models, training) lives in the C heap, outside V8's figures
   for (const [name, help, key] of [

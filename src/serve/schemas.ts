@@ -150,7 +150,22 @@ export const postCandidates = {
   },
 } as const;
 
+export const liveness = {
+  summary:
+    "Liveness: answered at once, reading no store. 'degraded' (still 200: the replica serves, from the last good model, so a load balancer keeps sending it reads) while background SRM updates fail, with the failure",
+  response: {
+    200: {
+      type: 'object',
+      properties: {
+        status: { type: 'string', enum: ['ok', 'degraded'] },
+        error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } }, required: ['code', 'message'] },
+      },
+      required: ['status'],
+    },
+  },
+} as const;
+
 export const health = {
-  summary: 'Liveness (healthz) or readiness (readyz: the model is loaded and the event log applied)',
+  summary: 'Readiness (readyz: the model is loaded and the event log applied)',
   response: { 200: { type: 'object', properties: { status: { type: 'string' } }, required: ['status'] }, 503: errorReply },
 } as const;

@@ -2,8 +2,10 @@
  * `lmrec serve`'s HTTP API (fastify): versioned routes whose JSON schemas validate requests,
  * serialise replies and make /openapi.json; an optional bearer token (compared in constant
  * time); body-size and rate limits; errors as `{ error: { code, message } }` with the status
- * their LmrecError code means; Prometheus metrics; and a close that finishes the requests in
- * flight, then applies pending events and closes the service.
+ * their LmrecError code means; Prometheus metrics; /healthz from memory alone ('degraded',
+ * still 200, while background SRM updates fail); and a close that answers every request a
+ * client sent before it (in flight: answered; arriving: 503 CLOSED), resets no connection,
+ * then applies pending events and closes the service.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
@@ -112,6 +114,25 @@ function clientError(err: Error & { code?: string }, socket: Socket): void {
   socket.destroy(err);
 }
 
+/** How long the listener must have had no new connection before a close stops it, and the longest a close waits for that. */
+const DRAIN_QUIET_MS = 100;
+const DRAIN_MAX_MS = 2_000;
+
+/**
+ * Resolves once no connection was accepted for DRAIN_QUIET_MS, or after DRAIN_MAX_MS. Checked
+ * after the event loop's poll phase (setImmediate), where connections are accepted and read:
+ * a loop held busy past the quiet time still accepts what waits before the check.
+ */
+async function drainAccepted(last: () => number): Promise<void> {
+  const start = Date.now();
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, DRAIN_QUIET_MS));
+    await new Promise((resolve) => setImmediate(resolve));
+    const now = Date.now();
+    if (now - last() >= DRAIN_QUIET_MS || now - start >= DRAIN_MAX_MS) return;
+  }
+}
+
 export async function createServer(service: RecommendationService, o: ServerOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: o.logger ?? false,
@@ -126,13 +147,31 @@ export async function createServer(service: RecommendationService, o: ServerOpti
   app.setValidatorCompiler(validatorCompiler());
   // first of the hooks: a closing server takes no new work, not even a rate-limit count
   let closing = false;
+  let lastConnection = 0;
+  app.server.on('connection', () => (lastConnection = Date.now()));
   app.addHook('preClose', async () => {
     closing = true;
+    // Connections a client opened before the close may still wait in the listen backlog, or be
+    // accepted with their request not read yet: closing the listener resets the first, and
+    // the server's close destroys the second as idle (ECONNRESET either way). So the listener
+    // stays open until no connection has come for DRAIN_QUIET_MS (at most DRAIN_MAX_MS), each
+    // request read meanwhile answered 503 CLOSED below; only then does fastify close it.
+    if (app.server.listening) await drainAccepted(() => lastConnection);
   });
   app.addHook('onRequest', async (_req, reply) => {
     if (closing) return reply.code(503).header('connection', 'close').send(error('CLOSED', 'the server is shutting down'));
   });
+  // A request in flight when the close began is answered on a keep-alive connection, which
+  // then idles: nothing would end it before the keep-alive timeout (72 s), and the close waits
+  // for every connection. Idle connections are ended as each answer goes out (one with a
+  // request read but not answered yet is not idle: that request is answered first).
+  app.addHook('onResponse', async () => {
+    if (closing) setImmediate(() => app.server.closeIdleConnections());
+  });
   const metrics = serverMetrics(service);
+  // failures off the request path (a background SRM update, reading the log) go to this
+  // server's log, unless the service was opened with its own onError
+  if (o.logger) service.reportTo((e) => app.log.error({ err: e }, `lmrec: ${e instanceof Error ? e.message : String(e)}`));
 
   await app.register(swagger, {
     openapi: {
@@ -199,7 +238,8 @@ export async function createServer(service: RecommendationService, o: ServerOpti
     candidates: service.candidates(req.body.history, req.body.n),
   }));
 
-  app.get('/healthz', { schema: schema.health }, async () => ({ status: 'ok' }));
+  // at once, whatever the store is doing: it reads only memory
+  app.get('/healthz', { schema: schema.liveness }, async () => service.health());
   app.get('/readyz', { schema: schema.health }, async (_req, reply) =>
     service.ready ? { status: 'ready' } : reply.code(503).send(error('NOT_READY', 'the event log is still being applied')),
   );

@@ -30,7 +30,11 @@ export interface ServiceOptions {
   updateThreads?: number;
   /** The serving indexes (Recommender.load's `index`). Default 'auto'. */
   index?: IndexChoice;
-  /** Told about failures off the request path (reading the log, background SRM updates). Default: process.emitWarning. */
+  /**
+   * Told about failures off the request path (reading the log, a background SRM update) as they
+   * happen. Default: the logger of the server made with createServer when it has one, else
+   * process.emitWarning.
+   */
   onError?: (e: unknown) => void;
 }
 
@@ -57,7 +61,15 @@ export interface ServiceStats {
   storeKind: 'sqlite' | 'postgres';
   /** The serving indexes (Recommender.indexInfo). */
   index: IndexInfo;
+  /** Background SRM updates that failed since the service opened. */
+  backgroundErrors: number;
 }
+
+/**
+ * The service's health: 'degraded' while the last background SRM update failed (and none
+ * since succeeded), with that failure. It still serves, from the last good model.
+ */
+export type ServiceHealth = { status: 'ok' } | { status: 'degraded'; error: { code: string; message: string } };
 
 export class RecommendationService {
   readonly #rec: Recommender;
@@ -72,12 +84,30 @@ export class RecommendationService {
   readonly #waiting: { request: RecommendRequest; resolve: (r: Recommendations) => void; reject: (e: unknown) => void }[] = [];
   #batchScheduled = false;
   #closed = false;
-  readonly #onError: (e: unknown) => void;
+  readonly #onErrorGiven: ((e: unknown) => void) | undefined;
+  #logger: ((e: unknown) => void) | undefined;
+  #backgroundErrors = 0;
+  #stopFailures: () => void = () => undefined;
 
-  private constructor(rec: Recommender, store: Store, onError: (e: unknown) => void) {
+  private constructor(rec: Recommender, store: Store, onError: ((e: unknown) => void) | undefined) {
     this.#rec = rec;
     this.#store = store;
-    this.#onError = onError;
+    this.#onErrorGiven = onError;
+  }
+
+  /** Where failures off the request path go: the onError given, else the server's logger, else a process warning. */
+  #onError(e: unknown): void {
+    const report = this.#onErrorGiven ?? this.#logger ?? ((x: unknown) => process.emitWarning(x instanceof Error ? x.message : String(x), { code: 'LMREC_SERVICE' }));
+    try {
+      report(e);
+    } catch {
+      // a reporter's own failure must not stop the service
+    }
+  }
+
+  /** Reports failures off the request path to a server's logger, unless open() was given an onError (createServer calls this). */
+  reportTo(logger: (e: unknown) => void): void {
+    this.#logger = logger;
   }
 
   /** Loads the model, opens the store, reconciles the catalog and replays the event log. */
@@ -86,7 +116,12 @@ export class RecommendationService {
     let store: Store | undefined;
     try {
       store = await openStore(o.store);
-      const s = new RecommendationService(rec, store, o.onError ?? ((e) => process.emitWarning(e instanceof Error ? e.message : String(e), { code: 'LMREC_SERVICE' })));
+      const s = new RecommendationService(rec, store, o.onError);
+      // a failed background update is told at once (and counted), not left for the next flush
+      s.#stopFailures = rec.onBackgroundError((e) => {
+        s.#backgroundErrors++;
+        s.#onError(e);
+      });
       await s.#reconcileCatalog();
       s.#unsubscribe = store.onEvents((last) => {
         s.#storeSeq = Math.max(s.#storeSeq, last); // readyz says not ready until it is applied
@@ -103,6 +138,14 @@ export class RecommendationService {
 
   get recommender(): Recommender {
     return this.#rec;
+  }
+
+  /** 'ok', or 'degraded' with the failure while background SRM updates fail (see ServiceHealth). Reads no store. */
+  health(): ServiceHealth {
+    const e = this.#rec.backgroundFailure;
+    if (e === undefined) return { status: 'ok' };
+    const code = e instanceof LmrecError ? e.code : 'INTERNAL';
+    return { status: 'degraded', error: { code, message: `the last background SRM update failed (serving the last good model): ${e instanceof Error ? e.message : String(e)}` } };
   }
 
   /** Whether every event in the store has been applied. */
@@ -223,10 +266,11 @@ export class RecommendationService {
       srmLagSeconds: this.#lagSince === undefined ? 0 : (Date.now() - this.#lagSince) / 1000,
       storeKind: this.#store.kind,
       index: this.#rec.indexInfo,
+      backgroundErrors: this.#backgroundErrors,
     };
   }
 
-  /** Applies what is left of the log, waits for the SRM's background updates, closes everything. */
+  /** Applies what is left of the log, waits for the SRM's background update, closes everything. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#unsubscribe();
@@ -234,8 +278,10 @@ export class RecommendationService {
     this.#closed = true;
     clearTimeout(this.#retry);
     try {
-      await this.#rec.flush();
+      // not flush(): a failed update was reported when it failed, and the events it missed are stored
+      await this.#rec.whenIdle();
     } finally {
+      this.#stopFailures();
       await this.#store.close();
       await this.#rec.close();
     }

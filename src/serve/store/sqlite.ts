@@ -2,9 +2,13 @@
  * The embedded store: one SQLite file through better-sqlite3, in WAL mode so that readers never
  * wait for the writer and several connections (processes) can share the file.
  *
- * - better-sqlite3 is synchronous; the methods are async only to share the Store interface. A
- *   write that finds another connection's write lock waits up to busyTimeoutMs on the calling
- *   thread, then fails with BUSY.
+ * - better-sqlite3 is synchronous, and SQLite's own busy handler waits by sleeping the thread:
+ *   a write that found another connection's write lock held the JS thread, so every request
+ *   of a server, /healthz included, for up to busyTimeoutMs. Once open, the connection's own
+ *   wait is off (busy_timeout 0): a statement or transaction that finds the database locked
+ *   fails at once, having changed nothing, and is tried again after a timer (1 ms growing to
+ *   50 ms) until busyTimeoutMs have passed, then fails with BUSY. The JS thread serves
+ *   meanwhile. Each try is one synchronous transaction: nothing of this connection interleaves.
  * - SQLite has one writer at a time, so seqs (INTEGER PRIMARY KEY AUTOINCREMENT: never reused,
  *   even after a rollback) always commit in increasing order; a reader cannot skip one.
  * - The schema version is the file's user_version; a newer one than this code knows is refused
@@ -68,12 +72,18 @@ export async function openSqliteStore(file: string, options: ResolvedStoreOption
     db = new Database(file, { timeout: options.busyTimeoutMs });
     db.pragma('journal_mode = WAL');
     migrate(db, file);
-    return new SqliteStore(db, options);
+    const store = new SqliteStore(db, options);
+    // from here on, waits for other connections' locks are timers, not sleeps (see above)
+    db.pragma('busy_timeout = 0');
+    return store;
   } catch (e) {
     db?.close();
     throw sqliteError(e, `cannot open the SQLite store '${file}'`);
   }
 }
+
+/** Waits between tries of a statement that found the database locked (SQLite's own busy handler's steps). */
+const BUSY_DELAYS_MS = [1, 2, 5, 10, 15, 20, 25, 25, 25, 50];
 
 interface EventRow {
   seq: number;
@@ -89,6 +99,7 @@ class SqliteStore implements Store {
   readonly #listeners: SeqListeners;
   #poll: NodeJS.Timeout | undefined;
   #dataVersion = 0;
+  #checking = false;
   #closed = false;
 
   readonly #insertEvent;
@@ -122,20 +133,33 @@ class SqliteStore implements Store {
     this.#listeners = new SeqListeners(this.#last.get() ?? 0, options.onError);
   }
 
-  /** Runs `fn` on an open store, with SQLite's errors typed. */
-  #run<T>(what: string, fn: () => T): T {
-    if (this.#closed) throw new LmrecError('the store is closed', 'CLOSED');
-    try {
-      return fn();
-    } catch (e) {
-      throw sqliteError(e, what);
+  /**
+   * Runs `fn` on an open store, with SQLite's errors typed. While another connection holds a
+   * lock `fn` needs, it is tried again after a timer, for up to busyTimeoutMs.
+   */
+  async #run<T>(what: string, fn: () => T): Promise<T> {
+    const start = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      if (this.#closed) throw new LmrecError('the store is closed', 'CLOSED');
+      try {
+        return fn();
+      } catch (e) {
+        const error = sqliteError(e, what);
+        const waited = Date.now() - start;
+        if (error.code !== 'BUSY' || waited >= this.#options.busyTimeoutMs) {
+          if (error.code === 'BUSY') error.message = `${error.message} (another connection held the lock for ${waited} ms, the busy timeout)`;
+          throw error;
+        }
+        const delay = Math.min(BUSY_DELAYS_MS[Math.min(attempt, BUSY_DELAYS_MS.length - 1)]!, this.#options.busyTimeoutMs - waited);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
     }
   }
 
   async appendEvents(events: readonly EventRecord[]): Promise<StoredEvent[]> {
     const checked = checkEvents(events, Date.now());
     if (checked.length === 0) return [];
-    const stored = this.#run('appendEvents', () =>
+    const stored = await this.#run('appendEvents', () =>
       this.#db
         .transaction(() =>
           checked.map(({ user, item, ts }) => ({ seq: Number(this.#insertEvent.run(user, item, ts).lastInsertRowid), user, item, ts })),
@@ -171,7 +195,7 @@ class SqliteStore implements Store {
 
   async putItem(item: ItemRecord): Promise<'created' | 'updated'> {
     const { id, fields } = checkItem(item);
-    const r = this.#run('putItem', () =>
+    const r = await this.#run('putItem', () =>
       this.#db
         .transaction(() => {
           const existed = this.#getItem.get(id) !== undefined;
@@ -200,7 +224,7 @@ class SqliteStore implements Store {
 
   async deleteItem(id: string): Promise<boolean> {
     checkId(id, 'the item id');
-    const seq = this.#run('deleteItem', () =>
+    const seq = await this.#run('deleteItem', () =>
       this.#db
         .transaction(() => (this.#deleteItem.run(id).changes > 0 ? Number(this.#insertEvent.run(CATALOG_CHANGE, id, Date.now()).lastInsertRowid) : 0))
         .immediate(),
@@ -231,7 +255,7 @@ class SqliteStore implements Store {
     const remove = this.#listeners.add(listener);
     if (this.#poll === undefined) {
       this.#dataVersion = this.#dataVersionQuery.get() ?? 0;
-      this.#poll = setInterval(() => this.#checkOthers(), this.#options.pollMs).unref();
+      this.#poll = setInterval(() => void this.#checkOthers(), this.#options.pollMs).unref();
     }
     return () => {
       remove();
@@ -240,14 +264,18 @@ class SqliteStore implements Store {
   }
 
   /** Tells the listeners when another connection committed events since the last look. */
-  #checkOthers(): void {
+  async #checkOthers(): Promise<void> {
+    if (this.#checking) return; // the last look still waits for a lock
+    this.#checking = true;
     try {
-      const version = this.#run('data_version', () => this.#dataVersionQuery.get() ?? 0);
+      const version = await this.#run('data_version', () => this.#dataVersionQuery.get() ?? 0);
       if (version === this.#dataVersion) return;
       this.#dataVersion = version;
-      this.#listeners.notify(this.#run('lastSeq', () => this.#last.get() ?? 0));
+      this.#listeners.notify(await this.#run('lastSeq', () => this.#last.get() ?? 0));
     } catch (e) {
-      this.#options.onError(sqliteError(e, 'watching the SQLite store for other writers'));
+      if (!this.#closed) this.#options.onError(sqliteError(e, 'watching the SQLite store for other writers'));
+    } finally {
+      this.#checking = false;
     }
   }
 

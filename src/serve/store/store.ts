@@ -8,6 +8,7 @@
  * file), UNSUPPORTED_VERSION (a schema from a newer lmrec), CLOSED.
  */
 import { z } from 'zod';
+import { INPUT_LIMITS } from '../../data/limits.js';
 import type { EventRecord, ItemRecord } from '../../data/records.js';
 import { LmrecError } from '../../errors.js';
 import { parseOptions } from '../../util/options.js';
@@ -117,11 +118,12 @@ export const STORE_LIMITS = {
   /** Rows per history / eventsSince / items call. */
   read: 10_000,
   defaultHistory: 1_000,
-  /** Characters in a user or item id. */
-  idLength: 1_024,
-  /** Fields per item, and characters in all of an item's names and values together. */
-  fields: 256,
-  fieldChars: 65_536,
+  /**
+   * Characters in a user or item id; fields per item, and characters in all of an item's names
+   * and values together: the limits wherever data enters (src/data/limits.ts), so that the
+   * store takes every model `fit` makes.
+   */
+  ...INPUT_LIMITS,
 };
 
 const optionsSchema = z.strictObject({

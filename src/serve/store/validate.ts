@@ -1,27 +1,18 @@
 /**
  * Input checks shared by both backends, run before the database is touched, so that SQLite and
- * PostgreSQL refuse exactly the same things with the same codes.
+ * PostgreSQL refuse exactly the same things with the same codes. Ids and items are held to the
+ * limits of src/data/limits.ts, the same that the readers, Recommender.fit, addItems and
+ * addEvents apply: whatever `lmrec fit` accepts, the store accepts. Malformed arguments are
+ * INVALID_ARGUMENT here.
  */
+import { checkId as checkInputId, checkItemRecord, checkStorable } from '../../data/limits.js';
 import type { EventRecord, ItemRecord } from '../../data/records.js';
 import { LmrecError } from '../../errors.js';
 import { STORE_LIMITS } from './store.js';
 
-// NUL (PostgreSQL's text cannot hold it) and unpaired UTF-16 surrogates (both drivers would
-// store U+FFFD, turning two different ids into one); in 'u' mode this class matches only those
-const UNSTORABLE = /[\0\uD800-\uDFFF]/u;
-
-function checkStorable(text: string, what: string): void {
-  if (UNSTORABLE.test(text)) throw new LmrecError(`${what} contains a NUL character or an unpaired surrogate`, 'INVALID_ARGUMENT');
-}
-
 /** A non-empty id of at most STORE_LIMITS.idLength characters that both databases store as given. */
 export function checkId(id: unknown, what: string): string {
-  if (typeof id !== 'string' || id.length === 0) throw new LmrecError(`${what} must be a non-empty string`, 'INVALID_ARGUMENT');
-  if (id.length > STORE_LIMITS.idLength) {
-    throw new LmrecError(`${what} is ${id.length} characters long, more than ${STORE_LIMITS.idLength}`, 'INPUT_TOO_LONG');
-  }
-  checkStorable(id, what);
-  return id;
+  return checkInputId(id, what, 'INVALID_ARGUMENT');
 }
 
 /** A row count for a read: a positive integer up to STORE_LIMITS.read. */
@@ -36,7 +27,7 @@ export function checkLimit(limit: unknown, what: string): number {
 /** A paging position: undefined (from the start) or a storable string. */
 export function checkCursor(after: unknown): string | undefined {
   if (after !== undefined && typeof after !== 'string') throw new LmrecError('items: after must be a string or undefined', 'INVALID_ARGUMENT');
-  if (after !== undefined) checkStorable(after, 'items: after');
+  if (after !== undefined) checkStorable(after, 'items: after', 'INVALID_ARGUMENT');
   return after;
 }
 
@@ -67,26 +58,5 @@ export function checkEvents(events: unknown, now: number): Required<EventRecord>
 
 /** An item with string fields, bounded in count and size; the fields copied. */
 export function checkItem(item: unknown): ItemRecord {
-  if (typeof item !== 'object' || item === null) throw new LmrecError('the item must be an object', 'INVALID_ARGUMENT');
-  const { id, fields } = item as Partial<ItemRecord>;
-  checkId(id, 'the item id');
-  if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) {
-    throw new LmrecError(`item '${id}': fields must be an object of strings`, 'INVALID_ARGUMENT');
-  }
-  const entries = Object.entries(fields);
-  if (entries.length > STORE_LIMITS.fields) {
-    throw new LmrecError(`item '${id}' has ${entries.length} fields, more than ${STORE_LIMITS.fields}`, 'REQUEST_TOO_LARGE');
-  }
-  let chars = 0;
-  for (const [name, value] of entries) {
-    if (typeof value !== 'string') throw new LmrecError(`item '${id}': field '${name}' is not a string`, 'INVALID_ARGUMENT');
-    if (name.length === 0) throw new LmrecError(`item '${id}': a field has an empty name`, 'INVALID_ARGUMENT');
-    checkStorable(name, `item '${id}': a field name`);
-    checkStorable(value, `item '${id}': field '${name}'`);
-    chars += name.length + value.length;
-  }
-  if (chars > STORE_LIMITS.fieldChars) {
-    throw new LmrecError(`item '${id}': fields hold ${chars} characters, more than ${STORE_LIMITS.fieldChars}`, 'INPUT_TOO_LONG');
-  }
-  return { id: id as string, fields: Object.fromEntries(entries) };
+  return checkItemRecord(item, 'INVALID_ARGUMENT');
 }
