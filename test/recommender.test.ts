@@ -263,8 +263,12 @@ describe('Recommender', () => {
       const out = loaded.recommend({ user: 'u5', k: 10 });
       const scores = await loaded.scorer()([{ user: 0, history: Int32Array.from(seen), target: 0 }]);
       const want = all.filter((i) => !seen.includes(i)).sort((a, b) => scores[b]! - scores[a]! || a - b).slice(0, 10);
-      expect(out.map((x) => Number(x.id.slice(1)))).toEqual(want);
-      out.forEach((x) => expect(x.score).toBeCloseTo(scores[Number(x.id.slice(1))]!, 4));
+      // the same top 10 by score (two items a rounding apart may swap: fp32 rows against fp64 sums)
+      out.forEach((x, j) => {
+        expect(x.score).toBeCloseTo(scores[Number(x.id.slice(1))]!, 4);
+        expect(x.score).toBeCloseTo(scores[want[j]!]!, 4);
+      });
+      expect(new Set(out.map((x) => Number(x.id.slice(1))))).toEqual(new Set(want));
     };
     const byContent = loaded.similar(COLD[0]!, 8, { by: 'content' });
     const byBehaviour = loaded.similar('i10', 8, { by: 'behaviour' });

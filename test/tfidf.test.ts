@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ContentScores } from '../src/recommender/content-scores.js';
+import { ContentScores, highest, scoreOf } from '../src/recommender/content-scores.js';
 import { TfidfVectors, wordsOf } from '../src/text/tfidf.js';
 
 const texts = [
@@ -118,7 +118,15 @@ describe('ContentScores', () => {
     expect(items).not.toContain(2); // shares no word with item 0
     expect(items).not.toContain(6); // cold, and the cold weight is 0
     expect(new ContentScores(tf, 0, 0).candidates([0], warm).items).toEqual([]);
-    expect(new ContentScores(tf, 0, 0).active).toBe(false);
+    // the highest few (ties: the lower item), in item order; a score looked up by item
+    const all = new ContentScores(tf, 1).candidates([0, 1], Uint8Array.from(texts, () => 1));
+    const order = all.items.map((i, j) => [i, all.scores[j]!] as const).sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+    for (const limit of [1, 2, 3, 100]) {
+      const kept = highest(all.items, all.scores, limit);
+      expect(kept.items).toEqual(order.slice(0, limit).map(([i]) => i).sort((a, b) => a - b));
+      kept.items.forEach((i, j) => expect(kept.scores[j]).toBe(scoreOf(all.items, all.scores, i)));
+    }
+    expect(scoreOf(all.items, all.scores, 2)).toBe(0);
   });
 
   it('round-trips through its saved state, and refuses a damaged one', () => {

@@ -89,8 +89,8 @@ export class ContentScores {
   }
 
   /**
-   * The items sharing a word with the history's profile and their content parts (every other
-   * item's is 0): the content's candidates in a request.
+   * The items sharing a word with the history's profile (ascending) and their content parts:
+   * every other item's is 0.
    */
   candidates(history: ArrayLike<number>, warm: Uint8Array): { items: number[]; scores: number[] } {
     const items: number[] = [];
@@ -124,4 +124,50 @@ export class ContentScores {
     for (const w of this.#touched) this.#profile[w] = 0;
     this.#touched.length = 0;
   }
+}
+
+/** The `limit` highest scores with their items, in item order, by a min-heap of that size (ties: the lower item kept). */
+export function highest(items: number[], scores: number[], limit: number): { items: number[]; scores: number[] } {
+  const heap: number[] = []; // positions into items/scores; heap[0] is the weakest kept
+  const weaker = (a: number, b: number) => scores[a]! < scores[b]! || (scores[a] === scores[b] && items[a]! > items[b]!);
+  const down = (at: number) => {
+    for (;;) {
+      const l = 2 * at + 1;
+      const r = l + 1;
+      let m = at;
+      if (l < heap.length && weaker(heap[l]!, heap[m]!)) m = l;
+      if (r < heap.length && weaker(heap[r]!, heap[m]!)) m = r;
+      if (m === at) return;
+      [heap[at], heap[m]] = [heap[m]!, heap[at]!];
+      at = m;
+    }
+  };
+  for (let j = 0; j < items.length; j++) {
+    if (heap.length < limit) {
+      heap.push(j);
+      for (let at = heap.length - 1; at > 0; ) {
+        const up = (at - 1) >> 1;
+        if (!weaker(heap[at]!, heap[up]!)) break;
+        [heap[at], heap[up]] = [heap[up]!, heap[at]!];
+        at = up;
+      }
+    } else if (weaker(heap[0]!, j)) {
+      heap[0] = j;
+      down(0);
+    }
+  }
+  heap.sort((a, b) => items[a]! - items[b]!);
+  return { items: heap.map((j) => items[j]!), scores: heap.map((j) => scores[j]!) };
+}
+
+/** The score of `item` in item-ascending lists (0 when absent: the content part of an item sharing no word). */
+export function scoreOf(items: readonly number[], scores: readonly number[], item: number): number {
+  let lo = 0;
+  let hi = items.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (items[mid]! < item) lo = mid + 1;
+    else hi = mid;
+  }
+  return items[lo] === item ? scores[lo]! : 0;
 }

@@ -36,7 +36,7 @@ import { parseOptions } from '../util/options.js';
 import { readBytes, readTextFile } from '../util/read-text.js';
 import { VectorIndex } from '../vector-index/vector-index.js';
 import { Catalog, type FieldFilter } from './catalog.js';
-import { ContentScores, type ContentState } from './content-scores.js';
+import { ContentScores, highest, scoreOf, type ContentState } from './content-scores.js';
 import { chooseColdWeight, chooseFusionWeight, contentScorer } from '../eval/baselines.js';
 import { TfidfVectors } from '../text/tfidf.js';
 import { applyScaling, candidateLayers, encodeItemStates, fitScaling, type FeatureScaling } from './item-states.js';
@@ -90,6 +90,12 @@ export interface RecommenderFitOptions {
    * cold validation targets alike; a number sets both; 0 turns it off.
    */
   content?: 'auto' | number;
+  /**
+   * How much cold validation targets count when the cold items' content weight is chosen:
+   * (1 − e) · warm NDCG@10 + e · cold NDCG@10. 0.5 (default) counts them alike; lower shows
+   * fewer cold items (better for warm targets), higher more.
+   */
+  coldEmphasis?: number;
   /** Pooling of the item text's states. Default 'mean'. */
   pooling?: Pooling;
   /** The SRM: width (default 64), blocks (2), heads (1), maxLen (50). */
@@ -265,6 +271,8 @@ const MAX_K = 10_000;
 const BATCH_EXCLUDED = 256;
 /** Users that validation (early stopping) and the test metrics score, a seeded sample beyond it. */
 const MAX_EVAL_USERS = 5000;
+/** Validation users the content weights are chosen on (every weight tried scores the whole catalog for each). */
+const WEIGHT_USERS = 2000;
 const RESCORE = 4;
 /** The SRM's settings unless fit's `srm` says otherwise. */
 export const DEFAULT_SRM = { dim: 64, blocks: 2, heads: 1, maxLen: 50, dropout: 0.2 };
@@ -283,6 +291,7 @@ const fitSchema = z.strictObject({
   template: z.string().min(1).optional(),
   pooling: z.enum(['mean', 'last', 'cls', 'marker']).optional(),
   content: z.union([z.literal('auto'), z.number().min(0).max(1e6)]).optional(),
+  coldEmphasis: z.number().min(0).max(1).optional(),
   srm: z
     .strictObject({
       dim: z.number().int().positive().optional(),
@@ -573,7 +582,8 @@ export class Recommender {
         valid: split.valid,
         epochs,
         patience: o.patience ?? 5,
-        ...(deadline !== undefined ? { maxSeconds: left()! } : {}),
+        // what follows training (choosing the content weights, indexing) gets a tenth of the budget
+        ...(deadline !== undefined ? { maxSeconds: Math.max(1, left()! - budget! / 10) } : {}),
         ...(o.signal ? { signal: o.signal } : {}),
         onEpoch: (e) => progress({ stage: 'training', done: e.epoch + 1, total: epochs, layer: chosen, ...(e.valid ? { validNdcg: e.valid['NDCG@10']! } : {}) }),
       });
@@ -586,9 +596,11 @@ export class Recommender {
       let coldContentWeight = contentWeight;
       if (o.content === undefined || o.content === 'auto') {
         const lexical = contentScorer(tfidf);
-        contentWeight = (await chooseFusionWeight(split.valid, catalog.size, srm.scorer(), lexical)).weight;
+        // on a sample of the validation users: each weight tried scores them over the whole catalog
+        const choose = sampleSplits(split.valid, WEIGHT_USERS, 13);
+        contentWeight = (await chooseFusionWeight(choose, catalog.size, srm.scorer(), lexical)).weight;
         const cold = srm.idMask().map((m) => 1 - m);
-        coldContentWeight = (await chooseColdWeight(split.valid, catalog.size, srm.scorer(), lexical, contentWeight, cold)).weight;
+        coldContentWeight = (await chooseColdWeight(choose, catalog.size, srm.scorer(), lexical, contentWeight, cold, undefined, o.coldEmphasis)).weight;
       }
       const content = new ContentScores(tfidf, contentWeight, coldContentWeight);
       const valid = await evaluate(split.valid, catalog.size, fusedScorer(srm, content), [10]);
@@ -729,28 +741,26 @@ export class Recommender {
 
   /**
    * The k best fused scores (SRM + content) over the union of the SRM's best `ids` (admitted,
-   * fp32 scores) and the items sharing a word with the history's profile. An item in neither
-   * scores at most the SRM's worst candidate with no content part, so the union holds the
-   * exact top k whenever that worst candidate's fused score is beaten k times (in practice,
-   * almost always; the pool is 4k and at least 50).
+   * fp32 scores) and the content's best as many (of the items sharing a word with the history's
+   * profile). An item in neither scores at most the SRM's worst candidate plus the content's
+   * worst, so the union holds the exact top k whenever k candidates beat that sum (tested
+   * against the exact scores; the pools are max(4k, 50)).
    */
   #withContent(p: PreparedRequest, ids: ArrayLike<number>, scores: ArrayLike<number>, only: number[] | undefined): Recommendations {
     const { vectors, warm } = this.#serving;
-    const { items, scores: lexical } = this.#content.candidates(p.history, warm);
+    const lexical = this.#content.candidates(p.history, warm);
     const fused = new Map<number, number>();
-    for (let j = 0; j < ids.length; j++) fused.set(ids[j]!, scores[j]!);
+    for (let j = 0; j < ids.length; j++) fused.set(ids[j]!, scores[j]! + scoreOf(lexical.items, lexical.scores, ids[j]!));
+    const { items, scores: extra } = highest(lexical.items, lexical.scores, this.#srmPool(p.k) + p.excluded.size);
     const indexed = warm.length;
     const allowed = only ? new Set(only) : undefined;
     const state = p.state!;
     const d = state.length;
     items.forEach((i, j) => {
-      const srm = fused.get(i);
-      if (srm !== undefined) fused.set(i, srm + lexical[j]!);
-      else if (i < indexed && !p.excluded.has(i) && !(allowed && !allowed.has(i))) {
-        let dot = 0;
-        for (let x = 0; x < d; x++) dot += state[x]! * vectors[i * d + x]!;
-        fused.set(i, dot + lexical[j]!);
-      }
+      if (fused.has(i) || i >= indexed || p.excluded.has(i) || (allowed && !allowed.has(i))) return;
+      let dot = 0;
+      for (let x = 0; x < d; x++) dot += state[x]! * vectors[i * d + x]!;
+      fused.set(i, dot + extra[j]!);
     });
     const best = [...fused.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, p.k);
     return result(best.map(([i, score]) => ({ id: this.#catalog.ids.name(i), score })), null, p.ignored);
