@@ -198,7 +198,7 @@ describe('lmrec sweep and eval quality', () => {
     expect(r.stderr).toMatch(/^quality +\[/m);
     const q = JSON.parse(readFileSync(out, 'utf8'));
     expect(q).toMatchObject({ coldItems: 12, seeds: [1, 2], epochs: 2, sweep: [{ layer: 0 }, { layer: 2 }] });
-    expect(q.rows.map((x: { model: string }) => x.model)).toEqual(['popularity', 'content TF-IDF', 'ID-only SRM', 'SRM + content', 'lmrec']);
+    expect(q.rows.map((x: { model: string }) => x.model)).toEqual(['popularity', 'content TF-IDF', 'ID-only SRM', 'SRM + content', 'SRM + content, cold weight', 'lmrec']);
     // the SRM settings given to eval reach the SRM rows; the others stay the recommender's
     expect(q.srm).toMatchObject({ dim: 16, maxLen: 50 });
     expect(q.rows[2].seeds).toHaveLength(2);
@@ -210,6 +210,6 @@ describe('lmrec sweep and eval quality', () => {
     expect(r.stderr).toMatch(/`eval --cold-items` is deprecated: use `lmrec eval quality/);
     const q = JSON.parse(r.stdout);
     expect(q).toMatchObject({ coldItems: 12, seeds: [1], epochs: 1 });
-    expect(q.rows.map((x: { model: string }) => x.model)).toEqual(['popularity', 'content TF-IDF', 'ID-only SRM', 'SRM + content', 'lmrec']);
+    expect(q.rows.map((x: { model: string }) => x.model)).toEqual(['popularity', 'content TF-IDF', 'ID-only SRM', 'SRM + content', 'SRM + content, cold weight', 'lmrec']);
   });
 });
