@@ -47,6 +47,7 @@ export class ContentScores {
   #profile: Float32Array;
   #scores: Float32Array;
   #touched: number[] = [];
+  #reached: number[] = [];
 
   constructor(tfidf: TfidfVectors, weight: number, coldWeight = weight, recent = CONTENT_RECENT) {
     this.tfidf = tfidf;
@@ -98,11 +99,14 @@ export class ContentScores {
     if (!this.active) return { items, scores };
     const { touched } = this.#profileOf(history);
     const row = this.#scores;
-    this.tfidf.addScores(this.#profile, touched, row);
+    // the items in the postings of the profile's words, listed as they are reached: a request
+    // pays for those, not for a scan of the catalog
+    const reached = this.#reached;
+    reached.length = 0;
+    this.tfidf.addScores(this.#profile, touched, row, 1, reached);
     this.#clearProfile();
-    // items with a nonzero cosine: those in the postings of the profile's words
-    for (let i = 0; i < row.length; i++) {
-      if (row[i] === 0) continue;
+    reached.sort((a, b) => a - b);
+    for (const i of reached) {
       const w = warm[i] ? this.weight : this.coldWeight;
       if (w !== 0) {
         items.push(i);

@@ -458,7 +458,7 @@ export class Recommender {
    * recommend() ranks them: the evaluation's view of the whole model.
    */
   scorer(): Scorer {
-    return fusedScorer(this.#live(), this.#content);
+    return modelScorer(this.#live(), this.#content);
   }
 
   /**
@@ -603,8 +603,8 @@ export class Recommender {
         coldContentWeight = (await chooseColdWeight(choose, catalog.size, srm.scorer(), lexical, contentWeight, cold, undefined, o.coldEmphasis)).weight;
       }
       const content = new ContentScores(tfidf, contentWeight, coldContentWeight);
-      const valid = await evaluate(split.valid, catalog.size, fusedScorer(srm, content), [10]);
-      const test = await evaluate(split.test, catalog.size, fusedScorer(srm, content), [10]);
+      const valid = await evaluate(split.valid, catalog.size, modelScorer(srm, content), [10]);
+      const test = await evaluate(split.test, catalog.size, modelScorer(srm, content), [10]);
       const report: FitReport = {
         items: catalog.size,
         users: data.users.size,
@@ -1268,7 +1268,7 @@ function readSavedScaling(file: string, hidden: number): Float32Array {
  * Scores of every item as the Recommender ranks them: the SRM's (when given) plus the content
  * part. Rows are the SRM scorer's, the content added in place.
  */
-function fusedScorer(srm: SequentialRecommender, content: ContentScores): Scorer {
+function modelScorer(srm: SequentialRecommender, content: ContentScores): Scorer {
   const base = srm.scorer();
   return async (splits) => {
     const items = srm.items; // the SRM's rows also cover items added since the content part was built

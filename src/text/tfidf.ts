@@ -154,13 +154,19 @@ export class TfidfVectors {
 
   /**
    * Cosine of every item with a profile (dense over words, nonzero at `touched`), added into
-   * `out` (length items) times `weight`.
+   * `out` (length items) times `weight`; `reached`, when given, gets each item whose entry of
+   * `out` was 0 before (with a zeroed `out`: the items sharing a word with the profile).
    */
-  addScores(profile: Float32Array, touched: readonly number[], out: Float32Array, weight = 1): void {
+  addScores(profile: Float32Array, touched: readonly number[], out: Float32Array, weight = 1, reached?: number[]): void {
     for (const w of touched) {
       const pw = profile[w]! * weight;
       if (pw === 0) continue;
-      for (let p = this.#postPtr[w]!; p < this.#postPtr[w + 1]!; p++) out[this.#postItems[p]!]! += pw * this.#postValues[p]!;
+      for (let p = this.#postPtr[w]!; p < this.#postPtr[w + 1]!; p++) {
+        const i = this.#postItems[p]!;
+        // `out` starts at zero where a caller lists the items reached (stored weights are positive)
+        if (reached && out[i] === 0) reached.push(i);
+        out[i]! += pw * this.#postValues[p]!;
+      }
     }
   }
 }
