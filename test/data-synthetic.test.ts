@@ -74,8 +74,8 @@ describe('synthetic data', () => {
     expect({ ...small.items[0] }).toEqual({ id: 'i0', fields: { title: small.items[0]!.title, text: small.items[0]!.text, category: 'c' + small.itemTopic[0] } });
     expect(JSON.parse(JSON.stringify(small.items[0]))).toEqual({ id: 'i0', fields: small.items[0]!.fields });
     const rec = await Recommender.fit({ items: small.items, events: small.events, layer: 1, dim: 16, epochs: 1, srm: { dim: 16, maxLen: 10 } });
-    expect(rec.recommend({ user: 'u0', k: 3 })).toHaveLength(3);
-    expect(rec.recommend({ history: [], k: 5, filter: { category: small.items[0]!.category } }).length).toBeGreaterThan(0);
+    expect(rec.recommend({ user: 'u0', k: 3 }).items).toHaveLength(3);
+    expect(rec.recommend({ history: [], k: 5, filter: { category: small.items[0]!.category } }).items.length).toBeGreaterThan(0);
   }, 60_000);
 
   it('an item without fields is refused with the shape fit wants', async () => {

@@ -90,9 +90,9 @@ describe('input limits', () => {
     });
 
     it('is refused by addItems, with the catalog unchanged', async () => {
-      const before = rec.recommend({ history: [], k: 1_000 }).length;
+      const before = rec.recommend({ history: [], k: 1_000 }).items.length;
       expect((await rejection(rec.addItems([{ id: 'fine', fields: { title: 'a fine item' } }, bad]))).code).toBe(code);
-      expect(rec.recommend({ history: [], k: 1_000 }).length).toBe(before);
+      expect(rec.recommend({ history: [], k: 1_000 }).items.length).toBe(before);
     });
   });
 

@@ -79,9 +79,9 @@ describe('Recommender', () => {
     expect(rec.report.contentWeight).toBe(CONTENT);
     const h = history('u5');
     const out = rec.recommend({ user: 'u5', k: 10 });
-    expect(out).toHaveLength(10);
+    expect(out.items).toHaveLength(10);
     expect(out.fallback).toBeNull();
-    expect(out.some((x) => h.includes(x.id))).toBe(false);
+    expect(out.items.some((x) => h.includes(x.id))).toBe(false);
     // the same ranking as the full fused scores over unseen items
     const nums = h.map((id) => Number(id.slice(1)));
     const scores = expectedScores(h);
@@ -92,40 +92,42 @@ describe('Recommender', () => {
       .filter((i) => !nums.includes(i))
       .sort((a, b) => scores[b]! - scores[a]! || a - b)
       .slice(0, 10);
-    expect(out.map((x) => Number(x.id.slice(1)))).toEqual(want);
-    out.forEach((x) => expect(x.score).toBeCloseTo(scores[Number(x.id.slice(1))]!, 4));
-    for (let i = 1; i < out.length; i++) expect(out[i - 1]!.score).toBeGreaterThanOrEqual(out[i]!.score);
+    expect(out.items.map((x) => Number(x.id.slice(1)))).toEqual(want);
+    out.items.forEach((x) => expect(x.score).toBeCloseTo(scores[Number(x.id.slice(1))]!, 4));
+    for (let i = 1; i < out.items.length; i++) expect(out.items[i - 1]!.score).toBeGreaterThanOrEqual(out.items[i]!.score);
     // seen items come back when asked
-    expect(rec.recommend({ user: 'u5', k: 150, excludeSeen: false })).toHaveLength(150);
+    expect(rec.recommend({ user: 'u5', k: 150, excludeSeen: false }).items).toHaveLength(150);
   });
 
   it('filters apply before top-k: exclude lists, field filters and predicates', () => {
     const base = rec.recommend({ user: 'u7', k: 5 });
-    const without = rec.recommend({ user: 'u7', k: 5, exclude: base.slice(0, 3).map((x) => x.id) });
-    expect(without).toHaveLength(5);
-    expect(without.map((x) => x.id)).toEqual(expect.not.arrayContaining(base.slice(0, 3).map((x) => x.id)));
-    expect(without.slice(0, 2).map((x) => x.id)).toEqual(base.slice(3, 5).map((x) => x.id));
+    const without = rec.recommend({ user: 'u7', k: 5, exclude: base.items.slice(0, 3).map((x) => x.id) });
+    expect(without.items).toHaveLength(5);
+    expect(without.items.map((x) => x.id)).toEqual(expect.not.arrayContaining(base.items.slice(0, 3).map((x) => x.id)));
+    expect(without.items.slice(0, 2).map((x) => x.id)).toEqual(base.items.slice(3, 5).map((x) => x.id));
     const cat = data.items[0]!.category;
     const inCat = new Set(data.items.filter((it) => it.category === cat).map((it) => it.id));
     const filtered = rec.recommend({ user: 'u7', k: 8, filter: { category: cat } });
-    expect(filtered.length).toBe(Math.min(8, [...inCat].filter((id) => !history('u7').includes(id)).length));
-    expect(filtered.every((x) => inCat.has(x.id))).toBe(true);
+    expect(filtered.items.length).toBe(Math.min(8, [...inCat].filter((id) => !history('u7').includes(id)).length));
+    expect(filtered.items.every((x) => inCat.has(x.id))).toBe(true);
     const pred = rec.recommend({ user: 'u7', k: 4, filter: (it) => it.id.endsWith('7') });
-    expect(pred.every((x) => x.id.endsWith('7'))).toBe(true);
-    expect(rec.recommend({ user: 'u7', k: 4, filter: { category: 'no such category' } })).toHaveLength(0);
+    expect(pred.items.every((x) => x.id.endsWith('7'))).toBe(true);
+    expect(rec.recommend({ user: 'u7', k: 4, filter: { category: 'no such category' } }).items).toHaveLength(0);
   });
 
   it('anonymous histories and unknown users: SRM on the session, else popularity (and says so)', () => {
     const anon = rec.recommend({ history: ['i1', 'i2', 'nope'], k: 3 });
     expect(anon.fallback).toBeNull();
     expect(anon.ignored).toBe(1);
+    // a plain object: JSON keeps the ranking and what it says about the request
+    expect(JSON.parse(JSON.stringify(anon))).toEqual({ items: anon.items, fallback: null, ignored: 1 });
     const unknown = rec.recommend({ user: 'stranger', k: 5 });
     expect(unknown.fallback).toBe('popularity');
-    expect(unknown).toHaveLength(5);
-    for (let i = 1; i < 5; i++) expect(unknown[i - 1]!.score).toBeGreaterThanOrEqual(unknown[i]!.score);
+    expect(unknown.items).toHaveLength(5);
+    for (let i = 1; i < 5; i++) expect(unknown.items[i - 1]!.score).toBeGreaterThanOrEqual(unknown.items[i]!.score);
     const empty = rec.recommend({ history: [], k: 2, filter: { category: data.items[1]!.category } });
     expect(empty.fallback).toBe('popularity');
-    expect(empty.every((x) => data.items.find((it) => it.id === x.id)!.category === data.items[1]!.category)).toBe(true);
+    expect(empty.items.every((x) => data.items.find((it) => it.id === x.id)!.category === data.items[1]!.category)).toBe(true);
   });
 
   it('cold items are recommendable by their code alone', () => {
@@ -133,7 +135,7 @@ describe('Recommender', () => {
     const cold = COLD[0]!;
     const topic = data.items.find((it) => it.id === cold)!.category;
     const all = rec.recommend({ history: data.items.filter((it) => it.category === topic && !COLD.includes(it.id)).slice(0, 5).map((it) => it.id), k: 150 });
-    const rank = all.findIndex((x) => x.id === cold);
+    const rank = all.items.findIndex((x) => x.id === cold);
     expect(rank).toBeGreaterThanOrEqual(0);
     expect(rank).toBeLessThan(75);
   });
@@ -225,7 +227,7 @@ describe('Recommender', () => {
     expect(loaded.items).toBe(151);
     const sim = loaded.similar('brand-new', 10).map((x) => x.id);
     expect(sim).toContain(twin.id); // the same title: (nearly) the same code
-    expect(loaded.recommend({ history: [twin.id], k: 151, excludeSeen: false }).map((x) => x.id)).toContain('brand-new');
+    expect(loaded.recommend({ history: [twin.id], k: 151, excludeSeen: false }).items.map((x) => x.id)).toContain('brand-new');
     await expect(loaded.addItems([{ id: 'i1', fields: { title: 'x' } }])).rejects.toMatchObject({ code: 'DUPLICATE_ID' });
     expect(loaded.items).toBe(151);
     await loaded.close();
@@ -243,7 +245,7 @@ describe('Recommender', () => {
     expect(r).toEqual({ accepted: 2, unknownItems: 1, newUsers: 1 });
     const now = loaded.recommend({ user: 'newcomer', k: 3 });
     expect(now.fallback).toBeNull();
-    expect(now.map((x) => x.id)).not.toContain('i8');
+    expect(now.items.map((x) => x.id)).not.toContain('i8');
     const steps = loaded.srm.info.steps;
     await loaded.flush();
     expect(loaded.srm.info.steps).toBeGreaterThan(steps);
@@ -264,11 +266,11 @@ describe('Recommender', () => {
       const scores = await loaded.scorer()([{ user: 0, history: Int32Array.from(seen), target: 0 }]);
       const want = all.filter((i) => !seen.includes(i)).sort((a, b) => scores[b]! - scores[a]! || a - b).slice(0, 10);
       // the same top 10 by score (two items a rounding apart may swap: fp32 rows against fp64 sums)
-      out.forEach((x, j) => {
+      out.items.forEach((x, j) => {
         expect(x.score).toBeCloseTo(scores[Number(x.id.slice(1))]!, 4);
         expect(x.score).toBeCloseTo(scores[want[j]!]!, 4);
       });
-      expect(new Set(out.map((x) => Number(x.id.slice(1))))).toEqual(new Set(want));
+      expect(new Set(out.items.map((x) => Number(x.id.slice(1))))).toEqual(new Set(want));
     };
     const byContent = loaded.similar(COLD[0]!, 8, { by: 'content' });
     const byBehaviour = loaded.similar('i10', 8, { by: 'behaviour' });
@@ -287,7 +289,7 @@ describe('Recommender', () => {
     loaded.addEvents([{ user: 'u5', item: 'late-item' }]);
     await loaded.flush();
     expect(loaded.similar(twin.id, 5, { by: 'content' }).map((x) => x.id)).toContain('late-item');
-    expect(loaded.recommend({ history: [twin.id], k: 151, excludeSeen: false }).map((x) => x.id)).toContain('late-item');
+    expect(loaded.recommend({ history: [twin.id], k: 151, excludeSeen: false }).items.map((x) => x.id)).toContain('late-item');
     await loaded.close();
   });
 
@@ -302,23 +304,23 @@ describe('Recommender', () => {
       const users = Array.from({ length: 40 }, (_, i) => `u${i}`);
       for (const user of users) {
         const got = part.recommend({ user, k: 10 });
-        const want = new Map(exact.recommend({ user, k: 10 }).map((x) => [x.id, x.score]));
+        const want = new Map(exact.recommend({ user, k: 10 }).items.map((x) => [x.id, x.score]));
         // what it returns is scored exactly (the pool is rescored in fp32), best first, seen items left out
-        for (const x of got) if (want.has(x.id)) expect(x.score).toBeCloseTo(want.get(x.id)!, 4);
-        for (let i = 1; i < got.length; i++) expect(got[i - 1]!.score).toBeGreaterThanOrEqual(got[i]!.score);
-        expect(got.some((x) => history(user).includes(x.id))).toBe(false);
-        hit += got.filter((x) => want.has(x.id)).length;
+        for (const x of got.items) if (want.has(x.id)) expect(x.score).toBeCloseTo(want.get(x.id)!, 4);
+        for (let i = 1; i < got.items.length; i++) expect(got.items[i - 1]!.score).toBeGreaterThanOrEqual(got.items[i]!.score);
+        expect(got.items.some((x) => history(user).includes(x.id))).toBe(false);
+        hit += got.items.filter((x) => want.has(x.id)).length;
       }
       return hit / (users.length * 10);
     };
     expect(await check()).toBeGreaterThanOrEqual(0.9); // recall@10 against the exact scan (probed for 0.95)
     // batched answers are the single ones; filters give k admitted items
     const many = await part.recommendMany([{ user: 'u3', k: 5 }, { user: 'u4', k: 5 }]);
-    expect(many[0]!.map((x) => x.id)).toEqual(part.recommend({ user: 'u3', k: 5 }).map((x) => x.id));
+    expect(many[0]!.items.map((x) => x.id)).toEqual(part.recommend({ user: 'u3', k: 5 }).items.map((x) => x.id));
     const cat = data.items[0]!.category;
     const filtered = part.recommend({ user: 'u4', k: 8, filter: { category: cat } });
-    expect(filtered).toHaveLength(8);
-    for (const x of filtered) expect(part.item(x.id)!.fields.category).toBe(cat);
+    expect(filtered.items).toHaveLength(8);
+    for (const x of filtered.items) expect(part.item(x.id)!.fields.category).toBe(cat);
     expect(part.similar('i10', 5, { by: 'behaviour' })).toHaveLength(5);
     // an update refills the same partitions (no new k-means) and answers stay the SRM's
     for (const r of [exact, part]) {
@@ -356,8 +358,8 @@ describe('Recommender', () => {
     expect(many).toHaveLength(requests.length);
     requests.forEach((r, i) => {
       const one = rec.recommend(r);
-      expect(many[i]!.map((x) => x.id), JSON.stringify(r)).toEqual(one.map((x) => x.id));
-      many[i]!.forEach((x, j) => expect(x.score).toBeCloseTo(one[j]!.score, 4));
+      expect(many[i]!.items.map((x) => x.id), JSON.stringify(r)).toEqual(one.items.map((x) => x.id));
+      many[i]!.items.forEach((x, j) => expect(x.score).toBeCloseTo(one.items[j]!.score, 4));
       expect(many[i]!.fallback).toBe(one.fallback);
       expect(many[i]!.ignored).toBe(one.ignored);
     });
@@ -371,14 +373,14 @@ describe('Recommender', () => {
       const plain = rec.recommend({ user: 'u5', k: 5 });
       expect(await rec.rerank({ user: 'u5', k: 5 }, { model: li, weight: 0, candidates: 20 })).toEqual(plain);
       const fused = await rec.rerank({ user: 'u5', k: 5 }, { model: li, weight: 2, candidates: 20, events: 4 });
-      expect(fused).toHaveLength(5);
+      expect(fused.items).toHaveLength(5);
       expect(fused.fallback).toBeNull();
       const srmTop = rec.recommend({ user: 'u5', k: 20 });
       const title = (id: string) => rec.item(id)!.fields.title!;
       const texts = history('u5').slice(-4).map(title);
-      const lmScores = await li.score(texts, fused.map((x) => title(x.id)));
-      fused.forEach((x, i) => expect(x.score).toBeCloseTo(srmTop.find((y) => y.id === x.id)!.score + 2 * lmScores[i]!, 3));
-      for (let i = 1; i < fused.length; i++) expect(fused[i - 1]!.score).toBeGreaterThanOrEqual(fused[i]!.score);
+      const lmScores = await li.score(texts, fused.items.map((x) => title(x.id)));
+      fused.items.forEach((x, i) => expect(x.score).toBeCloseTo(srmTop.items.find((y) => y.id === x.id)!.score + 2 * lmScores[i]!, 3));
+      for (let i = 1; i < fused.items.length; i++) expect(fused.items[i - 1]!.score).toBeGreaterThanOrEqual(fused.items[i]!.score);
       expect((await rec.rerank({ user: 'nobody', k: 3 }, { model: li })).fallback).toBe('popularity');
       await expect(rec.rerank({ user: 'u5', k: 5 }, { model: li, candidates: 2 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     } finally {
@@ -400,8 +402,8 @@ describe('Recommender', () => {
       expect(ranker.splitLayer).toBe(2); // from lmrec.json
       const fused = await rec.rerank({ user: 'u5', k: 5 }, { model: ranker, weight: 0.5, candidates: 20, events: 6 });
       const srmTop = rec.recommend({ user: 'u5', k: 20 });
-      const lm = await ranker.scores(history('u5').slice(-6), fused.map((x) => x.id));
-      fused.forEach((x, i) => expect(x.score).toBeCloseTo(srmTop.find((y) => y.id === x.id)!.score + 0.5 * lm[i]!, 3));
+      const lm = await ranker.scores(history('u5').slice(-6), fused.items.map((x) => x.id));
+      fused.items.forEach((x, i) => expect(x.score).toBeCloseTo(srmTop.items.find((y) => y.id === x.id)!.score + 0.5 * lm[i]!, 3));
       expect((await ranker.scores(history('u5'))).length).toBe(ranker.items.length);
       await expect(ranker.scores(['nope'])).rejects.toMatchObject({ code: 'UNKNOWN_ID' });
       await expect(ranker.scores([])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
@@ -419,7 +421,7 @@ describe('Recommender', () => {
     expect(fitted.report.sweep).toHaveLength(3); // the probe ran before training
     expect(fitted.report.stopReason).toBe('aborted');
     expect(fitted.srm.history.filter((e) => !e.partial).length).toBeGreaterThanOrEqual(1);
-    expect(fitted.recommend({ user: 'u2', k: 3 })).toHaveLength(3);
+    expect(fitted.recommend({ user: 'u2', k: 3 }).items).toHaveLength(3);
     await fitted.close();
     const early = new AbortController();
     await expect(Recommender.fit({ ...base, signal: early.signal, onProgress: (p) => p.stage === 'sweep' && early.abort() })).rejects.toMatchObject({ code: 'ABORTED' });
@@ -429,7 +431,7 @@ describe('Recommender', () => {
     const fitted = await Recommender.fit({ items, events, layer: 1, dim: 16, epochs: 50, budget: 0.001, srm: { dim: 16, maxLen: 10 } });
     expect(fitted.srm.history.filter((e) => !e.partial).length).toBeGreaterThanOrEqual(1);
     expect(fitted.report.stopReason).not.toBe('aborted');
-    expect(fitted.recommend({ user: 'u2', k: 3 })).toHaveLength(3);
+    expect(fitted.recommend({ user: 'u2', k: 3 }).items).toHaveLength(3);
     await fitted.close();
   });
 });

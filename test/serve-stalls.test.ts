@@ -66,7 +66,7 @@ describe('the language model runs off the JS thread', () => {
       expect(lag.ms).toBeGreaterThan(300);
       expect(lag.p99, JSON.stringify(lag)).toBeLessThanOrEqual(50);
       expect(rec.item('added-7')).toBeDefined();
-      expect(rec.recommend({ history: ['added-7'], k: 3 })).toHaveLength(3);
+      expect(rec.recommend({ history: ['added-7'], k: 3 }).items).toHaveLength(3);
     } finally {
       await rec.close();
     }

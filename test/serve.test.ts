@@ -53,7 +53,7 @@ describe('lmrec serve', () => {
       const r = await app.inject(json('GET', '/v1/users/u5/recommendations?k=5'));
       expect(r.statusCode).toBe(200);
       const want = reference.recommend({ user: 'u5', k: 5 });
-      expect(r.json()).toEqual({ items: want.map((x) => ({ id: x.id, score: expect.closeTo(x.score, 5) })), fallback: null, ignored: 0 });
+      expect(r.json()).toEqual({ items: want.items.map((x) => ({ id: x.id, score: expect.closeTo(x.score, 5) })), fallback: null, ignored: 0 });
       const c3 = (await app.inject(json('GET', '/v1/users/u5/recommendations?k=5&category=c3'))).json() as { items: { id: string }[] };
       expect(c3.items.length).toBeGreaterThan(0);
       for (const x of c3.items) expect(reference.item(x.id)!.fields.category).toBe('c3');
@@ -66,7 +66,7 @@ describe('lmrec serve', () => {
       expect(cold.items).toHaveLength(3);
       const anon = await app.inject(json('POST', '/v1/recommend', { history: ['i3', 'i17', 'unknown'], k: 4 }));
       expect(anon.json()).toMatchObject({ fallback: null, ignored: 1 });
-      expect((anon.json() as { items: { id: string }[] }).items.map((x) => x.id)).toEqual(reference.recommend({ history: ['i3', 'i17'], k: 4 }).map((x) => x.id));
+      expect((anon.json() as { items: { id: string }[] }).items.map((x) => x.id)).toEqual(reference.recommend({ history: ['i3', 'i17'], k: 4 }).items.map((x) => x.id));
       const sim = (await app.inject(json('GET', '/v1/items/i3/similar?k=4'))).json() as { items: { id: string }[] };
       expect(sim.items.map((x) => x.id)).toEqual(reference.similar('i3', 4).map((x) => x.id));
       const cand = (await app.inject(json('POST', '/v1/candidates', { history: ['i3', 'i17'], n: 7 }))).json() as { candidates: { id: string; rank: number }[] };
@@ -87,7 +87,7 @@ describe('lmrec serve', () => {
     expect(before.fallback).toBeNull(); // the history is there at once
     await first.service.recommender.flush(); // the SRM's background update, so both answers read one model
     const after = (await first.app.inject(json('GET', '/v1/users/newbie/recommendations?k=5'))).json() as { fallback: unknown; items: { id: string }[] };
-    expect(after.items.map((x) => x.id)).toEqual(first.service.recommender.recommend({ history: items, k: 5 }).map((x) => x.id));
+    expect(after.items.map((x) => x.id)).toEqual(first.service.recommender.recommend({ history: items, k: 5 }).items.map((x) => x.id));
     expect((await first.app.inject(json('POST', '/v1/events', { events: [] }))).json()).toMatchObject({ stored: 0 });
     await first.app.close();
     const second = await start({}, first.store);

@@ -186,7 +186,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         for (const user of users) {
           const h = histories.get(user)!;
           const history = h.slice(-5).map((id) => view(id));
-          const recommendations = rec.recommend({ user, k: 5 }).map((x) => view(x.id, x.score));
+          const recommendations = rec.recommend({ user, k: 5 }).items.map((x) => view(x.id, x.score));
           const seenCategories = new Set(history.map((x) => x.category));
           const onTopic = recommendations.filter((x) => seenCategories.has(x.category)).length;
           examples.push({ user, events: h.length, history, recommendations, onTopic });

@@ -252,7 +252,7 @@ export async function runRecommend(o: RecommendCommandOptions, io: CommandIo): P
       ...(filter ? { filter } : {}),
       excludeSeen: !o.includeSeen,
     });
-    const items = lines(found, rec);
+    const items = lines(found.items, rec);
     const who = [o.user !== undefined ? `user '${o.user}'` : '', o.history?.length ? `a history of ${o.history.length} items` : ''].filter(Boolean).join(' with ');
     if (found.ignored > 0) io.log(`note: ${found.ignored} history item${found.ignored === 1 ? ' is' : 's are'} not in the catalog and ${found.ignored === 1 ? 'was' : 'were'} ignored`);
     if (found.fallback === 'popularity') {

@@ -151,8 +151,16 @@ export interface ScoredItem {
   score: number;
 }
 
-/** Best first; `fallback` says when the user had no known history (popularity counts as scores). */
-export type Recommendations = ScoredItem[] & { readonly fallback: 'popularity' | null; readonly ignored: number };
+/**
+ * A ranking, as a plain object that serialises whole (the HTTP API answers the same shape).
+ * `items` best first; `fallback` is 'popularity' when the request had no known history (training
+ * counts are the scores then); `ignored` counts the request's history ids the catalog does not know.
+ */
+export interface Recommendations {
+  items: ScoredItem[];
+  fallback: 'popularity' | null;
+  ignored: number;
+}
 
 /** An item as filter predicates see it. */
 export interface ItemView {
@@ -850,11 +858,11 @@ export class Recommender {
     if (!Number.isInteger(n) || n < k || n > MAX_K) throw new LmrecError(`candidates must be an integer from k (${k}) to ${MAX_K}`, 'INVALID_ARGUMENT');
     if (!Number.isInteger(m) || m < 1) throw new LmrecError('events must be a positive integer', 'INVALID_ARGUMENT');
     const first = this.recommend({ ...request, k: n });
-    if (first.fallback || first.length === 0) return result(first.slice(0, k), first.fallback, first.ignored);
+    if (first.fallback || first.items.length === 0) return result(first.items.slice(0, k), first.fallback, first.ignored);
     const history = this.#requestHistory(request).history.slice(-m);
-    const scored = stage.model instanceof LmRanker ? await this.#rankerScores(stage.model, history, first) : await this.#textScores(stage.model, history, first);
-    if (!scored) return result(first.slice(0, k), null, first.ignored);
-    const fused = first.map((x) => ({ id: x.id, score: x.score }));
+    const scored = stage.model instanceof LmRanker ? await this.#rankerScores(stage.model, history, first.items) : await this.#textScores(stage.model, history, first.items);
+    if (!scored) return result(first.items.slice(0, k), null, first.ignored);
+    const fused = first.items.map((x) => ({ id: x.id, score: x.score }));
     scored.at.forEach((j, i) => (fused[j]!.score += weight * scored.scores[i]!));
     fused.sort((a, b) => b.score - a.score || this.#catalog.ids.get(a.id)! - this.#catalog.ids.get(b.id)!);
     return result(fused.slice(0, k), null, first.ignored);
@@ -1280,7 +1288,7 @@ function modelScorer(srm: SequentialRecommender, content: ContentScores): Scorer
 }
 
 function result(items: ScoredItem[], fallback: 'popularity' | null, ignored: number): Recommendations {
-  return Object.assign(items, { fallback, ignored });
+  return { items, fallback, ignored };
 }
 
 function checkK(k: number): number {

@@ -209,7 +209,7 @@ export async function createServer(service: RecommendationService, o: ServerOpti
   app.setNotFoundHandler((req, reply) => reply.code(404).send(error('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`)));
 
   type Rec = { k: number; exclude_seen: boolean; category?: string };
-  const recReply = (r: Awaited<ReturnType<RecommendationService['recommendForUser']>>) => ({ items: r.map((x) => ({ id: x.id, score: x.score })), fallback: r.fallback, ignored: r.ignored });
+  const recReply = (r: Awaited<ReturnType<RecommendationService['recommendForUser']>>) => ({ items: r.items.map((x) => ({ id: x.id, score: x.score })), fallback: r.fallback, ignored: r.ignored });
 
   app.get<{ Params: { id: string }; Querystring: Rec }>('/v1/users/:id/recommendations', { schema: schema.userRecommendations }, async (req) =>
     recReply(await service.recommendForUser(req.params.id, { k: req.query.k, excludeSeen: req.query.exclude_seen, category: req.query.category })),

@@ -203,7 +203,7 @@ export class RecommendationService {
 
   /** The cloud's answer to a device (LSC4Rec): the n best items for a history, with ranks. */
   candidates(history: string[], n: number): { id: string; rank: number; score: number }[] {
-    return this.#rec.recommend({ history, k: n }).map((x, rank) => ({ id: x.id, rank, score: x.score }));
+    return this.#rec.recommend({ history, k: n }).items.map((x, rank) => ({ id: x.id, rank, score: x.score }));
   }
 
   /**

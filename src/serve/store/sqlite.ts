@@ -16,7 +16,7 @@
  * - Other connections' commits are noticed by polling `PRAGMA data_version`, which changes only
  *   when another connection committed, and only while someone listens.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { EventRecord, ItemRecord } from '../../data/records.js';
 import { LmrecError } from '../../errors.js';
 import { SeqListeners, type SeqListener } from './listeners.js';
@@ -66,10 +66,45 @@ function migrate(db: Database.Database, file: string): void {
   }).immediate();
 }
 
+/**
+ * better-sqlite3 is an optional dependency: it compiles itself where its prebuilt binary cannot be
+ * downloaded, and an install without a compiler leaves it out rather than failing. Only the SQLite
+ * store needs it, so it is imported here, on the first open, and its absence is a typed error.
+ */
+async function sqliteDriver(): Promise<typeof Database> {
+  try {
+    return (await import('better-sqlite3')).default;
+  } catch (e) {
+    throw driverUnavailable(e);
+  }
+}
+
+function driverUnavailable(e: unknown): LmrecError {
+  return new LmrecError(
+    `the SQLite store needs the optional dependency better-sqlite3, which is not usable here ` +
+      `(${String((e as Error)?.message ?? e).split('\n')[0]}). npm leaves it out when it can neither download its ` +
+      `prebuilt binary nor compile it (python3, make and a C++ compiler): install those and run ` +
+      `'npm install better-sqlite3', or give the store as a postgres:// URL`,
+    'NATIVE_UNAVAILABLE',
+  );
+}
+
+/** better-sqlite3 loads its binary on the first `new Database`: a missing or foreign binary fails there. */
+function isBindingFailure(e: unknown): boolean {
+  const code = String((e as { code?: unknown })?.code ?? '');
+  const message = String((e as Error)?.message ?? '');
+  return code === 'ERR_DLOPEN_FAILED' || code === 'MODULE_NOT_FOUND' || /bindings file|NODE_MODULE_VERSION/.test(message);
+}
+
 export async function openSqliteStore(file: string, options: ResolvedStoreOptions): Promise<Store> {
+  const Driver = await sqliteDriver();
   let db: Database.Database | undefined;
   try {
-    db = new Database(file, { timeout: options.busyTimeoutMs });
+    try {
+      db = new Driver(file, { timeout: options.busyTimeoutMs });
+    } catch (e) {
+      throw isBindingFailure(e) ? driverUnavailable(e) : e;
+    }
     db.pragma('journal_mode = WAL');
     migrate(db, file);
     const store = new SqliteStore(db, options);
