@@ -11,8 +11,8 @@
  * it, far less than a warm item's ID embedding knows, so their text must count for more for them
  * to compete at all: coldWeight is chosen for warm and cold validation targets alike (see
  * chooseColdWeight). The vectors are sparse, and a
- * profile touches only the items sharing one of its words (an inverted index), so a request
- * pays for the postings of its words, not for the catalog.
+ * profile touches only the items sharing one of its words (an inverted index); a served request
+ * reads a bounded number of those postings, the heaviest first (CONTENT_POSTINGS).
  */
 import { z } from 'zod';
 import { LmrecError } from '../errors.js';
@@ -37,6 +37,21 @@ const stateSchema = z.strictObject({
 
 /** Items the profile reads: the most recent ones, as the baseline that shows the signal does. */
 export const CONTENT_RECENT = 50;
+
+/**
+ * Postings a served request reads at most (about 0.1 ms): on a large catalog a profile's common
+ * words reach most items, and reading every posting made recommend() several times slower.
+ */
+export const CONTENT_POSTINGS = 32_768;
+
+/** One request's content side (ContentScores.forRequest). */
+export interface ContentRequest {
+  /** The content parts of the items asked about, in their order. */
+  given: Float64Array;
+  /** The best items by content part, ascending, and their parts. */
+  items: number[];
+  scores: number[];
+}
 
 export class ContentScores {
   readonly tfidf: TfidfVectors;
@@ -81,47 +96,71 @@ export class ContentScores {
 
   /**
    * The content part of every item's score added into `out` (a catalog-size row): w_i x cosine,
-   * w_i by `warm` (1: the item has an ID embedding; items past its end count as cold).
+   * w_i by `warm` (1: the item has an ID embedding; items past its end count as cold). Exact:
+   * every posting of the profile's words is read (evaluation scores the whole catalog).
    */
   addTo(history: ArrayLike<number>, out: Float32Array, warm: Uint8Array): void {
     if (!this.active) return;
-    const { items, scores } = this.candidates(history, warm);
-    for (let j = 0; j < items.length; j++) out[items[j]!]! += scores[j]!;
-  }
-
-  /**
-   * The items sharing a word with the history's profile (ascending) and their content parts:
-   * every other item's is 0.
-   */
-  candidates(history: ArrayLike<number>, warm: Uint8Array): { items: number[]; scores: number[] } {
-    const items: number[] = [];
-    const scores: number[] = [];
-    if (!this.active) return { items, scores };
-    const { touched } = this.#profileOf(history);
+    const touched = this.#profileOf(history);
     const row = this.#scores;
-    // the items in the postings of the profile's words, listed as they are reached: a request
-    // pays for those, not for a scan of the catalog
     const reached = this.#reached;
     reached.length = 0;
     this.tfidf.addScores(this.#profile, touched, row, 1, reached);
     this.#clearProfile();
-    reached.sort((a, b) => a - b);
     for (const i of reached) {
-      const w = warm[i] ? this.weight : this.coldWeight;
-      if (w !== 0) {
-        items.push(i);
-        scores.push(w * row[i]!);
-      }
+      out[i]! += this.#weightOf(i, warm) * row[i]!;
       row[i] = 0;
     }
-    return { items, scores };
   }
 
-  #profileOf(history: ArrayLike<number>): { touched: number[] } {
+  /**
+   * One request's content side, for serving: the content parts of the `given` items (exact), and
+   * the `limit` items with the highest nonzero parts among those the profile's words reach (ties:
+   * the lower item), in item order, with exact parts. The walk over the postings reads at most
+   * `postings` of them, the strongest words' heaviest postings first, so that a request costs a
+   * bounded time on any catalog; when the words reach more, the best are chosen among the 4 ×
+   * limit leaders of the partial sums and scored exactly. What the bound can cost is recall of
+   * the content side's own best, never a wrong score.
+   */
+  forRequest(history: ArrayLike<number>, warm: Uint8Array, given: ArrayLike<number>, limit: number, postings = CONTENT_POSTINGS): ContentRequest {
+    const parts = new Float64Array(given.length);
+    if (!this.active) return { given: parts, items: [], scores: [] };
+    const touched = this.#profileOf(history);
+    const profile = this.#profile;
+    for (let j = 0; j < given.length; j++) parts[j] = this.#weightOf(given[j]!, warm) * this.tfidf.dot(profile, given[j]!);
+    const row = this.#scores;
+    const reached = this.#reached;
+    reached.length = 0;
+    const complete = this.tfidf.addScores(profile, touched, row, 1, reached, postings);
+    const items: number[] = [];
+    const scores: number[] = [];
+    for (const i of reached) {
+      const part = this.#weightOf(i, warm) * row[i]!;
+      row[i] = 0;
+      if (part !== 0) {
+        items.push(i);
+        scores.push(part);
+      }
+    }
+    let best = highest(items, scores, complete ? limit : 4 * limit);
+    if (!complete) {
+      best.scores = best.items.map((i) => this.#weightOf(i, warm) * this.tfidf.dot(profile, i));
+      best = highest(best.items, best.scores, limit);
+    }
+    this.#clearProfile();
+    return { given: parts, items: best.items, scores: best.scores };
+  }
+
+  #weightOf(item: number, warm: Uint8Array): number {
+    return warm[item] ? this.weight : this.coldWeight;
+  }
+
+  /** Fills the scratch profile from the last `recent` history items; returns its words. */
+  #profileOf(history: ArrayLike<number>): number[] {
     const from = Math.max(0, history.length - this.recent);
     const recent = Array.prototype.slice.call(history, from) as number[];
     this.#touched.length = 0;
-    return this.tfidf.profile(recent, this.#profile, this.#touched);
+    return this.tfidf.profile(recent, this.#profile, this.#touched).touched;
   }
 
   #clearProfile(): void {
@@ -162,16 +201,4 @@ export function highest(items: number[], scores: number[], limit: number): { ite
   }
   heap.sort((a, b) => items[a]! - items[b]!);
   return { items: heap.map((j) => items[j]!), scores: heap.map((j) => scores[j]!) };
-}
-
-/** The score of `item` in item-ascending lists (0 when absent: the content part of an item sharing no word). */
-export function scoreOf(items: readonly number[], scores: readonly number[], item: number): number {
-  let lo = 0;
-  let hi = items.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (items[mid]! < item) lo = mid + 1;
-    else hi = mid;
-  }
-  return items[lo] === item ? scores[lo]! : 0;
 }

@@ -36,7 +36,7 @@ import { parseOptions } from '../util/options.js';
 import { readBytes, readTextFile } from '../util/read-text.js';
 import { VectorIndex } from '../vector-index/vector-index.js';
 import { Catalog, type FieldFilter } from './catalog.js';
-import { ContentScores, highest, scoreOf, type ContentState } from './content-scores.js';
+import { ContentScores, type ContentState } from './content-scores.js';
 import { chooseColdWeight, chooseFusionWeight, contentScorer } from '../eval/baselines.js';
 import { TfidfVectors } from '../text/tfidf.js';
 import { applyScaling, candidateLayers, encodeItemStates, fitScaling, type FeatureScaling } from './item-states.js';
@@ -752,14 +752,14 @@ export class Recommender {
    * fp32 scores) and the content's best as many (of the items sharing a word with the history's
    * profile). An item in neither scores at most the SRM's worst candidate plus the content's
    * worst, so the union holds the exact top k whenever k candidates beat that sum (tested
-   * against the exact scores; the pools are max(4k, 50)).
+   * against the exact scores; the pools are max(4k, 50)) and the content side's walk read every
+   * posting of the profile's words (beyond CONTENT_POSTINGS its best are found among leaders).
    */
   #withContent(p: PreparedRequest, ids: ArrayLike<number>, scores: ArrayLike<number>, only: number[] | undefined): Recommendations {
     const { vectors, warm } = this.#serving;
-    const lexical = this.#content.candidates(p.history, warm);
+    const { given, items, scores: extra } = this.#content.forRequest(p.history, warm, ids, this.#srmPool(p.k) + p.excluded.size);
     const fused = new Map<number, number>();
-    for (let j = 0; j < ids.length; j++) fused.set(ids[j]!, scores[j]! + scoreOf(lexical.items, lexical.scores, ids[j]!));
-    const { items, scores: extra } = highest(lexical.items, lexical.scores, this.#srmPool(p.k) + p.excluded.size);
+    for (let j = 0; j < ids.length; j++) fused.set(ids[j]!, scores[j]! + given[j]!);
     const indexed = warm.length;
     const allowed = only ? new Set(only) : undefined;
     const state = p.state!;

@@ -7,7 +7,7 @@
  *   x_i      = tfidf_i / ‖tfidf_i‖                             (items without words: zero)
  *
  * Vectors are sparse (CSR) with an inverted index, so a profile scores the whole catalog in
- * time proportional to the postings of its words.
+ * time proportional to the postings of its words (or fewer: a bounded walk reads the heaviest).
  */
 import { LmrecError } from '../errors.js';
 
@@ -72,6 +72,18 @@ export class TfidfVectors {
         this.#postItems[at] = i;
         this.#postValues[at] = this.values[p]!;
       }
+    }
+    // heaviest first within a word (ties: lower item), so a bounded walk reads what counts most
+    for (let w = 0; w < V; w++) {
+      const from = this.#postPtr[w]!;
+      const to = this.#postPtr[w + 1]!;
+      if (to - from < 2) continue;
+      const order = Array.from({ length: to - from }, (_, j) => from + j);
+      order.sort((a, b) => this.#postValues[b]! - this.#postValues[a]! || this.#postItems[a]! - this.#postItems[b]!);
+      const items = order.map((p) => this.#postItems[p]!);
+      const values = order.map((p) => this.#postValues[p]!);
+      this.#postItems.set(items, from);
+      this.#postValues.set(values, from);
     }
   }
 
@@ -152,22 +164,72 @@ export class TfidfVectors {
     return { dense: into, touched };
   }
 
+  /** Cosine of item `item` with a profile (dense over words), from the item's own words. */
+  dot(profile: Float32Array, item: number): number {
+    let sum = 0;
+    for (let p = this.indptr[item]!; p < this.indptr[item + 1]!; p++) sum += profile[this.indices[p]!]! * this.values[p]!;
+    return sum;
+  }
+
   /**
    * Cosine of every item with a profile (dense over words, nonzero at `touched`), added into
    * `out` (length items) times `weight`; `reached`, when given, gets each item whose entry of
    * `out` was 0 before (with a zeroed `out`: the items sharing a word with the profile).
+   *
+   * `budget` bounds the postings read: when the profile's words have more, only the postings
+   * contributing most (profile weight × posting weight, over all words; a threshold found by
+   * bisection, each word's postings being heaviest first) are read, so `out` holds partial sums
+   * made of their largest terms. Returns whether every posting was read.
    */
-  addScores(profile: Float32Array, touched: readonly number[], out: Float32Array, weight = 1, reached?: number[]): void {
+  addScores(profile: Float32Array, touched: readonly number[], out: Float32Array, weight = 1, reached?: number[], budget = Infinity): boolean {
+    let total = 0;
+    for (const w of touched) total += this.#postPtr[w + 1]! - this.#postPtr[w]!;
+    const complete = total <= budget;
+    const limit = complete ? 0 : this.#threshold(profile, touched, budget);
     for (const w of touched) {
       const pw = profile[w]! * weight;
       if (pw === 0) continue;
-      for (let p = this.#postPtr[w]!; p < this.#postPtr[w + 1]!; p++) {
+      const from = this.#postPtr[w]!;
+      const to = complete ? this.#postPtr[w + 1]! : this.#heavier(w, limit / profile[w]!);
+      for (let p = from; p < to; p++) {
         const i = this.#postItems[p]!;
         // `out` starts at zero where a caller lists the items reached (stored weights are positive)
         if (reached && out[i] === 0) reached.push(i);
         out[i]! += pw * this.#postValues[p]!;
       }
     }
+    return complete;
+  }
+
+  /**
+   * The smallest contribution t (profile weight × posting weight) such that the postings
+   * contributing at least t number at most `budget`: those are the ones a bounded walk reads.
+   */
+  #threshold(profile: Float32Array, touched: readonly number[], budget: number): number {
+    let hi = 0;
+    for (const w of touched) if (this.#postPtr[w + 1]! > this.#postPtr[w]!) hi = Math.max(hi, profile[w]! * this.#postValues[this.#postPtr[w]!]!);
+    let lo = 0;
+    hi = hi * 1.000001 + Number.MIN_VALUE; // above every contribution: nothing read
+    for (let step = 0; step < 32; step++) {
+      const mid = (lo + hi) / 2;
+      let count = 0;
+      for (const w of touched) if (profile[w]! > 0) count += this.#heavier(w, mid / profile[w]!) - this.#postPtr[w]!;
+      if (count > budget) lo = mid;
+      else hi = mid;
+    }
+    return hi;
+  }
+
+  /** The end of word w's postings of weight at least `min` (they are heaviest first). */
+  #heavier(w: number, min: number): number {
+    let lo = this.#postPtr[w]!;
+    let hi = this.#postPtr[w + 1]!;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.#postValues[mid]! >= min) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 }
 
