@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { VectorIndex, type SearchResult } from '../src/index.js';
 import { recallAtK } from '../src/vector-index/recall.js';
-import type { Row } from './knn.js';
+import type { Row } from './knn-row.js';
 import type { HnswlibNode, Usearch } from './peers.js';
 import { latencyStats, medianMs, rssMb } from './measure.js';
 

@@ -21,8 +21,9 @@ import { fileURLToPath } from 'node:url';
 import { VectorIndex, type SearchResult } from '../src/index.js';
 import { clusteredQueries, clusteredVectors, probeMachine } from '../src/tools.js';
 import { recallAtK } from '../src/vector-index/recall.js';
-import { native } from '../src/native.js';
+import { native } from '../src/addon/loader.js';
 import { annRows } from './ann.js';
+import type { Row } from './knn-row.js';
 import type { HnswlibNode, Usearch } from './peers.js';
 import { latencyStats, medianMs, printTable, rssMb, writeJson } from './measure.js';
 
@@ -45,32 +46,6 @@ const CONFIGS: [number, number][] = QUICK
       [1_000_000, 64],
       [1_000_000, 128],
     ];
-
-export interface Row {
-  engine: string;
-  n: number;
-  dim: number;
-  mode: 'batch' | 'single' | 'machine';
-  threads: number;
-  qps: number;
-  latency_ms: number;
-  recall10: number;
-  bytes_per_vector?: number;
-  rss_mb?: number;
-  build_s?: number;
-  /** partitioned: emptyCopy() + add of the same vectors, in the trained partitions (no k-means) */
-  refill_s?: number;
-  /** single: the 99th percentile of per-query latency */
-  p99_ms?: number;
-  /** approximate engines: probe, ef or recall target */
-  setting?: string;
-  /** bytes per vector over the bytes of its int8 codes alone (dim) */
-  memory_vs_codes?: number;
-  read_gb_per_s?: number; // single: bytes of codes scanned per second
-  frac_of_bandwidth?: number; // single: read_gb_per_s / measured read bandwidth (same threads)
-  frac_of_int8_peak?: number; // batch: multiply-adds per second / (peak x threads)
-  note?: string;
-}
 
 const rows: Row[] = [];
 function emit(row: Row): void {

@@ -33,7 +33,7 @@ import { LateInteraction } from '../src/lm/late-interaction.js';
 import { LanguageModel } from '../src/lm/language-model.js';
 import { SegmentCache } from '../src/lm/segment-cache.js';
 import { generateSynthetic } from '../src/data/synthetic.js';
-import { DEFAULT_MODEL_DIR } from '../src/pretrain/pretrain.js';
+import { DEFAULT_MODEL_DIR } from '../src/lm/default-model.js';
 import { Random } from '../src/util/random.js';
 import { lateQuality } from './late-quality.js';
 import { latencyStats, printTable, writeJson } from './measure.js';

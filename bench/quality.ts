@@ -22,10 +22,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compareModels, qualityMarkdown, QUALITY_MODELS, type QualityResult, type QualityVariant } from '../src/eval/quality.js';
+import { compareModels, QUALITY_MODELS, type QualityResult, type QualityVariant } from '../src/eval/quality.js';
 import { LanguageModel } from '../src/lm/language-model.js';
-import { DEFAULT_MODEL_DIR } from '../src/pretrain/pretrain.js';
-import { sweepTable } from '../src/recommender/layer-sweep.js';
+import { DEFAULT_MODEL_DIR } from '../src/lm/default-model.js';
+import { qualityMarkdown, sweepTable } from '../src/cli/reports.js';
 import { printTable, writeJson } from './measure.js';
 
 const SETS: Record<string, { template?: string }> = {

@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Row } from './knn.js';
+import type { Row } from './knn-row.js';
 
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
 const rows = JSON.parse(readFileSync(path.join(dir, 'knn.json'), 'utf8')) as (Row & Record<string, unknown>)[];

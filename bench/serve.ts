@@ -12,6 +12,9 @@
  *    every 5 s (and every second for the lows and highs of each 30 s), its growth from the
  *    first minute to the end, and the errors. `--soak-seconds N` runs it for N seconds
  *    instead (a longer run tells the allocator's plateau from a leak).
+ *  - event loop: the server's event-loop delay p99 (prom-client's, from /metrics) over 30 s of
+ *    recommendations at 300/s, then the same with an item PUT a second (each one's text encoded
+ *    by the LM, off the JS thread): target p99 <= 20 ms.
  * Writes bench/results/serve.json (serve-quick.json with --quick; serve-soak-Ns.json with
  * --soak-seconds N; -<index> appended with --index, the server's `--index`) and prints a table.
  */
@@ -89,6 +92,34 @@ function events(url: string, duration: number): Promise<autocannon.Result> {
       },
     ],
   });
+}
+
+/** One item a second, PUT with a new id and a title (each is encoded by the LM on the server). */
+function itemPuts(url: string, duration: number): Promise<autocannon.Result> {
+  let n = 0;
+  return autocannon({
+    url,
+    duration,
+    connections: 1,
+    overallRate: 1,
+    requests: [
+      {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        setupRequest: (req) => ({
+          ...req,
+          path: `/v1/items/added-${++n}`,
+          body: JSON.stringify({ fields: { title: `wooden toy train number ${n} with ${rand(40) + 2} carriages and a bridge`, category: `c${rand(200)}` } }),
+        }),
+      },
+    ],
+  });
+}
+
+/** The server's event-loop delay p99 (ms) since the last scrape: prom-client resets its histogram on each. */
+async function eventLoopP99Ms(url: string): Promise<number> {
+  const m = await (await fetch(`${url}/metrics`)).text();
+  return Number(/^lmrec_nodejs_eventloop_lag_p99_seconds (\S+)/m.exec(m)?.[1]) * 1000;
 }
 
 const summary = (r: autocannon.Result) => ({
@@ -176,14 +207,31 @@ async function main(): Promise<void> {
       rssWindows: windows,
       samples,
     };
+    // the event loop while items are added under load: each PUT encodes its text with the LM,
+    // which must run off the JS thread (target: event-loop delay p99 <= 20 ms); the same load
+    // without PUTs is the baseline
+    log(`event loop: ${LOAD_SECONDS} s of 300 recommendations/s, then the same with an item PUT every second`);
+    await eventLoopP99Ms(url);
+    const quiet = summary(await recommendations(url, { duration: LOAD_SECONDS, connections: 8, overallRate: 300 }));
+    const quietLagMs = await eventLoopP99Ms(url);
+    const [busyRecs, puts] = await Promise.all([recommendations(url, { duration: LOAD_SECONDS, connections: 8, overallRate: 300 }), itemPuts(url, LOAD_SECONDS)]);
+    const busyLagMs = await eventLoopP99Ms(url);
+    const eventLoop = {
+      recommendationsOnly: { ...quiet, eventLoopP99Ms: quietLagMs },
+      withItemPuts: { ...summary(busyRecs), eventLoopP99Ms: busyLagMs },
+      itemPuts: summary(puts),
+    };
     console.log(`\nlmrec serve on ${ITEMS} items (server process and load generator share this machine's 2 cores):`);
     printTable(
       [
         { phase: `recommendations, 32 connections, ${LOAD_SECONDS} s`, ...load },
         { phase: `soak: recommendations at 300/s, ${SOAK_SECONDS} s`, ...soak.recommendations },
         { phase: `soak: events at 500/s (batches of 5)`, ...soak.events },
+        { phase: `recommendations at 300/s, ${LOAD_SECONDS} s`, ...eventLoop.recommendationsOnly },
+        { phase: `the same, with an item PUT every second`, ...eventLoop.withItemPuts },
+        { phase: `item PUTs (LM encoding on the server)`, ...eventLoop.itemPuts },
       ],
-      ['phase', 'requests', 'requestsPerSecond', 'p50Ms', 'p99Ms', 'errors', 'timeouts', 'non2xx'],
+      ['phase', 'requests', 'requestsPerSecond', 'p50Ms', 'p99Ms', 'errors', 'timeouts', 'non2xx', 'eventLoopP99Ms'],
     );
     console.log(
       `server RSS: ${soak.rssMbAfterFirstMinute.toFixed(0)} MB after the first minute, ${soak.rssMbAtEnd.toFixed(0)} MB at the end, ${soak.rssMbRange[0]!.toFixed(0)}–${soak.rssMbRange[1]!.toFixed(0)} MB over the run; trend ${soak.rssGrowthMbPerMinute.toFixed(1)} MB/min (JS heap ${soak.heapGrowthMbPerMinute.toFixed(2)} MB/min, C heap in use ${soak.nativeInUseGrowthMbPerMinute.toFixed(1)}, held ${soak.nativeHeldGrowthMbPerMinute.toFixed(1)}); 30 s lows ${soak.rssFloorGrowthMbPerMinute.toFixed(1)} MB/min, highs ${soak.rssPeakGrowthMbPerMinute.toFixed(1)} MB/min`,
@@ -198,6 +246,7 @@ async function main(): Promise<void> {
       fitSeconds,
       load,
       soak,
+      eventLoop,
     });
   } finally {
     server?.kill('SIGTERM');

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { collectInteractions, IdMap } from '../src/data/interactions.js';
 import { generateSynthetic } from '../src/data/synthetic.js';
-import { native } from '../src/native.js';
+import { native } from '../src/addon/loader.js';
 import { nativeOf, SequentialRecommender } from '../src/srm/sequential-recommender.js';
 import { Random } from '../src/util/random.js';
 import { referenceHidden } from '../test/helpers/srm-reference.js';

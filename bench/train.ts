@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { collectInteractions } from '../src/data/interactions.js';
 import { writeSynthetic } from '../src/data/synthetic.js';
 import { evaluate, leaveOneOut } from '../src/eval/leave-one-out.js';
-import { native } from '../src/native.js';
+import { native } from '../src/addon/loader.js';
 import { distill } from '../src/pretrain/distill.js';
 import { pretrain } from '../src/pretrain/pretrain.js';
 import { SequentialRecommender } from '../src/srm/sequential-recommender.js';

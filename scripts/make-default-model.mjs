@@ -17,7 +17,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = (p) => import(path.join(root, 'dist', p));
 const { trainTokenizer, tokenizerFiles } = await dist('lm/tokenizer-trainer.js');
 const { tokenizerFromJson } = await dist('lm/tokenizer.js');
-const { native } = await dist('native.js');
+const { native } = await dist('addon/loader.js');
 const { runTraining, loadCheckpoint } = await dist('pretrain/training-run.js');
 const { exportModel } = await dist('pretrain/hf-model.js');
 const { unigramPerplexity } = await dist('pretrain/behaviour-corpus.js');

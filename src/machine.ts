@@ -1,5 +1,5 @@
 /** This machine's limits, measured, so that speeds can be read as fractions of them. */
-import { native } from './native.js';
+import { native } from './addon/loader.js';
 
 export interface MachineLimits {
   /** Kernel the peak was measured with. */

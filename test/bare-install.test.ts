@@ -30,6 +30,7 @@ function pathWithoutCompilers(into: string): string {
 
 let work = '';
 let env: NodeJS.ProcessEnv = {};
+let installLog = '';
 
 function run(command: string, args: string[], options: SpawnSyncOptions = {}): SpawnSyncReturns<string> {
   return spawnSync(command, args, { cwd: path.join(work, 'app'), env, timeout: 300_000, ...options, encoding: 'utf8' });
@@ -56,6 +57,7 @@ describe('npm install lmrec without compilers', () => {
     writeFileSync(path.join(work, 'app', 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
     const install = run('npm', ['install', '--prefer-offline', path.join(work, filename)]);
     expect(install.status, `${install.stdout}\n${install.stderr}`).toBe(0);
+    installLog = `${install.stdout}\n${install.stderr}`;
   }, 600_000);
 
   afterAll(() => {
@@ -71,6 +73,20 @@ describe('npm install lmrec without compilers', () => {
   it('installs lmrec, and leaves better-sqlite3 out rather than failing', () => {
     expect(existsSync(path.join(work, 'app', 'node_modules', 'lmrec', 'dist', 'index.js'))).toBe(true);
     expect(existsSync(path.join(work, 'app', 'node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node'))).toBe(false);
+  });
+
+  it('installs with no engine warning on this Node (dependencies agree with `engines`)', () => {
+    expect(installLog).not.toMatch(/EBADENGINE/);
+  });
+
+  it('loads from ES modules, and from CommonJS through require (Node >= 20.19)', () => {
+    const esm = run('node', ['--input-type=module', '-e', "const m = await import('lmrec'); console.log(typeof m.Recommender)"]);
+    expect(esm.stdout.trim(), esm.stderr).toBe('function');
+    const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
+    if (major > 20 || minor >= 19) {
+      const cjs = run('node', ['-e', "console.log(typeof require('lmrec').Recommender, typeof require('lmrec/tools').generateSynthetic)"]);
+      expect(cjs.stdout.trim(), cjs.stderr).toBe('function function');
+    }
   });
 
   it('runs the main command', () => {

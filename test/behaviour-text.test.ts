@@ -1,13 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { LmrecError } from '../src/errors.js';
 import { leaveOneOut } from '../src/eval/leave-one-out.js';
-import {
-  compileItemTemplate,
-  defaultItemTemplate,
-  encodeBehaviour,
-  renderItemTexts,
-  type BehaviourCorpus,
-} from '../src/pretrain/behaviour-text.js';
+import { encodeBehaviour, type BehaviourCorpus } from '../src/pretrain/behaviour-text.js';
+import { compileItemTemplate, defaultItemTemplate, renderItemTexts } from '../src/text/item-template.js';
 import { thrown } from './helpers/errors.js';
 
 

@@ -63,6 +63,15 @@ describe('lmrec fit', () => {
     expect(fit.stderr).toMatch(/valid: HR@10 [0-9.]+ {2}NDCG@10 [0-9.]+ {4}test: HR@10/);
   });
 
+  it('fit --budget shorter than an epoch still trains one and saves the model (the smallest budget works)', async () => {
+    const out = path.join(dir, 'rec-short');
+    const r = await lmrec('fit', '--items', items, '--events', events, '--out', out, '--layer', '1', '--budget', '0.01s', '--json', ...tiny);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as { aborted: boolean };
+    expect(report.aborted).toBe(false);
+    expect(existsSync(path.join(out, 'manifest.json'))).toBe(true);
+  });
+
   it('teaches with examples in --help; rejects a bad --layer, --budget or --out before fitting', async () => {
     const [help, badLayer, badBudget, badOut] = await Promise.all([
       lmrec('fit', '--help'),

@@ -6,7 +6,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_MODEL_DIR, LanguageModel } from '../src/index.js';
+import { DEFAULT_MODEL_DIR } from '../src/lm/default-model.js';
+import { LanguageModel } from '../src/index.js';
 
 let lm: LanguageModel;
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 /** The native core's error codes and the TypeScript list are one set: a code added on one side fails here. */
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../src/errors.js';
-import { native } from '../src/native.js';
+import { native } from '../src/addon/loader.js';
 
 describe('error codes', () => {
   it('every native code is in the TypeScript list, and the list has no duplicates', () => {

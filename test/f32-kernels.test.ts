@@ -5,7 +5,7 @@
  * determinism rests on it); the many-rows dot product; and the softmax exponential.
  */
 import { describe, expect, it } from 'vitest';
-import { native } from '../src/native.js';
+import { native } from '../src/addon/loader.js';
 import { Random } from '../src/util/random.js';
 
 function matrix(n: number, rng: Random): Float32Array {

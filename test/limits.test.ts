@@ -13,7 +13,8 @@ import { readEvents, readItems, type EventRecord, type ItemRecord } from '../src
 import { generateSynthetic } from '../src/data/synthetic.js';
 import type { LmrecErrorCode } from '../src/errors.js';
 import { Recommender } from '../src/recommender/recommender.js';
-import { openStore, STORE_LIMITS, type Store } from '../src/serve/store/store.js';
+import { openStore } from '../src/serve/store/open-store.js';
+import { STORE_LIMITS, type Store } from '../src/serve/store/store.js';
 import { rejection, thrown } from './helpers/errors.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'lmrec-limits-'));

@@ -14,7 +14,8 @@ import { LmrecError } from '../src/errors.js';
 import type { DecoderConfig } from '../src/lm/config.js';
 import type { DecoderWeights } from '../src/lm/decoder-weights.js';
 import { LanguageModel } from '../src/lm/language-model.js';
-import { native, type NativeLlamaShape, type NativeLmCorpus, type NativeLmTrainer, type NativeLmTrainOptions } from '../src/native.js';
+import { native } from '../src/addon/loader.js';
+import type { NativeLlamaShape, NativeLmCorpus, NativeLmTrainer, NativeLmTrainOptions } from '../src/addon/lm-trainer.js';
 import { exportModel, fillParams, importModel } from '../src/pretrain/hf-model.js';
 import { loadCheckpoint, runTraining } from '../src/pretrain/training-run.js';
 import { Random } from '../src/util/random.js';
@@ -672,7 +673,7 @@ describe('LM trainer checkpoints', () => {
     const src = (p: string) => JSON.stringify(path.join(ROOT, p));
     // onProgress sleeps 40 ms, so the child stays in the middle of its schedule long enough to be killed there
     writeFileSync(script, `
-      import { native } from ${src('src/native.ts')};
+      import { native } from ${src('src/addon/loader.ts')};
       import { runTraining } from ${src('src/pretrain/training-run.ts')};
       import { RUN_OPTIONS, RUN_SHAPE, runCorpus } from ${src('test/helpers/lm-trainer-fixtures.ts')};
       const pause = new Int32Array(new SharedArrayBuffer(4));

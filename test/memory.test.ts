@@ -6,7 +6,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { native } from '../src/native.js';
+import { native } from '../src/addon/loader.js';
 import { VectorIndex } from '../src/vector-index/vector-index.js';
 import { Random } from '../src/util/random.js';
 import { thrown } from './helpers/errors.js';

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { loadAddonFile, prebuildPath } from '../src/native.js';
+import { loadAddonFile, prebuildPath } from '../src/addon/loader.js';
 // @ts-expect-error plain ESM script without types
 import { nativeSourceHash } from '../scripts/source-hash.mjs';
 

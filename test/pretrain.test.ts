@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runEval } from '../src/cli/eval.js';
-import { LanguageModel, LmrecError, distill, pretrain, type PretrainOptions } from '../src/index.js';
+import { LanguageModel, LmrecError } from '../src/index.js';
+import { distill, pretrain, type PretrainOptions } from '../src/train.js';
 import { writeSynthetic } from '../src/tools.js';
 import { rejection } from './helpers/errors.js';
 
@@ -122,7 +123,7 @@ describe('pretrain', () => {
     await pretrain({ ...tiny, items, events, out, steps: 2 });
     const before = readFileSync(path.join(out, 'model.safetensors'));
     const script = `
-      import { pretrain } from ${JSON.stringify(path.resolve('src/index.ts'))};
+      import { pretrain } from ${JSON.stringify(path.resolve('src/train.ts'))};
       try {
         await pretrain(${JSON.stringify({ ...tiny, items, events, out, steps: 5 })});
         console.log('NO ERROR');

@@ -12,10 +12,11 @@ import { collectInteractions, IdMap } from '../src/data/interactions.js';
 import { writeSynthetic, type SyntheticData } from '../src/data/synthetic.js';
 import { contentScorer, FUSION_WEIGHTS } from '../src/eval/baselines.js';
 import { evaluate, leaveOneOut, popularityScorer, type Scorer } from '../src/eval/leave-one-out.js';
-import { compareModels, qualityMarkdown, QUALITY_MODELS, type QualityResult, type QualityRow } from '../src/eval/quality.js';
+import { qualityMarkdown } from '../src/cli/reports.js';
+import { compareModels, QUALITY_MODELS, type QualityResult, type QualityRow } from '../src/eval/quality.js';
 import { LanguageModel } from '../src/lm/language-model.js';
-import { renderItemTexts } from '../src/pretrain/behaviour-text.js';
-import { DEFAULT_MODEL_DIR } from '../src/pretrain/pretrain.js';
+import { renderItemTexts } from '../src/text/item-template.js';
+import { DEFAULT_MODEL_DIR } from '../src/lm/default-model.js';
 import { TfidfVectors } from '../src/text/tfidf.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'lmrec-quality-'));

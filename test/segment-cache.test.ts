@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SegmentCache } from '../src/lm/segment-cache.js';
-import { native } from '../src/native.js';
+import { native } from '../src/addon/loader.js';
 import { Random } from '../src/util/random.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'lmrec-segcache-'));

@@ -18,6 +18,7 @@ import { Recommender } from '../src/recommender/recommender.js';
 import { createServer, type ServerOptions } from '../src/serve/server.js';
 import { RecommendationService } from '../src/serve/service.js';
 import { STORE_LIMITS } from '../src/serve/store/store.js';
+import { INPUT_LIMITS } from '../src/data/limits.js';
 import { fitServedModel } from './helpers/served-model.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'lmrec-serve-'));
@@ -162,6 +163,21 @@ describe('lmrec serve', () => {
         expect(r.statusCode, `${req.method} ${req.url}`).toBe(code);
         expect((r.json() as { error: { code: string } }).error.code).toMatch(/^[A-Z_]+$/);
       }
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('an item over the input limits is refused by PUT with the code fit and the readers give', async () => {
+    const { app } = await start();
+    try {
+      const long = await app.inject(json('PUT', '/v1/items/long', { fields: { title: 'x'.repeat(INPUT_LIMITS.fieldChars + 1) } }));
+      expect(long.statusCode).toBeGreaterThanOrEqual(400);
+      expect(long.statusCode).toBeLessThan(500);
+      expect(long.json()).toMatchObject({ error: { code: 'INPUT_TOO_LONG' } });
+      const fields = Object.fromEntries(Array.from({ length: INPUT_LIMITS.fields + 1 }, (_, j) => [`f${j}`, 'v']));
+      expect((await app.inject(json('PUT', '/v1/items/wide', { fields }))).json()).toMatchObject({ error: { code: 'REQUEST_TOO_LARGE' } });
+      expect((await app.inject(json('GET', '/v1/items/long/similar'))).statusCode).toBe(404); // nothing was added
     } finally {
       await app.close();
     }

@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { native, type NativeSrm, type NativeTrainOptions } from '../src/native.js';
+import { native } from '../src/addon/loader.js';
+import type { NativeSrm, NativeTrainOptions } from '../src/addon/srm.js';
 import { nativeOf, SequentialRecommender } from '../src/srm/sequential-recommender.js';
 import { Random } from '../src/util/random.js';
 

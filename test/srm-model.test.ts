@@ -5,7 +5,8 @@
  * are fixed by the step number, so the loss is a deterministic function of the weights).
  */
 import { describe, expect, it } from 'vitest';
-import { native, type NativeSrm, type NativeTrainOptions } from '../src/native.js';
+import { native } from '../src/addon/loader.js';
+import type { NativeSrm, NativeTrainOptions } from '../src/addon/srm.js';
 import { Random } from '../src/util/random.js';
 import { referenceLoss, referenceScores, type SrmShape } from './helpers/srm-reference.js';
 

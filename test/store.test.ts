@@ -10,7 +10,8 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LmrecError } from '../src/errors.js';
-import { CATALOG_CHANGE, isCatalogChange, openStore, STORE_LIMITS, type Store, type StoreOptions } from '../src/serve/store/store.js';
+import { openStore } from '../src/serve/store/open-store.js';
+import { CATALOG_CHANGE, isCatalogChange, STORE_LIMITS, type Store, type StoreOptions } from '../src/serve/store/store.js';
 import { rejection } from './helpers/errors.js';
 import { postgresSource, startTestPostgres, type TestPostgres } from './helpers/postgres.js';
 

@@ -139,12 +139,14 @@ describe('ContentScores', () => {
     const history = [3, 17, 99, 2500];
     const { dense, touched } = vectors.profile(history);
     const exact = new Float32Array(big.length);
-    expect(vectors.addScores(dense, touched, exact)).toBe(true);
+    expect(vectors.addScores(dense, touched, exact).complete).toBe(true);
     const partial = new Float32Array(big.length);
-    const reached: number[] = [];
-    expect(vectors.addScores(dense, touched, partial, 1, reached, 500)).toBe(false);
-    expect(reached.length).toBeLessThanOrEqual(500);
-    reached.forEach((i) => expect(partial[i]).toBeLessThanOrEqual(exact[i]! + 1e-6));
+    const list = new Int32Array(big.length);
+    const walk = vectors.addScores(dense, touched, partial, 1, list, 500);
+    expect(walk.complete).toBe(false);
+    expect(walk.reached).toBeLessThanOrEqual(500);
+    expect(walk.reached).toBe(partial.filter((x) => x !== 0).length); // every item reached listed once
+    list.subarray(0, walk.reached).forEach((i) => expect(partial[i]).toBeLessThanOrEqual(exact[i]! + 1e-6));
     for (let i = 0; i < big.length; i++) expect(vectors.dot(dense, i)).toBeCloseTo(exact[i]!, 5);
 
     const warm = Uint8Array.from(big, (_, i) => (i % 5 ? 1 : 0));

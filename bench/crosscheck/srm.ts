@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { collectInteractions, IdMap } from '../../src/data/interactions.js';
 import { generateSynthetic } from '../../src/data/synthetic.js';
 import { evaluate, leaveOneOut } from '../../src/eval/leave-one-out.js';
-import { native } from '../../src/native.js';
+import { native } from '../../src/addon/loader.js';
 import { SequentialRecommender } from '../../src/srm/sequential-recommender.js';
 import { Random } from '../../src/util/random.js';
 import { writeJson } from '../measure.js';

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { tokenizerFiles, trainTokenizer } from '../../src/lm/tokenizer-trainer.js';
 import { tokenizerFromJson } from '../../src/lm/tokenizer.js';
-import { native } from '../../src/native.js';
+import { native } from '../../src/addon/loader.js';
 import { exportModel } from '../../src/pretrain/hf-model.js';
 import { Random } from '../../src/util/random.js';
 

@@ -3,10 +3,10 @@
  * log. Trains the two sides on leave-one-out's training part — the cloud: the Recommender (LM
  * codes + SRM, the whole catalog) or a wider plain SRM; the device: a small SRM — then runs
  * evaluateCollab (src/collab/evaluate.ts, where exactly which events each side sees is set
- * out) and reports the table, the request curve as JSON and an SVG chart.
+ * out) and reports the table, the request curve as JSON and an SVG chart. The command itself
+ * is declared in src/cli/commands/eval-collab.ts.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
-import { evaluateCollab, DEFAULT_RATES, type CollabModel, type CollabReport } from '../collab/evaluate.js';
+import { evaluateCollab, type CollabModel, type CollabReport } from '../collab/evaluate.js';
 import { FUSION_RULES } from '../collab/fusion.js';
 import { readCatalogIds, readInteractions } from '../data/interactions.js';
 import { LmrecError } from '../errors.js';
@@ -16,8 +16,6 @@ import { SequentialRecommender, type StopReason } from '../srm/sequential-recomm
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { lineChart } from '../util/svg-chart.js';
 import { fitBars } from './fit-progress.js';
-import { interruptOnCtrlC } from './interrupt.js';
-import { budget, layerChoice, positiveInt } from './options.js';
 import type { CommandIo } from './recommender.js';
 
 export interface CollabCommandOptions {
@@ -211,76 +209,4 @@ export function collabChart(r: CollabReport): string {
       { name: 'cloud only (stale)', points: flat(r.models['cloud-only'].test['NDCG@10']) },
     ],
   });
-}
-
-/** A comma-separated list of request rates in [0, 1], e.g. '0.05,0.1,0.3'. */
-function rateList(value: string): number[] {
-  const parts = value.split(',').map((s) => s.trim());
-  const rates = parts.map(Number);
-  if (parts.some((s) => s === '') || rates.some((x) => !(x >= 0 && x <= 1))) {
-    throw new InvalidArgumentError("expected rates in [0, 1] separated by commas, e.g. '0.05,0.1,0.3'");
-  }
-  return rates;
-}
-
-/** What the parent `eval` command lends: its output helpers. */
-export interface CollabCommandIo {
-  /** Where human-readable lines go (stderr when --json keeps stdout for the JSON). */
-  humanLog: (json: boolean | undefined) => (line: string) => void;
-  printJson: (value: unknown) => void;
-  examples: (...lines: string[]) => string;
-}
-
-/**
- * `lmrec eval collab`, a subcommand of `eval`. It takes eval's own --items, --events, --out,
- * --json, --seed, --threads and --lm (commander gives the parent the options it declares,
- * wherever they stand), and adds its own under names eval does not use.
- */
-export function collabCommand(io: CollabCommandIo): Command {
-  return new Command('collab')
-    .description("device–cloud collaboration (LSC4Rec): the cloud's stale candidate list re-ranked by a small device SRM, five fusions, and quality against the request rate")
-    .addOption(new Option('--cloud <model>', 'the cloud model: the recommender (LM codes + SRM) or a plain wider SRM').choices(['recommender', 'srm']).default('recommender'))
-    .option('--cloud-layer <auto|n>', "the cloud recommender's LM layer, or 'auto': a layer sweep (default)", layerChoice)
-    .option('--cloud-dim <n>', "the cloud SRM's width (default 64, or 128 with --cloud srm)", positiveInt)
-    .addOption(new Option('--cloud-budget <time>', 'training time of the cloud model').argParser(budget).default(60, '1m'))
-    .option('--device-dim <n>', "the device SRM's width", positiveInt, 32)
-    .addOption(new Option('--device-budget <time>', 'training time of the device SRM').argParser(budget).default(30, '30s'))
-    .option('--candidates <n>', 'N, the candidates the cloud returns', positiveInt, 50)
-    .option('--rates <list>', `request budgets of the curve (default ${DEFAULT_RATES.join(',')})`, rateList)
-    .option('--random-draws <n>', 'random request draws averaged at each budget', positiveInt, 5)
-    .option('--svg <file>', 'write the request curve as an SVG chart')
-    .addHelpText(
-      'after',
-      `\nAlso takes eval's --items and --events (required), --out (the JSON result), --json, --seed, --threads and\n--lm (the cloud recommender's language model; default the bundled one).\n` +
-        io.examples(
-          'lmrec eval collab --items items.jsonl --events events.jsonl --svg collab.svg --out collab.json',
-          'lmrec eval collab --items items.jsonl --events events.jsonl --cloud srm --cloud-budget 30s --json > collab.json',
-          'lmrec eval collab --items items.jsonl --events events.jsonl --cloud-layer 0 --rates 0.1,0.2,0.3',
-        ),
-    )
-    .action(async (_opts: unknown, cmd: Command) => {
-      const opts = cmd.optsWithGlobals<CollabCommandOptions & { json?: boolean }>();
-      const result = await runCollabEval(
-        {
-          items: opts.items,
-          events: opts.events,
-          cloud: opts.cloud,
-          lm: opts.lm,
-          cloudLayer: opts.cloudLayer,
-          cloudDim: opts.cloudDim,
-          cloudBudget: opts.cloudBudget,
-          deviceDim: opts.deviceDim,
-          deviceBudget: opts.deviceBudget,
-          candidates: opts.candidates,
-          rates: opts.rates,
-          randomDraws: opts.randomDraws,
-          seed: opts.seed,
-          threads: opts.threads,
-          out: opts.out,
-          svg: opts.svg,
-        },
-        { log: io.humanLog(opts.json), signal: interruptOnCtrlC('stopping training (the best weights so far are evaluated)') },
-      );
-      if (opts.json) io.printJson(result);
-    });
 }

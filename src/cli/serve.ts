@@ -6,7 +6,7 @@
  * createServer). Failures off the request path (a background SRM update) go to its log.
  */
 import type { IndexChoice } from '../recommender/recommender.js';
-import { native } from '../native.js';
+import { native } from '../addon/loader.js';
 import { RecommendationService } from '../serve/service.js';
 import { createServer } from '../serve/server.js';
 

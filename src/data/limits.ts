@@ -15,7 +15,7 @@
  * given to fit, addItems and addEvents), INVALID_ARGUMENT for the store's arguments.
  */
 import { LmrecError } from '../errors.js';
-import type { EventRecord, ItemRecord } from './records.js';
+import type { EventRecord, ItemRecord } from './record-shapes.js';
 
 export const INPUT_LIMITS = {
   /** Characters in a user or item id. */

@@ -16,22 +16,9 @@ import { parse, type CastingContext, type CsvError } from 'csv-parse';
 import { LmrecError } from '../errors.js';
 import { openForRead } from '../util/read-text.js';
 import { checkId, checkItemRecord } from './limits.js';
+import type { EventRecord, ItemRecord } from './record-shapes.js';
 
-export interface ItemRecord {
-  id: string;
-  /** Every other field, as text. */
-  fields: Record<string, string>;
-}
-
-export interface EventRecord {
-  user: string;
-  item: string;
-  /**
-   * Seconds or milliseconds since the epoch, or any increasing number. Either every event of a
-   * file has one or none does (then each user's events keep file order).
-   */
-  ts?: number;
-}
+export type { EventRecord, ItemRecord } from './record-shapes.js';
 
 type Row = { line: number; value: Record<string, unknown> };
 

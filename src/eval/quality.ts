@@ -29,8 +29,8 @@ import { collectInteractions } from '../data/interactions.js';
 import { readEvents, readItems, type ItemRecord } from '../data/records.js';
 import { LmrecError } from '../errors.js';
 import { LanguageModel } from '../lm/language-model.js';
-import { renderItemTexts } from '../pretrain/behaviour-text.js';
-import { DEFAULT_MODEL_DIR } from '../pretrain/pretrain.js';
+import { renderItemTexts } from '../text/item-template.js';
+import { DEFAULT_MODEL_DIR } from '../lm/default-model.js';
 import { Catalog } from '../recommender/catalog.js';
 import type { SweepRow } from '../recommender/layer-sweep.js';
 import { DEFAULT_SRM, Recommender, type FitProgress, type RecommenderFitOptions } from '../recommender/recommender.js';
@@ -449,37 +449,4 @@ export function aggregate(model: string, seeds: SeedScores[]): QualityRow {
     spread[k] = s.spread;
   }
   return { model, mean, spread, seeds };
-}
-
-/**
- * The rows as a Markdown table: the mean over seeds, ± the standard deviation over seeds when
- * there are several; epochs trained and fit seconds; the fusion weight beside SRM + content.
- */
-export function qualityMarkdown(result: Pick<QualityResult, 'rows'>): string {
-  const several = (r: QualityRow) => r.seeds.length > 1;
-  const num = (r: QualityRow, x: number | undefined, s: Spread | undefined, digits: number) => {
-    if (x === undefined || !Number.isFinite(x)) return '-';
-    return several(r) && s && s.std > 0 ? `${x.toFixed(digits)} ± ${s.std.toFixed(digits)}` : x.toFixed(digits);
-  };
-  const metric = (r: QualityRow, part: 'warm' | 'cold', k: string) => num(r, r.mean[part][k], r.spread[part][k], 4);
-  const name = (r: QualityRow) => {
-    if (r.mean.weight === undefined) return r.model;
-    const range = (ws: number[]) => {
-      const u = [...new Set(ws)].sort((a, b) => a - b);
-      return u.length === 1 ? String(u[0]) : `${u[0]}–${u.at(-1)}`;
-    };
-    const cold = r.mean.coldWeight === undefined ? '' : `, cold ${range(r.seeds.map((s) => s.coldWeight!))}`;
-    return `${r.model} (w ${range(r.seeds.map((s) => s.weight!))}${cold})`;
-  };
-  const epochs = (r: QualityRow) => (r.mean.epochs === 0 ? '-' : Number.isInteger(r.mean.epochs) ? String(r.mean.epochs) : r.mean.epochs.toFixed(1));
-  const seconds = (x: number) => x.toFixed(x < 10 ? 1 : 0);
-  return [
-    '| model | warm HR@10 | warm NDCG@10 | cold HR@10 | cold NDCG@10 | coverage@10 | top-1% share | epochs | fit s |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...result.rows.map(
-      (r) =>
-        `| ${name(r)} | ${metric(r, 'warm', 'HR@10')} | ${metric(r, 'warm', 'NDCG@10')} | ${metric(r, 'cold', 'HR@10')} | ${metric(r, 'cold', 'NDCG@10')} | ` +
-        `${num(r, r.mean.coverage, r.spread.coverage, 3)} | ${num(r, r.mean.popularShare, r.spread.popularShare, 3)} | ${epochs(r)} | ${seconds(r.mean.seconds)} |`,
-    ),
-  ].join('\n');
 }

@@ -15,7 +15,7 @@
  *    threshold satisfies is never taken.
  */
 import { LmrecError } from '../errors.js';
-import { native } from '../native.js';
+import { native } from '../addon/loader.js';
 import type { ModelInput } from './language-model.js';
 import type { LateInteraction } from './late-interaction.js';
 

@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { LmrecError } from '../errors.js';
-import { native } from '../native.js';
+import { native } from '../addon/loader.js';
 import { readConfig } from './config.js';
 import { ITEM_HEAD_FILE, readModelInfo } from './model-info.js';
 import { Safetensors } from './safetensors.js';

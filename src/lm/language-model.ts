@@ -9,7 +9,7 @@ import type { InferenceSession } from 'onnxruntime-node';
 import { z } from 'zod';
 import { LmrecError } from '../errors.js';
 import { parseOptions } from '../util/options.js';
-import { native } from '../native.js';
+import { native } from '../addon/loader.js';
 import { readConfig, type ModelConfig } from './config.js';
 import { decoderWeights } from './decoder-weights.js';
 import { encoderWeights } from './encoder-weights.js';

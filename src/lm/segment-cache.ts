@@ -6,7 +6,10 @@
  * entries, thread-safe, with statistics and optional persistence (atomic, checksummed).
  */
 import { LmrecError } from '../errors.js';
-import { native, type NativeSegmentCache } from '../native.js';
+import { native } from '../addon/loader.js';
+import type { NativeSegmentCache, SegmentCacheStats } from '../addon/segment-cache.js';
+
+export type { SegmentCacheStats };
 
 export interface SegmentCacheOptions {
   /** Bytes the entries may take (values, token ids and bookkeeping). */
@@ -15,20 +18,6 @@ export interface SegmentCacheOptions {
   storage?: 'f16' | 'int8' | 'f32';
 }
 
-export interface SegmentCacheStats {
-  hits: number;
-  misses: number;
-  /** Entries written (a replaced entry counts again). */
-  insertions: number;
-  evictions: number;
-  /** Entries larger than the whole budget, not cached. */
-  rejected: number;
-  entries: number;
-  /** Bytes held against the budget. */
-  bytes: number;
-  budgetBytes: number;
-  storage: 'f16' | 'int8' | 'f32';
-}
 
 /** Module-private key: lets load() wrap a cache read off the JS thread. */
 const ADOPT = Symbol('lmrec.adopt');

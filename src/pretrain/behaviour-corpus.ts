@@ -6,7 +6,7 @@
  */
 import { LmrecError } from '../errors.js';
 import type { Split } from '../eval/leave-one-out.js';
-import type { NativeLmCorpus } from '../native.js';
+import type { NativeLmCorpus } from '../addon/lm-trainer.js';
 import { encodeBehaviour, type BehaviourCorpus, type BehaviourTokenizer, type EncodeBehaviourOptions } from './behaviour-text.js';
 
 export interface BehaviourEncoder {

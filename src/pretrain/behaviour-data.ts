@@ -8,9 +8,9 @@ import { IdMap, readInteractions } from '../data/interactions.js';
 import { readItems, type ItemRecord } from '../data/records.js';
 import { evaluate, leaveOneOut, type LeaveOneOut, type Metrics, type Split } from '../eval/leave-one-out.js';
 import type { TextTokenizer } from '../lm/tokenizer.js';
-import type { NativeLmTrainer } from '../native.js';
+import type { NativeLmTrainer } from '../addon/lm-trainer.js';
 import { historyCorpus, type BehaviourEncoder } from './behaviour-corpus.js';
-import { renderItemTexts } from './behaviour-text.js';
+import { renderItemTexts } from '../text/item-template.js';
 
 export interface BehaviourData {
   catalog: IdMap;

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { LmrecError } from '../errors.js';
 import type { Metrics } from '../eval/leave-one-out.js';
 import type { TokenizerFiles } from '../lm/tokenizer-trainer.js';
-import type { NativeLmCorpus, NativeLmTrainer, NativeLmTrainOptions } from '../native.js';
+import type { NativeLmCorpus, NativeLmTrainer, NativeLmTrainOptions } from '../addon/lm-trainer.js';
 import type { BehaviourEncoder } from './behaviour-corpus.js';
 import { itemHeadMetrics, itemIds, type BehaviourData } from './behaviour-data.js';
 import { exportModel } from './hf-model.js';

@@ -15,7 +15,7 @@ import { INFO_FILE, ITEM_HEAD_FILE, readModelInfo, type LmrecModelInfo } from '.
 import { readConfig, type DecoderConfig } from '../lm/config.js';
 import { Safetensors, writeSafetensors, type SafetensorsDtype } from '../lm/safetensors.js';
 import type { TokenizerFiles } from '../lm/tokenizer-trainer.js';
-import type { NativeLlamaShape, NativeLmTrainer } from '../native.js';
+import type { NativeLlamaShape, NativeLmTrainer } from '../addon/lm-trainer.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { prepareTarget, swapDirectory } from '../util/directory-swap.js';
 import { readTextFile } from '../util/read-text.js';

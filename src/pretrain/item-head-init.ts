@@ -4,7 +4,7 @@
  * alike start with alike rows, so the head generalises across items from the first step, and
  * an item rarely or never seen in training still gets a row that means something.
  */
-import type { NativeLmTrainer } from '../native.js';
+import type { NativeLmTrainer } from '../addon/lm-trainer.js';
 import type { BehaviourEncoder } from './behaviour-corpus.js';
 
 /** Norm of each initial row relative to 1/‖h‖: logits start within a few units, softmax unsaturated. */

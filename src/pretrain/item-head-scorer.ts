@@ -8,10 +8,10 @@ import { LmrecError } from '../errors.js';
 import type { IdMap } from '../data/interactions.js';
 import type { Scorer } from '../eval/leave-one-out.js';
 import { tokenizerFromJson } from '../lm/tokenizer.js';
-import { native } from '../native.js';
+import { native } from '../addon/loader.js';
 import { historyCorpus } from './behaviour-corpus.js';
 import { behaviourEncoder, readCatalog } from './behaviour-data.js';
-import { renderItemTexts } from './behaviour-text.js';
+import { renderItemTexts } from '../text/item-template.js';
 import { fillParams, importModel } from './hf-model.js';
 
 export interface ItemHeadScorer {

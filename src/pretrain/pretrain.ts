@@ -11,7 +11,9 @@ import { z } from 'zod';
 import type { Metrics } from '../eval/leave-one-out.js';
 import { tokenizerFromJson, type TextTokenizer } from '../lm/tokenizer.js';
 import { tokenizerFiles, trainTokenizer, type TokenizerFiles } from '../lm/tokenizer-trainer.js';
-import { native, packageRoot, type NativeLmTrainer, type NativeLmTrainOptions } from '../native.js';
+import { DEFAULT_MODEL_DIR } from '../lm/default-model.js';
+import { native } from '../addon/loader.js';
+import type { NativeLmTrainer, NativeLmTrainOptions } from '../addon/lm-trainer.js';
 import { parseOptions } from '../util/options.js';
 import { heldOutCorpus, trainingCorpus, unigramPerplexity } from './behaviour-corpus.js';
 import { behaviourEncoder, headFitsCatalog, readBehaviour, type BehaviourData } from './behaviour-data.js';
@@ -20,8 +22,6 @@ import { fillParams, importModel, isItemHead, type ImportedModel } from './hf-mo
 import { initItemHeadFromText } from './item-head-init.js';
 import type { TrainingStopReason } from './training-run.js';
 
-/** The model `model: 'default'` names: trained on WordNet's glosses by `npm run make-default-model`. */
-export const DEFAULT_MODEL_DIR = path.join(packageRoot, 'models', 'default');
 
 /**
  * The next-item loss's weight beside the next-token loss. Measured on the synthetic catalog

@@ -7,7 +7,8 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { LmrecError } from '../errors.js';
-import { native, type NativeLmCorpus, type NativeLmStepReport, type NativeLmTrainer, type NativeLmTrainOptions } from '../native.js';
+import { native } from '../addon/loader.js';
+import type { NativeLmCorpus, NativeLmStepReport, NativeLmTrainer, NativeLmTrainOptions } from '../addon/lm-trainer.js';
 
 export interface TrainingProgress {
   step: number;

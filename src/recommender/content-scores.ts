@@ -62,7 +62,9 @@ export class ContentScores {
   #profile: Float32Array;
   #scores: Float32Array;
   #touched: number[] = [];
-  #reached: number[] = [];
+  #reached: Int32Array;
+  #partItems: Int32Array;
+  #parts: Float64Array;
 
   constructor(tfidf: TfidfVectors, weight: number, coldWeight = weight, recent = CONTENT_RECENT) {
     this.tfidf = tfidf;
@@ -71,6 +73,9 @@ export class ContentScores {
     this.recent = recent;
     this.#profile = new Float32Array(tfidf.words);
     this.#scores = new Float32Array(tfidf.items);
+    this.#reached = new Int32Array(tfidf.items);
+    this.#partItems = new Int32Array(tfidf.items);
+    this.#parts = new Float64Array(tfidf.items);
   }
 
   /** From a saved state (checked: INVALID_DATA when it is not one) and the catalog's texts. */
@@ -104,10 +109,10 @@ export class ContentScores {
     const touched = this.#profileOf(history);
     const row = this.#scores;
     const reached = this.#reached;
-    reached.length = 0;
-    this.tfidf.addScores(this.#profile, touched, row, 1, reached);
+    const { reached: n } = this.tfidf.addScores(this.#profile, touched, row, 1, reached);
     this.#clearProfile();
-    for (const i of reached) {
+    for (let j = 0; j < n; j++) {
+      const i = reached[j]!;
       out[i]! += this.#weightOf(i, warm) * row[i]!;
       row[i] = 0;
     }
@@ -130,20 +135,21 @@ export class ContentScores {
     for (let j = 0; j < given.length; j++) parts[j] = this.#weightOf(given[j]!, warm) * this.tfidf.dot(profile, given[j]!);
     const row = this.#scores;
     const reached = this.#reached;
-    reached.length = 0;
-    const complete = this.tfidf.addScores(profile, touched, row, 1, reached, postings);
-    const items: number[] = [];
-    const scores: number[] = [];
-    for (const i of reached) {
+    const walk = this.tfidf.addScores(profile, touched, row, 1, reached, postings);
+    const items = this.#partItems;
+    const scores = this.#parts;
+    let n = 0;
+    for (let j = 0; j < walk.reached; j++) {
+      const i = reached[j]!;
       const part = this.#weightOf(i, warm) * row[i]!;
       row[i] = 0;
       if (part !== 0) {
-        items.push(i);
-        scores.push(part);
+        items[n] = i;
+        scores[n++] = part;
       }
     }
-    let best = highest(items, scores, complete ? limit : 4 * limit);
-    if (!complete) {
+    let best = highest(items, scores, walk.complete ? limit : 4 * limit, n);
+    if (!walk.complete) {
       best.scores = best.items.map((i) => this.#weightOf(i, warm) * this.tfidf.dot(profile, i));
       best = highest(best.items, best.scores, limit);
     }
@@ -169,8 +175,8 @@ export class ContentScores {
   }
 }
 
-/** The `limit` highest scores with their items, in item order, by a min-heap of that size (ties: the lower item kept). */
-export function highest(items: number[], scores: number[], limit: number): { items: number[]; scores: number[] } {
+/** The `limit` highest of the first `n` scores with their items, in item order, by a min-heap of that size (ties: the lower item kept). */
+export function highest(items: ArrayLike<number>, scores: ArrayLike<number>, limit: number, n = items.length): { items: number[]; scores: number[] } {
   const heap: number[] = []; // positions into items/scores; heap[0] is the weakest kept
   const weaker = (a: number, b: number) => scores[a]! < scores[b]! || (scores[a] === scores[b] && items[a]! > items[b]!);
   const down = (at: number) => {
@@ -185,20 +191,25 @@ export function highest(items: number[], scores: number[], limit: number): { ite
       at = m;
     }
   };
-  for (let j = 0; j < items.length; j++) {
-    if (heap.length < limit) {
-      heap.push(j);
-      for (let at = heap.length - 1; at > 0; ) {
-        const up = (at - 1) >> 1;
-        if (!weaker(heap[at]!, heap[up]!)) break;
-        [heap[at], heap[up]] = [heap[up]!, heap[at]!];
-        at = up;
-      }
-    } else if (weaker(heap[0]!, j)) {
-      heap[0] = j;
-      down(0);
+  let j = 0;
+  for (; j < n && heap.length < limit; j++) {
+    heap.push(j);
+    for (let at = heap.length - 1; at > 0; ) {
+      const up = (at - 1) >> 1;
+      if (!weaker(heap[at]!, heap[up]!)) break;
+      [heap[at], heap[up]] = [heap[up]!, heap[at]!];
+      at = up;
     }
   }
+  // the heap is full: most scores fall below its weakest and are passed over here, without a call
+  let floor = heap.length > 0 ? scores[heap[0]!]! : Infinity;
+  for (; j < n; j++) {
+    const s = scores[j]!;
+    if (s < floor || (s === floor && items[j]! > items[heap[0]!]!)) continue;
+    heap[0] = j;
+    down(0);
+    floor = scores[heap[0]!]!;
+  }
   heap.sort((a, b) => items[a]! - items[b]!);
-  return { items: heap.map((j) => items[j]!), scores: heap.map((j) => scores[j]!) };
+  return { items: heap.map((x) => items[x]!), scores: heap.map((x) => scores[x]!) };
 }

@@ -9,7 +9,6 @@
  */
 import { evaluate, type Metrics, type Split } from '../eval/leave-one-out.js';
 import { Random } from '../util/random.js';
-import { lineChart } from '../util/svg-chart.js';
 
 export interface SweepRow {
   layer: number;
@@ -93,20 +92,4 @@ function profileScores(splits: Split[], unit: Float32Array, items: number, width
     }
   });
   return rows;
-}
-
-/** The sweep as an SVG line chart: validation NDCG@10 and HR@10 by layer. */
-export function sweepSvg(rows: SweepRow[], title = 'Layer probe: validation quality of each LM layer\'s states'): string {
-  const series = (metric: string) => ({ name: metric, points: rows.map((r) => ({ x: r.layer, y: r.valid[metric] ?? NaN })) });
-  return lineChart({ title, xLabel: 'layer (0 = embeddings)', yLabel: 'validation metric', series: [series('NDCG@10'), series('HR@10')] });
-}
-
-/** The sweep as a text table. */
-export function sweepTable(rows: SweepRow[], chosen?: number): string {
-  const lines = ['layer | probe HR@10 | probe NDCG@10 | users | seconds', '---:|---:|---:|---:|---:'];
-  for (const r of rows) {
-    const mark = r.layer === chosen ? ' *' : '';
-    lines.push(`${r.layer}${mark} | ${(r.valid['HR@10'] ?? NaN).toFixed(4)} | ${(r.valid['NDCG@10'] ?? NaN).toFixed(4)} | ${r.users} | ${r.seconds.toFixed(1)}`);
-  }
-  return lines.join('\n');
 }

@@ -16,7 +16,7 @@ import type { SegmentCache } from '../lm/segment-cache.js';
 import { loadTokenizer } from '../lm/tokenizer.js';
 import { historySegments, type BehaviourEncoder } from '../pretrain/behaviour-corpus.js';
 import { behaviourEncoder } from '../pretrain/behaviour-data.js';
-import { renderItemTexts } from '../pretrain/behaviour-text.js';
+import { renderItemTexts } from '../text/item-template.js';
 
 export interface LmRankerOptions {
   /** The layer late interaction splits at. Default: the one the model was tuned for (lmrec.json's localLayers). */

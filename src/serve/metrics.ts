@@ -6,7 +6,7 @@
  * that failed — plus the process's own.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { native } from '../native.js';
+import { native } from '../addon/loader.js';
 import type { RecommendationService } from './service.js';
 
 export interface ServerMetrics {

@@ -85,7 +85,12 @@ function sendError(err: FastifyError | LmrecError, req: FastifyRequest, reply: F
     if (status === 500) req.log.error(err);
     return reply.code(status).send(error(err.code, err.message));
   }
-  if (err.validation) return reply.code(400).send(error('INVALID_ARGUMENT', err.message));
+  if (err.validation) {
+    // a schema bound is the input limit it stands for: the code fit, the readers and the store give
+    const keyword = err.validation[0]?.keyword;
+    const code = keyword === 'maxLength' ? 'INPUT_TOO_LONG' : keyword === 'maxProperties' || keyword === 'maxItems' ? 'REQUEST_TOO_LARGE' : 'INVALID_ARGUMENT';
+    return reply.code(STATUS[code]!).send(error(code, err.message));
+  }
   const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
   if (status === 500) req.log.error(err);
   return reply.code(status).send(error(HTTP_CODE[status] ?? (status === 500 ? 'INTERNAL' : 'INVALID_ARGUMENT'), status === 500 ? 'internal error' : err.message));

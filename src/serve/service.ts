@@ -17,7 +17,8 @@
 import { LmrecError } from '../errors.js';
 import type { ItemRecord } from '../data/records.js';
 import { Recommender, type IndexChoice, type IndexInfo, type RecommendRequest, type Recommendations, type ScoredItem } from '../recommender/recommender.js';
-import { isCatalogChange, openStore, STORE_LIMITS, type Store } from './store/store.js';
+import { openStore } from './store/open-store.js';
+import { isCatalogChange, STORE_LIMITS, type Store } from './store/store.js';
 import { checkItem } from './store/validate.js';
 
 export interface ServiceOptions {

@@ -11,8 +11,11 @@
  */
 import { LmrecError } from '../errors.js';
 import { evaluate, type Metrics, type Scorer, type Split } from '../eval/leave-one-out.js';
-import { native, type NativeSrm, type NativeTrainOptions } from '../native.js';
+import { native } from '../addon/loader.js';
+import type { NativeSrm, NativeTrainOptions, SrmInfo } from '../addon/srm.js';
 import type { SearchResult } from '../vector-index/vector-index.js';
+
+export type { SrmInfo };
 
 export interface SrmShapeOptions {
   /** Embedding width (and feed-forward width). Default 64. */
@@ -112,23 +115,6 @@ export interface EpochReport {
   partial: boolean;
 }
 
-/** The model's shape and training progress. */
-export interface SrmInfo {
-  items: number;
-  dim: number;
-  blocks: number;
-  heads: number;
-  maxLen: number;
-  /** Width of the item features (0: no compression module). */
-  codeIn: number;
-  /** Width of the item codes (0: no compression module). */
-  codeDim: number;
-  codeHidden: number;
-  codeInt8: boolean;
-  /** Optimiser steps taken so far. */
-  steps: number;
-  parameters: number;
-}
 
 export interface SrmScoreResult {
   scores: Float32Array;

@@ -9,7 +9,8 @@
  * thread.
  */
 import { LmrecError } from '../errors.js';
-import { native, type NativeIdFilter, type NativeIndex, type NativeIndexInfo, type NativeSearchResult } from '../native.js';
+import { native } from '../addon/loader.js';
+import type { NativeIdFilter, NativeIndex, NativeIndexInfo, NativeSearchResult } from '../addon/vector-index.js';
 
 export type Metric = 'ip' | 'cosine' | 'l2';
 export type Storage = 'int8' | 'f16' | 'f32';

@@ -2,7 +2,7 @@
  * Tiny decoder shapes and corpora for test/lm-trainer.test.ts, deterministic in their seeds.
  * Kept apart so the child process of the kill -9 test builds exactly the same corpus.
  */
-import type { NativeLlamaShape, NativeLmCorpus, NativeLmTrainOptions } from '../../src/native.js';
+import type { NativeLlamaShape, NativeLmCorpus, NativeLmTrainOptions } from '../../src/addon/lm-trainer.js';
 import { Random } from '../../src/util/random.js';
 
 /** GQA (4 query heads over 2 key/value heads), an item head and one auxiliary head. */

@@ -1,0 +1,71 @@
+/**
+ * The LM stage: recommend()'s candidates re-ranked by a language model reading the history as
+ * text (M6-Rec's late interaction), or by a model lmrec trained on the catalog (LmRanker).
+ */
+import { LmrecError } from '../errors.js';
+import type { LateInteraction } from '../lm/late-interaction.js';
+import { LmRanker } from './lm-ranker.js';
+import type { Recommendations, RecommendRequest, ScoredItem } from './options.js';
+import { checkK, MAX_K, recommend, requestHistory, result } from './ranking.js';
+import { itemTemplate, type RecommenderState } from './state.js';
+
+/** What re-ranks, and how much: see Recommender.rerank. */
+export interface RerankStage {
+  model: LateInteraction | LmRanker;
+  /** Weight of the LM's score beside the SRM's. Default 1. */
+  weight?: number;
+  /** The SRM's best this many are re-ranked. Default 50. */
+  candidates?: number;
+  /** The last this many history events are read. Default 20. */
+  events?: number;
+}
+
+/**
+ * recommend(), re-ranked by a language model reading the history as text (late
+ * interaction): the SRM's best `candidates` (default 50) are scored again as
+ *   fused_i = u·e_i + weight · lm_i
+ * where lm_i is, with an `LmRanker` (a model lmrec trained on this catalog, tuned for late
+ * interaction), its item head's score of item i after the last `events` history items; with a
+ * plain `LateInteraction`, the LM's mean per-token log-probability of the item's text after the
+ * history's texts. The k best fused scores are returned. Candidates the LM cannot score (no
+ * text; no head row) keep the SRM score alone. Off the default path: it costs an LM run per
+ * request and helps only with a model that knows the catalog. A request without a known
+ * history is answered by popularity, as recommend() does.
+ */
+export async function rerank(s: RecommenderState, request: RecommendRequest, stage: RerankStage): Promise<Recommendations> {
+  const k = checkK(request?.k ?? 10);
+  const weight = stage.weight ?? 1;
+  const n = stage.candidates ?? 50;
+  const m = stage.events ?? 20;
+  if (!(Number.isFinite(weight) && weight >= 0)) throw new LmrecError('weight must be a number >= 0', 'INVALID_ARGUMENT');
+  if (!Number.isInteger(n) || n < k || n > MAX_K) throw new LmrecError(`candidates must be an integer from k (${k}) to ${MAX_K}`, 'INVALID_ARGUMENT');
+  if (!Number.isInteger(m) || m < 1) throw new LmrecError('events must be a positive integer', 'INVALID_ARGUMENT');
+  const first = recommend(s, { ...request, k: n });
+  if (first.fallback || first.items.length === 0) return result(first.items.slice(0, k), first.fallback, first.ignored);
+  const history = requestHistory(s, request).history.slice(-m);
+  const scored = stage.model instanceof LmRanker ? await rankerScores(s, stage.model, history, first.items) : await textScores(s, stage.model, history, first.items);
+  if (!scored) return result(first.items.slice(0, k), null, first.ignored);
+  const fused = first.items.map((x) => ({ id: x.id, score: x.score }));
+  scored.at.forEach((j, i) => (fused[j]!.score += weight * scored.scores[i]!));
+  fused.sort((a, b) => b.score - a.score || s.catalog.ids.get(a.id)! - s.catalog.ids.get(b.id)!);
+  return result(fused.slice(0, k), null, first.ignored);
+}
+
+/** The item head's scores of the candidates it has rows for (`at`: their places in `first`). */
+async function rankerScores(s: RecommenderState, ranker: LmRanker, history: number[], first: ScoredItem[]): Promise<{ at: number[]; scores: Float32Array } | undefined> {
+  const ids = history.map((i) => s.catalog.ids.name(i)).filter((id) => ranker.readable(id));
+  const at = first.flatMap((x, j) => (ranker.scorable(x.id) ? [j] : []));
+  if (ids.length === 0 || at.length === 0) return undefined;
+  return { at, scores: await ranker.scores(ids, at.map((j) => first[j]!.id)) };
+}
+
+/** The LM's mean log-probability of each candidate's text after the history's texts. */
+async function textScores(s: RecommenderState, li: LateInteraction, history: number[], first: ScoredItem[]): Promise<{ at: number[]; scores: Float32Array } | undefined> {
+  const template = itemTemplate(s, []);
+  const text = (i: number) => template.render(s.catalog.fields[i]!);
+  const historyTexts = history.map(text).filter((t) => t.trim().length > 0);
+  const ids = first.map((x) => s.catalog.ids.get(x.id)!);
+  const at = ids.flatMap((i, j) => (text(i).trim().length > 0 ? [j] : []));
+  if (historyTexts.length === 0 || at.length === 0) return undefined;
+  return { at, scores: await li.score(historyTexts, at.map((j) => text(ids[j]!))) };
+}
