@@ -103,7 +103,7 @@ async function served(dir: string, split: number, data: BehaviourData, splitSets
   const encoder = encoderOf(dir, data);
   const lm = await LanguageModel.load(dir, { precision: 'fp32', blockSize: 1, threads });
   const li = new LateInteraction(lm, { splitLayer: split });
-  const head = ItemHead.load(dir);
+  const head = await ItemHead.load(dir);
   const ms: number[] = [];
   const out: Map<Split, Float32Array>[] = [];
   try {
@@ -198,7 +198,7 @@ async function earlyExitOnTrained(dir: string, split: number, L: number, data: B
   const encoder = encoderOf(dir, data);
   const lm = await LanguageModel.load(dir, { precision: 'fp32', blockSize: 1, threads });
   const li = new LateInteraction(lm, { splitLayer: split });
-  const head = ItemHead.load(dir);
+  const head = await ItemHead.load(dir);
   const score = (state: Float32Array) => head.scores(state);
   const exits = Array.from({ length: L - split - 1 }, (_, i) => split + 1 + i);
   const n = quick ? 150 : 1000;

@@ -24,8 +24,7 @@ import { qualityMarkdown, sweepSvg, sweepTable } from '../src/cli/reports.js';
 import { compareModels, QUALITY_MODELS } from '../src/eval/quality.js';
 import { readCatalogIds, readInteractions } from '../src/data/interactions.js';
 import { evaluate, leaveOneOut, sampleSplits } from '../src/eval/leave-one-out.js';
-import { DEFAULT_SRM } from '../src/recommender/recommender.js';
-import { SequentialRecommender } from '../src/srm/sequential-recommender.js';
+import { SequentialRecommender, SRM_DEFAULTS } from '../src/srm/sequential-recommender.js';
 import { Recommender, type RecommendRequest } from '../src/recommender/recommender.js';
 import { writeFileAtomic } from '../src/util/atomic-file.js';
 import { Random } from '../src/util/random.js';
@@ -123,7 +122,7 @@ async function scale(): Promise<void> {
   const split = leaveOneOut(data.sequences);
   const t1 = performance.now();
   const idOnly = await SequentialRecommender.fit(split.train, catalog.size, {
-    ...DEFAULT_SRM,
+    ...SRM_DEFAULTS,
     valid: sampleSplits(split.valid, 5000, 11),
     maxSeconds: budget,
     seed: 1,

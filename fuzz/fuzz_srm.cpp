@@ -1,7 +1,7 @@
-// libFuzzer harness for the SRM model file (srm::Recommender::load, format in
-// native/core/srm/srm_file.cpp). Each input goes three ways: Recommender::load of the bytes as
+// libFuzzer harness for the SRM model file (srm::SequentialModel::load, format in
+// native/core/srm/srm_file.cpp). Each input goes three ways: SequentialModel::load of the bytes as
 // they are (checksum verified), parse_srm_file without the checksum (so mutated sections reach
-// the checks), and Recommender::load of the bytes with their checksum fixed up. The two
+// the checks), and SequentialModel::load of the bytes with their checksum fixed up. The two
 // must agree, and whatever loads must work as a model: top_k/score, save and reload.
 #include <cmath>
 #include <cstdint>
@@ -11,7 +11,7 @@
 
 #include "fuzz_common.h"
 #include "srm/params.h"
-#include "srm/recommender.h"
+#include "srm/sequential_model.h"
 #include "srm/srm_file.h"
 #include "util/crc32c.h"
 #include "util/error.h"
@@ -25,7 +25,7 @@ namespace {
 
 const char* code_name(const Error& e) { return error_code_name(e.code()); }
 
-void exercise(const Recommender& r, const char* how) {
+void exercise(const SequentialModel& r, const char* how) {
   const Shape& s = r.shape();
   if (r.param_count() != param_count(s)) fail("%s: %zu parameters for the shape", how, r.param_count());
   for (float p : r.popularity())
@@ -60,7 +60,7 @@ void exercise(const Recommender& r, const char* how) {
   }
 }
 
-void check_same(const Recommender& r, const SrmFileView& v, const char* how) {
+void check_same(const SequentialModel& r, const SrmFileView& v, const char* how) {
   const std::vector<float> p = r.params();
   if (p.size() != v.param_count || std::memcmp(p.data(), v.params, p.size() * sizeof(float)) != 0)
     fail("%s: loaded parameters differ from the file's", how);
@@ -78,7 +78,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // 1. The bytes as they are, through the public loader.
   fuzz::write_file(path, data, size);
   try {
-    const std::unique_ptr<Recommender> r = Recommender::load(path);
+    const std::unique_ptr<SequentialModel> r = SequentialModel::load(path);
     exercise(*r, "load");
   } catch (const Error&) {
   }
@@ -96,7 +96,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (size_t i = 0; i < v.shape.items; ++i)
       if (!std::isfinite(v.popularity[i]) || v.popularity[i] < 0)
         fail("parse: accepted popularity count %g for item %zu", double(v.popularity[i]), i);
-    Recommender r(v.shape, 0);
+    SequentialModel r(v.shape, 0);
     try {
       r.set_params(v.params, v.param_count);
     } catch (const Error& e) {
@@ -112,12 +112,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::memcpy(fixed.data() + size - sizeof(FileTrailer), &crc, sizeof crc);
     fuzz::write_file(path, fixed.data(), size);
     try {
-      const std::unique_ptr<Recommender> r = Recommender::load(path);
+      const std::unique_ptr<SequentialModel> r = SequentialModel::load(path);
       if (!parsed) fail("load accepted (checksum fixed) what the parser refuses");
       check_same(*r, v, "load(fixed)");
       exercise(*r, "load(fixed)");
       r->save(saved);
-      const std::unique_ptr<Recommender> again = Recommender::load(saved);
+      const std::unique_ptr<SequentialModel> again = SequentialModel::load(saved);
       check_same(*again, v, "reload");
     } catch (const Error& e) {
       if (parsed) fail("load (checksum fixed) threw [%s] %s where the parser accepts", code_name(e), e.what());

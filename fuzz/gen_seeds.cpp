@@ -8,7 +8,7 @@
 
 #include "index/ivf_index.h"
 #include "index/vector_index.h"
-#include "srm/recommender.h"
+#include "srm/sequential_model.h"
 
 using namespace lmrec;
 
@@ -78,7 +78,7 @@ int main(int argc, char** argv) {
   for (const auto& sh : shapes) {
     srm::Shape s;
     s.items = sh.items, s.dim = sh.dim, s.blocks = sh.blocks, s.heads = sh.heads, s.max_len = sh.max_len;
-    srm::Recommender r(s, 7);
+    srm::SequentialModel r(s, 7);
     srm::Sequences seqs;
     for (uint32_t i = 0; i < 2 * sh.items; ++i) seqs.items.push_back(int32_t(i % sh.items));
     seqs.offsets.push_back(seqs.items.size());

@@ -33,8 +33,13 @@ export const ERROR_CODES = [
 export type LmrecErrorCode = (typeof ERROR_CODES)[number];
 
 export class LmrecError extends Error {
+  /** The error's code, one of ERROR_CODES: what a caller branches on. */
   readonly code: LmrecErrorCode;
 
+  /**
+   * @param message What went wrong, for people to read.
+   * @param code One of ERROR_CODES.
+   */
   constructor(message: string, code: LmrecErrorCode) {
     super(message);
     this.name = 'LmrecError';

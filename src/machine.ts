@@ -10,9 +10,17 @@ export interface MachineLimits {
   readBytesPerSecond: number;
   /** The same with every hardware thread. */
   readBytesPerSecondAllThreads: number;
+  /** Hardware threads (the all-threads bandwidth ran on this many). */
   threads: number;
 }
 
+/**
+ * Measures this machine: the int8 compute peak of one core and the memory read bandwidth, one
+ * thread and all.
+ * @param options How long and over how much memory to measure.
+ * @param options.bufferBytes Bytes the bandwidth probes stream through (default 1 GiB: beyond the caches).
+ * @param options.seconds Seconds the int8 peak probe runs (default 0.5).
+ */
 export async function probeMachine(options: { bufferBytes?: number; seconds?: number } = {}): Promise<MachineLimits> {
   const bytes = options.bufferBytes ?? 1 << 30; // beyond the caches
   const threads = native.hardwareThreads();

@@ -91,13 +91,13 @@ describe('tuning for late interaction', () => {
   });
 
   it('ItemHead: a model without one is UNSUPPORTED, a head that disagrees with lmrec.json CORRUPT_FILE', async () => {
-    expect(() => ItemHead.load(path.join(dir, 'data'))).toThrowError(expect.objectContaining({ code: 'UNSUPPORTED' }));
+    await expect(ItemHead.load(path.join(dir, 'data'))).rejects.toMatchObject({ code: 'UNSUPPORTED' });
     const info = JSON.parse(readFileSync(path.join(tuned, 'lmrec.json'), 'utf8')) as { items: string[] };
     writeFileSync(path.join(tuned, 'lmrec.json'), JSON.stringify({ ...info, items: info.items.slice(1) }));
-    expect(() => ItemHead.load(tuned)).toThrowError(expect.objectContaining({ code: 'CORRUPT_FILE' }));
+    await expect(ItemHead.load(tuned)).rejects.toMatchObject({ code: 'CORRUPT_FILE' });
     writeFileSync(path.join(tuned, 'lmrec.json'), '{not json');
-    expect(() => ItemHead.load(tuned)).toThrowError(expect.objectContaining({ code: 'CORRUPT_FILE' }));
-    const head = ItemHead.load(full);
+    await expect(ItemHead.load(tuned)).rejects.toMatchObject({ code: 'CORRUPT_FILE' });
+    const head = await ItemHead.load(full);
     expect(() => head.scores(new Float32Array(5))).toThrowError(expect.objectContaining({ code: 'DIM_MISMATCH' }));
     const trainer = new native.NativeLmTrainer(importModel(full).shape);
     try {

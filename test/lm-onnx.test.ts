@@ -12,7 +12,7 @@ import ort from 'onnxruntime-node';
 import { decoderForward, lastLogits } from './oracle/decoder.js';
 import { Safetensors } from '../src/lm/safetensors.js';
 import { maxAbsDiff } from './helpers/compare.js';
-import { hasStories, storiesDir as fixture, storiesReference } from './helpers/stories.js';
+import { hasStories, storiesDir as fixture, storiesNote, storiesReference } from './helpers/stories.js';
 import { writeTinyDecoder, type TinyDecoderOptions } from './helpers/tiny-models.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'lmrec-onnx-'));
@@ -105,7 +105,7 @@ describe('segmented ONNX decoder graphs', () => {
     await expect(LanguageModel.load(dir, { blockSize: 0 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 
-  describe.runIf(hasStories)('stories260K (vs transformers)', () => {
+  describe.runIf(hasStories)(`stories260K (vs transformers)${storiesNote}`, () => {
     const ref = hasStories ? storiesReference() : (undefined as never);
 
     it.each([1, 2, 5])('blocks of %i: every layer within 1e-4, and the same 40 greedy tokens', async (blockSize) => {

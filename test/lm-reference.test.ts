@@ -8,10 +8,10 @@ import { decoderWeights } from '../src/lm/decoder-weights.js';
 import { decoderForward, lastLogits } from './oracle/decoder.js';
 import { Safetensors } from '../src/lm/safetensors.js';
 import { maxAbsDiff } from './helpers/compare.js';
-import { hasStories, storiesDir, storiesReference } from './helpers/stories.js';
+import { hasStories, storiesDir, storiesNote, storiesReference } from './helpers/stories.js';
 
 // describe bodies run even when skipped, so nothing is read unless the fixture is there
-describe.runIf(hasStories)('reference decoder on stories260K (vs transformers)', () => {
+describe.runIf(hasStories)(`reference decoder on stories260K (vs transformers)${storiesNote}`, () => {
   const ref = hasStories ? storiesReference() : (undefined as never);
   const config = (hasStories ? readConfig(storiesDir) : undefined) as DecoderConfig;
   const weights = hasStories ? decoderWeights(Safetensors.open(storiesDir), config) : (undefined as never);

@@ -191,6 +191,6 @@ describe('field filters', () => {
     expect(error).toMatchObject({ name: 'LmrecError', code: 'INVALID_ARGUMENT' });
     expect((error as Error).message).toMatch(/nosuchfield.*category/);
     expect(rec.recommend({ user: 'u3', k: 5, filter: { category: 'no such category' } }).items).toHaveLength(0);
-    expect(() => rec.similar('i1', 3, { filter: { nosuchfield: 'x' } })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => rec.similar('i1', { k: 3, filter: { nosuchfield: 'x' } })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
   });
 });

@@ -142,16 +142,16 @@ describe('Recommender', () => {
   });
 
   it('similar: cosine neighbours, the item itself left out; unknown item is UNKNOWN_ID', () => {
-    const s = rec.similar('i10', 5);
+    const s = rec.similar('i10', { k: 5 });
     expect(s).toHaveLength(5);
     expect(s.map((x) => x.id)).not.toContain('i10');
     for (const x of s) expect(x.score).toBeLessThanOrEqual(1.0001);
-    expect(() => rec.similar('zzz', 3)).toThrow(expect.objectContaining({ code: 'UNKNOWN_ID' }));
+    expect(() => rec.similar('zzz', { k: 3 })).toThrow(expect.objectContaining({ code: 'UNKNOWN_ID' }));
     // warm items compare by behaviour, cold ones by content (their codes), unless asked
-    expect(rec.similar('i10', 5)).toEqual(rec.similar('i10', 5, { by: 'behaviour' }));
-    expect(rec.similar(COLD[0]!, 5)).toEqual(rec.similar(COLD[0]!, 5, { by: 'content' }));
-    expect(rec.similar(COLD[0]!, 5, { by: 'behaviour' })).not.toEqual(rec.similar(COLD[0]!, 5, { by: 'content' }));
-    expect(() => rec.similar('i10', 3, { by: 'taste' as 'content' })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(rec.similar('i10', { k: 5 })).toEqual(rec.similar('i10', { k: 5, by: 'behaviour' }));
+    expect(rec.similar(COLD[0]!, { k: 5 })).toEqual(rec.similar(COLD[0]!, { k: 5, by: 'content' }));
+    expect(rec.similar(COLD[0]!, { k: 5, by: 'behaviour' })).not.toEqual(rec.similar(COLD[0]!, { k: 5, by: 'content' }));
+    expect(() => rec.similar('i10', { k: 3, by: 'taste' as 'content' })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
   });
 
   it('bad requests are typed errors', () => {
@@ -167,7 +167,7 @@ describe('Recommender', () => {
     expect(readdirSync(dir).filter((n) => n.startsWith('saved.'))).toEqual([]);
     const loaded = await Recommender.load(out);
     expect(loaded.recommend({ user: 'u5', k: 10 })).toEqual(rec.recommend({ user: 'u5', k: 10 }));
-    expect(loaded.similar('i10', 5)).toEqual(rec.similar('i10', 5));
+    expect(loaded.similar('i10', { k: 5 })).toEqual(rec.similar('i10', { k: 5 }));
     expect(loaded.report.layer).toBe(rec.report.layer);
     await loaded.close();
     expect(() => loaded.recommend({ user: 'u5' })).toThrow(expect.objectContaining({ code: 'CLOSED' }));
@@ -226,7 +226,7 @@ describe('Recommender', () => {
     const added = await loaded.addItems([{ id: 'brand-new', fields: { title: twin.title, category: twin.category } }]);
     expect(added).toEqual(['brand-new']);
     expect(loaded.items).toBe(151);
-    const sim = loaded.similar('brand-new', 10).map((x) => x.id);
+    const sim = loaded.similar('brand-new', { k: 10 }).map((x) => x.id);
     expect(sim).toContain(twin.id); // the same title: (nearly) the same code
     expect(loaded.recommend({ history: [twin.id], k: 151, excludeSeen: false }).items.map((x) => x.id)).toContain('brand-new');
     await expect(loaded.addItems([{ id: 'i1', fields: { title: 'x' } }])).rejects.toMatchObject({ code: 'DUPLICATE_ID' });
@@ -273,23 +273,23 @@ describe('Recommender', () => {
       });
       expect(new Set(out.items.map((x) => Number(x.id.slice(1))))).toEqual(new Set(want));
     };
-    const byContent = loaded.similar(COLD[0]!, 8, { by: 'content' });
-    const byBehaviour = loaded.similar('i10', 8, { by: 'behaviour' });
+    const byContent = loaded.similar(COLD[0]!, { k: 8, by: 'content' });
+    const byBehaviour = loaded.similar('i10', { k: 8, by: 'behaviour' });
     for (let round = 0; round < 3; round++) {
       loaded.addEvents(['u5', 'u6', 'u7'].map((user, j) => ({ user, item: `i${round * 7 + j * 3 + 50}` })));
       seen.push(round * 7 + 50);
       await loaded.flush();
       await scoresMatch();
-      expect(loaded.similar(COLD[0]!, 8, { by: 'content' })).toEqual(byContent); // codes do not change with updates
+      expect(loaded.similar(COLD[0]!, { k: 8, by: 'content' })).toEqual(byContent); // codes do not change with updates
     }
-    expect(loaded.similar('i10', 8, { by: 'behaviour' })).not.toEqual(byBehaviour); // the embeddings did
+    expect(loaded.similar('i10', { k: 8, by: 'behaviour' })).not.toEqual(byBehaviour); // the embeddings did
     const twin = data.items[30]!;
     await loaded.addItems([{ id: 'late-item', fields: { title: twin.title, category: twin.category } }]);
-    expect(loaded.similar('late-item', 5, { by: 'content' }).map((x) => x.id)).toContain(twin.id);
-    expect(loaded.similar(twin.id, 5, { by: 'content' }).map((x) => x.id)).toContain('late-item');
+    expect(loaded.similar('late-item', { k: 5, by: 'content' }).map((x) => x.id)).toContain(twin.id);
+    expect(loaded.similar(twin.id, { k: 5, by: 'content' }).map((x) => x.id)).toContain('late-item');
     loaded.addEvents([{ user: 'u5', item: 'late-item' }]);
     await loaded.flush();
-    expect(loaded.similar(twin.id, 5, { by: 'content' }).map((x) => x.id)).toContain('late-item');
+    expect(loaded.similar(twin.id, { k: 5, by: 'content' }).map((x) => x.id)).toContain('late-item');
     expect(loaded.recommend({ history: [twin.id], k: 151, excludeSeen: false }).items.map((x) => x.id)).toContain('late-item');
     await loaded.close();
   });
@@ -322,7 +322,7 @@ describe('Recommender', () => {
     const filtered = part.recommend({ user: 'u4', k: 8, filter: { category: cat } });
     expect(filtered.items).toHaveLength(8);
     for (const x of filtered.items) expect(part.item(x.id)!.fields.category).toBe(cat);
-    expect(part.similar('i10', 5, { by: 'behaviour' })).toHaveLength(5);
+    expect(part.similar('i10', { k: 5, by: 'behaviour' })).toHaveLength(5);
     // an update refills the same partitions (no new k-means) and answers stay the SRM's
     for (const r of [exact, part]) {
       r.addEvents([{ user: 'u9', item: 'i77' }, { user: 'u11', item: 'i78' }]);

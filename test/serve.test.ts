@@ -69,7 +69,7 @@ describe('lmrec serve', () => {
       expect(anon.json()).toMatchObject({ fallback: null, ignored: 1 });
       expect((anon.json() as { items: { id: string }[] }).items.map((x) => x.id)).toEqual(reference.recommend({ history: ['i3', 'i17'], k: 4 }).items.map((x) => x.id));
       const sim = (await app.inject(json('GET', '/v1/items/i3/similar?k=4'))).json() as { items: { id: string }[] };
-      expect(sim.items.map((x) => x.id)).toEqual(reference.similar('i3', 4).map((x) => x.id));
+      expect(sim.items.map((x) => x.id)).toEqual(reference.similar('i3', { k: 4 }).map((x) => x.id));
       const cand = (await app.inject(json('POST', '/v1/candidates', { history: ['i3', 'i17'], n: 7 }))).json() as { candidates: { id: string; rank: number }[] };
       expect(cand.candidates.map((x) => x.rank)).toEqual([0, 1, 2, 3, 4, 5, 6]);
       expect((await app.inject(json('GET', '/v1/items/i3'))).json()).toEqual({ id: 'i3', fields: reference.item('i3')!.fields });

@@ -137,7 +137,7 @@ describe('SRM compression module', () => {
     }
   });
 
-  it('itemVectorsInto writes itemVectors() into the caller\'s array off the JS thread; a wrong size or type is refused', async () => {
+  it('itemVectorsInto and codesInto write itemVectors() and codes() into the caller\'s array off the JS thread; a wrong size or type is refused', async () => {
     const rng = new Random(5);
     const f = features(rng, ITEMS);
     const d = data(rng);
@@ -154,8 +154,15 @@ describe('SRM compression module', () => {
     await expect(model.itemVectorsInto(new Float32Array(ITEMS * 8 + 8))).rejects.toMatchObject({ code: 'DIM_MISMATCH' });
     await expect(model.itemVectorsInto(new Float64Array(ITEMS * 8) as unknown as Float32Array)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     expect(() => nativeOf(model).itemVectorsInto([] as unknown as Float32Array)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    // codesInto: codes() the same way, off the JS thread
+    const codes = new Float32Array(ITEMS * 4).fill(NaN);
+    await model.codesInto(codes);
+    expect(Array.from(codes)).toEqual(Array.from(model.codes()!));
+    await expect(model.codesInto(new Float32Array(ITEMS * 4 + 1))).rejects.toMatchObject({ code: 'DIM_MISMATCH' });
+    await expect(model.codesInto([] as unknown as Float32Array)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     model.close();
     await expect(model.itemVectorsInto(out)).rejects.toMatchObject({ code: 'CLOSED' });
+    await expect(model.codesInto(codes)).rejects.toMatchObject({ code: 'CLOSED' });
   });
 
   it('fit trains the module jointly, saves codes and ID flags, and adds items by their features', async () => {

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectInteractions, IdMap } from '../src/data/interactions.js';
 import { generateSynthetic } from '../src/data/synthetic.js';
 import { evaluate, leaveOneOut, popularityScorer, type LeaveOneOut } from '../src/eval/leave-one-out.js';
-import { nativeOf, SequentialRecommender } from '../src/srm/sequential-recommender.js';
+import { nativeOf, SequentialRecommender, SRM_DEFAULTS } from '../src/srm/sequential-recommender.js';
 import { rejection } from './helpers/errors.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'lmrec-srm-'));
@@ -261,5 +261,18 @@ describe('SequentialRecommender: bad input and fallbacks', () => {
     const vectors = Float32Array.from({ length: items * 16 }, (_, i) => Math.sin(i));
     const m = await SequentialRecommender.fit(split.train.slice(0, 5), items, { dim: 16, itemEmbeddings: vectors, epochs: 0 });
     expect(Array.from(nativeOf(m).params().subarray(0, items * 16))).toEqual(Array.from(vectors));
+  });
+});
+
+describe('SRM defaults', () => {
+  it('are one set: the native core builds what SRM_DEFAULTS says when given nothing', async () => {
+    const { native } = await import('../src/addon/loader.js');
+    const info = new native.NativeSrm({ items: 10 }).info();
+    expect({ dim: info.dim, blocks: info.blocks, heads: info.heads, maxLen: info.maxLen }).toEqual({
+      dim: SRM_DEFAULTS.dim,
+      blocks: SRM_DEFAULTS.blocks,
+      heads: SRM_DEFAULTS.heads,
+      maxLen: SRM_DEFAULTS.maxLen,
+    });
   });
 });

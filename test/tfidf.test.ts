@@ -185,13 +185,29 @@ describe('ContentScores', () => {
     }
   });
 
-  it('keeps its vocabulary over a grown catalog', () => {
+  it('keeps its vocabulary over a grown catalog, reading only the new texts, as a rebuild would', () => {
     const c = new ContentScores(tf, 1);
-    const grown = c.withTexts([...texts, 'lego fire boat']);
+    const grown = c.withItems(['lego fire boat']);
     expect(grown.tfidf.items).toBe(texts.length + 1);
     expect(grown.tfidf.wordList()).toEqual(tf.wordList());
     const row = new Float32Array(texts.length + 1);
     grown.addTo([0], row, new Uint8Array(texts.length + 1));
     expect(row[texts.length]).toBeGreaterThan(0);
+    // grown twice, in pieces, against the vectors built over every text at once: the same rows,
+    // and the same postings order (a bounded walk reads the same ones)
+    const rng = new Random(9);
+    const words = Array.from({ length: 30 }, (_, j) => `w${j}`);
+    const textOf = () => Array.from({ length: 5 }, () => words[Math.floor(30 * rng.next() ** 2)]).join(' ');
+    const base = Array.from({ length: 400 }, textOf);
+    const more = Array.from({ length: 60 }, textOf);
+    const first = TfidfVectors.fit(base, { minDf: 1, maxDfShare: 1 });
+    const pieces = first.withItems(more.slice(0, 25)).withItems(more.slice(25));
+    const whole = TfidfVectors.withVocabulary(first.wordList(), first.idf, [...base, ...more]);
+    expect([pieces.indptr, pieces.indices, pieces.values]).toEqual([whole.indptr, whole.indices, whole.values]);
+    const warm = new Uint8Array(460).fill(1);
+    for (const budget of [Infinity, 300, 40]) {
+      const h = [3, 420, 77, 451];
+      expect(new ContentScores(pieces, 1).forRequest(h, warm, [1, 2, 455], 20, budget)).toEqual(new ContentScores(whole, 1).forRequest(h, warm, [1, 2, 455], 20, budget));
+    }
   });
 });

@@ -105,9 +105,13 @@ Napi::Object result_object(Napi::Env env, const SearchRequest& r) {
 }
 
 // Ids and vectors of an add, copied for the worker thread.
+// The vectors are read where they lie, in the caller's Float32Array, on libuv's thread: a copy
+// on the JS thread (tens of MB for a catalog) stalled the event loop. The reference keeps the
+// array alive; the caller leaves it alone until the promise settles (as fs.write's buffers).
 struct AddRequest {
   std::vector<uint64_t> ids;
-  std::vector<float> vectors;
+  std::shared_ptr<Napi::ObjectReference> keep;
+  const float* vectors = nullptr;
 };
 
 class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
@@ -157,9 +161,10 @@ class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
         throw Error(ErrorCode::DimMismatch, std::to_string(r->ids.size()) + " ids need " +
                                                 std::to_string(r->ids.size() * dim) + " floats (dim " +
                                                 std::to_string(dim) + "), got " + std::to_string(v.size));
-      r->vectors.assign(v.data, v.data + v.size);
+      r->keep = std::make_shared<Napi::ObjectReference>(Napi::Persistent(arg(info, 1).As<Napi::Object>()));
+      r->vectors = v.data;
       return PromiseWorker::run(
-          info.Env(), "lmrec.add", [index, r] { index->add(r->ids.data(), r->vectors.data(), r->ids.size()); },
+          info.Env(), "lmrec.add", [index, r] { index->add(r->ids.data(), r->vectors, r->ids.size()); },
           [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
     });
   }

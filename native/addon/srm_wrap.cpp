@@ -1,4 +1,4 @@
-// NativeSrm: the JS face of lmrec::srm::Recommender. Sequences arrive as a flat Int32Array of
+// NativeSrm: the JS face of lmrec::srm::SequentialModel. Sequences arrive as a flat Int32Array of
 // items plus a Float64Array of offsets (CSR); training, batched scoring and file I/O run off
 // the JS thread.
 #include "srm_wrap.h"
@@ -8,13 +8,13 @@
 #include "addon_data.h"
 #include "args.h"
 #include "errors.h"
-#include "srm/recommender.h"
+#include "srm/sequential_model.h"
 
 namespace lmrec::addon {
 namespace {
 
-using srm::Recommender;
-using RecPtr = std::shared_ptr<Recommender>;
+using srm::SequentialModel;
+using RecPtr = std::shared_ptr<SequentialModel>;
 
 srm::Sequences read_sequences(const Napi::Value& items_v, const Napi::Value& offsets_v) {
   const Int32Span items = int32_array(items_v, "items");
@@ -104,7 +104,7 @@ class SrmWrap : public Napi::ObjectWrap<SrmWrap> {
       const Napi::Value int8 = o.Get("codeInt8");
       if (!int8.IsUndefined()) s.code_int8 = int8.ToBoolean().Value();
       const Napi::Value seed = o.Get("seed");
-      rec_ = std::make_shared<Recommender>(s, seed.IsUndefined() ? 1 : uint64_t(count(seed, "seed", 9007199254740991.0)));
+      rec_ = std::make_shared<SequentialModel>(s, seed.IsUndefined() ? 1 : uint64_t(count(seed, "seed", 9007199254740991.0)));
     });
   }
 
@@ -112,7 +112,7 @@ class SrmWrap : public Napi::ObjectWrap<SrmWrap> {
     return guard(info.Env(), [&]() -> Napi::Value { return info_object(info.Env(), *live()); });
   }
 
-  static Napi::Value info_object(Napi::Env env, const Recommender& rec) {
+  static Napi::Value info_object(Napi::Env env, const SequentialModel& rec) {
     const srm::Shape s = rec.shape();
     Napi::Object o = Napi::Object::New(env);
     o.Set("items", double(s.items));
@@ -133,7 +133,7 @@ class SrmWrap : public Napi::ObjectWrap<SrmWrap> {
     return guard(info.Env(), [&]() -> Napi::Value { return layout_array(info.Env(), *live()); });
   }
 
-  static Napi::Value layout_array(Napi::Env env, const Recommender& rec) {
+  static Napi::Value layout_array(Napi::Env env, const SequentialModel& rec) {
     const auto layout = srm::param_layout(rec.shape());
     Napi::Array out = Napi::Array::New(env, layout.size());
     for (size_t i = 0; i < layout.size(); ++i) {
@@ -176,7 +176,7 @@ class SrmWrap : public Napi::ObjectWrap<SrmWrap> {
       auto data = std::make_shared<srm::Sequences>(read_sequences(arg(info, 0), arg(info, 1)));
       const srm::TrainOptions o = read_train_options(arg(info, 2));
       const uint64_t epoch = count(arg(info, 3), "epoch", 1e15);
-      return train(info.Env(), [data, o, epoch](Recommender& r, const srm::TrainingLease& l) {
+      return train(info.Env(), [data, o, epoch](SequentialModel& r, const srm::TrainingLease& l) {
         return r.train_epoch(*data, o, epoch, l);
       });
     });
@@ -188,7 +188,7 @@ class SrmWrap : public Napi::ObjectWrap<SrmWrap> {
       const uint32_t fresh = uint32_t(count(arg(info, 2), "fresh", 1e9));
       const srm::TrainOptions o = read_train_options(arg(info, 3));
       const uint32_t passes = uint32_t(count(arg(info, 4), "passes", 1e6));
-      return train(info.Env(), [data, fresh, o, passes](Recommender& r, const srm::TrainingLease& l) {
+      return train(info.Env(), [data, fresh, o, passes](SequentialModel& r, const srm::TrainingLease& l) {
         return r.train_recent(*data, fresh, o, passes, l);
       });
     });
@@ -320,6 +320,28 @@ class SrmWrap : public Napi::ObjectWrap<SrmWrap> {
     return guard(info.Env(), [&]() -> Napi::Value { return float32_copy(info.Env(), live()->codes()); });
   }
 
+  // codesInto(out): the stored codes (items x codeDim) written into the caller's Float32Array
+  // off the JS thread: they are computed for every item, too long a wait for the event loop.
+  Napi::Value CodesInto(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      const Napi::Value v = arg(info, 0);
+      const FloatSpan out = float32_array(v, "out");
+      auto keep = std::make_shared<Napi::ObjectReference>(Napi::Persistent(v.As<Napi::Object>()));
+      float* data = const_cast<float*>(out.data);
+      const size_t n = out.size;
+      RecPtr rec = live();
+      return PromiseWorker::run(
+          info.Env(), "lmrec.srm.codes",
+          [rec, data, n, keep] {
+            const std::vector<float> codes = rec->codes();
+            if (codes.size() != n)
+              throw Error(ErrorCode::DimMismatch, "the codes are " + std::to_string(codes.size()) + " floats, the array holds " + std::to_string(n));
+            std::copy(codes.begin(), codes.end(), data);
+          },
+          [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
+    });
+  }
+
   Napi::Value ItemVectors(const Napi::CallbackInfo& info) {
     return guard(info.Env(), [&]() -> Napi::Value { return float32_copy(info.Env(), live()->item_vectors()); });
   }
@@ -409,7 +431,7 @@ class SrmWrap : public Napi::ObjectWrap<SrmWrap> {
       const std::string path = path_arg(arg(info, 0));
       auto loaded = std::make_shared<RecPtr>();
       return PromiseWorker::run(
-          info.Env(), "lmrec.srm.load", [loaded, path] { *loaded = Recommender::load(path); },
+          info.Env(), "lmrec.srm.load", [loaded, path] { *loaded = SequentialModel::load(path); },
           [loaded](Napi::Env env) -> Napi::Value {
             return addon_data(env).srm_class.New({Napi::External<RecPtr>::New(env, loaded.get())});
           });
@@ -475,6 +497,7 @@ Napi::Function init_srm_class(Napi::Env env) {
           SrmWrap::InstanceMethod<&SrmWrap::WarmItems>("warmItems"),
           SrmWrap::InstanceMethod<&SrmWrap::AddItems>("addItems"),
           SrmWrap::InstanceMethod<&SrmWrap::Codes>("codes"),
+          SrmWrap::InstanceMethod<&SrmWrap::CodesInto>("codesInto"),
           SrmWrap::InstanceMethod<&SrmWrap::ItemVectors>("itemVectors"),
           SrmWrap::InstanceMethod<&SrmWrap::ItemVectorsInto>("itemVectorsInto"),
           SrmWrap::InstanceMethod<&SrmWrap::UserVectors>("userVectors"),

@@ -3,7 +3,7 @@
 
 namespace lmrec::addon {
 
-// Registers the NativeSrm class (wrapping lmrec::srm::Recommender) and returns its constructor.
+// Registers the NativeSrm class (wrapping lmrec::srm::SequentialModel) and returns its constructor.
 Napi::Function init_srm_class(Napi::Env env);
 
 }  // namespace lmrec::addon

@@ -1,17 +1,23 @@
 /** The native segment cache class (native/addon), as JS sees it. */
 
 export interface SegmentCacheStats {
+  /** Lookups that found their segment (with the same width). */
   hits: number;
+  /** Lookups that found nothing. */
   misses: number;
   /** Entries written (a replaced entry counts again). */
   insertions: number;
+  /** Entries dropped, least recently used first, to make room for new ones. */
   evictions: number;
   /** Entries larger than the whole budget, not cached. */
   rejected: number;
+  /** Entries held now. */
   entries: number;
   /** Bytes held against the budget. */
   bytes: number;
+  /** The most bytes the entries may take (the budget given). */
   budgetBytes: number;
+  /** How the cached values are stored: 'f16', 'int8' (plus a scale per token) or 'f32'. */
   storage: 'f16' | 'int8' | 'f32';
 }
 

@@ -2,19 +2,27 @@
 
 /** The model's shape and training progress. */
 export interface SrmInfo {
+  /** Items the model knows (0..items-1). */
   items: number;
+  /** Embedding width. */
   dim: number;
+  /** Self-attention blocks. */
   blocks: number;
+  /** Attention heads. */
   heads: number;
+  /** Most recent events of a history the model reads. */
   maxLen: number;
   /** Width of the item features (0: no compression module). */
   codeIn: number;
   /** Width of the item codes (0: no compression module). */
   codeDim: number;
+  /** Units of the compression's hidden layer (0: linear compression). */
   codeHidden: number;
+  /** Whether codes are rounded to int8 (in training and storage). */
   codeInt8: boolean;
   /** Optimiser steps taken so far. */
   steps: number;
+  /** Trainable parameters (floats), embeddings included. */
   parameters: number;
 }
 
@@ -76,6 +84,8 @@ export interface NativeSrm {
   warmItems(items: Int32Array): void;
   addItems(features: Float32Array): Promise<void>;
   codes(): Float32Array;
+  /** The codes written into `out` (items x codeDim floats) off the JS thread; leave `out` alone until it settles. */
+  codesInto(out: Float32Array): Promise<void>;
   itemVectors(): Float32Array;
   /** The item vectors written into `out` (items x dim floats) off the JS thread; leave `out` alone until it settles. */
   itemVectorsInto(out: Float32Array): Promise<void>;

@@ -11,8 +11,8 @@ import { FUSION_RULES } from '../collab/fusion.js';
 import { readCatalogIds, readInteractions } from '../data/interactions.js';
 import { LmrecError } from '../errors.js';
 import { leaveOneOut, type LeaveOneOut } from '../eval/leave-one-out.js';
-import { DEFAULT_SRM, Recommender } from '../recommender/recommender.js';
-import { SequentialRecommender, type StopReason } from '../srm/sequential-recommender.js';
+import { Recommender } from '../recommender/recommender.js';
+import { SequentialRecommender, SRM_DEFAULTS, type StopReason } from '../srm/sequential-recommender.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { lineChart } from '../util/svg-chart.js';
 import { fitBars } from './fit-progress.js';
@@ -113,7 +113,7 @@ export async function runCollabEval(o: CollabCommandOptions, io: CommandIo): Pro
 async function trainSrm(side: 'cloud' | 'device', split: LeaveOneOut, items: number, dim: number, seconds: number, o: CollabCommandOptions, io: CommandIo) {
   const t0 = performance.now();
   const srm = await SequentialRecommender.fit(split.train, items, {
-    ...DEFAULT_SRM,
+    ...SRM_DEFAULTS,
     dim,
     valid: split.valid,
     maxSeconds: seconds,
@@ -143,7 +143,7 @@ async function fitRecommender(o: CollabCommandOptions, items: number, io: Comman
       model: o.lm ?? 'default',
       layer,
       budget: seconds,
-      srm: { dim: o.cloudDim ?? DEFAULT_SRM.dim },
+      srm: { dim: o.cloudDim ?? SRM_DEFAULTS.dim },
       ...(o.seed !== undefined ? { seed: o.seed } : {}),
       ...(o.threads !== undefined ? { threads: o.threads } : {}),
       ...(io.signal ? { signal: io.signal } : {}),

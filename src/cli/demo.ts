@@ -1,10 +1,14 @@
 /**
  * `lmrec demo`: the product on a synthetic shop, with the bundled default LM (no download).
- *  1. writes a seeded catalog (title, text, category) and event log into a temp directory;
+ *  1. writes a seeded catalog (title, text, category) and event log into a temp directory: a
+ *     shop of real English words from WordNet, which the default LM has read (categories such
+ *     as furniture or footwear, titles such as 'small oak rocking chair', descriptions their
+ *     glosses; generateSynthetic's `words: 'shop'`), users keeping to a few categories each.
+ *     Every model reads an item as `title: description` (DEMO_TEMPLATE);
  *  2. compares models on one leave-one-out split with a share of cold items (compareModels, the
  *     table of `lmrec eval quality`): popularity, content TF-IDF, the ID-only SRM, SRM + content
  *     and lmrec (the Recommender: LM codes + SRM, at the best layer of a layer sweep); prints
- *     the sweep and the table;
+ *     the sweep and the table, and which model it recommends with and why (from the table);
  *  3. fits one Recommender on the best layer and shows a few users' last items next to their
  *     recommendations, and a cold item's most similar items (from its text alone);
  *  4. times recommend() and, unless --no-index, a small int8 vector index benchmark.
@@ -16,7 +20,7 @@ import { clusteredQueries, clusteredVectors } from '../data/clustered-vectors.js
 import { writeSynthetic, type SyntheticItem } from '../data/synthetic.js';
 import { LanguageModel } from '../lm/language-model.js';
 import { DEFAULT_MODEL_DIR } from '../lm/default-model.js';
-import { compareModels, QUALITY_MODELS, type QualityResult } from '../eval/quality.js';
+import { compareModels, QUALITY_MODELS, type QualityResult, type QualityRow } from '../eval/quality.js';
 import { qualityMarkdown, sweepSvg, sweepTable } from './reports.js';
 import { Recommender, type FitReport } from '../recommender/recommender.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
@@ -63,10 +67,12 @@ export interface DemoItem {
 }
 
 export interface DemoResult {
-  data: { items: number; users: number; events: number };
+  data: { items: number; users: number; events: number; categories: number };
   quality: QualityResult;
+  /** The model the demo recommends with (a row of the quality table) and why, from that table. */
+  choice: { model: string; reason: string };
   recommender: { layer: number; report: FitReport };
-  /** `onTopic`: recommendations in a category of the last 5 items seen. */
+  /** `onTopic`: recommendations sharing a category with the last 5 items seen. */
   examples: { user: string; events: number; history: DemoItem[]; recommendations: DemoItem[]; onTopic: number }[];
   coldItem: { item: DemoItem; similar: DemoItem[]; sameCategory: number } | null;
   latency: { calls: number; medianMs: number; p99Ms: number };
@@ -75,7 +81,51 @@ export interface DemoResult {
   written?: string[];
 }
 
+/**
+ * How the demo's models read an item: its title and its description, as a shop's catalog would
+ * give them. The title alone says little to a small LM when its modifiers ('antique purple')
+ * outweigh its kind ('hand shovel'); the description names what the kind is.
+ */
+export const DEMO_TEMPLATE = '{title}: {text}';
+
 const minutes = (s: number) => (s >= 90 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${Math.round(s)} s`);
+
+const ordinal = (n: number) => `${n}${n % 10 === 1 && n % 100 !== 11 ? 'st' : n % 10 === 2 && n % 100 !== 12 ? 'nd' : n % 10 === 3 && n % 100 !== 13 ? 'rd' : 'th'}`;
+
+/**
+ * Which model the demo recommends with, and why, from the comparison's table: the Recommender
+ * (the lmrec row: what the demo fits next), judged by NDCG@10 over every held-out target (its
+ * warm and cold NDCG@10 weighted by their counts) against the table's other rows.
+ */
+export function demoChoice(quality: Pick<QualityResult, 'rows' | 'warmTargets' | 'coldTargets' | 'layer'>): { model: string; reason: string } {
+  const model = QUALITY_MODELS.lmrec;
+  const what = `${model} (LM item codes + SRM${quality.layer !== undefined ? `, layer ${quality.layer}` : ''})`;
+  const row = quality.rows.find((r) => r.model === model);
+  if (!row) return { model, reason: `Recommending with ${what}: the comparison has no ${model} row to judge it by (it was stopped).` };
+  const targets = quality.warmTargets + quality.coldTargets;
+  const metric = (r: QualityRow, part: 'warm' | 'cold') => r.mean[part]['NDCG@10'] ?? 0;
+  const overall = (r: QualityRow) => (metric(r, 'warm') * quality.warmTargets + metric(r, 'cold') * quality.coldTargets) / Math.max(1, targets);
+  const f = (x: number) => x.toFixed(4);
+  const ranked = [...quality.rows].sort((a, b) => overall(b) - overall(a));
+  const rank = ranked.findIndex((r) => overall(r) <= overall(row)) + 1; // ties share the better rank
+  const others = ranked.filter((r) => r !== row);
+  const parts = quality.coldTargets > 0 ? `warm ${f(metric(row, 'warm'))}, cold ${f(metric(row, 'cold'))}` : `all warm`;
+  let standing: string;
+  if (others.length === 0) standing = 'the only model compared';
+  else if (rank === 1) standing = `the best of the ${ranked.length} models compared (next: ${others[0]!.model}, ${f(overall(others[0]!))})`;
+  else standing = `${ordinal(rank)} of the ${ranked.length} models compared (best: ${ranked[0]!.model}, ${f(overall(ranked[0]!))})`;
+  // where it leads even when not overall
+  const leads = (['warm', 'cold'] as const).filter(
+    (part) => (part === 'warm' ? quality.warmTargets : quality.coldTargets) > 0 && others.length > 0 && others.every((r) => metric(r, part) <= metric(row, part)),
+  );
+  const lead = rank !== 1 && leads.length > 0 ? `; the best on ${leads.join(' and ')} targets` : '';
+  return {
+    model,
+    reason:
+      `Recommending with ${what}: NDCG@10 ${f(overall(row))} over all ${targets.toLocaleString('en')} held-out targets (${parts}), ` +
+      `${standing}${lead}.`,
+  };
+}
 
 export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const t0 = performance.now();
@@ -91,7 +141,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   };
   process.once('SIGINT', onSigint);
   try {
-    const data = writeSynthetic(dir, { items: o.items, users: o.users, seed: o.seed });
+    const data = writeSynthetic(dir, { items: o.items, users: o.users, seed: o.seed, words: 'shop' });
+    const categories = [...new Set(data.items.map((it) => it.category))];
     const itemsFile = path.join(dir, 'items.jsonl');
     const eventsFile = path.join(dir, 'events.jsonl');
     const lm = await LanguageModel.load(DEFAULT_MODEL_DIR);
@@ -105,6 +156,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       const estimate = o.budget * 2 + o.sweepBudget + 10;
       log(`lmrec demo: a synthetic shop of ${o.items.toLocaleString('en')} items (title, text, category) and ${o.users.toLocaleString('en')} users`);
       log(`(${data.events.length.toLocaleString('en')} events), with the bundled default LM (${lm.config.layers} layers, ${lm.config.hidden} wide).`);
+      log(`Its words are WordNet's, which the LM was trained on: ${categories.length} categories (${categories.slice(0, 5).join(', ')}, ...),`);
+      const first = data.items[0]!;
+      log(`items such as "${first.title}" (${first.category}: ${first.text}); each user keeps mostly to a few categories.`);
+      log(`Every model reads an item as '${DEMO_TEMPLATE}'.`);
       log(`The ID-only SRM trains for ${o.budget} s, lmrec for ${o.budget + o.sweepBudget} s (its layer sweep included); ${Math.round(o.coldFraction * 100)}% of the items are cold`);
       log('(every event of theirs is kept out of training: only their text can make them recommendable).');
       log('');
@@ -119,6 +174,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
           events: eventsFile,
           model: lm,
           coldFraction: o.coldFraction,
+          template: DEMO_TEMPLATE,
           budget: o.budget,
           recommenderBudget: o.budget + o.sweepBudget,
           coldSeed: o.seed,
@@ -135,6 +191,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       log('');
       log(`Test quality (leave-one-out, full ranking over ${o.items.toLocaleString('en')} items; ${quality.warmTargets} warm and ${quality.coldTargets} cold test targets):`);
       log(qualityMarkdown(quality));
+      const choice = demoChoice(quality);
+      log(choice.reason);
       const idOnly = quality.rows.find((r) => r.model === QUALITY_MODELS.srm)?.mean;
       const best = quality.rows.find((r) => r.model === QUALITY_MODELS.lmrec)?.mean;
       if (idOnly && best && quality.coldTargets > 0) {
@@ -156,6 +214,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
           events: eventsFile,
           model: lm,
           layer: quality.layer ?? 'auto',
+          template: DEMO_TEMPLATE,
           budget: o.budget,
           coldItems: coldIds,
           seed: o.seed,
@@ -199,7 +258,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
             const right = recommendations[j] ? `${j + 1}. ${label(recommendations[j]!)}` : '';
             log(`  ${left.padEnd(w)}${right}`);
           }
-          log(`  ${onTopic} of ${recommendations.length} recommendations are in a category of these last 5 items`);
+          log(`  ${onTopic} of ${recommendations.length} recommendations share a category with these last 5 items`);
         }
         result.examples = examples;
 
@@ -208,7 +267,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         result.coldItem = null;
         if (probe) {
           const item = view(probe);
-          const similar = rec.similar(probe, 5).map((x) => view(x.id, x.score));
+          const similar = rec.similar(probe, { k: 5 }).map((x) => view(x.id, x.score));
           const same = similar.filter((x) => x.category === item.category).length;
           result.coldItem = { item, similar, sameCategory: same };
           log('');
@@ -254,8 +313,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       log('');
       log(`demo done in ${minutes(seconds)}`);
       return {
-        data: { items: data.items.length, users: o.users, events: data.events.length },
+        data: { items: data.items.length, users: o.users, events: data.events.length, categories: categories.length },
         quality,
+        choice,
         recommender: result.recommender!,
         examples: result.examples!,
         coldItem: result.coldItem ?? null,

@@ -278,7 +278,7 @@ export async function runSimilar(o: SimilarCommandOptions, io: CommandIo): Promi
   const rec = await Recommender.load(o.model);
   try {
     const filter = filterOf(o.category, o.filter);
-    const found = rec.similar(o.item, o.k ?? 10, { ...(o.exclude?.length ? { exclude: o.exclude } : {}), ...(filter ? { filter } : {}), ...(o.by ? { by: o.by } : {}) });
+    const found = rec.similar(o.item, { k: o.k ?? 10, ...(o.exclude?.length ? { exclude: o.exclude } : {}), ...(filter ? { filter } : {}), ...(o.by ? { by: o.by } : {}) });
     const items = lines(found, rec);
     const title = rec.item(o.item)?.fields.title;
     io.log(`items most like '${o.item}'${title !== undefined ? ` (${title})` : ''}${filter ? ` (filter ${JSON.stringify(filter)})` : ''}:`);

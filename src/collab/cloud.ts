@@ -8,6 +8,7 @@ import { LmrecError } from '../errors.js';
 
 /** The cloud's answer: candidate item numbers, best first, and optionally their scores. */
 export interface CloudReply {
+  /** Candidate item numbers, best first; unknown numbers, repeats and entries past N are dropped. */
   items: ArrayLike<number>;
   /** The cloud's scores of the items (non-increasing). Informational: fusion uses the ranks. */
   scores?: ArrayLike<number>;
@@ -15,6 +16,11 @@ export interface CloudReply {
 
 /** Asks the cloud for up to n candidates after a history. Should give up when `signal` aborts. */
 export interface CloudClient {
+  /**
+   * @param history The device's real-time history, item numbers oldest first.
+   * @param n How many candidates to return at most (N).
+   * @param signal Aborted when the device stops waiting for this attempt (its time-out, or close()); give up then.
+   */
   candidates(history: readonly number[], n: number, signal: AbortSignal): Promise<CloudReply> | CloudReply;
 }
 
@@ -32,6 +38,9 @@ export interface CandidateList {
  * are not finite numbers, one per item, non-increasing. Numbers that are not items of the
  * device's catalog (0..items-1) are left out and counted, as LSC4Rec leaves out the item ids
  * an LLM invents: their slots count as padding.
+ * @param reply What the cloud client answered.
+ * @param slots N: entries past it are dropped.
+ * @param items The device's catalog size: valid candidates are integers in 0..items-1.
  */
 export function validateReply(reply: unknown, slots: number, items: number): CandidateList {
   const bad = (why: string) => new LmrecError(`the cloud's reply is not a candidate list: ${why}`, 'INVALID_DATA');
@@ -79,8 +88,11 @@ export interface RetryOptions {
 
 /** What asking the cloud has cost and met with. */
 export interface CloudCounters {
+  /** Calls of the cloud client, retries included. */
   attempts: number;
+  /** Attempts made after a failed one (time-out or error). */
   retries: number;
+  /** Attempts given up at the time-out (timeoutMs). */
   timeouts: number;
   /** Attempts that failed with an error (other than a time-out). */
   failures: number;

@@ -28,6 +28,7 @@ import { rerank, type CandidateScorer, type Reranked } from './rerank.js';
 export interface DeviceRecommenderOptions {
   /** The device's model (a SequentialRecommender, or anything with its score and topK). */
   srm: CandidateScorer;
+  /** The transport to the cloud's model: asked for N candidates after the history the device sends. */
   cloud: CloudClient;
   /** When to ask the cloud again: a ThresholdPolicy set on validation traffic (ThresholdPolicy.forRate), or a RandomPolicy. */
   policy: RequestPolicy;
@@ -68,8 +69,11 @@ export interface DeviceRecommendOptions {
 
 /** Best first. Scores are the fusion's for items from the cloud's list and the SRM's for the others: compare them within a source only. */
 export interface DeviceRecommendations {
+  /** Item numbers, best first: at most k. */
   ids: number[];
+  /** Each item's score: the fused score for a 'cloud' item, the SRM's for a 'device' one. */
   scores: number[];
+  /** Where each item came from: the cloud's list (re-ranked and fused) or the SRM's own top items. */
   sources: ('cloud' | 'device')[];
   /** The inconsistency S of the list this answer re-ranked, null when there was none. */
   inconsistency: number | null;
@@ -127,6 +131,10 @@ export class DeviceRecommender {
   #coolUntil = 0;
   readonly #closing = new AbortController();
 
+  /**
+   * A device recommender with no candidate list yet: the first recommend() asks the cloud for one.
+   * @param options The SRM, the cloud client, the request policy, and how requests are made (see DeviceRecommenderOptions).
+   */
   constructor(options: DeviceRecommenderOptions) {
     const o = parseOptions(optionsSchema, options, 'DeviceRecommender');
     this.#o = {
@@ -162,6 +170,8 @@ export class DeviceRecommender {
    * SRM and fuses; asks the cloud for a new list when there is none or the policy says so
    * (in the background, unless waitForCloud). Items of the list past what it holds, and every
    * item when there is no list, come from the SRM alone.
+   * @param history The real-time history: item numbers of the SRM, oldest first.
+   * @param options How many, whether seen items are left out, and whether to wait for a new list.
    */
   async recommend(history: ArrayLike<number>, options: DeviceRecommendOptions = {}): Promise<DeviceRecommendations> {
     this.#checkOpen();
@@ -186,6 +196,7 @@ export class DeviceRecommender {
   /**
    * Asks the cloud for a new list for this history now (unless one is on its way, which it
    * joins). True when a new list arrived; failures are counted and passed to onError.
+   * @param history The real-time history sent to the cloud, item numbers oldest first.
    */
   async refresh(history: ArrayLike<number>): Promise<boolean> {
     this.#checkOpen();
@@ -198,7 +209,7 @@ export class DeviceRecommender {
   }
 
   /** Cancels a request in flight; later calls fail with CLOSED. The SRM is the caller's and stays open. */
-  close(): void {
+  async close(): Promise<void> {
     this.#closing.abort();
   }
 

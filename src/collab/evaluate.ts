@@ -35,7 +35,10 @@ import { rerank, type CandidateScorer } from './rerank.js';
 
 /** A model the evaluation can run both ways: on candidate lists, and over the whole catalog. */
 export interface CollabModel extends CandidateScorer {
-  /** Scores of every item after each history, one row of `items` per history. */
+  /**
+   * Scores of every item after each history, one row of `items` per history.
+   * @param histories Item-number histories, oldest first.
+   */
   scoreBatch(histories: ArrayLike<number>[]): Promise<Float32Array>;
 }
 
@@ -50,17 +53,22 @@ export interface CollabEvalOptions {
   randomDraws?: number;
   /** Inconsistency added per empty slot of a short list. Default 1. */
   padPenalty?: number;
+  /** Seed of the random baseline's draws (default 1). */
   seed?: number;
 }
 
 /** HR@10 and NDCG@10. */
 export interface CollabMetrics {
+  /** Share of users whose target is in the top 10. */
   'HR@10': number;
+  /** Mean NDCG@10 of the target (1/log2(rank + 2) within the top 10, else 0). */
   'NDCG@10': number;
 }
 
 export interface CollabQuality {
+  /** On validation traffic (each user's second-to-last event as the target). */
   valid: CollabMetrics;
+  /** On test traffic (each user's last event as the target). */
   test: CollabMetrics;
 }
 
@@ -76,20 +84,37 @@ export interface CurvePoint {
 }
 
 export interface CollabReport {
+  /** N, the candidates in each cloud list. */
   candidates: number;
+  /** Events at the end of each history the cloud's stale view lacks. */
   staleEvents: number;
+  /** Users of the validation traffic (thresholds and the best fusion are chosen on them). */
   validUsers: number;
+  /** Users of the test traffic (every reported test metric is on them). */
   testUsers: number;
   /** Share of test targets in the cloud's list: the stale one, and a fresh one. */
-  recall: { stale: number; fresh: number };
+  recall: {
+    /** In the list made from the cloud's stale view. */
+    stale: number;
+    /** In the list made from the real-time history (after a request). */
+    fresh: number;
+  };
   /** Full-catalog rankings: the cloud on its stale view, the cloud on the real-time history (what every request would give alone), the device's SRM. */
-  models: { 'cloud-only': CollabQuality; 'cloud-fresh': CollabQuality; 'device-only': CollabQuality };
+  models: {
+    /** The cloud's model on its stale view of the history. */
+    'cloud-only': CollabQuality;
+    /** The cloud's model on the real-time history. */
+    'cloud-fresh': CollabQuality;
+    /** The device's SRM on the real-time history. */
+    'device-only': CollabQuality;
+  };
   /** Each fusion of the stale list with the device's SRM, no requests. */
   fusions: Record<FusionRule, CollabQuality>;
   /** The rule with the best validation NDCG@10: the one the curve uses. */
   bestFusion: FusionRule;
   /** The best rule with a fresh list for every user (a request rate of 1). */
   allRequests: CollabMetrics;
+  /** Test quality at each request rate of `rates`: the policy's requests against as many random ones. */
   curve: CurvePoint[];
   /** Test NDCG@10 comparisons (the issue's targets). */
   targets: {
@@ -134,6 +159,16 @@ interface Traffic {
   inList: { stale: number; fresh: number };
 }
 
+/**
+ * LSC4Rec's evaluation: full-catalog rankings of each model, every fusion rule on the stale list,
+ * and the request curve of the policy against random requests.
+ * @param split Leave-one-out validation and test splits (leaveOneOut's); both models were trained on its train part.
+ * @param items Catalog size: both models must know exactly this many items.
+ * @param models The two models.
+ * @param models.cloud The cloud's model: its top N over the whole catalog is the candidate list.
+ * @param models.device The device's SRM, re-ranking the lists.
+ * @param options N, stale events, request rates, random draws, pad penalty and seed.
+ */
 export async function evaluateCollab(split: Pick<LeaveOneOut, 'valid' | 'test'>, items: number, models: { cloud: CollabModel; device: CollabModel }, options: CollabEvalOptions = {}): Promise<CollabReport> {
   const o = parseOptions(optionsSchema, options, 'evaluateCollab');
   const N = o.candidates ?? 50;

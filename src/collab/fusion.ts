@@ -26,7 +26,13 @@ export type FusionRule = (typeof FUSION_RULES)[number];
 /** The gate of 'gated': the SRM counts only where |p − 0.5| exceeds this. */
 const GATE = 0.4;
 
-/** The fused score of the candidate at LLM rank j of n slots with SRM probability p. */
+/**
+ * The fused score of the candidate at LLM rank j of n slots with SRM probability p.
+ * @param rule One of FUSION_RULES.
+ * @param j The candidate's LLM rank, 0-based.
+ * @param n N, the slots of the list (the candidates asked of the cloud).
+ * @param p The SRM's probability for the candidate, in [0, 1] (candidateProbabilities).
+ */
 export function fusedScore(rule: FusionRule, j: number, n: number, p: number): number {
   switch (rule) {
     case 'llm-only':
@@ -56,6 +62,7 @@ function unknownRule(rule: unknown): LmrecError {
  * are log-odds up to a constant; centred on the list's mean, sigmoid(s_j − s̄) is the
  * probability the SRM prefers candidate j to the list's typical candidate — 0.5 for an average
  * one, near 1 or 0 only where the SRM is sure. A candidate it cannot score (−Infinity) gets 0.
+ * @param scores The SRM's scores of the list's candidates, in the cloud's order; −Infinity for one it cannot score (NaN or +Infinity is NON_FINITE).
  */
 export function candidateProbabilities(scores: ArrayLike<number>): Float64Array {
   const p = new Float64Array(scores.length);
@@ -78,6 +85,9 @@ export function candidateProbabilities(scores: ArrayLike<number>): Float64Array 
  * The candidates' positions in the cloud's list (0..length-1), best first under the rule.
  * `probabilities` are the SRM's, in the cloud's order; `slots` is N, the list length asked of
  * the cloud (at least the number of candidates: a short reply leaves slots empty).
+ * @param rule One of FUSION_RULES.
+ * @param probabilities The SRM's probability per candidate, in the cloud's order.
+ * @param slots N, the list length asked of the cloud: at least the number of candidates and at least 1.
  */
 export function fusedOrder(rule: FusionRule, probabilities: ArrayLike<number>, slots: number): Int32Array {
   if (!(FUSION_RULES as readonly string[]).includes(rule)) throw unknownRule(rule);

@@ -22,6 +22,9 @@ export const DEFAULT_PAD_PENALTY = 1;
  * `srmScores` are the SRM's scores of the valid candidates in the cloud's order (so rank_LLM is
  * the index); rank_SRM is the position by score, ties in the cloud's order. An empty list is
  * all padding: S = padPenalty · slots.
+ * @param srmScores The SRM's scores of the valid candidates, in the cloud's order.
+ * @param slots N, the list length asked of the cloud (at least the number of candidates).
+ * @param padPenalty Added per empty slot, a finite number >= 0 (default 1).
  */
 export function inconsistency(srmScores: ArrayLike<number>, slots: number, padPenalty = DEFAULT_PAD_PENALTY): number {
   const n = srmScores.length;
@@ -41,6 +44,8 @@ export function inconsistency(srmScores: ArrayLike<number>, slots: number, padPe
  * it as ties allow (a budget is not overspent on the traffic it was set on). Between two
  * distinct values it is their midpoint, so traffic much like this one gets about the same rate.
  * rate 0 gives the largest value (nothing above it), rate 1 gives -Infinity (everything).
+ * @param values Inconsistencies of validation traffic, at least one, no NaN.
+ * @param rate The share of requests wanted, in [0, 1].
  */
 export function thresholdForRate(values: ArrayLike<number>, rate: number): number {
   if (!(rate >= 0 && rate <= 1)) throw new LmrecError(`rate must be in [0, 1], got ${rate}`, 'INVALID_ARGUMENT');
@@ -59,20 +64,36 @@ export function thresholdForRate(values: ArrayLike<number>, rate: number): numbe
 
 /** Decides, from a list's inconsistency, whether to ask the cloud for a new one. */
 export interface RequestPolicy {
+  /**
+   * Whether to ask the cloud for a new list now.
+   * @param inconsistency The current list's inconsistency S after the real-time history (see inconsistency()).
+   */
   shouldRequest(inconsistency: number): boolean;
 }
 
 /** Asks when the inconsistency is above a threshold (LSC4Rec's policy). */
 export class ThresholdPolicy implements RequestPolicy {
+  /**
+   * A policy with a fixed threshold.
+   * @param threshold Ask when the inconsistency is above this (not NaN); forRate sets it from a request budget.
+   */
   constructor(readonly threshold: number) {
     if (Number.isNaN(threshold)) throw new LmrecError('the threshold must be a number', 'INVALID_ARGUMENT');
   }
 
-  /** The policy that would have asked for `rate` of the requests on this (validation) traffic. */
+  /**
+   * The policy that would have asked for `rate` of the requests on this (validation) traffic.
+   * @param validation Inconsistencies of validation traffic (see thresholdForRate).
+   * @param rate The share of requests wanted, in [0, 1].
+   */
   static forRate(validation: ArrayLike<number>, rate: number): ThresholdPolicy {
     return new ThresholdPolicy(thresholdForRate(validation, rate));
   }
 
+  /**
+   * True when `inconsistency` is above the threshold.
+   * @param inconsistency The current list's inconsistency S.
+   */
   shouldRequest(inconsistency: number): boolean {
     return inconsistency > this.threshold;
   }
@@ -82,6 +103,10 @@ export class ThresholdPolicy implements RequestPolicy {
 export class RandomPolicy implements RequestPolicy {
   readonly #rng: Random;
 
+  /**
+   * @param rate The probability of asking, in [0, 1].
+   * @param seed Seed of the draws (default 1).
+   */
   constructor(
     readonly rate: number,
     seed = 1,
@@ -90,6 +115,7 @@ export class RandomPolicy implements RequestPolicy {
     this.#rng = new Random(seed);
   }
 
+  /** True with probability `rate`, whatever the inconsistency. */
   shouldRequest(): boolean {
     return this.#rng.next() < this.rate;
   }

@@ -13,8 +13,28 @@ import { inconsistency } from './policy.js';
 export interface CandidateScorer {
   /** Items 0..items-1 the model knows. */
   readonly items: number;
-  score(history: ArrayLike<number>, candidates: ArrayLike<number>): { scores: Float32Array };
-  topK(history: ArrayLike<number>, k: number, options?: { excludeHistory?: boolean }): { ids: number[]; scores: number[] };
+  /**
+   * Scores of the candidates as the next item after the history (higher is better).
+   * @param history The real-time history, item numbers oldest first.
+   * @param candidates Item numbers to score (the cloud's list, in its order).
+   */
+  score(history: ArrayLike<number>, candidates: ArrayLike<number>): {
+    /** One per candidate, in their order; −Infinity for one the model cannot score. */
+    scores: Float32Array;
+  };
+  /**
+   * The model's own k best items after the history, best first (min(k, eligible items) of them).
+   * @param history The real-time history, item numbers oldest first.
+   * @param k How many, a positive integer.
+   * @param options How to rank.
+   * @param options.excludeHistory Leave out the history's items (default true).
+   */
+  topK(history: ArrayLike<number>, k: number, options?: { excludeHistory?: boolean }): {
+    /** Item numbers, best first. */
+    ids: number[];
+    /** Their scores (higher is better). */
+    scores: number[];
+  };
 }
 
 export interface Reranked {
@@ -26,7 +46,14 @@ export interface Reranked {
   inconsistency: number;
 }
 
-/** Scores a list of valid candidates (in the cloud's order) that was asked for `slots` long. */
+/**
+ * Scores a list of valid candidates (in the cloud's order) that was asked for `slots` long.
+ * @param srm The device model.
+ * @param history The real-time history, item numbers oldest first.
+ * @param candidates The list's valid candidates, in the cloud's order.
+ * @param slots N, the list length asked of the cloud (at least the number of candidates).
+ * @param padPenalty Inconsistency added per empty slot (default 1).
+ */
 export function rerank(srm: CandidateScorer, history: ArrayLike<number>, candidates: ArrayLike<number>, slots: number, padPenalty?: number): Reranked {
   const scores = candidates.length > 0 ? srm.score(history, candidates).scores : new Float32Array(0);
   return { scores, probabilities: candidateProbabilities(scores), inconsistency: inconsistency(scores, slots, padPenalty) };

@@ -8,7 +8,9 @@ import { Random } from '../util/random.js';
 const DEFAULT_SPREAD = 0.5;
 
 export interface ClusteredOptions {
+  /** Vectors to generate, at least 1. */
   n: number;
+  /** Their dimension, at least 1. */
   dim: number;
   /** Number of cluster centres (default: sqrt(n), at least 1). */
   clusters?: number;
@@ -17,15 +19,23 @@ export interface ClusteredOptions {
    * clusters overlap a little; at 0.3 neighbours nearly tie and int8 recall@10 drops to ~0.93).
    */
   spread?: number;
+  /** Seed of the centres and points (default 1): the same seed gives the same data. */
   seed?: number;
 }
 
 export interface ClusteredData {
+  /** The points, n x dim floats, row after row. */
   vectors: Float32Array;
+  /** The cluster centres, clusters x dim floats (standard normal). */
   centres: Float32Array;
+  /** Number of centres. */
   clusters: number;
 }
 
+/**
+ * n points in Gaussian blobs around random centres.
+ * @param options How many vectors, their dimension, the clusters, the spread and the seed.
+ */
 export function clusteredVectors(options: ClusteredOptions): ClusteredData {
   const { n, dim } = options;
   if (!Number.isInteger(n) || n < 1 || !Number.isInteger(dim) || dim < 1) {
@@ -44,7 +54,14 @@ export function clusteredVectors(options: ClusteredOptions): ClusteredData {
   return { vectors, centres, clusters };
 }
 
-/** Queries drawn from the same clusters as `data` (a fresh seed, so not copies of stored vectors). */
+/**
+ * Queries drawn from the same clusters as `data` (a fresh seed, so not copies of stored vectors).
+ * @param data The clusters to draw from (clusteredVectors's result).
+ * @param count How many queries.
+ * @param dim The vectors' dimension (the data's).
+ * @param seed Seed of the draw (default 7: not the data's default 1).
+ * @param spread Spread around a centre, as ClusteredOptions.spread (default 0.5).
+ */
 export function clusteredQueries(data: ClusteredData, count: number, dim: number, seed = 7, spread = DEFAULT_SPREAD): Float32Array {
   const rng = new Random(seed);
   const out = new Float32Array(count * dim);

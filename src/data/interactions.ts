@@ -14,7 +14,10 @@ export class IdMap {
     return this.#names.length;
   }
 
-  /** The id's integer, assigning the next one if it is new. */
+  /**
+   * The id's integer, assigning the next one if it is new.
+   * @param name The id.
+   */
   add(name: string): number {
     let i = this.#index.get(name);
     if (i === undefined) {
@@ -25,12 +28,18 @@ export class IdMap {
     return i;
   }
 
-  /** The id's integer, or undefined when unknown. */
+  /**
+   * The id's integer, or undefined when unknown.
+   * @param name The id.
+   */
   get(name: string): number | undefined {
     return this.#index.get(name);
   }
 
-  /** The id of integer i; UNKNOWN_ID when i was never assigned. */
+  /**
+   * The id of integer i; UNKNOWN_ID when i was never assigned.
+   * @param i An integer the map assigned, 0..size-1.
+   */
   name(i: number): string {
     const n = this.#names[i];
     if (n === undefined) throw new LmrecError(`no id has the number ${i} (${this.size} known)`, 'UNKNOWN_ID');
@@ -39,19 +48,25 @@ export class IdMap {
 }
 
 export interface Interactions {
+  /** User ids and their integers, in order of first appearance. */
   users: IdMap;
+  /** Item ids and their integers: the catalog's when one was given, else in order of first appearance. */
   items: IdMap;
   /**
    * Per user (by its integer), item integers oldest first; equal timestamps keep file order,
    * and so do events without timestamps.
    */
   sequences: Int32Array[];
+  /** Events kept (their item is known). */
   events: number;
   /** Events skipped because their item is not in the catalog. */
   unknownItems: number;
 }
 
-/** The item ids of a catalog file, in file order. */
+/**
+ * The item ids of a catalog file, in file order.
+ * @param itemsFile A catalog file (.jsonl or .csv, as readItems reads it).
+ */
 export async function readCatalogIds(itemsFile: string): Promise<IdMap> {
   const items = new IdMap();
   for await (const item of readItems(itemsFile)) items.add(item.id);
@@ -61,6 +76,9 @@ export async function readCatalogIds(itemsFile: string): Promise<IdMap> {
 /**
  * Reads an events file. With `items` (a catalog), events whose item is not in it are skipped
  * and counted; without it, every item seen becomes known.
+ * @param eventsFile An events file (.jsonl or .csv, as readEvents reads it).
+ * @param options The catalog to hold the events to.
+ * @param options.items The catalog's ids (readCatalogIds); without it every item seen is known.
  */
 export async function readInteractions(eventsFile: string, options: { items?: IdMap } = {}): Promise<Interactions> {
   return collectInteractions(readEvents(eventsFile), options);
@@ -69,6 +87,9 @@ export async function readInteractions(eventsFile: string, options: { items?: Id
 /**
  * The same from events already in memory (or any stream of them): every event has a `ts` or
  * none does (INVALID_DATA otherwise).
+ * @param events Event records, in arrival order (an array, or an async stream such as readEvents).
+ * @param options The catalog to hold the events to.
+ * @param options.items The catalog's ids; without it every item seen is known (and added to a new map).
  */
 export async function collectInteractions(
   events: Iterable<EventRecord> | AsyncIterable<EventRecord>,

@@ -163,6 +163,11 @@ function within<T>(file: string, line: number, check: () => T): T {
   }
 }
 
+/**
+ * The catalog records of a file, in file order; values that are not strings become text (arrays
+ * joined with ', '), null ones are left out.
+ * @param file A .jsonl or .csv file: an `id` per record, every other field as text.
+ */
 export async function* readItems(file: string): AsyncGenerator<ItemRecord> {
   for await (const { line, value } of rows(file)) {
     const id = text(file, line, value, 'id');
@@ -175,7 +180,10 @@ export async function* readItems(file: string): AsyncGenerator<ItemRecord> {
   }
 }
 
-/** Events in file order. The first event decides whether the file has timestamps. */
+/**
+ * Events in file order. The first event decides whether the file has timestamps.
+ * @param file A .jsonl or .csv file with `user`, `item` and optional `ts` per record.
+ */
 export async function* readEvents(file: string): AsyncGenerator<EventRecord> {
   let timed: { line: number; has: boolean } | undefined;
   for await (const { line, value } of rows(file)) {

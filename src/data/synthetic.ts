@@ -6,6 +6,11 @@
  *  - each user prefers a few topics and moves between them with a Markov habit (mostly stays,
  *    sometimes switches, rarely strays);
  *  - popularity within a topic is Zipf-like.
+ * By default the words are made up ('loru daka'); `words: 'shop'` makes a shop of real English
+ * instead, for the demo: the topics are shop categories from WordNet (furniture, footwear,
+ * musical instrument, bread...) and a title is a modifier or two and a kind of its category
+ * ('small oak rocking chair'), its text the kind's WordNet gloss, a description
+ * ('a chair mounted on rockers'; src/data/shop-words.ts).
  * The same options and seed give the same files.
  */
 import path from 'node:path';
@@ -13,22 +18,34 @@ import { LmrecError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { Random } from '../util/random.js';
 import type { EventRecord, ItemRecord } from './records.js';
+import { SHOP_WORDS } from './shop-words.js';
 
 export interface SyntheticOptions {
   items: number;
   users: number;
+  /** Default 20; with `words: 'shop'`, every shop category (the first `topics` when given, at most all). */
   topics?: number;
   /** Events per user are uniform in [min, max]. */
   eventsPerUser?: [number, number];
   /** Zipf exponent of popularity within a topic. */
   zipf?: number;
   seed?: number;
+  /**
+   * 'made-up' (default): titles and texts of made-up words, topics named 'c0', 'c1', ...
+   * 'shop': real English words from WordNet, which the bundled default LM has read: topics are
+   * shop categories ('furniture'), titles a modifier or two and a kind of the category ('small
+   * oak rocking chair'), texts the kind's gloss ('a chair mounted on rockers').
+   */
+  words?: 'made-up' | 'shop';
 }
+
+/** How many topics `words: 'shop'` has at most: the shop categories in src/data/shop-words.ts. */
+export const SHOP_CATEGORIES = SHOP_WORDS.categories.length;
 
 export type SyntheticFields = {
   title: string;
   text: string;
-  /** The latent topic's name ('c3'), for category filters. */
+  /** The latent topic's name ('c3', or a shop category such as 'furniture'), for category filters. */
   category: string;
 };
 
@@ -51,7 +68,7 @@ export class SyntheticItem implements ItemRecord {
     return this.fields.text;
   }
 
-  /** The latent topic's name ('c3'), for category filters. */
+  /** The latent topic's name ('c3', or a shop category such as 'furniture'), for category filters. */
   get category(): string {
     return this.fields.category;
   }
@@ -93,20 +110,14 @@ function sampler(weights: number[]): (rng: Random) => number {
   };
 }
 
-export function generateSynthetic(o: SyntheticOptions): SyntheticData {
-  const topics = o.topics ?? 20;
-  const [minEvents, maxEvents] = o.eventsPerUser ?? [5, 30];
-  for (const [name, v, min] of [['items', o.items, 1], ['users', o.users, 1], ['topics', topics, 1], ['eventsPerUser', minEvents, 1]] as const) {
-    if (!Number.isInteger(v) || v < min) throw new LmrecError(`synthetic ${name} must be an integer >= ${min}`, 'INVALID_ARGUMENT');
-  }
-  if (!Number.isInteger(maxEvents) || maxEvents < minEvents) throw new LmrecError('eventsPerUser must be [min, max] with max >= min', 'INVALID_ARGUMENT');
-  const rng = new Random(o.seed ?? 1);
+/** Items of made-up words: each topic has its vocabulary, and noise words are shared. */
+function madeUpItems(count: number, topics: number, rng: Random): { items: SyntheticItem[]; itemTopic: Int32Array } {
   const vocab = Array.from({ length: topics }, () => Array.from({ length: 30 }, () => word(rng)));
   const noise = Array.from({ length: 200 }, () => word(rng));
   const phrase = (topic: number, n: number, topical: number) =>
     Array.from({ length: n }, () => (rng.next() < topical ? vocab[topic]![rng.int(30)] : noise[rng.int(noise.length)])).join(' ');
 
-  const itemTopic = Int32Array.from({ length: o.items }, () => rng.int(topics));
+  const itemTopic = Int32Array.from({ length: count }, () => rng.int(topics));
   const items = Array.from(
     itemTopic,
     (topic, i) =>
@@ -116,6 +127,59 @@ export function generateSynthetic(o: SyntheticOptions): SyntheticData {
         category: `c${topic}`,
       }),
   );
+  return { items, itemTopic };
+}
+
+/**
+ * Items of a shop, from the first `topics` categories of SHOP_WORDS: a title is one or two
+ * modifiers (of distinct groups of the category's, in the groups' order, none a word of the
+ * kind) and a kind of the category, the text the kind's gloss; a title already taken is drawn
+ * again, a few times at most.
+ */
+function shopItems(count: number, topics: number, rng: Random): { items: SyntheticItem[]; itemTopic: Int32Array } {
+  const categories = SHOP_WORDS.categories.slice(0, topics);
+  const taken = new Set<string>();
+  const itemTopic = Int32Array.from({ length: count }, () => rng.int(topics));
+  const items = Array.from(itemTopic, (topic, i) => {
+    const category = categories[topic]!;
+    let title = '';
+    let gloss = '';
+    for (let attempt = 0; attempt < 5 && (title === '' || taken.has(title)); attempt++) {
+      const { kind, gloss: g } = category.kinds[rng.int(category.kinds.length)]!;
+      const groups = category.modifiers;
+      const n = Math.min(groups.length, 1 + rng.int(2));
+      const chosen = new Set<number>();
+      while (chosen.size < n) chosen.add(rng.int(groups.length));
+      const kindWords = new Set(kind.split(/[ -]/));
+      const modifiers = [...chosen]
+        .sort((a, b) => a - b)
+        .map((group) => {
+          const words = SHOP_WORDS.modifiers[groups[group]!]!.filter((w) => !kindWords.has(w));
+          return words[rng.int(words.length)]!;
+        });
+      title = [...modifiers, kind].join(' ');
+      gloss = g;
+    }
+    taken.add(title);
+    return new SyntheticItem(`i${i}`, { title, text: gloss, category: category.name });
+  });
+  return { items, itemTopic };
+}
+
+export function generateSynthetic(o: SyntheticOptions): SyntheticData {
+  const shop = o.words === 'shop';
+  if (o.words !== undefined && o.words !== 'shop' && o.words !== 'made-up') {
+    throw new LmrecError(`synthetic words must be 'made-up' or 'shop', got '${String(o.words)}'`, 'INVALID_ARGUMENT');
+  }
+  const topics = o.topics ?? (shop ? SHOP_CATEGORIES : 20);
+  const [minEvents, maxEvents] = o.eventsPerUser ?? [5, 30];
+  for (const [name, v, min] of [['items', o.items, 1], ['users', o.users, 1], ['topics', topics, 1], ['eventsPerUser', minEvents, 1]] as const) {
+    if (!Number.isInteger(v) || v < min) throw new LmrecError(`synthetic ${name} must be an integer >= ${min}`, 'INVALID_ARGUMENT');
+  }
+  if (!Number.isInteger(maxEvents) || maxEvents < minEvents) throw new LmrecError('eventsPerUser must be [min, max] with max >= min', 'INVALID_ARGUMENT');
+  if (shop && topics > SHOP_CATEGORIES) throw new LmrecError(`synthetic topics must be at most ${SHOP_CATEGORIES} (the shop categories) with words 'shop'`, 'INVALID_ARGUMENT');
+  const rng = new Random(o.seed ?? 1);
+  const { items, itemTopic } = shop ? shopItems(o.items, topics, rng) : madeUpItems(o.items, topics, rng);
   // Zipf popularity within each topic, over a random ranking of its items
   const byTopic: number[][] = Array.from({ length: topics }, () => []);
   itemTopic.forEach((t, i) => byTopic[t]!.push(i));

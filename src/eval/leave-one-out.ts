@@ -10,18 +10,25 @@ import { Random } from '../util/random.js';
 export interface Split {
   /** Per user: the history a model may see when predicting `target`. */
   history: Int32Array;
+  /** The item to predict (an item number). */
   target: number;
+  /** The user's number (their place in the sequences split). */
   user: number;
 }
 
 export interface LeaveOneOut {
   /** Per user, everything but the last two events. */
   train: Int32Array[];
+  /** Users with 3 or more events: the second-to-last event as the target, after the training events. */
   valid: Split[];
+  /** The same users: the last event as the target, after every event before it. */
   test: Split[];
 }
 
-/** Splits time-ordered sequences; users with fewer than 3 events stay in training only. */
+/**
+ * Splits time-ordered sequences; users with fewer than 3 events stay in training only.
+ * @param sequences Each user's items, oldest first (Interactions.sequences).
+ */
 export function leaveOneOut(sequences: Int32Array[]): LeaveOneOut {
   const train: Int32Array[] = [];
   const valid: Split[] = [];
@@ -44,6 +51,7 @@ export type Metrics = Record<string, number>; // HR@K, NDCG@K, MRR
 /**
  * Scores of every item (higher is better) for a batch of splits: one row of catalog-size
  * scores per split, concatenated. Batches let a model score many users in one native call.
+ * @param splits The users to score, at most 256 a call from evaluate(); a scorer reads their histories, never their targets.
  */
 export type Scorer = (splits: Split[]) => Float32Array | Promise<Float32Array>;
 
@@ -57,6 +65,7 @@ export interface EvaluateOptions {
    * inflates every metric and can reorder models.
    */
   sampledNegatives?: number;
+  /** Seed of the negatives' draw (default 1); unused with full ranking. */
   seed?: number;
 }
 
@@ -67,6 +76,11 @@ export interface EvaluateOptions {
  * than the target and t scoring the same, the target's 0-based rank is uniform on h..h+t, so a
  * scorer that returns one score for every item scores at chance level. A NaN competitor counts
  * as scoring lowest; a NaN target is NON_FINITE.
+ * @param splits The users to rank for (validation or test splits), at least one.
+ * @param items Catalog size: the scorer returns this many scores per split.
+ * @param scorer The model under test.
+ * @param ks The cut-offs K of HR@K and NDCG@K (default 1, 5, 10, 20).
+ * @param options Sampled negatives instead of the full catalog (for comparisons with papers only), and their seed.
  */
 export async function evaluate(
   splits: Split[],
@@ -189,7 +203,11 @@ export function trainingCounts(train: Int32Array[], items: number): Float32Array
   return counts;
 }
 
-/** The baseline every model must beat: items by their count in the training sequences. */
+/**
+ * The baseline every model must beat: items by their count in the training sequences.
+ * @param train The training sequences whose item counts are the scores.
+ * @param items Catalog size.
+ */
 export function popularityScorer(train: Int32Array[], items: number): Scorer {
   const counts = trainingCounts(train, items);
   return (splits) => {
@@ -199,7 +217,13 @@ export function popularityScorer(train: Int32Array[], items: number): Scorer {
   };
 }
 
-/** At most `max` of the splits: a seeded uniform sample, in their order. */
+/**
+ * At most `max` of the splits: a seeded uniform sample, in their order.
+ * @typeParam T What the list holds.
+ * @param splits Any list (splits, users).
+ * @param max The most to keep; all of them are returned when there are no more.
+ * @param seed Seed of the draw: the same seed and length give the same sample.
+ */
 export function sampleSplits<T>(splits: T[], max: number, seed: number): T[] {
   if (splits.length <= max) return splits;
   const rng = new Random(seed);

@@ -33,8 +33,8 @@ import { renderItemTexts } from '../text/item-template.js';
 import { DEFAULT_MODEL_DIR } from '../lm/default-model.js';
 import { Catalog } from '../recommender/catalog.js';
 import type { SweepRow } from '../recommender/layer-sweep.js';
-import { DEFAULT_SRM, Recommender, type FitProgress, type RecommenderFitOptions } from '../recommender/recommender.js';
-import { SequentialRecommender, type StopReason } from '../srm/sequential-recommender.js';
+import { Recommender, type FitProgress, type RecommenderFitOptions } from '../recommender/recommender.js';
+import { SequentialRecommender, SRM_DEFAULTS, type StopReason } from '../srm/sequential-recommender.js';
 import { TfidfVectors, type TfidfOptions } from '../text/tfidf.js';
 import { Random } from '../util/random.js';
 import { beyondAccuracy } from './beyond-accuracy.js';
@@ -44,12 +44,19 @@ import { evaluate, leaveOneOut, popularityScorer, sampleSplits, trainingCounts, 
 
 /** The rows' model names, in table order. */
 export const QUALITY_MODELS = {
+  /** Items by training count. */
   popularity: 'popularity',
+  /** Cosine with the mean TF-IDF vector of the last history items; no training. */
   content: 'content TF-IDF',
+  /** SASRec on item IDs, the Recommender's SRM settings. */
   srm: 'ID-only SRM',
+  /** The ID-only SRM's scores plus a weight (chosen on validation) times the content scores. */
   fused: 'SRM + content',
+  /** The same with a weight of its own for items without training events, as lmrec chooses it. */
   fusedCold: 'SRM + content, cold weight',
+  /** Recommender.fit (LM codes + SRM), int8 codes. */
   lmrec: 'lmrec',
+  /** The same with fp32 codes (variants: ['int8', 'fp32']). */
   lmrecFp32: 'lmrec (fp32 codes)',
 } as const;
 
@@ -65,6 +72,7 @@ export interface QualityStep {
 export interface QualityOptions {
   /** The catalog and event log (JSONL or CSV files). */
   items: string;
+  /** The event log (user, item, optional ts); events of items outside the catalog are skipped. */
   events: string;
   /** The Recommender's language model: 'default' (bundled; default), a model directory, or a loaded model (left open). */
   model?: RecommenderFitOptions['model'];
@@ -92,13 +100,15 @@ export interface QualityOptions {
   sweepLayers?: number[];
   /** Width of the Recommender's item codes. Default 64. */
   dim?: number;
-  /** SRM settings over DEFAULT_SRM, for the ID-only SRM and the Recommender alike. */
+  /** SRM settings over SRM_DEFAULTS, for the ID-only SRM and the Recommender alike. */
   srm?: RecommenderFitOptions['srm'];
   /** History items the content profile averages. Default 50. */
   recent?: number;
   /** Fusion weights tried on validation. Default 0, 0.5, 1, 2, 4, 8, 16, 32. */
   fusionWeights?: number[];
+  /** The content baseline's TF-IDF vocabulary bounds (the Recommender's content part keeps its own defaults). */
   tfidf?: TfidfOptions;
+  /** Threads for training and the language model; default all cores. */
   threads?: number;
   /** Stops the comparison: the fit under way returns its best model so far (still scored), and later fits are skipped. */
   signal?: AbortSignal;
@@ -149,41 +159,67 @@ export interface Spread {
 }
 
 export interface QualityRow {
+  /** The row's model: one of QUALITY_MODELS' names, e.g. 'ID-only SRM'. */
   model: string;
   /** The mean over seeds. */
   mean: QualityScores;
+  /** Min, max and standard deviation over seeds of each figure of `mean`. */
   spread: QualityShape<Spread>;
   /** Per seed (popularity and content: the same figures for every seed). */
   seeds: SeedScores[];
 }
 
 export interface QualityResult {
+  /** A row per model that was scored, in QUALITY_MODELS order (rows a stop left unscored are absent). */
   rows: QualityRow[];
-  data: { items: number; users: number; events: number; unknownEvents: number };
+  /** The data as read. */
+  data: {
+    /** Items in the catalog. */
+    items: number;
+    /** Users with at least one event on a catalog item. */
+    users: number;
+    /** Events on catalog items. */
+    events: number;
+    /** Events whose item is not in the catalog (skipped). */
+    unknownEvents: number;
+  };
+  /** The model seeds, as given (default [1]). */
   seeds: number[];
+  /** Seed of the cold-item draw. */
   coldSeed: number;
+  /** Share of items made cold, as asked (coldItems is it times the catalog size, rounded). */
   coldFraction: number;
   /** How many items were made cold, and their ids. */
   coldItems: number;
+  /** The cold items' ids. */
   coldIds: string[];
+  /** Test users whose target is warm (has training events). */
   warmTargets: number;
+  /** Test users whose target is one of the cold items. */
   coldTargets: number;
   /** Users validation (early stopping, the fusion weight) scored. */
   validUsers: number;
+  /** Most epochs of each training. */
   epochs: number;
+  /** Validations without improvement before a training stopped. */
   patience: number;
+  /** Time bound of each fit, in seconds, when one was given. */
   budget?: number;
-  /** The SRM settings of the ID-only SRM and lmrec: DEFAULT_SRM and the `srm` option over it. */
+  /** The SRM settings of the ID-only SRM and lmrec: SRM_DEFAULTS and the `srm` option over it. */
   srm: NonNullable<RecommenderFitOptions['srm']>;
   /** The item template's source (content and the Recommender). */
   template: string;
+  /** History items the content profile averaged. */
   recent: number;
   /** The first lmrec fit's layer sweep, chosen layer and the model's layers (absent without lmrec rows). */
   sweep: SweepRow[];
+  /** The LM layer the first lmrec fit chose. */
   layer?: number;
+  /** The language model's number of layers (its last layer). */
   lastLayer?: number;
   /** The signal stopped the comparison: later fits were skipped. */
   aborted: boolean;
+  /** Wall-clock seconds of the whole comparison, reading the data included. */
   seconds: number;
 }
 
@@ -191,6 +227,11 @@ export interface QualityResult {
 const MAX_VALID_USERS = 5000;
 const VALID_SAMPLE_SEED = 11;
 
+/**
+ * The quality table (see the file's header): every model fit and scored on one leave-one-out split
+ * with cold items.
+ * @param o The data files, the cold items, the seeds and the training settings (see QualityOptions).
+ */
 export async function compareModels(o: QualityOptions): Promise<QualityResult> {
   const t0 = performance.now();
   const fraction = o.coldFraction ?? 0.1;
@@ -289,7 +330,7 @@ export async function compareModels(o: QualityOptions): Promise<QualityResult> {
       const progress = begin(label(QUALITY_MODELS.srm));
       t = performance.now();
       const srm = await SequentialRecommender.fit(train, items, {
-        ...DEFAULT_SRM,
+        ...SRM_DEFAULTS,
         ...o.srm,
         valid,
         epochs,
@@ -401,7 +442,7 @@ export async function compareModels(o: QualityOptions): Promise<QualityResult> {
     epochs,
     patience,
     ...(o.budget !== undefined ? { budget: o.budget } : {}),
-    srm: { ...DEFAULT_SRM, ...o.srm },
+    srm: { ...SRM_DEFAULTS, ...o.srm },
     template: rendered.template.source,
     recent,
     sweep,

@@ -10,7 +10,12 @@ import { writeSafetensors, type SafetensorsDtype, type TensorToWrite } from './s
 
 /** What a tensor is for, so a source can pick a sensible scale (norm weights near 1, ...). */
 export type TensorKind = 'embedding' | 'matrix' | 'bias' | 'norm-weight' | 'norm-bias';
-/** The values of each tensor, asked for by its Hugging Face name, shape and kind. */
+/**
+ * The values of each tensor, asked for by its Hugging Face name, shape and kind.
+ * @param name The tensor's name, e.g. 'model.layers.0.self_attn.q_proj.weight' (without an encoder's 'bert.' prefix).
+ * @param shape Its dimensions, outermost first: return their product of floats, row-major.
+ * @param kind What it is for, to choose a scale.
+ */
 export type TensorSource = (name: string, shape: number[], kind: TensorKind) => Float32Array;
 
 function writeDirectory(dir: string, config: object, tensors: TensorToWrite[]): void {
@@ -21,6 +26,10 @@ function writeDirectory(dir: string, config: object, tensors: TensorToWrite[]): 
 /**
  * Writes `dir/config.json` and `dir/model.safetensors` for a Llama-style decoder of shape `c`,
  * tensors stored as `dtype`, in the layout transformers writes (and LanguageModel loads).
+ * @param dir The model directory (created if missing; its files are replaced).
+ * @param c The decoder's shape and Hugging Face config fields.
+ * @param source Gives each tensor's values.
+ * @param dtype How the tensors are stored: 'F32' (default), 'F16' or 'BF16'.
  */
 export function writeDecoderCheckpoint(dir: string, c: DecoderConfig, source: TensorSource, dtype: SafetensorsDtype = 'F32'): void {
   const H = c.hidden;
@@ -61,6 +70,10 @@ export function writeDecoderCheckpoint(dir: string, c: DecoderConfig, source: Te
  * Writes `dir/config.json` and `dir/model.safetensors` for a BERT-style encoder of shape `c`
  * (fp32). `legacyNames`: name tensors as BertFor* checkpoints do ('bert.' prefix, LayerNorm
  * gamma/beta).
+ * @param dir The model directory (created if missing; its files are replaced).
+ * @param c The encoder's shape and Hugging Face config fields.
+ * @param source Gives each tensor's values.
+ * @param legacyNames Name the tensors as BertFor* checkpoints do (default false).
  */
 export function writeEncoderCheckpoint(dir: string, c: EncoderConfig, source: TensorSource, legacyNames = false): void {
   const H = c.hidden;

@@ -46,6 +46,7 @@ export interface EarlyExitOptions {
 export type ExitScoring = readonly Float32Array[] | ((state: Float32Array) => Float32Array);
 
 export interface EarlyExitResult {
+  /** A score per candidate of the scoring, higher is better: the exit head's where the request exited early, else the last layer's. */
   scores: Float32Array;
   /** The layer the request stopped at (the last layer when no exit was confident). */
   layer: number;
@@ -75,6 +76,12 @@ export class EarlyExit {
   /**
    * Fits the heads on `train` users' histories and the thresholds on `valid` ones, ranking
    * with `scoring` (candidate vectors in the final state's space, or a function of it).
+   * @param li The late-interaction model the requests run through.
+   * @param last The last layer (the model's, usually): its scores are the reference, and requests that never exit stop there.
+   * @param train Training users' histories (at least 2): the heads are fitted on them.
+   * @param valid Validation users' histories (at least 1): the thresholds are set on them.
+   * @param scoring What a request ranks: candidate vectors or a function of the state.
+   * @param o The exit layers, the loss allowed, the targets, the ridge penalty and k.
    */
   static async fit(li: LateInteraction, last: number, train: readonly ModelInput[][], valid: readonly ModelInput[][], scoring: ExitScoring, o: EarlyExitOptions): Promise<EarlyExit> {
     const exits = [...new Set(o.exits)].sort((a, b) => a - b);
@@ -131,7 +138,11 @@ export class EarlyExit {
     return new EarlyExit(li, heads, last, k);
   }
 
-  /** Scores for a history, stopping at the first confident exit. */
+  /**
+   * Scores for a history, stopping at the first confident exit.
+   * @param history The user's events as texts or token ids, oldest first.
+   * @param scoring What to rank, as at fit (more than k candidates).
+   */
   async rank(history: readonly ModelInput[], scoring: ExitScoring): Promise<EarlyExitResult> {
     const byLayer = new Map(this.#heads.map((h) => [h.layer, h]));
     let answer: Float32Array | undefined;

@@ -16,6 +16,7 @@ import { Safetensors } from './safetensors.js';
 export class ItemHead {
   /** Catalog item ids, in row order: scores()[i] is items[i]'s. */
   readonly items: readonly string[];
+  /** Width of the states it reads: the model's hidden size. */
   readonly dim: number;
   readonly #weight: Float32Array; // items x dim
   readonly #norm: Float32Array; // the final RMSNorm's gain
@@ -29,8 +30,11 @@ export class ItemHead {
     this.#eps = eps;
   }
 
-  /** The item head of model directory `dir`; UNSUPPORTED when the model has none. */
-  static load(dir: string): ItemHead {
+  /**
+   * The item head of model directory `dir`; UNSUPPORTED when the model has none.
+   * @param dir A model directory written by pretrain or distill.
+   */
+  static async load(dir: string): Promise<ItemHead> {
     const file = path.join(dir, ITEM_HEAD_FILE);
     const info = readModelInfo(dir);
     if (!existsSync(file) || !info?.items) throw new LmrecError(`'${dir}' has no item head (lmrec pretrain trains one for a catalog)`, 'UNSUPPORTED');
@@ -51,6 +55,8 @@ export class ItemHead {
   /**
    * Scores of every item after each of `n` states [n x dim] taken after the last layer,
    * before the final norm (LateInteraction.encodeUser's, LanguageModel's layer L): [n x items].
+   * @param states n x dim floats, row after row.
+   * @param n How many states (default 1).
    */
   scores(states: Float32Array, n = 1): Float32Array {
     const H = this.dim;

@@ -252,6 +252,8 @@ export class LanguageModel {
   /**
    * Loads a Hugging Face model directory (`config.json`, `model.safetensors` or its shards,
    * optionally `tokenizer.json`) and opens its graphs, built or read from the graph cache.
+   * @param dir The model directory.
+   * @param options Graph blocks, threads, precision, graph cache and memory bound (see LanguageModelOptions).
    */
   static async load(dir: string, options?: LanguageModelOptions): Promise<LanguageModel> {
     if (typeof dir !== 'string' || dir === '') {
@@ -301,7 +303,10 @@ export class LanguageModel {
     }
   }
 
-  /** Token ids of a text, with the model's tokenizer (NO_TOKENIZER without a tokenizer.json). */
+  /**
+   * Token ids of a text, with the model's tokenizer (NO_TOKENIZER without a tokenizer.json).
+   * @param text The text to tokenize.
+   */
   tokenize(text: string): number[] {
     this.#checkOpen();
     if (typeof text !== 'string') throw new LmrecError(`tokenize needs a string, got ${kindOf(text)}`, 'INVALID_ARGUMENT');
@@ -314,6 +319,8 @@ export class LanguageModel {
   /**
    * Hidden states of one input at the requested layers (default `['final']`), in the order
    * asked, each [tokens x hidden] row-major. Runs the layers up to the deepest one requested.
+   * @param input Text, or token ids.
+   * @param options The layers to return, and whether a long input is truncated.
    */
   hiddenStates(input: ModelInput, options?: HiddenStatesOptions): Promise<Float32Array[]> {
     return this.#use(async () => {
@@ -328,7 +335,11 @@ export class LanguageModel {
     });
   }
 
-  /** A decoder's next-token logits after the input's last token (after the last kept one when truncated), [vocab]. */
+  /**
+   * A decoder's next-token logits after the input's last token (after the last kept one when truncated), [vocab].
+   * @param input Text, or token ids.
+   * @param options Whether an input longer than the context is truncated (else INPUT_TOO_LONG).
+   */
   logits(input: ModelInput, options?: LogitsOptions): Promise<Float32Array> {
     return this.#use(async () => {
       const o = parseOptions(logitsSchema, options, 'logits');
@@ -351,6 +362,8 @@ export class LanguageModel {
    * One vector per input: the layer's states pooled over each sequence's tokens. Inputs are
    * run in padded batches (padding is masked out of attention and pooling), no larger than
    * `batchSize` nor than `maxBatchBytes` allows. An empty `inputs` gives [].
+   * @param inputs Texts or token-id arrays, one vector each.
+   * @param options The layer, pooling, normalisation, batch size and truncation.
    */
   encode(inputs: readonly ModelInput[], options?: EncodeOptions): Promise<Float32Array[]> {
     return this.#use(async () => {
@@ -362,6 +375,8 @@ export class LanguageModel {
   /**
    * The same for several layers in one pass (a layer sweep): one array per layer, in the
    * order asked, each holding one vector per input. Only the layers up to the deepest run.
+   * @param inputs Texts or token-id arrays.
+   * @param options The layers (required), and encode's other options.
    */
   encodeLayers(inputs: readonly ModelInput[], options: EncodeLayersOptions): Promise<Float32Array[][]> {
     return this.#use(async () => {

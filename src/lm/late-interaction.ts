@@ -35,13 +35,21 @@ let loadedModels = 0;
 const modelIds = new WeakMap<LanguageModel, string>();
 
 export class LateInteraction {
+  /** Layers 1..splitLayer run per segment and are cached. */
   readonly splitLayer: number;
+  /** Where the segments' states are kept (the given cache, or one of its own). */
   readonly cache: SegmentCache;
+  /** The model's name in cache keys. */
   readonly modelId: string;
   readonly #lm: LanguageModel;
   readonly #run: LayerAccess;
   readonly #ownsCache: boolean;
 
+  /**
+   * Late interaction over `lm`; the cache drops the entries of any other model id.
+   * @param lm A decoder (causal) language model; it stays the caller's.
+   * @param options The split layer (required), the cache and the model's id in it.
+   */
   constructor(lm: LanguageModel, options: LateInteractionOptions) {
     const L = lm.config.layers;
     const split = options?.splitLayer;
@@ -62,7 +70,10 @@ export class LateInteraction {
     this.cache.keepOnly(this.modelId);
   }
 
-  /** The user's state after the top layers: the last token of the concatenated history. */
+  /**
+   * The user's state after the top layers: the last token of the concatenated history.
+   * @param history The user's events: a non-empty list of segments (texts or token ids), oldest first, each within the model's context.
+   */
   async encodeUser(history: readonly ModelInput[]): Promise<Float32Array> {
     const segs = this.#segments(history, 'history');
     const bottoms = await this.#bottoms(segs);
@@ -76,6 +87,9 @@ export class LateInteraction {
    * The user's state at each requested layer (above the split, up to the last), running the
    * top blocks one at a time and stopping after the deepest asked or as soon as `stop` says
    * so. Returns the states of the layers reached, in order. (Early exit builds on this.)
+   * @param history The user's events, as encodeUser's.
+   * @param layers Block boundaries above the split, up to the last layer.
+   * @param stop Called with each requested layer's state as it is reached; true stops there.
    */
   async encodeUserAt(history: readonly ModelInput[], layers: number[], stop?: (layer: number, state: Float32Array) => boolean): Promise<Map<number, Float32Array>> {
     const bounds = this.#run.boundaries().filter((b) => b > this.splitLayer);
@@ -111,7 +125,11 @@ export class LateInteraction {
     return out;
   }
 
-  /** Mean log-probability of each candidate's tokens after the history (higher is better). */
+  /**
+   * Mean log-probability of each candidate's tokens after the history (higher is better).
+   * @param history The user's events: a non-empty list of segments (texts or token ids), oldest first, each within the model's context.
+   * @param candidates The candidates' texts or token ids, at least one; one score each, in their order.
+   */
   async score(history: readonly ModelInput[], candidates: readonly ModelInput[]): Promise<Float32Array> {
     const hist = this.#segments(history, 'history');
     const cands = this.#segments(candidates, 'candidates');
@@ -120,7 +138,10 @@ export class LateInteraction {
     return this.#scoreTop(hist, cands, cands.map((_, j) => [...histStates, candStates[j]!]));
   }
 
-  /** encodeUser without the cache: the bottom layers over the whole concatenation with a segment-local mask. */
+  /**
+   * encodeUser without the cache: the bottom layers over the whole concatenation with a segment-local mask.
+   * @param history As encodeUser's.
+   */
   async referenceEncodeUser(history: readonly ModelInput[]): Promise<Float32Array> {
     const segs = this.#segments(history, 'history');
     const H = this.#lm.config.hidden;
@@ -130,7 +151,11 @@ export class LateInteraction {
     return top.slice((T - 1) * H, T * H);
   }
 
-  /** score without the cache (see referenceEncodeUser). */
+  /**
+   * score without the cache (see referenceEncodeUser).
+   * @param history As score's.
+   * @param candidates As score's.
+   */
   async referenceScore(history: readonly ModelInput[], candidates: readonly ModelInput[]): Promise<Float32Array> {
     const hist = this.#segments(history, 'history');
     const cands = this.#segments(candidates, 'candidates');
@@ -143,7 +168,7 @@ export class LateInteraction {
   }
 
   /** Frees the cache if this encoder made it; the model is the caller's. */
-  close(): void {
+  async close(): Promise<void> {
     if (this.#ownsCache) this.cache.close();
   }
 

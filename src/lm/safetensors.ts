@@ -14,9 +14,13 @@ const BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2 };
 const MAX_HEADER_BYTES = 100 * 2 ** 20;
 
 export interface TensorInfo {
+  /** The tensor's name in the checkpoint, e.g. 'model.embed_tokens.weight'. */
   name: string;
+  /** How its values are stored; get() returns them as fp32 whatever it is. */
   dtype: SafetensorsDtype;
+  /** Its dimensions, outermost first. */
   shape: number[];
+  /** The safetensors file (shard) that holds it. */
   file: string;
 }
 
@@ -139,7 +143,10 @@ export class Safetensors {
     this.#entries = entries;
   }
 
-  /** Opens `dir/model.safetensors` or the shards of `dir/model.safetensors.index.json`. */
+  /**
+   * Opens `dir/model.safetensors` or the shards of `dir/model.safetensors.index.json`.
+   * @param dir A model directory.
+   */
   static open(dir: string): Safetensors {
     const single = path.join(dir, 'model.safetensors');
     const index = path.join(dir, 'model.safetensors.index.json');
@@ -175,7 +182,10 @@ export class Safetensors {
     return Safetensors.#fromFiles(files);
   }
 
-  /** Opens one safetensors file. */
+  /**
+   * Opens one safetensors file.
+   * @param file A .safetensors file.
+   */
   static openFile(file: string): Safetensors {
     return Safetensors.#fromFiles([file]);
   }
@@ -191,21 +201,34 @@ export class Safetensors {
     return new Safetensors(entries);
   }
 
+  /** The names of every tensor the checkpoint holds. */
   names(): string[] {
     return [...this.#entries.keys()];
   }
 
+  /**
+   * Whether the checkpoint holds a tensor of this name.
+   * @param name The tensor's name.
+   */
   has(name: string): boolean {
     return this.#entries.has(name);
   }
 
+  /**
+   * A tensor's name, dtype, shape and file, without reading its values.
+   * @param name The tensor's name (CORRUPT_FILE when there is none).
+   */
   info(name: string): TensorInfo {
     const e = this.#entries.get(name);
     if (!e) throw new LmrecError(`the checkpoint has no tensor '${name}'`, 'CORRUPT_FILE');
     return { name: e.name, dtype: e.dtype, shape: e.shape, file: e.file };
   }
 
-  /** The tensor as fp32, checked against `shape` when given. */
+  /**
+   * The tensor as fp32, checked against `shape` when given.
+   * @param name The tensor's name (CORRUPT_FILE when there is none).
+   * @param shape The shape expected (DIM_MISMATCH when it differs).
+   */
   get(name: string, shape?: number[]): Float32Array {
     const e = this.#entries.get(name);
     if (!e) throw new LmrecError(`the checkpoint has no tensor '${name}'`, 'CORRUPT_FILE');
@@ -226,9 +249,13 @@ export class Safetensors {
 }
 
 export interface TensorToWrite {
+  /** The tensor's name in the file. */
   name: string;
+  /** Its dimensions, outermost first (written as given: `data` should hold their product). */
   shape: number[];
+  /** The values, row-major, in fp32. */
   data: Float32Array;
+  /** How to store them: 'F32' (default), or 'F16' / 'BF16' (rounded to nearest even). */
   dtype?: SafetensorsDtype;
 }
 
@@ -265,7 +292,11 @@ function floatToHalf(x: number): number {
   return m === 1024 ? sign | ((e + 16) << 10) : sign | ((e + 15) << 10) | m;
 }
 
-/** Writes a safetensors file atomically (temp file, then rename). */
+/**
+ * Writes a safetensors file atomically (temp file, then rename).
+ * @param file The file to write.
+ * @param tensors The tensors, in file order; names must be distinct.
+ */
 export function writeSafetensors(file: string, tensors: TensorToWrite[]): void {
   const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
   const bodies: Uint8Array[] = [];

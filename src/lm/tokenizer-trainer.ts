@@ -30,6 +30,7 @@ export interface TrainTokenizerOptions {
 export interface TrainedTokenizer {
   /** The content of `tokenizer.json`. */
   readonly json: object;
+  /** The added tokens, ids 0 on: the first is BOS, EOS and the separator, the second (if any) padding. */
   readonly specialTokens: readonly string[];
   /** Tokens in the vocabulary (below the asked vocabSize only with allowSmaller). */
   readonly vocabSize: number;
@@ -38,7 +39,9 @@ export interface TrainedTokenizer {
 }
 
 export interface TokenizerFiles {
+  /** The tokenizer itself (vocabulary, merges, pre-tokenizer), as JSON text. */
   'tokenizer.json': string;
+  /** The Hugging Face config: special tokens, model_max_length, no clean-up of spaces. */
   'tokenizer_config.json': string;
 }
 
@@ -247,6 +250,8 @@ class PairHeap {
  *
  * INVALID_ARGUMENT: bad options, a corpus with no text, and a corpus whose pairs run out before
  * vocabSize (unless `allowSmaller`).
+ * @param texts The corpus: e.g. the catalog's item texts.
+ * @param options Vocabulary size, minimum pair frequency, special tokens, piece length, and whether a smaller vocabulary may be returned.
  */
 export function trainTokenizer(texts: Iterable<string>, options?: TrainTokenizerOptions): TrainedTokenizer {
   const o = parseOptions(optionsSchema, options, 'tokenizer training');
@@ -354,6 +359,9 @@ function tokenizerJson(tokens: readonly string[], specials: readonly string[], m
  * The two files of `t`, as text. `modelMaxLength` is the context the model will have (default
  * 2048). The config names the first special token BOS and EOS, the second (else the first) pad,
  * and turns off the clean-up of spaces before punctuation so that decoding gives the text back.
+ * @param t A tokenizer from trainTokenizer.
+ * @param options What the config says.
+ * @param options.modelMaxLength The context the model will have, in tokens (default 2048).
  */
 export function tokenizerFiles(t: TrainedTokenizer, options?: { modelMaxLength?: number }): TokenizerFiles {
   const { modelMaxLength = 2048 } = parseOptions(filesSchema, options, 'tokenizer files');

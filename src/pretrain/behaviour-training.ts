@@ -19,6 +19,7 @@ import { loadCheckpoint, runTraining, type TrainingProgress, type TrainingRunRep
 export interface TrainingLimits {
   /** Passes over the training text (default 1), or an exact number of steps. */
   epochs?: number | undefined;
+  /** Optimiser steps of the schedule, exactly (takes precedence over epochs). */
   steps?: number | undefined;
   /** Time budget in seconds; the schedule is fitted to it. */
   budgetSeconds?: number | undefined;
@@ -26,11 +27,13 @@ export interface TrainingLimits {
   threads?: number | undefined;
   /** Checkpoint file (default `<out>.checkpoint`), written every checkpointEverySeconds (default 60) and when stopped. */
   checkpoint?: string | undefined;
+  /** Seconds between checkpoints while training (default 60). */
   checkpointEverySeconds?: number | undefined;
   /** Continue from the checkpoint when there is one (same data and options). */
   resume?: boolean | undefined;
   /** Stops training at the next step; the checkpoint is written and the model exported. */
   signal?: AbortSignal | undefined;
+  /** Called after each call of the native trainer (about every half second) with the run's progress. */
   onProgress?: ((p: TrainingProgress) => void) | undefined;
 }
 

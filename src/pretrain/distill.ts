@@ -27,8 +27,11 @@ import type { TrainingStopReason } from './training-run.js';
 export interface DistillOptions extends TrainingLimits {
   /** The teacher's model directory (a Llama-style decoder with a tokenizer; lmrec.json, when it has one, gives the item template). */
   teacher: string;
+  /** Catalog (`id` plus text fields): .jsonl or .csv. */
   items: string;
+  /** Interactions (`user`, `item`, optional `ts`): .jsonl or .csv. */
   events: string;
+  /** The student's model directory to write. */
   out: string;
   /** Student layers (default a quarter of the teacher's, at least B). */
   layers?: number | undefined;
@@ -40,25 +43,68 @@ export interface DistillOptions extends TrainingLimits {
   auxWeight?: number | undefined;
   /** Weight of the next-item loss at the top (default 4, as pretrain's). */
   itemWeight?: number | undefined;
+  /** How an item reads, e.g. '{title} ({category})' (default: the teacher's lmrec.json template, else the title, else every field). */
   template?: string | undefined;
+  /** Written between events (default: the teacher's, else '\n'). */
   separator?: string | undefined;
+  /** Most tokens of a history's text, older events dropped (default 256, at most the teacher's position limit). */
   context?: number | undefined;
+  /** Peak AdamW learning rate, after warm-up, decaying by a cosine to a tenth (default 2e-3). */
   lr?: number | undefined;
+  /** Tokens per optimiser step (default 8192). */
   batchTokens?: number | undefined;
+  /** Seed of the student's weights the teacher does not give (new item heads) and of the batches (default 1). */
   seed?: number | undefined;
 }
 
 export interface DistillReport {
+  /** The student's model directory. */
   out: string;
+  /** Why training stopped: the schedule ended, the time budget, or the signal. */
   stopReason: TrainingStopReason;
+  /** Optimiser steps done (a resumed run counts the checkpoint's too). */
   steps: number;
+  /** Wall-clock seconds of the student's training (the teacher's states and the timings not included). */
   seconds: number;
-  teacher: { layers: number; parameters: number; itemHead?: { valid: Metrics; test: Metrics } };
-  student: { layers: number; parameters: number; itemHead: { valid: Metrics; test: Metrics } };
+  /** The teacher. */
+  teacher: {
+    /** Its decoder layers. */
+    layers: number;
+    /** Its parameters (floats in its checkpoint). */
+    parameters: number;
+    /** Its item head's metrics, when it has one trained on this catalog. */
+    itemHead?: {
+      /** On each user's second-to-last event. */
+      valid: Metrics;
+      /** On each user's last event. */
+      test: Metrics;
+    };
+  };
+  /** The student. */
+  student: {
+    /** Its decoder layers. */
+    layers: number;
+    /** Its parameters (floats), item heads included. */
+    parameters: number;
+    /** Its item head's leave-one-out metrics (HR@K and NDCG@K for K = 1, 5, 10, 20, and MRR). */
+    itemHead: {
+      /** On each user's second-to-last event. */
+      valid: Metrics;
+      /** On each user's last event. */
+      test: Metrics;
+    };
+  };
   /** Which teacher layer each student block boundary was aligned with. */
   alignment: { student: number; teacher: number }[];
   /** `encode` (last layer, last-token pooling) of the test histories: seconds, and the teacher's over the student's. */
-  encode: { teacherSeconds: number; studentSeconds: number; speedup: number };
+  encode: {
+    /** Seconds the teacher took (fp32). */
+    teacherSeconds: number;
+    /** Seconds the student took (fp32). */
+    studentSeconds: number;
+    /** teacherSeconds / studentSeconds. */
+    speedup: number;
+  };
 }
 
 const positiveInt = z.number().int().positive();
@@ -95,6 +141,11 @@ async function timeEncode(lm: LanguageModel, inputs: Int32Array[]): Promise<numb
   return (performance.now() - t0) / 1000;
 }
 
+/**
+ * Distils a smaller student from a deep teacher, block by block (see the file's header), and
+ * writes it as a Hugging Face directory.
+ * @param options The teacher, the data, the output directory, the student's shape and the training settings (see DistillOptions).
+ */
 export async function distill(options: DistillOptions): Promise<DistillReport> {
   const o = parseOptions(optionsSchema, options, 'distill');
   const t = importModel(o.teacher);

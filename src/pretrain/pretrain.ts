@@ -33,6 +33,7 @@ const DEFAULT_ITEM_WEIGHT = 4;
 export interface PretrainOptions extends TrainingLimits {
   /** Catalog (`id` plus text fields) and interactions (`user`, `item`, optional `ts`): .jsonl or .csv. */
   items: string;
+  /** The interactions file (see `items`). */
   events: string;
   /** The model directory to write. */
   out: string;
@@ -40,9 +41,13 @@ export interface PretrainOptions extends TrainingLimits {
   model?: string | undefined;
   /** A new model's shape (defaults: 256 wide, 4 layers, 8 heads, 4 key/value heads, SwiGLU 704). */
   dim?: number | undefined;
+  /** A new model's decoder layers (default 4). */
   layers?: number | undefined;
+  /** A new model's attention heads (default 8). */
   heads?: number | undefined;
+  /** A new model's key/value heads, for grouped-query attention (default 4). */
   kvHeads?: number | undefined;
+  /** A new model's SwiGLU hidden width (default about 8/3 of dim, rounded to 16: 704 at 256). */
   ffn?: number | undefined;
   /** A new model's vocabulary, learned from the item texts (default 4096). */
   vocabSize?: number | undefined;
@@ -56,8 +61,11 @@ export interface PretrainOptions extends TrainingLimits {
   separator?: string | undefined;
   /** Most tokens of a history's text; older events are dropped (default 256). */
   context?: number | undefined;
+  /** Peak AdamW learning rate, after warm-up, decaying by a cosine to a tenth (default 3e-3). */
   lr?: number | undefined;
+  /** Steps of linear warm-up (default a tenth of an epoch, at most 100). */
   warmupSteps?: number | undefined;
+  /** Tokens per optimiser step (default 8192). */
   batchTokens?: number | undefined;
   /** Weight of the next-item loss beside the next-token loss (default 4). */
   itemWeight?: number | undefined;
@@ -75,22 +83,54 @@ export interface PretrainOptions extends TrainingLimits {
    * freezeLayers: s }` keeps the cached layers as they are and teaches the top ones to read them.
    */
   localLayers?: number | undefined;
+  /** Seed of a new model's weights and of the batches (default 1): a run is repeatable on any thread count. */
   seed?: number | undefined;
 }
 
 export interface PretrainReport {
+  /** The model directory written. */
   out: string;
+  /** Why training stopped: the schedule ended, the time budget, or the signal. */
   stopReason: TrainingStopReason;
+  /** Optimiser steps done (a resumed run counts the checkpoint's too). */
   steps: number;
+  /** Length of the schedule (fitted to the budget when there was one). */
   totalSteps: number;
+  /** Wall-clock seconds of training (reading the data and evaluating not included). */
   seconds: number;
+  /** Training tokens per second of this run. */
   tokensPerSecond: number;
+  /** The model's parameters (floats), item head included. */
   parameters: number;
-  corpus: { sequences: number; tokens: number; droppedEvents: number; truncatedEvents: number; vocab: number };
+  /** The training text. */
+  corpus: {
+    /** Training histories, one per user (each without its last two events). */
+    sequences: number;
+    /** Tokens in all of them. */
+    tokens: number;
+    /** Oldest events left out because their history did not fit in `context` tokens. */
+    droppedEvents: number;
+    /** Events whose text alone did not fit in `context` and was cut. */
+    truncatedEvents: number;
+    /** The tokenizer's vocabulary size. */
+    vocab: number;
+  };
   /** Perplexity of the held-out (validation) events given their histories, and a unigram model's on the same tokens. */
-  validation: { perplexity: number; unigramPerplexity: number; tokens: number };
+  validation: {
+    /** exp of the mean next-token loss on the held-out tokens (NaN when no user holds any out). */
+    perplexity: number;
+    /** The same for a unigram model of the training tokens: the bar to be far below. */
+    unigramPerplexity: number;
+    /** Held-out tokens scored. */
+    tokens: number;
+  };
   /** The item head's leave-one-out metrics (full ranking, history masked). */
-  itemHead: { valid: Metrics; test: Metrics };
+  itemHead: {
+    /** On each user's second-to-last event (HR@K and NDCG@K for K = 1, 5, 10, 20, and MRR). */
+    valid: Metrics;
+    /** On each user's last event (the same metrics). */
+    test: Metrics;
+  };
 }
 
 const positiveInt = z.number().int().positive();
@@ -152,6 +192,12 @@ function startFromScratch(texts: string[], items: number, o: z.infer<typeof opti
   return { tokenizer, files, bos: 0, eos: 0, trainer, from: 'scratch', keptItemHead: false };
 }
 
+/**
+ * Trains lmrec's language model on a catalog's behaviour written as text and writes it as a
+ * Hugging Face directory (see the file's header); a stopped run leaves a checkpoint that `resume`
+ * continues.
+ * @param options The data, the output directory, the starting model or new shape, and the training settings (see PretrainOptions).
+ */
 export async function pretrain(options: PretrainOptions): Promise<PretrainReport> {
   const o = parseOptions(optionsSchema, options, 'pretrain');
   const modelDir = o.model === 'default' ? DEFAULT_MODEL_DIR : o.model;

@@ -11,16 +11,25 @@ import { native } from '../addon/loader.js';
 import type { NativeLmCorpus, NativeLmStepReport, NativeLmTrainer, NativeLmTrainOptions } from '../addon/lm-trainer.js';
 
 export interface TrainingProgress {
+  /** Optimiser steps done (a resumed run counts the checkpoint's too). */
   step: number;
+  /** Length of the schedule; with a time budget, fitted to it once the speed is known. */
   totalSteps: number;
   /** Mean losses of the steps since the last report. */
   lmLoss: number;
+  /** The next-item loss (the item head's cross-entropy at the end of each event). */
   itemLoss: number;
+  /** Distillation: the intermediate blocks' item losses (0 in pretraining). */
   auxLoss: number;
+  /** Distillation: the alignment with the teacher's hidden states (0 in pretraining). */
   alignLoss: number;
+  /** Learning rate of the last step (warm-up, then cosine decay). */
   lr: number;
+  /** Training tokens per second since the run started. */
   tokensPerSecond: number;
+  /** Seconds since the run started. */
   elapsedSeconds: number;
+  /** Estimated seconds to the end of the schedule, at the latest speed. */
   etaSeconds: number;
 }
 

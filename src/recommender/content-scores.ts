@@ -86,9 +86,9 @@ export class ContentScores {
     return new ContentScores(TfidfVectors.withVocabulary(s.words, Float32Array.from(s.idf), texts), s.weight, s.coldWeight, s.recent);
   }
 
-  /** The same vocabulary and weight over a grown catalog's texts. */
-  withTexts(texts: readonly string[]): ContentScores {
-    return new ContentScores(TfidfVectors.withVocabulary(this.tfidf.wordList(), this.tfidf.idf, texts), this.weight, this.coldWeight, this.recent);
+  /** The same vocabulary and weights over the catalog grown by `texts` (only they are read). */
+  withItems(texts: readonly string[]): ContentScores {
+    return new ContentScores(this.tfidf.withItems(texts), this.weight, this.coldWeight, this.recent);
   }
 
   state(): ContentState {

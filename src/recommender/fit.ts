@@ -13,7 +13,7 @@ import { chooseColdWeight, chooseFusionWeight, contentScorer } from '../eval/bas
 import { evaluate, leaveOneOut, sampleSplits, type LeaveOneOut, type Scorer } from '../eval/leave-one-out.js';
 import { LanguageModel } from '../lm/language-model.js';
 import { DEFAULT_MODEL_DIR } from '../lm/default-model.js';
-import { SequentialRecommender, type SrmFitOptions } from '../srm/sequential-recommender.js';
+import { SequentialRecommender, SRM_DEFAULTS, type SrmFitOptions } from '../srm/sequential-recommender.js';
 import { renderItemTexts } from '../text/item-template.js';
 import { TfidfVectors } from '../text/tfidf.js';
 import { parseDuration } from '../util/duration.js';
@@ -22,7 +22,7 @@ import { Catalog } from './catalog.js';
 import { ContentScores } from './content-scores.js';
 import { applyScaling, candidateLayers, encodeItemStates, fitScaling, type FeatureScaling } from './item-states.js';
 import { probeLayers, type SweepRow } from './layer-sweep.js';
-import { DEFAULT_SRM, fitSchema, type FitProgress, type FitReport, type Manifest, type RecommenderFitOptions } from './options.js';
+import { fitSchema, type FitProgress, type FitReport, type Manifest, type RecommenderFitOptions } from './options.js';
 
 /** Users that validation (early stopping) and the test metrics score, a seeded sample beyond it. */
 const MAX_EVAL_USERS = 5000;
@@ -44,8 +44,11 @@ export interface FittedParts {
 
 /** The layer probe's result (Recommender.sweepLayers). */
 export interface LayerSweep {
+  /** A row per layer probed, in the order tried. */
   rows: SweepRow[];
+  /** The layer with the best validation NDCG@10 (the one fit would choose). */
   best: number;
+  /** Layers of the language model. */
   layers: number;
 }
 
@@ -110,7 +113,7 @@ export async function fitParts(options: RecommenderFitOptions, sweepOnly: boolea
       return s;
     };
     const dim = o.dim ?? 64;
-    const srmOptions = { ...DEFAULT_SRM, ...o.srm };
+    const srmOptions = { ...SRM_DEFAULTS, ...o.srm };
     const fitBase: SrmFitOptions = {
       ...srmOptions,
       itemFeatures: { vectors: new Float32Array(0), width: H, codeDim: dim, hidden: o.compression === 'mlp' ? 4 * dim : 0, int8: o.int8 ?? true },

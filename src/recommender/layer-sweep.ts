@@ -11,11 +11,13 @@ import { evaluate, type Metrics, type Split } from '../eval/leave-one-out.js';
 import { Random } from '../util/random.js';
 
 export interface SweepRow {
+  /** The LM layer probed (0: the embeddings). */
   layer: number;
   /** Validation metrics of the probe's ranking (HR@10, NDCG@10, MRR). */
   valid: Metrics;
   /** Validation users the probe ranked for. */
   users: number;
+  /** Wall-clock seconds the layer's probe took (its encoding not included). */
   seconds: number;
 }
 

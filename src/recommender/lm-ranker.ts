@@ -48,10 +48,13 @@ export class LmRanker {
    * The model in `dir` over `catalog` (the records whose texts histories are written with; the
    * items its head scores are lmrec.json's). UNSUPPORTED for a model without an item head or
    * one not tuned for late interaction when no splitLayer is given.
+   * @param dir A model directory lmrec trained with an item head (pretrain, distill).
+   * @param catalog Item records (non-empty): their texts write histories with the model's template.
+   * @param options The split layer, the segment cache and onnxruntime threads.
    */
   static async load(dir: string, catalog: readonly ItemRecord[], options: LmRankerOptions = {}): Promise<LmRanker> {
     const info = readModelInfo(dir);
-    const head = ItemHead.load(dir);
+    const head = await ItemHead.load(dir);
     const split = options.splitLayer ?? info?.localLayers;
     if (split === undefined) {
       throw new LmrecError(`'${dir}' was not tuned for late interaction (lmrec pretrain --local-layers); give splitLayer to serve it anyway`, 'UNSUPPORTED');
@@ -82,20 +85,28 @@ export class LmRanker {
     return this.#head.items;
   }
 
-  /** Whether a history may hold the item (the ranker has its text). */
+  /**
+   * Whether a history may hold the item (the ranker has its text).
+   * @param id The item's id.
+   */
   readable(id: string): boolean {
     return this.#number.has(id);
   }
 
-  /** Whether the item head has a row for the item (it was in the catalog the model learned). */
+  /**
+   * Whether the item head has a row for the item (it was in the catalog the model learned).
+   * @param id The item's id.
+   */
   scorable(id: string): boolean {
     return this.#row.has(id);
   }
 
+  /** The layer late interaction splits at. */
   get splitLayer(): number {
     return this.#li.splitLayer;
   }
 
+  /** Where the segments' states are kept. */
   get cache(): SegmentCache {
     return this.#li.cache;
   }
@@ -103,6 +114,8 @@ export class LmRanker {
   /**
    * Item-head scores after `history` (item ids, oldest first; the most recent that fit the
    * model's context are read): of `candidates` in their order, or of every item in `items`.
+   * @param history Item ids the ranker can read (UNKNOWN_ID otherwise), oldest first, at least one.
+   * @param candidates Item ids with a head row (UNKNOWN_ID otherwise); absent: every item of `items`.
    */
   async scores(history: readonly string[], candidates?: readonly string[]): Promise<Float32Array> {
     if (!Array.isArray(history) || history.length === 0) throw new LmrecError('history must be a non-empty array of item ids', 'INVALID_ARGUMENT');

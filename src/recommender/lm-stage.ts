@@ -11,6 +11,10 @@ import { itemTemplate, type RecommenderState } from './state.js';
 
 /** What re-ranks, and how much: see Recommender.rerank. */
 export interface RerankStage {
+  /**
+   * What scores the candidates: an LmRanker (its item head, for a model trained on this
+   * catalog) or a LateInteraction (the LM's log-probability of each item's text).
+   */
   model: LateInteraction | LmRanker;
   /** Weight of the LM's score beside the SRM's. Default 1. */
   weight?: number;

@@ -14,8 +14,11 @@ import type { SweepRow } from './layer-sweep.js';
 
 /** Where fit() is: each stage reports `done` of `total` units. */
 export interface FitProgress {
+  /** The stage fit() is in; they come in this order, 'sweep' only when layers are swept. */
   stage: 'reading' | 'encoding' | 'sweep' | 'training' | 'indexing';
+  /** Units done: item texts when encoding, layers in the sweep, epochs in training; 0 or 1 otherwise. */
   done: number;
+  /** Units in the stage (for 'training': the most epochs; early stopping may end it sooner). */
   total: number;
   /** The layer being swept or trained. */
   layer?: number;
@@ -67,7 +70,22 @@ export interface RecommenderFitOptions {
   /** Pooling of the item text's states. Default 'mean'. */
   pooling?: Pooling;
   /** The SRM: width (default 64), blocks (2), heads (1), maxLen (50). */
-  srm?: { dim?: number; blocks?: number; heads?: number; maxLen?: number; lr?: number; dropout?: number; batchSize?: number };
+  srm?: {
+    /** Embedding width of the SRM (default 64). */
+    dim?: number;
+    /** Self-attention blocks (default 2). */
+    blocks?: number;
+    /** Attention heads; must divide dim (default 1). */
+    heads?: number;
+    /** Most recent events of a history the SRM reads (default 50). */
+    maxLen?: number;
+    /** AdamW learning rate (default 1e-3). */
+    lr?: number;
+    /** Dropout rate in training, 0 to 0.99 (default 0.2). */
+    dropout?: number;
+    /** Training windows (user sequences) per step (default 128). */
+    batchSize?: number;
+  };
   /** Most epochs of the final training (default 200, early-stopped on validation NDCG@10). */
   epochs?: number;
   /** Validations without improvement before stopping. Default 5. */
@@ -76,12 +94,14 @@ export interface RecommenderFitOptions {
   budget?: string | number;
   /** Stops at the next step; the best model found so far is returned (ABORTED if none was trained yet). */
   signal?: AbortSignal;
+  /** Called as fit moves through its stages (see FitProgress), on the JS thread. */
   onProgress?: (p: FitProgress) => void;
   /**
    * Evaluation protocols: items whose events are all removed from training (they are cold:
    * scored by their code alone). The validation and test targets stay as they are.
    */
   coldItems?: readonly string[];
+  /** Seed of the SRM's initialisation and training and of the layer sweep's user sample (default: fixed seeds). */
   seed?: number;
   /** Threads for training; default all cores. */
   threads?: number;
@@ -89,8 +109,11 @@ export interface RecommenderFitOptions {
 
 /** What fit() measured. */
 export interface FitReport {
+  /** Items in the catalog. */
   items: number;
+  /** Users with at least one event on a catalog item. */
   users: number;
+  /** Events on catalog items (training, validation and test together). */
   events: number;
   /** Events whose item is not in the catalog (skipped). */
   unknownEvents: number;
@@ -98,24 +121,35 @@ export interface FitReport {
   itemsWithoutText: string[];
   /** Items without training events: scored by their code alone. */
   coldItems: number;
+  /** The LM layer whose states represent items: the sweep's best, or the one asked for. */
   layer: number;
+  /** Layers of the language model. */
   layers: number;
   /** Weight of the lexical part of the score for items with training events (0: off). */
   contentWeight: number;
   /** The same for items without (cold: their code alone beside it). */
   coldContentWeight: number;
+  /** A row per layer the sweep probed; empty when a single layer was given. */
   sweep: SweepRow[];
   /** Validation and test metrics, on at most 5,000 users (a seeded sample beyond). */
   valid: Metrics;
+  /** Test metrics (each user's last event), on the same users as `valid`. */
   test: Metrics;
   /** Users the validation and test metrics scored. */
   evaluatedUsers: number;
+  /** Why the final training stopped: every epoch ran, early stopping, the budget, or the signal. */
   stopReason: StopReason;
+  /** Wall-clock seconds of the whole fit, indexing included. */
   seconds: number;
 }
 
 export interface ScoredItem {
+  /** The item's id. */
   id: string;
+  /**
+   * Higher is better: recommend()'s model score (SRM logit plus the content part; rerank()'s
+   * fused score), a training count under the popularity fallback, a cosine for similar().
+   */
   score: number;
 }
 
@@ -125,14 +159,19 @@ export interface ScoredItem {
  * counts are the scores then); `ignored` counts the request's history ids the catalog does not know.
  */
 export interface Recommendations {
+  /** The items, best first: at most k of them. */
   items: ScoredItem[];
+  /** 'popularity' when the request had no known history (scores are training counts then); else null. */
   fallback: 'popularity' | null;
+  /** History ids of the request that the catalog does not know (skipped). */
   ignored: number;
 }
 
 /** An item as filter predicates see it. */
 export interface ItemView {
+  /** The item's id. */
   id: string;
+  /** Its text fields, as the catalog (or setItemFields) gave them. */
   fields: Readonly<Record<string, string>>;
 }
 
@@ -159,6 +198,7 @@ export interface RecommenderLoadOptions {
    * with, e.g., 2000 ms and 1 thread.
    */
   updateIntervalMs?: number;
+  /** Threads a background SRM update trains on, 1..1024 (default all cores). */
   updateThreads?: number;
   /**
    * The indexes recommend() and similar() search. 'exact' scans every item (int8 codes, the
@@ -172,8 +212,11 @@ export interface RecommenderLoadOptions {
 }
 
 export interface IndexInfo {
+  /** Whether recommend() scans every item ('exact') or the nearest partitions ('partitioned'). */
   kind: 'exact' | 'partitioned';
+  /** Partitions of recommend()'s index; 1 when exact. */
   partitions: number;
+  /** Bytes the serving indexes hold together. */
   bytes: number;
 }
 
@@ -189,16 +232,22 @@ export const loadOptionsSchema = z.strictObject({
 });
 
 export interface SimilarOptions {
+  /** How many. Default 10, at most 10,000 (as recommend's `k`). */
+  k?: number;
   /** Compare item embeddings ('behaviour'), codes ('content'), or pick by the item ('auto', default: content for cold items). */
   by?: 'auto' | 'behaviour' | 'content';
+  /** Items never to return. */
   exclude?: readonly string[];
+  /** Only items whose fields match ({ category: 'lipstick' }), or for which the predicate holds. */
   filter?: FieldFilter | ((item: ItemView) => boolean);
 }
 
 export interface AddEventsReport {
+  /** Events appended to histories (and queued for the background update). */
   accepted: number;
   /** Events whose item is not in the catalog (skipped; add the item first). */
   unknownItems: number;
+  /** Users the recommender did not know before these events. */
   newUsers: number;
 }
 
@@ -214,8 +263,6 @@ export interface Manifest {
   report: FitReport;
 }
 
-/** The SRM's settings unless fit's `srm` says otherwise. */
-export const DEFAULT_SRM = { dim: 64, blocks: 2, heads: 1, maxLen: 50, dropout: 0.2 };
 
 export const fitSchema = z.strictObject({
   items: z.union([z.string().min(1), z.array(z.any())]),

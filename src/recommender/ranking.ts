@@ -137,8 +137,9 @@ export function requestHistory(s: RecommenderState, r: RecommendRequest): { hist
  * The default, 'auto', compares a cold item (no ID embedding) by content, since its
  * embedding and a warm item's are not alike in kind.
  */
-export function similar(s: RecommenderState, id: string, k = 10, options: SimilarOptions = {}): ScoredItem[] {
-  checkK(k);
+export function similar(s: RecommenderState, id: string, options: SimilarOptions = {}): ScoredItem[] {
+  if (options === null || typeof options !== 'object') throw new LmrecError('similar takes its options as an object, e.g. { k: 10 }', 'INVALID_ARGUMENT');
+  const k = checkK(options.k ?? 10);
   live(s);
   const i = s.catalog.ids.get(id);
   if (i === undefined) throw new LmrecError(`item '${String(id)}' is not in the catalog`, 'UNKNOWN_ID');

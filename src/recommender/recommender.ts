@@ -85,6 +85,7 @@ export class Recommender {
     return this.#s.manifest.layer;
   }
 
+  /** Items in the catalog, removed ones included. */
   get items(): number {
     return this.#s.catalog.size;
   }
@@ -94,11 +95,15 @@ export class Recommender {
     return this.#s.serving.info;
   }
 
+  /** Users with a stored history (from fit or addEvents). */
   get users(): number {
     return this.#s.users.size;
   }
 
-  /** An item's id and fields, or undefined when it is not in the catalog. */
+  /**
+   * An item's id and fields, or undefined when it is not in the catalog.
+   * @param id The item's id.
+   */
   item(id: string): ItemView | undefined {
     const i = this.#s.catalog.ids.get(id);
     return i === undefined || this.#s.removed.has(i) ? undefined : { id, fields: this.#s.catalog.fields[i]! };
@@ -108,6 +113,8 @@ export class Recommender {
    * Replaces an item's fields: item(), filters and rerank's texts read the new ones at once.
    * Its code still comes from the text it was encoded from, until the next fit. UNKNOWN_ID for
    * an item not in the catalog.
+   * @param id The item's id.
+   * @param fields Its new fields, whole (strings only): they replace the old ones.
    */
   setItemFields(id: string, fields: Readonly<Record<string, string>>): void {
     const i = this.#s.catalog.ids.get(id);
@@ -130,6 +137,7 @@ export class Recommender {
    * they leave the catalog. Their rows stay in the model, so restoreItems() brings them back
    * at once. Not saved with the model: a service keeps the catalog's truth in its store.
    * UNKNOWN_ID for an id the catalog never had; returns how many were in answers before.
+   * @param ids Ids of catalog items; already removed ones are left as they are.
    */
   removeItems(ids: readonly string[]): number {
     const items = itemNumbers(this.#s, ids, 'ids', false).items;
@@ -142,14 +150,20 @@ export class Recommender {
     return n;
   }
 
-  /** Brings removed items back into answers; returns how many were removed. */
+  /**
+   * Brings removed items back into answers; returns how many were removed.
+   * @param ids Ids of catalog items; those not removed are left as they are.
+   */
   restoreItems(ids: readonly string[]): number {
     let n = 0;
     for (const i of itemNumbers(this.#s, ids, 'ids', false).items) if (this.#s.removed.delete(i)) n++;
     return n;
   }
 
-  /** Whether a user has a stored history (from fit or addEvents). */
+  /**
+   * Whether a user has a stored history (from fit or addEvents).
+   * @param id The user's id.
+   */
   hasUser(id: string): boolean {
     return this.#s.users.get(id) !== undefined;
   }
@@ -172,6 +186,7 @@ export class Recommender {
    * the layers (layer 'auto'), trains the compression and task modules jointly with early
    * stopping on the validation split (the last two events of each user are validation and
    * test, as in the evaluation), and indexes the item embeddings.
+   * @param options The catalog, events, language model and training settings (see RecommenderFitOptions).
    */
   static async fit(options: RecommenderFitOptions): Promise<Recommender> {
     const t0 = performance.now();
@@ -187,6 +202,7 @@ export class Recommender {
    * The layer sweep alone (MARC's mid-layer analysis): each candidate layer's states probed on
    * validation users; no model is trained or kept. Takes fit's options (`layer` is ignored;
    * `budget` bounds the whole sweep).
+   * @param options fit()'s options.
    */
   static async sweepLayers(options: RecommenderFitOptions): Promise<LayerSweep> {
     return (await fitParts({ ...options, layer: 'auto' }, true)) as LayerSweep;
@@ -195,6 +211,8 @@ export class Recommender {
   /**
    * Loads a directory written by save(): the manifest and every part are checked against their
    * checksums, then against each other; any damage is a CORRUPT_FILE naming the part.
+   * @param dir A directory written by save() (or `lmrec fit`).
+   * @param options Background learning from addEvents and the serving indexes.
    */
   static async load(dir: string, options: RecommenderLoadOptions = {}): Promise<Recommender> {
     const o = parseOptions(loadOptionsSchema, options, 'Recommender.load');
@@ -232,6 +250,7 @@ export class Recommender {
   /**
    * Writes the recommender to a directory (manifest, model, catalog, histories), atomically:
    * a failed save leaves the previous one intact. Waits for background updates first.
+   * @param dir The directory to write: new, empty, or a saved recommender (replaced); any other directory is INVALID_ARGUMENT.
    */
   async save(dir: string): Promise<void> {
     await this.flush();
@@ -247,6 +266,7 @@ export class Recommender {
   /**
    * The k best items for a user or an anonymous history, best first, filters applied before
    * the top k is taken. An unknown user with no history gets popular items (`fallback`).
+   * @param request Whose recommendations (a user, a history or both), how many, and what to leave out.
    */
   recommend(request: RecommendRequest): Recommendations {
     return recommend(this.#s, request);
@@ -259,6 +279,7 @@ export class Recommender {
    * and the popularity fallbacks are answered by recommend(). The same answers as recommend(),
    * request by request, up to the int8 scan's approximation (a wider pool is rescored in fp32).
    * (`lmrec serve` batches concurrent requests this way.)
+   * @param requests Requests as recommend() takes them; the answers come in the same order.
    */
   recommendMany(requests: readonly RecommendRequest[]): Promise<Recommendations[]> {
     return recommendMany(this.#s, requests);
@@ -275,6 +296,8 @@ export class Recommender {
    * text; no head row) keep the SRM score alone. Off the default path: it costs an LM run per
    * request and helps only with a model that knows the catalog. A request without a known
    * history is answered by popularity, as recommend() does.
+   * @param request As recommend() takes it; k may not exceed `stage.candidates`.
+   * @param stage The model that re-ranks, its weight, the candidates and the history events it reads.
    */
   rerank(request: RecommendRequest, stage: RerankStage): Promise<Recommendations> {
     return rerank(this.#s, request, stage);
@@ -285,15 +308,18 @@ export class Recommender {
    * embeddings (`by: 'behaviour'`, ID + code) or between their codes alone (`'content'`).
    * The default, 'auto', compares a cold item (no ID embedding) by content, since its
    * embedding and a warm item's are not alike in kind.
+   * @param id The item's id (UNKNOWN_ID when not in the catalog).
+   * @param options How many (k, default 10, as recommend's), what to compare (by), and items to leave out (exclude, filter).
    */
-  similar(id: string, k = 10, options: SimilarOptions = {}): ScoredItem[] {
-    return similar(this.#s, id, k, options);
+  similar(id: string, options: SimilarOptions = {}): ScoredItem[] {
+    return similar(this.#s, id, options);
   }
 
   /**
    * New items, encoded by the language model, compressed and indexed without a refit; they
    * are recommendable at once by their code. Needs the model the recommender was fit with
    * (loaded on first use). DUPLICATE_ID for an id already in the catalog.
+   * @param items Item records (`{ id, fields }`) with new ids, held to the input limits.
    */
   async addItems(items: readonly ItemRecord[]): Promise<string[]> {
     if (!Array.isArray(items)) throw new LmrecError('addItems needs an array of item records', 'INVALID_ARGUMENT');
@@ -315,8 +341,8 @@ export class Recommender {
       this.#s.catalog.add(items);
       this.#s.popular = undefined;
       this.#s.catalogTemplate = undefined;
-      const grown = itemTemplate(this.#s, []);
-      const content = this.#s.content.withTexts(this.#s.catalog.fields.map((f) => grown.render(f)));
+      // the template's source is the fit's: only the new items' texts are rendered and read
+      const content = this.#s.content.withItems(texts);
       await this.#reindex();
       this.#s.content = content; // with the indexes that hold the new items
       return items.map((it) => it.id);
@@ -328,6 +354,7 @@ export class Recommender {
    * on them in the background (`flush()` waits for it). Events of unknown (or removed) items
    * are skipped and counted; unknown users are created. A user's history keeps its most recent
    * 10,000 events.
+   * @param events Events (`{ user, item, ts? }`) in order; the users' histories grow in this order.
    */
   addEvents(events: readonly EventRecord[]): AddEventsReport {
     return this.#work.add(events);
@@ -347,6 +374,7 @@ export class Recommender {
    * Tells `listener` of each background SRM update that fails, when it fails (flush() still
    * rethrows the first one). A failed update changes nothing that serves: recommendations keep
    * coming from the last good model. Returns the function that removes the listener.
+   * @param listener Called with each failure.
    */
   onBackgroundError(listener: (error: unknown) => void): () => void {
     return this.#work.onError(listener);

@@ -28,10 +28,13 @@ export interface Serving {
 export class ServingIndexes {
   #now: Serving | undefined;
   readonly #choice: IndexChoice;
-  // kept across reindexes: the item numbers 0..n-1 (grown with the catalog) and the item-vector
-  // array of the serving before the current one (the next reindex writes into it)
+  // kept across reindexes, so that an update allocates no large array: the item numbers
+  // 0..n-1, and the buffers the serving before the current one used for its vectors and codes
+  // (the next reindex writes into them). Each grows by a quarter when the catalog outgrows it:
+  // allocating and zeroing tens of MB on every added item stalled the JS thread.
   #ids = new Float64Array(0);
   #spareVectors: Float32Array | undefined;
+  #spareCodes: Float32Array | undefined;
 
   constructor(choice: IndexChoice = 'auto') {
     this.#choice = choice;
@@ -60,10 +63,15 @@ export class ServingIndexes {
     const old = this.#now;
     const grown = !old || old.warm.length !== n;
     const dim = srm.info.dim;
-    const vectors = this.#spareVectors?.length === n * dim ? this.#spareVectors : new Float32Array(n * dim);
+    const vectors = view(this.#spareVectors, n * dim);
     this.#spareVectors = undefined;
     await srm.itemVectorsInto(vectors);
-    const codes = grown ? srm.codes()! : old.codes;
+    let codes = old?.codes;
+    if (grown) {
+      codes = view(this.#spareCodes, n * srm.info.codeDim);
+      this.#spareCodes = undefined;
+      await srm.codesInto(codes);
+    }
     const warm = srm.idMask();
     if (this.#ids.length < n) this.#ids = Float64Array.from({ length: Math.max(n, Math.ceil(this.#ids.length * 1.25)) }, (_, i) => i);
     const ids = this.#ids.subarray(0, n);
@@ -76,17 +84,18 @@ export class ServingIndexes {
         : new VectorIndex({ dim: d, metric, keepOriginals: true, threads: 1, ...(partitions === undefined ? {} : { partitions }) });
     const index = make(dim, 'ip', old?.index);
     const similar = make(dim, 'cosine', old?.similar);
-    const content = grown ? make(codes.length / n, 'cosine', old?.content) : old.content;
+    const content = grown ? make(codes!.length / n, 'cosine', old?.content) : old.content;
     try {
-      await Promise.all([index.add(ids, vectors), similar.add(ids, vectors), ...(grown ? [content.add(ids, codes)] : [])]);
+      await Promise.all([index.add(ids, vectors), similar.add(ids, vectors), ...(grown ? [content.add(ids, codes!)] : [])]);
     } catch (e) {
       for (const x of grown ? [index, similar, content] : [index, similar]) x.close();
       throw e;
     }
-    this.#now = { index, similar, content, vectors, codes, warm };
+    this.#now = { index, similar, content, vectors, codes: codes!, warm };
     if (old) {
       for (const x of grown ? [old.index, old.similar, old.content] : [old.index, old.similar]) x.close();
       this.#spareVectors = old.vectors;
+      if (grown) this.#spareCodes = old.codes;
     }
     // what the old indexes (and the update's training) freed goes back to the OS, off the JS
     // thread: otherwise glibc keeps it in its arenas and RSS climbs with every update
@@ -97,4 +106,10 @@ export class ServingIndexes {
     if (!this.#now) return;
     for (const x of [this.#now.index, this.#now.similar, this.#now.content]) x.close();
   }
+}
+
+/** `length` floats: a view of `buffer` when it has room, else of a new buffer a quarter larger. */
+function view(buffer: Float32Array | undefined, length: number): Float32Array {
+  if (buffer && buffer.buffer.byteLength >= length * 4) return new Float32Array(buffer.buffer, 0, length);
+  return new Float32Array(Math.ceil(length * 1.25)).subarray(0, length);
 }

@@ -7,13 +7,21 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { LmrecError } from '../errors.js';
 
 export interface ChildServer {
+  /** The `lmrec serve` process; kill it to stop the server. */
   child: ChildProcess;
+  /** Where it listens, e.g. 'http://127.0.0.1:39123'. */
   url: string;
 }
 
 /**
  * Starts `node [nodeArgs] cli serve --model model --store store [extra]`; `cli` is the
  * CLI's entry (dist/cli/main.js, or src/cli/main.ts with nodeArgs ['--import', 'tsx']).
+ * @param o What to start.
+ * @param o.cli The CLI's entry: dist/cli/main.js, or src/cli/main.ts with nodeArgs ['--import', 'tsx'].
+ * @param o.model The Recommender directory (--model).
+ * @param o.store The store: a SQLite file or a postgres:// URL (--store).
+ * @param o.nodeArgs Arguments for node before the entry.
+ * @param o.extra More `lmrec serve` arguments, after the others.
  */
 export function startChildServer(o: { cli: string; model: string; store: string; nodeArgs?: string[]; extra?: string[] }): Promise<ChildServer> {
   const child = spawn(process.execPath, [...(o.nodeArgs ?? []), o.cli, 'serve', '--model', o.model, '--store', o.store, '--port', '0', '--log-level', 'silent', ...(o.extra ?? [])], {

@@ -138,6 +138,12 @@ async function drainAccepted(last: () => number): Promise<void> {
   }
 }
 
+/**
+ * The JSON API (v1) in front of a service, as a fastify instance: call `listen` on it. With a
+ * logger, the service's background failures are logged there.
+ * @param service The service the API answers from; closing the server (app.close()) closes it too.
+ * @param o Bearer token, body limit, rate limit and logger.
+ */
 export async function createServer(service: RecommendationService, o: ServerOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: o.logger ?? false,

@@ -28,6 +28,7 @@ export interface ServiceOptions {
   store: string;
   /** Background SRM learning: at most one update per this many ms, on this many threads (defaults 2000 and 1: the cores serve requests). */
   updateIntervalMs?: number;
+  /** Threads a background SRM update trains on (default 1). */
   updateThreads?: number;
   /** The serving indexes (Recommender.load's `index`). Default 'auto'. */
   index?: IndexChoice;
@@ -40,8 +41,11 @@ export interface ServiceOptions {
 }
 
 export interface IncomingEvent {
+  /** The user's id (an unknown user is created). */
   user: string;
+  /** The item's id; an item the model does not serve is stored and counted as unknown. */
   item: string;
+  /** The event's time (any increasing number); default the store's arrival time, ms since 1970. */
   ts?: number;
 }
 
@@ -52,13 +56,17 @@ const MAX_BATCH = 64;
 const ITEMS_PAGE = 1_000;
 
 export interface ServiceStats {
+  /** Items the model holds, those removed from answers included. */
   items: number;
+  /** Users with a history (from the fit or the event log). */
   users: number;
   /** The newest event seq applied to the in-memory histories, and the store's newest. */
   appliedSeq: number;
+  /** The store's newest seq this replica knows of; ready once appliedSeq reaches it. */
   storeSeq: number;
   /** Seconds since the oldest event applied but not yet learned by the SRM (0 when caught up). */
   srmLagSeconds: number;
+  /** The store's backend. */
   storeKind: 'sqlite' | 'postgres';
   /** The serving indexes (Recommender.indexInfo). */
   index: IndexInfo;
@@ -106,12 +114,18 @@ export class RecommendationService {
     }
   }
 
-  /** Reports failures off the request path to a server's logger, unless open() was given an onError (createServer calls this). */
+  /**
+   * Reports failures off the request path to a server's logger, unless open() was given an onError (createServer calls this).
+   * @param logger Called with each failure off the request path.
+   */
   reportTo(logger: (e: unknown) => void): void {
     this.#logger = logger;
   }
 
-  /** Loads the model, opens the store, reconciles the catalog and replays the event log. */
+  /**
+   * Loads the model, opens the store, reconciles the catalog and replays the event log.
+   * @param o The model directory and store location (required), background learning, indexes and onError.
+   */
   static async open(o: ServiceOptions): Promise<RecommendationService> {
     const rec = await Recommender.load(o.model, { updateIntervalMs: o.updateIntervalMs ?? 2000, updateThreads: o.updateThreads ?? 1, ...(o.index ? { index: o.index } : {}) });
     let store: Store | undefined;
@@ -137,6 +151,7 @@ export class RecommendationService {
     }
   }
 
+  /** The Recommender it serves (the service owns it: close the service, not it). */
   get recommender(): Recommender {
     return this.#rec;
   }
@@ -154,10 +169,26 @@ export class RecommendationService {
     return !this.#closed && this.#applied >= this.#storeSeq;
   }
 
+  /**
+   * recommend() for a stored user, batched with the requests that arrive with it (one scan off the JS thread).
+   * @param user A user's id: their stored history (an unknown user gets popular items).
+   * @param o What to return.
+   * @param o.k How many, at most 10,000.
+   * @param o.excludeSeen Leave out the items of the user's history.
+   * @param o.category Only items whose 'category' field is this.
+   */
   recommendForUser(user: string, o: { k: number; excludeSeen: boolean; category?: string | undefined }): Promise<Recommendations> {
     return this.#batched({ user, k: o.k, excludeSeen: o.excludeSeen, ...(o.category !== undefined ? { filter: { category: o.category } } : {}) });
   }
 
+  /**
+   * recommend() for an anonymous history, batched with the requests that arrive with it.
+   * @param history An anonymous session's item ids, oldest first.
+   * @param o What to return.
+   * @param o.k How many, at most 10,000.
+   * @param o.excludeSeen Leave out the items of the history.
+   * @param o.category Only items whose 'category' field is this.
+   */
   recommendForHistory(history: string[], o: { k: number; excludeSeen: boolean; category?: string | undefined }): Promise<Recommendations> {
     return this.#batched({ history, k: o.k, excludeSeen: o.excludeSeen, ...(o.category !== undefined ? { filter: { category: o.category } } : {}) });
   }
@@ -198,11 +229,22 @@ export class RecommendationService {
     }
   }
 
+  /**
+   * Items most like `id` (Recommender.similar, by 'auto').
+   * @param id The item's id (UNKNOWN_ID when not served).
+   * @param o What to return.
+   * @param o.k How many, at most 10,000.
+   * @param o.category Only items whose 'category' field is this.
+   */
   similar(id: string, o: { k: number; category?: string | undefined }): ScoredItem[] {
-    return this.#rec.similar(id, o.k, o.category !== undefined ? { filter: { category: o.category } } : {});
+    return this.#rec.similar(id, { k: o.k, ...(o.category !== undefined ? { filter: { category: o.category } } : {}) });
   }
 
-  /** The cloud's answer to a device (LSC4Rec): the n best items for a history, with ranks. */
+  /**
+   * The cloud's answer to a device (LSC4Rec): the n best items for a history, with ranks.
+   * @param history The item ids the device sends, oldest first.
+   * @param n How many candidates, at most 10,000.
+   */
   candidates(history: string[], n: number): { id: string; rank: number; score: number }[] {
     return this.#rec.recommend({ history, k: n }).items.map((x, rank) => ({ id: x.id, rank, score: x.score }));
   }
@@ -210,6 +252,7 @@ export class RecommendationService {
   /**
    * Stores a batch of events (all or nothing), then applies the log up to them before
    * returning, so the next request sees the new histories.
+   * @param events The events, in order; at most STORE_LIMITS.batch of them.
    */
   async ingest(events: IncomingEvent[]): Promise<{ stored: number; unknownItems: number; seq: number }> {
     this.#live();
@@ -225,7 +268,10 @@ export class RecommendationService {
     return { stored: stored.length, unknownItems, seq };
   }
 
-  /** Adds an item (encoded, compressed and indexed at once) or replaces a stored one's fields. */
+  /**
+   * Adds an item (encoded, compressed and indexed at once) or replaces a stored one's fields.
+   * @param item The item record, held to the input limits; its fields replace a stored item's whole.
+   */
   async putItem(item: ItemRecord): Promise<'created' | 'updated'> {
     this.#live();
     checkItem(item); // what the store would refuse is refused before the model changes
@@ -244,7 +290,10 @@ export class RecommendationService {
     return inModel ? 'updated' : r;
   }
 
-  /** Removes an item from the catalog and from every answer; false when there was none. */
+  /**
+   * Removes an item from the catalog and from every answer; false when there was none.
+   * @param id The item's id.
+   */
   async deleteItem(id: string): Promise<boolean> {
     this.#live();
     const stored = await this.#store.deleteItem(id);
@@ -253,11 +302,16 @@ export class RecommendationService {
     return stored || inModel;
   }
 
+  /**
+   * A served item's id and fields (a copy), or undefined.
+   * @param id The item's id.
+   */
   item(id: string): ItemRecord | undefined {
     const v = this.#rec.item(id);
     return v && { id: v.id, fields: { ...v.fields } };
   }
 
+  /** Sizes, log positions and the SRM's lag, now. */
   async stats(): Promise<ServiceStats> {
     return {
       items: this.#rec.items,

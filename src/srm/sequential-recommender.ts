@@ -17,6 +17,13 @@ import type { SearchResult } from '../vector-index/vector-index.js';
 
 export type { SrmInfo };
 
+/**
+ * The SRM's shape and dropout unless a caller says otherwise: one place for every default (the
+ * native core's own defaults are the same, test/srm.test.ts holds them together). maxLen 50, as
+ * SASRec uses on sparse catalogs: longer histories add little and cost time in every request.
+ */
+export const SRM_DEFAULTS = { dim: 64, blocks: 2, heads: 1, maxLen: 50, dropout: 0.2 } as const;
+
 export interface SrmShapeOptions {
   /** Embedding width (and feed-forward width). Default 64. */
   dim?: number;
@@ -24,7 +31,7 @@ export interface SrmShapeOptions {
   blocks?: number;
   /** Attention heads (must divide dim). Default 1. */
   heads?: number;
-  /** Most recent events the model reads. Default 200. */
+  /** Most recent events the model reads. Default 50 (SRM_DEFAULTS). */
   maxLen?: number;
 }
 
@@ -35,16 +42,21 @@ export interface SrmTrainOptions {
   beta1?: number;
   /** AdamW's second-moment decay. Default 0.98. */
   beta2?: number;
+  /** AdamW's decoupled weight decay, >= 0. Default 0. */
   weightDecay?: number;
+  /** Dropout rate on the embeddings and feed-forward layers in training, in [0, 1). Default 0.2. */
   dropout?: number;
   /** Training windows per step. Default 128. */
   batchSize?: number;
   /** 'auto' (default): full softmax up to 20,000 items, sampled softmax beyond. */
   loss?: 'full' | 'sampled' | 'auto';
+  /** Sampled softmax: negatives drawn per step, shared by the batch. Default 256. */
   negatives?: number;
+  /** Sampled softmax: negatives are drawn with probability ~ max(1, training count)^samplePower (0: uniform). Default 0.75. */
   samplePower?: number;
   /** Full softmax: bound on the logits held at once. Default 8 MiB. */
   logitsBytes?: number;
+  /** Seed of the initial weights (fit), the window order, dropout, negatives and code noise. Default 1. */
   seed?: number;
   /** Threads for training and batched scoring; default all cores. */
   threads?: number;
@@ -64,7 +76,9 @@ export interface SrmTrainOptions {
  * `tanh(compress(features))`, `codeDim` wide, stored as int8.
  */
 export interface SrmItemFeatures {
+  /** The features, items x width floats, row after row (item i's row at i * width). */
   vectors: Float32Array;
+  /** Floats per item: the LM's hidden size. */
   width: number;
   /** Width of the stored code. Default 64. */
   codeDim?: number;
@@ -94,6 +108,7 @@ export interface SrmFitOptions extends SrmShapeOptions, SrmTrainOptions {
    * training event get no ID embedding: they are scored by their code alone (cold items).
    */
   itemFeatures?: SrmItemFeatures;
+  /** Called after each epoch (validated or not) with its report. */
   onEpoch?: (report: EpochReport) => void;
 }
 
@@ -101,11 +116,15 @@ export interface SrmFitOptions extends SrmShapeOptions, SrmTrainOptions {
 export type StopReason = 'epochs' | 'early-stopping' | 'time-budget' | 'aborted';
 
 export interface EpochReport {
+  /** The epoch's number, from 0. */
   epoch: number;
+  /** Mean training loss over the epoch's steps (softmax cross-entropy, full or sampled). */
   loss: number;
+  /** Wall-clock seconds of the epoch's training (validation not included). */
   seconds: number;
   /** Training windows (sequences of up to maxLen + 1 events) per second. */
   sequencesPerSecond: number;
+  /** Training targets (events the loss covered) per second. */
   eventsPerSecond: number;
   /** Validation metrics, on the epochs that were validated. */
   valid?: Metrics;
@@ -117,6 +136,7 @@ export interface EpochReport {
 
 
 export interface SrmScoreResult {
+  /** A score per candidate, in the candidates' order (higher is better); training counts under the popularity fallback. */
   scores: Float32Array;
   /** History items outside the catalog, skipped. */
   ignored: number;
@@ -144,6 +164,7 @@ export interface SrmUpdateOptions extends SrmTrainOptions {
 export interface SrmUpdateReport {
   /** Mean training loss over the steps. */
   loss: number;
+  /** Optimiser steps taken. */
   steps: number;
   /** Training windows (one per sequence with 2 or more events, per pass). */
   windows: number;
@@ -182,7 +203,12 @@ export class SequentialRecommender {
     return this.#items;
   }
 
-  /** Trains a new model on training sequences (one per user, oldest first). */
+  /**
+   * Trains a new model on training sequences (one per user, oldest first).
+   * @param train Training sequences, one per user: item numbers 0..items-1, oldest first; at least one of 2 or more events.
+   * @param items Catalog size, a positive integer.
+   * @param options Shape, training, validation, budget and item features (see SrmFitOptions).
+   */
   static async fit(train: ArrayLike<number>[], items: number, options: SrmFitOptions = {}): Promise<SequentialRecommender> {
     if (!Number.isInteger(items) || items < 1) throw new LmrecError(`items must be a positive integer, got ${items}`, 'INVALID_ARGUMENT');
     if (!Array.isArray(train)) throw new LmrecError('the training sequences must be an array of item arrays', 'INVALID_ARGUMENT');
@@ -296,17 +322,24 @@ export class SequentialRecommender {
     return model;
   }
 
-  /** Loads a model written by save(); the file's checksum is verified. */
+  /**
+   * Loads a model written by save(); the file's checksum is verified.
+   * @param path A file written by save().
+   */
   static async load(path: string): Promise<SequentialRecommender> {
     if (typeof path !== 'string' || path.length === 0) throw new LmrecError('load needs a file path', 'INVALID_ARGUMENT');
     return new SequentialRecommender(await native.NativeSrm.load(path));
   }
 
-  /** Writes the model atomically (temp file + fsync + rename) with a checksum. */
+  /**
+   * Writes the model atomically (temp file + fsync + rename) with a checksum.
+   * @param path The file to write (replaced if it exists).
+   */
   async save(path: string): Promise<void> {
     return this.#live().save(path);
   }
 
+  /** The model's shape, its code settings and the optimiser steps taken. */
   get info(): SrmInfo {
     return this.#live().info();
   }
@@ -326,7 +359,11 @@ export class SequentialRecommender {
     return this.#pop;
   }
 
-  /** Scores of the candidates as the next item after the history (higher is better). */
+  /**
+   * Scores of the candidates as the next item after the history (higher is better).
+   * @param history Item numbers, oldest first (numbers outside the catalog are skipped and counted).
+   * @param candidates Item numbers to score, in the order the scores come back.
+   */
   score(history: ArrayLike<number>, candidates: ArrayLike<number>): SrmScoreResult {
     const h = this.#known(history);
     checkArrayLike(candidates, 'candidates');
@@ -353,6 +390,10 @@ export class SequentialRecommender {
   /**
    * The k best next items (best first), excluding the history's items unless asked not to:
    * min(k, eligible items) of them.
+   * @param history Item numbers, oldest first (numbers outside the catalog are skipped and counted).
+   * @param k How many, a positive integer.
+   * @param options What to leave out.
+   * @param options.excludeHistory Leave out the history's items (default true).
    */
   topK(history: ArrayLike<number>, k: number, options: { excludeHistory?: boolean } = {}): SrmTopKResult {
     if (!Number.isInteger(k) || k < 1) throw new LmrecError(`k must be a positive integer, got ${k}`, 'INVALID_K');
@@ -370,6 +411,9 @@ export class SequentialRecommender {
   /**
    * Scores of every item after each history, off the JS thread: one row of `items` scores per
    * history, concatenated.
+   * @param histories Item-number histories, oldest first; an empty one (after skipping unknown items) gets the popularity counts.
+   * @param options Threads.
+   * @param options.threads Threads to score on, 1..1024 (default all cores).
    */
   async scoreBatch(histories: ArrayLike<number>[], options: { threads?: number } = {}): Promise<Float32Array> {
     if (!Array.isArray(histories)) throw new LmrecError('histories must be an array of item arrays', 'INVALID_ARGUMENT');
@@ -401,6 +445,8 @@ export class SequentialRecommender {
    * recent history ending with its `fresh` new events, which become targets and count
    * towards popularity. Requests keep being served while it runs; a second concurrent
    * update (or fit step) is refused with BUSY.
+   * @param sequences Users' recent histories, oldest first, each ending with its new events.
+   * @param options How many events are new, the passes, and training options (see SrmUpdateOptions).
    */
   async update(sequences: ArrayLike<number>[], options: SrmUpdateOptions = {}): Promise<SrmUpdateReport> {
     if (!Array.isArray(sequences)) throw new LmrecError('update sequences must be an array of item arrays', 'INVALID_ARGUMENT');
@@ -432,6 +478,7 @@ export class SequentialRecommender {
    * itemVectors() written into `out` (items x dim floats) off the JS thread, with no new array:
    * for callers that copy the vectors often (the Recommender after every update). Leave `out`
    * alone until the promise settles. DIM_MISMATCH unless `out` holds items x dim floats.
+   * @param out items x dim floats to write into.
    */
   async itemVectorsInto(out: Float32Array): Promise<void> {
     if (!(out instanceof Float32Array)) throw new LmrecError('out must be a Float32Array', 'INVALID_ARGUMENT');
@@ -443,12 +490,28 @@ export class SequentialRecommender {
     return this.info.codeDim > 0 ? this.#live().codes() : undefined;
   }
 
+  /**
+   * codes() written into `out` (items x codeDim floats) off the JS thread: computing every
+   * item's code takes long enough on a large catalog to stall a server. Leave `out` alone until
+   * the promise settles. DIM_MISMATCH unless `out` holds items x codeDim floats; UNSUPPORTED
+   * without a compression module.
+   * @param out items x codeDim floats to write into.
+   */
+  async codesInto(out: Float32Array): Promise<void> {
+    if (!(out instanceof Float32Array)) throw new LmrecError('out must be a Float32Array', 'INVALID_ARGUMENT');
+    if (this.info.codeDim === 0) throw new LmrecError('this model has no compression module: it has no codes', 'UNSUPPORTED');
+    return this.#live().codesInto(out);
+  }
+
   /** Which items have an ID embedding (1) rather than only their code (0). */
   idMask(): Uint8Array {
     return this.#live().idMask();
   }
 
-  /** The model's state after a history (dim floats), or undefined when it holds no known item. */
+  /**
+   * The model's state after a history (dim floats), or undefined when it holds no known item.
+   * @param history Item numbers, oldest first (numbers outside the catalog are skipped).
+   */
   userVector(history: ArrayLike<number>): Float32Array | undefined {
     const h = this.#known(history);
     if (h.items.length === 0) return undefined;
@@ -459,6 +522,7 @@ export class SequentialRecommender {
    * Adds items from their features (n x codeIn floats): compressed by the trained module and
    * scored by their code until they get events. Returns their item numbers. Needs the
    * training slot: BUSY while a fit or update runs.
+   * @param features n x codeIn floats: the new items' features, scaled as the training features were.
    */
   async addItems(features: Float32Array): Promise<number[]> {
     const n = this.#live();
@@ -469,7 +533,10 @@ export class SequentialRecommender {
     return Array.from({ length: this.#items - first }, (_, i) => first + i);
   }
 
-  /** Gives items an ID embedding (from zero) once they have events, so updates can learn it. */
+  /**
+   * Gives items an ID embedding (from zero) once they have events, so updates can learn it.
+   * @param items Item numbers (with no ID embedding yet; items that have one keep it).
+   */
   warmItems(items: ArrayLike<number>): void {
     checkArrayLike(items, 'items');
     this.#live().warmItems(Int32Array.from(items));
@@ -479,7 +546,7 @@ export class SequentialRecommender {
    * Frees the model's memory now rather than at garbage collection. Work in flight finishes
    * first; any later call fails with CLOSED.
    */
-  close(): void {
+  async close(): Promise<void> {
     this.#native?.close();
     this.#native = undefined;
     this.#pop = undefined;

@@ -47,44 +47,76 @@ export class TfidfVectors {
   readonly #postItems: Uint32Array;
   readonly #postValues: Float32Array;
 
-  private constructor(vocabulary: Map<string, number>, idf: Float32Array, rows: SparseVector[]) {
+  private constructor(vocabulary: Map<string, number>, idf: Float32Array, csr: Csr, postings?: Csr) {
     this.vocabulary = vocabulary;
     this.idf = idf;
-    this.indptr = new Uint32Array(rows.length + 1);
-    rows.forEach((r, i) => (this.indptr[i + 1] = this.indptr[i]! + r.indices.length));
-    const nnz = this.indptr[rows.length]!;
-    this.indices = new Uint32Array(nnz);
-    this.values = new Float32Array(nnz);
-    rows.forEach((r, i) => {
-      this.indices.set(r.indices, this.indptr[i]);
-      this.values.set(r.values, this.indptr[i]);
-    });
-    const V = idf.length;
-    this.#postPtr = new Uint32Array(V + 1);
-    for (const w of this.indices) this.#postPtr[w + 1]!++;
-    for (let w = 0; w < V; w++) this.#postPtr[w + 1]! += this.#postPtr[w]!;
-    this.#postItems = new Uint32Array(nnz);
-    this.#postValues = new Float32Array(nnz);
-    const fill = this.#postPtr.slice(0, V);
-    for (let i = 0; i < rows.length; i++) {
-      for (let p = this.indptr[i]!; p < this.indptr[i + 1]!; p++) {
-        const at = fill[this.indices[p]!]!++;
-        this.#postItems[at] = i;
-        this.#postValues[at] = this.values[p]!;
-      }
-    }
-    // heaviest first within a word (ties: lower item), so a bounded walk reads what counts most
+    this.indptr = csr.ptr;
+    this.indices = csr.index;
+    this.values = csr.value;
+    const p = postings ?? invert(csr, idf.length);
+    this.#postPtr = p.ptr;
+    this.#postItems = p.index;
+    this.#postValues = p.value;
+  }
+
+  static #fromRows(vocabulary: Map<string, number>, idf: Float32Array, rows: readonly SparseVector[]): TfidfVectors {
+    return new TfidfVectors(vocabulary, idf, rowsToCsr(rows));
+  }
+
+  /**
+   * The same vocabulary and idf over the catalog grown by `texts` (their items numbered after
+   * the present ones). Only the new texts are read: the rows are copied and each word's postings
+   * merged with the new items' (they stay heaviest first), so adding an item costs time in the
+   * postings, not in re-reading every item's text.
+   */
+  withItems(texts: readonly string[]): TfidfVectors {
+    const added = rowsToCsr(texts.map((t) => this.transform(t)));
+    const n = this.items;
+    const nnz = this.indices.length;
+    const extra = added.index.length;
+    const ptr = new Uint32Array(n + texts.length + 1);
+    ptr.set(this.indptr);
+    for (let i = 1; i <= texts.length; i++) ptr[n + i] = nnz + added.ptr[i]!;
+    const index = new Uint32Array(nnz + extra);
+    index.set(this.indices);
+    index.set(added.index, nnz);
+    const value = new Float32Array(nnz + extra);
+    value.set(this.values);
+    value.set(added.value, nnz);
+    // the new items' postings, heaviest first, merged into each word's
+    const fresh = invert(added, this.words);
+    const V = this.words;
+    const postPtr = new Uint32Array(V + 1);
+    for (let w = 0; w < V; w++) postPtr[w + 1] = postPtr[w]! + (this.#postPtr[w + 1]! - this.#postPtr[w]!) + (fresh.ptr[w + 1]! - fresh.ptr[w]!);
+    const postItems = new Uint32Array(nnz + extra);
+    const postValues = new Float32Array(nnz + extra);
+    // the runs of words without new postings move as blocks; the few words with some are merged
+    let copied = 0; // old postings copied so far (those of the words before `w`)
     for (let w = 0; w < V; w++) {
-      const from = this.#postPtr[w]!;
-      const to = this.#postPtr[w + 1]!;
-      if (to - from < 2) continue;
-      const order = Array.from({ length: to - from }, (_, j) => from + j);
-      order.sort((a, b) => this.#postValues[b]! - this.#postValues[a]! || this.#postItems[a]! - this.#postItems[b]!);
-      const items = order.map((p) => this.#postItems[p]!);
-      const values = order.map((p) => this.#postValues[p]!);
-      this.#postItems.set(items, from);
-      this.#postValues.set(values, from);
+      const bEnd = fresh.ptr[w + 1]!;
+      let b = fresh.ptr[w]!;
+      if (b === bEnd) continue;
+      let a = this.#postPtr[w]!;
+      const aEnd = this.#postPtr[w + 1]!;
+      postItems.set(this.#postItems.subarray(copied, a), copied + fresh.ptr[w]!);
+      postValues.set(this.#postValues.subarray(copied, a), copied + fresh.ptr[w]!);
+      let at = postPtr[w]!;
+      // ties: the old (lower-numbered) item first, as a full build orders them
+      while (a < aEnd || b < bEnd) {
+        const takeOld = b >= bEnd || (a < aEnd && this.#postValues[a]! >= fresh.value[b]!);
+        if (takeOld) {
+          postItems[at] = this.#postItems[a]!;
+          postValues[at++] = this.#postValues[a++]!;
+        } else {
+          postItems[at] = n + fresh.index[b]!;
+          postValues[at++] = fresh.value[b++]!;
+        }
+      }
+      copied = aEnd;
     }
+    postItems.set(this.#postItems.subarray(copied), copied + extra);
+    postValues.set(this.#postValues.subarray(copied), copied + extra);
+    return new TfidfVectors(this.vocabulary as Map<string, number>, this.idf, { ptr, index, value }, { ptr: postPtr, index: postItems, value: postValues });
   }
 
   /** Learns the vocabulary and idf from the item texts and returns their vectors. */
@@ -110,7 +142,7 @@ export class TfidfVectors {
       vocabulary.set(w, j);
       idf[j] = Math.log((1 + n) / (1 + d)) + 1;
     });
-    return new TfidfVectors(vocabulary, idf, tokenized.map((ws) => vectorOf(ws, vocabulary, idf)));
+    return TfidfVectors.#fromRows(vocabulary, idf, tokenized.map((ws) => vectorOf(ws, vocabulary, idf)));
   }
 
   /**
@@ -123,7 +155,7 @@ export class TfidfVectors {
     words.forEach((w, j) => vocabulary.set(w, j));
     if (vocabulary.size !== words.length) throw new LmrecError('the vocabulary names a word twice', 'INVALID_DATA');
     for (const x of idf) if (!(Number.isFinite(x) && x > 0)) throw new LmrecError('idf values must be positive numbers', 'INVALID_DATA');
-    return new TfidfVectors(vocabulary, idf, texts.map((t) => vectorOf(wordsOf(t), vocabulary, idf)));
+    return TfidfVectors.#fromRows(vocabulary, idf, texts.map((t) => vectorOf(wordsOf(t), vocabulary, idf)));
   }
 
   /** The vocabulary in word-number order. */
@@ -254,3 +286,52 @@ function vectorOf(ws: readonly string[], vocabulary: ReadonlyMap<string, number>
   if (norm > 0) for (let p = 0; p < values.length; p++) values[p]! /= Math.sqrt(norm);
   return { indices, values };
 }
+
+/** A sparse matrix by rows: row r's columns are index[ptr[r] .. ptr[r+1]), with weights in value. */
+interface Csr {
+  ptr: Uint32Array;
+  index: Uint32Array;
+  value: Float32Array;
+}
+
+function rowsToCsr(rows: readonly SparseVector[]): Csr {
+  const ptr = new Uint32Array(rows.length + 1);
+  rows.forEach((r, i) => (ptr[i + 1] = ptr[i]! + r.indices.length));
+  const index = new Uint32Array(ptr[rows.length]!);
+  const value = new Float32Array(index.length);
+  rows.forEach((r, i) => {
+    index.set(r.indices, ptr[i]);
+    value.set(r.values, ptr[i]);
+  });
+  return { ptr, index, value };
+}
+
+/** The transpose of `rows` over `columns` columns (the inverted index), each column's entries heaviest first (ties: the lower row). */
+function invert(rows: Csr, columns: number): Csr {
+  const ptr = new Uint32Array(columns + 1);
+  for (const w of rows.index) ptr[w + 1]!++;
+  for (let w = 0; w < columns; w++) ptr[w + 1]! += ptr[w]!;
+  const index = new Uint32Array(rows.index.length);
+  const value = new Float32Array(rows.index.length);
+  const fill = ptr.slice(0, columns);
+  for (let i = 0; i + 1 < rows.ptr.length; i++) {
+    for (let p = rows.ptr[i]!; p < rows.ptr[i + 1]!; p++) {
+      const at = fill[rows.index[p]!]!++;
+      index[at] = i;
+      value[at] = rows.value[p]!;
+    }
+  }
+  for (let w = 0; w < columns; w++) {
+    const from = ptr[w]!;
+    const to = ptr[w + 1]!;
+    if (to - from < 2) continue;
+    const order = Array.from({ length: to - from }, (_, j) => from + j);
+    order.sort((a, b) => value[b]! - value[a]! || index[a]! - index[b]!);
+    const items = order.map((p) => index[p]!);
+    const weights = order.map((p) => value[p]!);
+    index.set(items, from);
+    value.set(weights, from);
+  }
+  return { ptr, index, value };
+}
+

@@ -3,6 +3,10 @@ export class Random {
   #s: Uint32Array;
   #spare: number | undefined;
 
+  /**
+   * A generator whose sequence depends only on `seed`.
+   * @param seed Any number; its low 32 bits (as an unsigned integer) pick the sequence.
+   */
   constructor(seed: number) {
     // splitmix32 expands the seed into the four state words
     this.#s = new Uint32Array(4);
@@ -35,7 +39,10 @@ export class Random {
     return this.nextU32() / 4294967296;
   }
 
-  /** Uniform integer in [0, n). */
+  /**
+   * Uniform integer in [0, n).
+   * @param n The bound, a positive integer.
+   */
   int(n: number): number {
     return Math.floor(this.next() * n);
   }

@@ -77,6 +77,7 @@ export interface PartitionInfo {
  * min(k, available) entries.
  */
 export interface SearchResult {
+  /** The ids (item numbers where a model ranks items), best first. */
   ids: number[];
   /** Similarity for 'ip' and 'cosine' (higher is better); squared distance for 'l2'. */
   scores: number[];
@@ -94,6 +95,7 @@ export interface VectorIndexLoadOptions {
   verify?: boolean;
   /** Threads one search may use; default: every hardware thread. */
   threads?: number;
+  /** Force a kernel (UNSUPPORTED when this CPU lacks it); default: the best for this CPU. */
   kernel?: Kernel;
 }
 
@@ -107,6 +109,10 @@ export class VectorIndex {
   readonly #native: NativeIndex;
   readonly #info: NativeIndexInfo;
 
+  /**
+   * An empty index.
+   * @param options The dimension (required), metric, storage, threads, kernel and partitioning.
+   */
   constructor(options: VectorIndexOptions) {
     if (typeof options !== 'object' || options === null) {
       throw new LmrecError('VectorIndex needs an options object with at least { dim }', 'INVALID_ARGUMENT');
@@ -131,7 +137,11 @@ export class VectorIndex {
     return native.kernels() as Kernel[];
   }
 
-  /** Loads an index written by `save`. Corrupt, truncated or foreign files are rejected. */
+  /**
+   * Loads an index written by `save`. Corrupt, truncated or foreign files are rejected.
+   * @param path A file written by save().
+   * @param options Memory-mapping, verification, threads and kernel.
+   */
   static async load(path: string, options: VectorIndexLoadOptions = {}): Promise<VectorIndex> {
     if (typeof options !== 'object' || options === null) throw new LmrecError('load options must be an object', 'INVALID_ARGUMENT');
     const loaded = await native.NativeIndex.load(path, {
@@ -187,17 +197,28 @@ export class VectorIndex {
   /**
    * Adds vectors: `vectors` is either n*dim floats, row after row, or n arrays of dim numbers.
    * All-or-nothing: a duplicate id or a bad value adds nothing. Runs off the JS thread (it
-   * waits for searches in flight); searches see the vectors once the promise resolves.
+   * waits for searches in flight); searches see the vectors once the promise resolves. A
+   * Float32Array is read there, where it lies, not copied first: leave it unchanged until the
+   * promise settles (as with fs.write's buffers).
+   * @param ids One id per vector: non-negative safe integers, new to the index.
+   * @param vectors n*dim floats row after row, or n arrays of dim numbers; finite values only.
    */
   async add(ids: ArrayLike<number>, vectors: Float32Array | ArrayLike<number>[]): Promise<void> {
     return this.#native.add(toIds(ids), toMatrix(vectors, this.dim, 'vectors'));
   }
 
-  /** Removes ids. All-or-nothing: an unknown id removes nothing. Runs off the JS thread. */
+  /**
+   * Removes ids. All-or-nothing: an unknown id removes nothing. Runs off the JS thread.
+   * @param ids Ids in the index.
+   */
   async remove(ids: ArrayLike<number>): Promise<void> {
     return this.#native.remove(toIds(ids));
   }
 
+  /**
+   * Whether the index holds `id` (a partitioned index scans its ids for it).
+   * @param id The id to look for.
+   */
   has(id: number): boolean {
     return this.#native.has(id);
   }
@@ -205,6 +226,9 @@ export class VectorIndex {
   /**
    * The k best matches of one query, on the calling thread (fast for one query): min(k, size)
    * of them. Requests are bounded before any memory is allocated (REQUEST_TOO_LARGE).
+   * @param query dim numbers.
+   * @param k How many matches, a positive integer.
+   * @param options Exact re-scoring, id filters, and the probe or recall of a partitioned index.
    */
   search(query: Float32Array | ArrayLike<number>, k: number, options: SearchOptions = {}): SearchResult {
     checkK(k);
@@ -212,7 +236,12 @@ export class VectorIndex {
     return split(this.#native.search(q, k, rescoreFactor(options), idFilter(options), options.probe, options.recall))[0] ?? { ids: [], scores: [] };
   }
 
-  /** The k best matches of each query (min(k, size) each), computed off the JS thread. */
+  /**
+   * The k best matches of each query (min(k, size) each), computed off the JS thread.
+   * @param queries n*dim floats row after row, or n arrays of dim numbers.
+   * @param k Matches per query, a positive integer.
+   * @param options The same for every query, as search()'s.
+   */
   async searchBatch(
     queries: Float32Array | ArrayLike<number>[],
     k: number,
@@ -230,6 +259,7 @@ export class VectorIndex {
    * files only this way (or any write-then-rename): a server that memory-mapped the old file
    * keeps reading it safely, while overwriting a mapped file in place (`cp` over it,
    * truncating it) makes the kernel kill the mapping process with SIGBUS.
+   * @param path The file to write (replaced if it exists).
    */
   async save(path: string): Promise<void> {
     // async, so bad arguments reject like any other failure instead of throwing
@@ -240,7 +270,7 @@ export class VectorIndex {
    * Frees the index's memory (or mapping) now rather than at garbage collection. Calls in
    * flight finish first; any later call fails with CLOSED.
    */
-  close(): void {
+  async close(): Promise<void> {
     this.#native.close();
   }
 }

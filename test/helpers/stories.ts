@@ -4,6 +4,8 @@ import path from 'node:path';
 
 export const storiesDir = path.resolve(__dirname, '../../../shared/fixtures/stories260k-hf');
 export const hasStories = existsSync(storiesDir);
+/** Appended to the titles of the tests that need the fixture, so a skipped run says why. */
+export const storiesNote = hasStories ? '' : ` [skipped: ${path.relative(process.cwd(), storiesDir)} is missing; it sits beside the clone as ../shared/fixtures]`;
 
 export interface StoriesReference {
   input_ids: number[];

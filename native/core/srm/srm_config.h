@@ -13,7 +13,7 @@ struct Shape {
   uint32_t dim = 64;     // embedding width d (also the feed-forward width, as in SASRec)
   uint32_t blocks = 2;   // self-attention blocks
   uint32_t heads = 1;    // attention heads; must divide dim
-  uint32_t max_len = 200;  // longest history the model reads (the most recent events)
+  uint32_t max_len = 50;  // longest history the model reads (the most recent events); SRM_DEFAULTS in src/srm says the same
   // The compression module (srm/item_codes.h); code_in = 0: none, item embeddings are IDs only.
   uint32_t code_in = 0;      // width of the item features (the LM's hidden size)
   uint32_t code_dim = 64;    // width of the stored code

@@ -1,4 +1,4 @@
-// Saving and loading a Recommender. Format v2 (little-endian):
+// Saving and loading a SequentialModel. Format v2 (little-endian):
 //   [0, 96)  header: "LMRECSRM", version, header bytes, shape (with the compression module's),
 //            steps done, parameter count, payload bytes
 //   payload: parameters f32[param_count], popularity f32[items], ID flags u8[items] padded
@@ -13,7 +13,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "srm/recommender.h"
+#include "srm/sequential_model.h"
 #include "util/error.h"
 #include "util/file_io.h"
 
@@ -51,7 +51,7 @@ size_t codes_bytes(const Shape& s) {
 
 }  // namespace
 
-void Recommender::save(const std::string& path) const {
+void SequentialModel::save(const std::string& path) const {
   std::shared_lock lock(mu_);
   Header h{};
   std::memcpy(h.magic, kMagic, 8);
@@ -147,10 +147,10 @@ SrmFileView parse_srm_file(const uint8_t* p, size_t size, const std::string& pat
   return v;
 }
 
-std::unique_ptr<Recommender> Recommender::load(const std::string& path) {
+std::unique_ptr<SequentialModel> SequentialModel::load(const std::string& path) {
   const std::shared_ptr<FileBytes> file = FileBytes::open(path, false);
   const SrmFileView v = parse_srm_file(file->data(), file->size(), path, true);
-  auto r = std::make_unique<Recommender>(v.shape, 0);
+  auto r = std::make_unique<SequentialModel>(v.shape, 0);
   std::memcpy(r->params_.data(), v.params, v.param_count * sizeof(float));
   std::memcpy(r->popularity_.data(), v.popularity, size_t(v.shape.items) * sizeof(float));
   if (v.id_mask) std::copy_n(v.id_mask, v.shape.items, r->id_mask_.begin());

@@ -1,4 +1,4 @@
-// The SRM model file (format in srm_file.cpp), parsed from bytes in memory. Recommender::load
+// The SRM model file (format in srm_file.cpp), parsed from bytes in memory. SequentialModel::load
 // reads a file and builds a model from this; tests and the fuzz harness (fuzz/) call it on
 // bytes directly, and may skip the checksum so that damaged sections reach the checks.
 #pragma once

@@ -3,7 +3,7 @@
  * `eval quality` and `eval collab`, which take its options as their own.
  */
 import { Command, Option } from 'commander';
-import type { SrmFitOptions } from '../../srm/sequential-recommender.js';
+import { SRM_DEFAULTS, type SrmFitOptions } from '../../srm/sequential-recommender.js';
 import type { CommandKit } from '../command-kit.js';
 import { runEval } from '../eval.js';
 import { runQualityEval, srmFromEval } from '../eval-quality.js';
@@ -52,10 +52,10 @@ export function evalCommand(kit: CommandKit): Command {
     .option('--no-srm', 'leave the SRM out (popularity only)')
     .option('--srm-epochs <count>', 'most SRM epochs (early stopping on validation NDCG@10)', positiveInt, 200)
     .option('--srm-patience <count>', 'validations without improvement before stopping', positiveInt, 5)
-    .option('--srm-dim <dim>', 'SRM embedding width', positiveInt, 64)
-    .option('--srm-blocks <count>', 'SRM self-attention blocks', positiveInt, 2)
+    .option('--srm-dim <dim>', 'SRM embedding width', positiveInt, SRM_DEFAULTS.dim)
+    .option('--srm-blocks <count>', 'SRM self-attention blocks', positiveInt, SRM_DEFAULTS.blocks)
     .option('--srm-heads <count>', 'SRM attention heads (must divide the width; default 1)', positiveInt)
-    .option('--srm-max-len <count>', 'most recent events the SRM reads', positiveInt, 200)
+    .option('--srm-max-len <count>', 'most recent events the SRM reads', positiveInt, SRM_DEFAULTS.maxLen)
     .addOption(new Option('--srm-loss <loss>', 'full softmax, sampled softmax, or auto (full up to 20,000 items)').choices(['full', 'sampled', 'auto']).default('auto'))
     .option('--srm-dropout <p>', 'SRM dropout probability', fraction)
     .option('--srm-lr <lr>', 'SRM learning rate', positive)

@@ -26,6 +26,8 @@ function reportWarning(error: LmrecError): void {
  * Opens (creating or migrating) the store at `location`: a `postgres://` or `postgresql://` URL,
  * or else a SQLite file path (created if missing; its folder must exist). The backends are
  * imported on demand, so a SQLite user never loads pg and the reverse.
+ * @param location A SQLite file path, or a postgres:// (postgresql://) URL.
+ * @param options Error reporting, and the SQLite or PostgreSQL timeouts, polling and pool size.
  */
 export async function openStore(location: string, options: StoreOptions = {}): Promise<Store> {
   if (typeof location !== 'string' || location.length === 0) {

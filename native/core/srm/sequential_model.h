@@ -44,10 +44,10 @@ class TrainingLease {
   std::shared_ptr<std::atomic<bool>> flag_;
 };
 
-class Recommender {
+class SequentialModel {
  public:
-  Recommender(const Shape& shape, uint64_t seed);
-  static std::unique_ptr<Recommender> load(const std::string& path);
+  SequentialModel(const Shape& shape, uint64_t seed);
+  static std::unique_ptr<SequentialModel> load(const std::string& path);
   void save(const std::string& path) const;
 
   Shape shape() const;

@@ -1,4 +1,4 @@
-#include "srm/recommender.h"
+#include "srm/sequential_model.h"
 
 #include <algorithm>
 #include <chrono>
@@ -29,7 +29,7 @@ Sequences single(const int32_t* items, uint32_t n) {
 
 }  // namespace
 
-Recommender::Recommender(const Shape& shape, uint64_t seed) : shape_(shape) {
+SequentialModel::SequentialModel(const Shape& shape, uint64_t seed) : shape_(shape) {
   shape_.validate();
   layout_ = param_layout(shape_);
   const size_t n = layout_.back().offset + layout_.back().rows * layout_.back().cols;
@@ -46,7 +46,7 @@ Recommender::Recommender(const Shape& shape, uint64_t seed) : shape_(shape) {
   }
 }
 
-void Recommender::check_items(const int32_t* items, size_t n, const char* what) const {
+void SequentialModel::check_items(const int32_t* items, size_t n, const char* what) const {
   std::shared_lock lock(mu_);
   for (size_t i = 0; i < n; ++i) {
     const int32_t it = items[i];
@@ -56,18 +56,18 @@ void Recommender::check_items(const int32_t* items, size_t n, const char* what) 
   }
 }
 
-std::unique_ptr<TrainingLease> Recommender::lease_training() {
+std::unique_ptr<TrainingLease> SequentialModel::lease_training() {
   if (training_->exchange(true)) throw Error(ErrorCode::Busy, "this model is already training; wait for it to finish");
   cancel_ = false;
   return std::make_unique<TrainingLease>(training_);
 }
 
-Shape Recommender::shape() const {
+Shape SequentialModel::shape() const {
   std::shared_lock lock(mu_);
   return shape_;
 }
 
-Recommender::Snapshot Recommender::serving() const {
+SequentialModel::Snapshot SequentialModel::serving() const {
   {
     std::lock_guard g(serve_mu_);
     if (serving_) return serving_;
@@ -79,7 +79,7 @@ Recommender::Snapshot Recommender::serving() const {
   return serving_;
 }
 
-Recommender::Snapshot Recommender::snapshot_now() const {
+SequentialModel::Snapshot SequentialModel::snapshot_now() const {
   auto fresh = std::make_shared<Served>(Served{params_, shape_, layout_});
   if (shape_.has_codes()) {
     const ParamView P = view_params(shape_, layout_, fresh->params.data());
@@ -89,19 +89,19 @@ Recommender::Snapshot Recommender::snapshot_now() const {
   return fresh;
 }
 
-void Recommender::publish() {
+void SequentialModel::publish() {
   Snapshot fresh = snapshot_now();
   std::lock_guard g(serve_mu_);
   serving_ = std::move(fresh);
 }
 
-size_t Recommender::code_params_offset() const {
+size_t SequentialModel::code_params_offset() const {
   for (const TensorInfo& t : layout_)
     if (t.name == "codes.w1") return t.offset;
   return params_.size();
 }
 
-void Recommender::sync_codes() {
+void SequentialModel::sync_codes() {
   if (features_.empty()) return;
   const ParamView P = view_params(shape_, layout_, params_.data());
   CodeActivations acts;
@@ -114,7 +114,7 @@ static void require_codes(const Shape& s, const char* what) {
     throw Error(ErrorCode::InvalidArgument, std::string(what) + " needs a model with a compression module (item features)");
 }
 
-void Recommender::set_features(const float* f, size_t n) {
+void SequentialModel::set_features(const float* f, size_t n) {
   require_codes(shape_, "item features");
   if (n != shape_.items)
     throw Error(ErrorCode::DimMismatch, "features for " + std::to_string(n) + " items, the model has " + std::to_string(shape_.items));
@@ -128,18 +128,18 @@ void Recommender::set_features(const float* f, size_t n) {
   publish();
 }
 
-void Recommender::drop_features() {
+void SequentialModel::drop_features() {
   std::unique_lock lock(mu_);
   features_.clear();
   features_.shrink_to_fit();
 }
 
-bool Recommender::has_features() const {
+bool SequentialModel::has_features() const {
   std::shared_lock lock(mu_);
   return !features_.empty();
 }
 
-void Recommender::set_id_mask(const uint8_t* mask, size_t n) {
+void SequentialModel::set_id_mask(const uint8_t* mask, size_t n) {
   if (n != shape_.items)
     throw Error(ErrorCode::DimMismatch, "ID flags for " + std::to_string(n) + " items, the model has " + std::to_string(shape_.items));
   std::unique_lock lock(mu_);
@@ -152,12 +152,12 @@ void Recommender::set_id_mask(const uint8_t* mask, size_t n) {
   publish();
 }
 
-std::vector<uint8_t> Recommender::id_mask() const {
+std::vector<uint8_t> SequentialModel::id_mask() const {
   std::shared_lock lock(mu_);
   return id_mask_;
 }
 
-void Recommender::warm_items(const int32_t* items, size_t n) {
+void SequentialModel::warm_items(const int32_t* items, size_t n) {
   // checked against the serving snapshot: check_items would wait for a training step
   const Snapshot p = serving();
   for (size_t i = 0; i < n; ++i)
@@ -173,14 +173,14 @@ void Recommender::warm_items(const int32_t* items, size_t n) {
   if (training_->load() ? lock.try_lock() : (lock.lock(), true)) apply_pending_warm();
 }
 
-void Recommender::apply_pending_warm() {
+void SequentialModel::apply_pending_warm() {
   std::lock_guard g(warm_mu_);
   for (const int32_t it : pending_warm_)
     if (size_t(it) < id_mask_.size()) id_mask_[size_t(it)] = 1;
   pending_warm_.clear();
 }
 
-void Recommender::add_items(const float* features, size_t n, const TrainingLease&) {
+void SequentialModel::add_items(const float* features, size_t n, const TrainingLease&) {
   require_codes(shape_, "adding items");
   const size_t in = shape_.code_in, d = shape_.dim;
   for (size_t i = 0; i < n * in; ++i)
@@ -206,17 +206,17 @@ void Recommender::add_items(const float* features, size_t n, const TrainingLease
   publish();
 }
 
-std::vector<float> Recommender::codes() const {
+std::vector<float> SequentialModel::codes() const {
   std::shared_lock lock(mu_);
   return codes_;
 }
 
-std::vector<float> Recommender::item_vectors() const {
+std::vector<float> SequentialModel::item_vectors() const {
   const Snapshot p = serving();
   return std::vector<float>(p->params.begin(), p->params.begin() + ptrdiff_t(size_t(p->shape.items) * p->shape.dim));
 }
 
-void Recommender::item_vectors_into(float* out, size_t n) const {
+void SequentialModel::item_vectors_into(float* out, size_t n) const {
   const Snapshot p = serving();
   const size_t want = size_t(p->shape.items) * p->shape.dim;
   if (n != want)
@@ -225,7 +225,7 @@ void Recommender::item_vectors_into(float* out, size_t n) const {
   std::copy_n(p->params.data(), want, out);
 }
 
-void Recommender::user_vectors(const Sequences& histories, float* out, int threads) const {
+void SequentialModel::user_vectors(const Sequences& histories, float* out, int threads) const {
   const Snapshot p = serving();
   for (const int32_t it : histories.items)
     if (it < 0 || uint32_t(it) >= p->shape.items)
@@ -234,7 +234,7 @@ void Recommender::user_vectors(const Sequences& histories, float* out, int threa
   encode(*p, histories, out, thread_count(threads));
 }
 
-void Recommender::set_item_embeddings(const float* v) {
+void SequentialModel::set_item_embeddings(const float* v) {
   const size_t n = size_t(shape_.items) * shape_.dim;
   for (size_t i = 0; i < n; ++i)
     if (!std::isfinite(v[i]))
@@ -245,14 +245,14 @@ void Recommender::set_item_embeddings(const float* v) {
   publish();
 }
 
-void Recommender::count_popularity(const Sequences& s, bool reset) {
+void SequentialModel::count_popularity(const Sequences& s, bool reset) {
   check_items(s, "the sequences");
   std::unique_lock lock(mu_);
   if (reset) std::fill(popularity_.begin(), popularity_.end(), 0.f);
   for (int32_t it : s.items) popularity_[size_t(it)] += 1.f;
 }
 
-AliasSampler Recommender::make_sampler(float power) const {
+AliasSampler SequentialModel::make_sampler(float power) const {
   std::vector<double> w(shape_.items);
   for (size_t i = 0; i < w.size(); ++i) w[i] = std::pow(std::max(1.0, double(popularity_[i])), double(power));
   // with codes, items without training events are not negatives (as in the full softmax)
@@ -262,14 +262,14 @@ AliasSampler Recommender::make_sampler(float power) const {
   return AliasSampler(w);
 }
 
-void Recommender::add_window(Batch& b, const Sequences& data, const Window& w) const {
+void SequentialModel::add_window(Batch& b, const Sequences& data, const Window& w) const {
   const int32_t* seq = data.data(w.seq) + w.begin;
   std::vector<int32_t> targets(seq + 1, seq + 1 + w.len);
   std::fill(targets.begin(), targets.begin() + w.loss_from, -1);
   b.add(seq, targets.data(), w.len, shape_);
 }
 
-double Recommender::step(const Batch& b, const TrainOptions& o, const AliasSampler* sampler, std::vector<float>& grads) {
+double SequentialModel::step(const Batch& b, const TrainOptions& o, const AliasSampler* sampler, std::vector<float>& grads) {
   const int threads = thread_count(o.threads);
   const size_t d = shape_.dim, T = b.seqs.rows;
   ParamView P = view_params(shape_, layout_, params_.data());
@@ -379,7 +379,7 @@ double Recommender::step(const Batch& b, const TrainOptions& o, const AliasSampl
   return loss;
 }
 
-TrainReport Recommender::run_windows(const Sequences& data, std::vector<Window> windows, const TrainOptions& o,
+TrainReport SequentialModel::run_windows(const Sequences& data, std::vector<Window> windows, const TrainOptions& o,
                                      uint64_t shuffle_seed) {
   nn::Rng rng(shuffle_seed);
   for (size_t i = windows.size(); i > 1; --i) std::swap(windows[i - 1], windows[rng.below(i)]);
@@ -433,14 +433,14 @@ TrainReport Recommender::run_windows(const Sequences& data, std::vector<Window> 
   return report;
 }
 
-TrainReport Recommender::train_epoch(const Sequences& data, const TrainOptions& o, uint64_t epoch,
+TrainReport SequentialModel::train_epoch(const Sequences& data, const TrainOptions& o, uint64_t epoch,
                                      const TrainingLease&) {
   o.validate();
   check_items(data, "the training sequences");
   return run_windows(data, epoch_windows(data), o, nn::stream_key(o.seed, 0xe90c, epoch));
 }
 
-std::vector<Recommender::Window> Recommender::epoch_windows(const Sequences& data) const {
+std::vector<SequentialModel::Window> SequentialModel::epoch_windows(const Sequences& data) const {
   std::vector<Window> windows;
   const uint32_t L = shape_.max_len;
   for (uint32_t i = 0; i < data.count(); ++i)
@@ -451,7 +451,7 @@ std::vector<Recommender::Window> Recommender::epoch_windows(const Sequences& dat
   return windows;
 }
 
-TrainReport Recommender::train_recent(const Sequences& data, uint32_t fresh, const TrainOptions& o, uint32_t passes,
+TrainReport SequentialModel::train_recent(const Sequences& data, uint32_t fresh, const TrainOptions& o, uint32_t passes,
                                       const TrainingLease&) {
   o.validate();
   check_items(data, "the update sequences");
@@ -478,7 +478,7 @@ TrainReport Recommender::train_recent(const Sequences& data, uint32_t fresh, con
   return total;
 }
 
-void Recommender::encode(const Served& p, const Sequences& histories, float* out, int threads) {
+void SequentialModel::encode(const Served& p, const Sequences& histories, float* out, int threads) {
   const Shape& s = p.shape;
   const size_t d = s.dim;
   const ParamView P = view_params(s, p.layout, const_cast<float*>(p.params.data()));
@@ -502,14 +502,14 @@ void Recommender::encode(const Served& p, const Sequences& histories, float* out
   }
 }
 
-size_t Recommender::score_all(const Sequences& histories, std::vector<float>& out, int threads) const {
+size_t SequentialModel::score_all(const Sequences& histories, std::vector<float>& out, int threads) const {
   const Snapshot p = serving();
   out.resize(histories.count() * p->shape.items);
   score_all(*p, histories, out.data(), threads);
   return p->shape.items;
 }
 
-void Recommender::score_all(const Served& p, const Sequences& histories, float* out, int threads) {
+void SequentialModel::score_all(const Served& p, const Sequences& histories, float* out, int threads) {
   const size_t d = p.shape.dim, n = histories.count(), items = p.shape.items;
   std::vector<float> h(n * d);
   encode(p, histories, h.data(), threads);
@@ -525,7 +525,7 @@ void Recommender::score_all(const Served& p, const Sequences& histories, float* 
   });
 }
 
-void Recommender::score(const int32_t* history, uint32_t n, const int32_t* candidates, size_t m, float* out) const {
+void SequentialModel::score(const int32_t* history, uint32_t n, const int32_t* candidates, size_t m, float* out) const {
   const Sequences one = single(history, n);
   const Snapshot p = serving();
   const size_t d = p->shape.dim;
@@ -542,7 +542,7 @@ void Recommender::score(const int32_t* history, uint32_t n, const int32_t* candi
   }
 }
 
-size_t Recommender::top_k(const int32_t* history, uint32_t n, size_t k, bool exclude_history, int32_t* items,
+size_t SequentialModel::top_k(const int32_t* history, uint32_t n, size_t k, bool exclude_history, int32_t* items,
                           float* scores) const {
   const Sequences one = single(history, n);
   const Snapshot p = serving();
@@ -567,7 +567,7 @@ size_t Recommender::top_k(const int32_t* history, uint32_t n, size_t k, bool exc
   return k;
 }
 
-double Recommender::loss_and_gradients(const Sequences& data, const TrainOptions& o, uint64_t at_step,
+double SequentialModel::loss_and_gradients(const Sequences& data, const TrainOptions& o, uint64_t at_step,
                                        std::vector<float>& grads) {
   o.validate();
   check_items(data, "the sequences");
@@ -584,12 +584,12 @@ double Recommender::loss_and_gradients(const Sequences& data, const TrainOptions
   return loss;
 }
 
-std::vector<float> Recommender::params() const {
+std::vector<float> SequentialModel::params() const {
   std::shared_lock lock(mu_);
   return params_;
 }
 
-void Recommender::set_params(const float* p, size_t n) {
+void SequentialModel::set_params(const float* p, size_t n) {
   if (n != params_.size())
     throw Error(ErrorCode::DimMismatch, "the model has " + std::to_string(params_.size()) + " parameters, got " + std::to_string(n));
   for (size_t i = 0; i < n; ++i)
@@ -600,12 +600,12 @@ void Recommender::set_params(const float* p, size_t n) {
   publish();
 }
 
-void Recommender::checkpoint() {
+void SequentialModel::checkpoint() {
   std::shared_lock lock(mu_);
   best_ = params_;
 }
 
-void Recommender::restore() {
+void SequentialModel::restore() {
   std::unique_lock lock(mu_);
   if (best_.empty()) return;
   params_ = best_;
