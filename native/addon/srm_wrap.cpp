@@ -323,22 +323,11 @@ class SrmWrap : public Napi::ObjectWrap<SrmWrap> {
   // codesInto(out): the stored codes (items x codeDim) written into the caller's Float32Array
   // off the JS thread: they are computed for every item, too long a wait for the event loop.
   Napi::Value CodesInto(const Napi::CallbackInfo& info) {
-    return guard(info.Env(), [&]() -> Napi::Value {
-      const Napi::Value v = arg(info, 0);
-      const FloatSpan out = float32_array(v, "out");
-      auto keep = std::make_shared<Napi::ObjectReference>(Napi::Persistent(v.As<Napi::Object>()));
-      float* data = const_cast<float*>(out.data);
-      const size_t n = out.size;
-      RecPtr rec = live();
-      return PromiseWorker::run(
-          info.Env(), "lmrec.srm.codes",
-          [rec, data, n, keep] {
-            const std::vector<float> codes = rec->codes();
-            if (codes.size() != n)
-              throw Error(ErrorCode::DimMismatch, "the codes are " + std::to_string(codes.size()) + " floats, the array holds " + std::to_string(n));
-            std::copy(codes.begin(), codes.end(), data);
-          },
-          [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
+    return into_array(info, "lmrec.srm.codes", [](const RecPtr& rec, float* out, size_t n) {
+      const std::vector<float> codes = rec->codes();
+      if (codes.size() != n)
+        throw Error(ErrorCode::DimMismatch, "the codes are " + std::to_string(codes.size()) + " floats, the array holds " + std::to_string(n));
+      std::copy(codes.begin(), codes.end(), out);
     });
   }
 
@@ -347,20 +336,25 @@ class SrmWrap : public Napi::ObjectWrap<SrmWrap> {
   }
 
   // itemVectorsInto(out): the item vectors written into the caller's Float32Array off the JS
-  // thread (no new array, no copy on the JS thread); the caller leaves `out` alone until the
-  // promise settles. DIM_MISMATCH unless it holds items x dim floats.
+  // thread (no new array, no copy on the JS thread). DIM_MISMATCH unless it holds items x dim floats.
   Napi::Value ItemVectorsInto(const Napi::CallbackInfo& info) {
+    return into_array(info, "lmrec.srm.itemVectors", [](const RecPtr& rec, float* out, size_t n) { rec->item_vectors_into(out, n); });
+  }
+
+  // The caller's Float32Array (argument 0) filled by `fill` on libuv's thread; the caller leaves
+  // it alone until the promise settles. The reference keeps the array alive while the worker
+  // writes, and is released on the JS thread with the worker.
+  template <class Fill>
+  Napi::Value into_array(const Napi::CallbackInfo& info, const char* name, Fill fill) {
     return guard(info.Env(), [&]() -> Napi::Value {
       const Napi::Value v = arg(info, 0);
       const FloatSpan out = float32_array(v, "out");
-      // keeps the array alive while the worker writes; released on the JS thread with the worker
       auto keep = std::make_shared<Napi::ObjectReference>(Napi::Persistent(v.As<Napi::Object>()));
       float* data = const_cast<float*>(out.data);
       const size_t n = out.size;
       RecPtr rec = live();
       return PromiseWorker::run(
-          info.Env(), "lmrec.srm.itemVectors", [rec, data, n, keep] { rec->item_vectors_into(data, n); },
-          [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
+          info.Env(), name, [rec, data, n, keep, fill] { fill(rec, data, n); }, [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
     });
   }
 

@@ -21,14 +21,17 @@ import type { EventRecord, ItemRecord } from './records.js';
 import { SHOP_WORDS } from './shop-words.js';
 
 export interface SyntheticOptions {
+  /** Catalog size: items i0 … i(items-1). */
   items: number;
+  /** Users u0 … u(users-1), each with a history of events. */
   users: number;
   /** Default 20; with `words: 'shop'`, every shop category (the first `topics` when given, at most all). */
   topics?: number;
-  /** Events per user are uniform in [min, max]. */
+  /** Events per user are uniform in [min, max]. Default [5, 30]. */
   eventsPerUser?: [number, number];
-  /** Zipf exponent of popularity within a topic. */
+  /** Zipf exponent of popularity within a topic. Default 1. */
   zipf?: number;
+  /** Seed of the generator: the same options and seed give the same data. Default 1. */
   seed?: number;
   /**
    * 'made-up' (default): titles and texts of made-up words, topics named 'c0', 'c1', ...
