@@ -41,7 +41,7 @@ export function demoCommand(kit: CommandKit): Command {
     .addHelpText(
       'after',
       kit.examples(
-        'lmrec demo                                  # about 2.5 minutes on 2 cores',
+        'lmrec demo                                  # under a minute on 2 cores',
         'lmrec demo --budget 10s --sweep-budget 20s --no-index   # a quicker look',
         'lmrec demo --out report --json > demo.json  # keep quality.json and sweep.svg, and the whole result',
       ),
