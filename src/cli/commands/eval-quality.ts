@@ -5,7 +5,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import type { QualityVariant } from '../../eval/quality.js';
 import type { CommandKit } from '../command-kit.js';
-import { runQualityEval, srmFromEval } from '../eval-quality.js';
+import { runQualityEval, srmFromEval, type QualityCommandOptions } from '../eval-quality.js';
 import { interruptOnCtrlC } from '../interrupt.js';
 import { nonNegativeInt, positiveInt } from '../options.js';
 
@@ -76,7 +76,9 @@ export function qualityCommand(kit: CommandKit): Command {
       const parent = cmd.parent!;
       // eval's --seed, when given, is the one seed unless --seeds says otherwise
       const seeds = opts.seeds ?? (parent.getOptionValueSource('seed') === 'cli' && opts.seed !== undefined ? [opts.seed] : undefined);
-      const result = await runQualityEval(
+      await runQuality(
+        kit,
+        opts.json,
         {
           items: opts.items,
           events: opts.events,
@@ -94,8 +96,13 @@ export function qualityCommand(kit: CommandKit): Command {
           threads: opts.threads,
           out: opts.out,
         },
-        { log: kit.humanLog(opts.json), signal: interruptOnCtrlC('stopping the comparison (the fit under way is scored with its best weights so far)') },
       );
-      if (opts.json) kit.printJson(result);
     });
+}
+
+/** The comparison run from the command line: Ctrl-C stops it (the fit under way is scored), --json prints the result. */
+export async function runQuality(kit: CommandKit, json: boolean | undefined, options: QualityCommandOptions): Promise<void> {
+  const signal = interruptOnCtrlC('stopping the comparison (the fit under way is scored with its best weights so far)');
+  const result = await runQualityEval(options, { log: kit.humanLog(json), signal });
+  if (json) kit.printJson(result);
 }

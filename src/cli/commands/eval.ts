@@ -6,11 +6,11 @@ import { Command, Option } from 'commander';
 import { SRM_DEFAULTS, type SrmFitOptions } from '../../srm/sequential-recommender.js';
 import type { CommandKit } from '../command-kit.js';
 import { runEval } from '../eval.js';
-import { runQualityEval, srmFromEval } from '../eval-quality.js';
+import { srmFromEval } from '../eval-quality.js';
 import { interruptOnCtrlC } from '../interrupt.js';
 import { budget, fraction, layerList, positive, positiveInt } from '../options.js';
 import { collabCommand } from './eval-collab.js';
-import { qualityCommand } from './eval-quality.js';
+import { qualityCommand, runQuality } from './eval-quality.js';
 
 interface EvalCliOptions {
   items: string;
@@ -88,24 +88,20 @@ export function evalCommand(kit: CommandKit): Command {
         // --seed, --srm-epochs and --srm-patience standing in for --seeds, --epochs and --patience
         process.stderr.write('lmrec: `eval --cold-items` is deprecated: use `lmrec eval quality --cold-items F` (see lmrec eval quality --help)\n');
         const given = (name: string) => cmd.getOptionValueSource(name) === 'cli';
-        const result = await runQualityEval(
-          {
-            items: opts.items,
-            events: opts.events,
-            coldItems: opts.coldItems,
-            seeds: given('seed') ? [opts.seed] : undefined,
-            epochs: given('srmEpochs') ? opts.srmEpochs : undefined,
-            patience: given('srmPatience') ? opts.srmPatience : undefined,
-            budget: opts.budget,
-            lm: opts.lm,
-            layers: opts.layers,
-            srm: srmFromEval(cmd),
-            threads: opts.threads,
-            out: opts.out,
-          },
-          { log: kit.humanLog(opts.json), signal: interruptOnCtrlC('stopping the comparison (the fit under way is scored with its best weights so far)') },
-        );
-        if (opts.json) kit.printJson(result);
+        await runQuality(kit, opts.json, {
+          items: opts.items,
+          events: opts.events,
+          coldItems: opts.coldItems,
+          seeds: given('seed') ? [opts.seed] : undefined,
+          epochs: given('srmEpochs') ? opts.srmEpochs : undefined,
+          patience: given('srmPatience') ? opts.srmPatience : undefined,
+          budget: opts.budget,
+          lm: opts.lm,
+          layers: opts.layers,
+          srm: srmFromEval(cmd),
+          threads: opts.threads,
+          out: opts.out,
+        });
         return;
       }
       // The first Ctrl-C stops training at its next step and the evaluation goes on with the best
