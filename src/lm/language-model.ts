@@ -6,7 +6,6 @@
  * thread (src/lm/ort-worker.ts): a model at work leaves the JS thread free to serve.
  */
 import type { InferenceSession } from 'onnxruntime-node';
-import { z } from 'zod';
 import { LmrecError } from '../errors.js';
 import { parseOptions } from '../util/options.js';
 import { native } from '../addon/loader.js';
@@ -18,122 +17,14 @@ import { blockGraph, headGraph } from './onnx/decoder-graphs.js';
 import { MASKED, type Precision } from './onnx/ops.js';
 import { encoderBlockGraph } from './onnx/encoder-graphs.js';
 import { OrtWorker, type ChainStep, type RemoteSession, type WireTensor } from './ort-worker.js';
-import { runBytes } from './run-memory.js';
+import { kindOf, RunInputs, type ModelInput } from './run-inputs.js';
+import { loadSchema, hiddenStatesSchema, logitsSchema, encodeSchema, encodeLayersSchema, type LanguageModelOptions, type LayerRef, type TruncateOptions, type HiddenStatesOptions, type LogitsOptions, type Pooling, type EncodeOptions, type EncodeLayersOptions } from './model-options.js';
 import { Safetensors } from './safetensors.js';
 import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
 
-/** Options of {@link LanguageModel.load}. Unknown keys and wrong types are INVALID_ARGUMENT. */
-export interface LanguageModelOptions {
-  /** Layers per block graph (1 = every layer its own graph). Default 4. */
-  blockSize?: number;
-  /** Threads onnxruntime may use inside one operator, an integer >= 1. Default: all cores. */
-  threads?: number;
-  /** Matrix products in 'fp32' (default) or 'int8' (int8 weights per output channel, activations quantized per call). */
-  precision?: Precision;
-  /**
-   * Where built graphs are kept (default `~/.cache/lmrec/graphs`, or under `$XDG_CACHE_HOME`);
-   * `false` builds them in memory on every load. A path that cannot be a directory is IO_ERROR.
-   */
-  cacheDir?: string | false;
-  /**
-   * Memory one run of the graphs may take, in bytes (default 1 GiB): `encode` splits its
-   * batches to stay under it, and a single input that needs more is REQUEST_TOO_LARGE before
-   * anything is allocated. A run's need is estimated from its sequences B, their padded length
-   * T and the model's shape: attention scores (3 x B x heads x T x T floats), the attention
-   * bias (B x T x T) and one layer's activations, so it grows with the square of the length.
-   */
-  maxBatchBytes?: number;
-  /**
-   * Keep onnxruntime's memory arena in each session (default false). An arena reuses its
-   * buffers from run to run, but keeps each session's largest run's memory until the model is
-   * closed: with n block sessions, up to n times maxBatchBytes after one long input.
-   */
-  memoryArena?: boolean;
-}
-
-/** A layer index (0 = embeddings, l = output of layer l before a decoder's final norm) or 'final'. */
-export type LayerRef = number | 'final';
-
-/** Text (tokenized with the model's tokenizer.json) or token ids. */
-export type ModelInput = string | ArrayLike<number>;
-
-/**
- * How an input longer than the model's context (`config.maxPositions` tokens) is
- * treated: INPUT_TOO_LONG naming the input (default), or with `truncate: true`, only its first
- * `maxPositions` tokens are run. The start is kept because that is where the model's context
- * begins: a BOS or [CLS] token and the positions the model was trained on from 0, and it is
- * what Hugging Face tokenizers keep by default (truncation_side 'right').
- */
-export interface TruncateOptions {
-  /** Run only the first `maxPositions` tokens of a longer input instead of failing. Default false. */
-  truncate?: boolean;
-}
-
-/** Options of {@link LanguageModel.hiddenStates}. */
-export interface HiddenStatesOptions extends TruncateOptions {
-  /** The layers to return, at least one, in this order (default `['final']`). Only the layers up to the deepest run. */
-  layers?: LayerRef[];
-}
-
-/** Options of {@link LanguageModel.logits}. */
-export type LogitsOptions = TruncateOptions;
-
-/**
- * How `encode` turns a sequence's states into one vector: 'mean' over its tokens, its 'last'
- * token (decoders: the one that has seen the whole input), its first token 'cls' (encoders
- * only: BERT-style models such as bge pool on [CLS]), or the last occurrence of a 'marker'
- * token.
- */
-export type Pooling = 'mean' | 'last' | 'cls' | 'marker';
-
-/** Options of {@link LanguageModel.encode}. */
-export interface EncodeOptions extends TruncateOptions {
-  /** Which layer's states to pool (default 'final'). Only the layers up to it run. */
-  layer?: LayerRef;
-  /** How the states become one vector (default 'mean'). */
-  pooling?: Pooling;
-  /** The token id 'marker' pooling takes (required with it, refused without it). */
-  marker?: number;
-  /** L2-normalize each vector. Default false. */
-  normalize?: boolean;
-  /**
-   * Most sequences run together, padded to the longest (default 16). Batches are made smaller
-   * where `maxBatchBytes` requires it.
-   */
-  batchSize?: number;
-}
-
-/** Options of {@link LanguageModel.encodeLayers}: those of `encode`, with `layers` for `layer`. */
-export interface EncodeLayersOptions extends Omit<EncodeOptions, 'layer'> {
-  /** The layers to pool, at least one. */
-  layers: LayerRef[];
-}
-
-const layerRef = z.union([z.number().int().nonnegative(), z.literal('final')]);
-const truncate = { truncate: z.boolean().optional() };
-const loadSchema = z.strictObject({
-  blockSize: z.number().int().min(1).optional(),
-  threads: z.number().int().min(1).optional(),
-  precision: z.enum(['fp32', 'int8']).optional(),
-  cacheDir: z.union([z.string().min(1), z.literal(false)]).optional(),
-  maxBatchBytes: z.number().int().positive().optional(),
-  memoryArena: z.boolean().optional(),
-}) satisfies z.ZodType<LanguageModelOptions>;
-const hiddenStatesSchema = z.strictObject({ layers: z.array(layerRef).min(1).optional(), ...truncate }) satisfies z.ZodType<HiddenStatesOptions>;
-const logitsSchema = z.strictObject(truncate) satisfies z.ZodType<LogitsOptions>;
-const encodeSchema = z.strictObject({
-  layer: layerRef.optional(),
-  pooling: z.enum(['mean', 'last', 'cls', 'marker']).optional(),
-  marker: z.number().int().nonnegative().optional(),
-  normalize: z.boolean().optional(),
-  batchSize: z.number().int().min(1).optional(),
-  ...truncate,
-}) satisfies z.ZodType<EncodeOptions>;
-const encodeLayersSchema = encodeSchema.omit({ layer: true }).extend({ layers: z.array(layerRef).min(1) }) satisfies z.ZodType<EncodeLayersOptions>;
+export * from './model-options.js';
 
 const DEFAULT_MAX_BATCH_BYTES = 2 ** 30;
-/** The longest the JS thread works on a call between yields (tokenizing). */
-const YIELD_MS = 4;
 
 /**
  * onnxruntime runs on its own thread (src/lm/ort-worker.ts), started on the first model load:
@@ -214,7 +105,7 @@ export class LanguageModel {
   readonly #dir: string;
   readonly #ort: OrtWorker;
   readonly #tokenizer: TextTokenizer | undefined;
-  readonly #maxBatchBytes: number;
+  readonly #inputs: RunInputs;
   // The first block embeds the tokens, and a decoder's last block applies the final norm.
   readonly #blocks: Block[];
   // decoders: the final norm + LM head (its own graph: onnxruntime computes every node of a
@@ -242,7 +133,7 @@ export class LanguageModel {
     this.#ort = ort;
     this.config = config;
     this.#tokenizer = tokenizer;
-    this.#maxBatchBytes = maxBatchBytes;
+    this.#inputs = new RunInputs(config, maxBatchBytes, (text) => this.tokenize(text));
     this.#blocks = blocks;
     this.#head = head;
     this.#open = open;
@@ -327,9 +218,9 @@ export class LanguageModel {
       const o = parseOptions(hiddenStatesSchema, options, 'hiddenStates');
       const layers = o.layers ?? ['final'];
       this.#deepest(layers);
-      const [ids] = this.#prepare([input], o.truncate, 'the input');
+      const [ids] = this.#inputs.prepare([input], o.truncate, 'the input');
       const outputs = new Set(layers).size;
-      this.#checkBudget(ids!.length, outputs, 'the input');
+      this.#inputs.checkBudget(ids!.length, outputs, 'the input');
       const states = await this.#run([ids!], layers);
       return layers.map((l) => states.get(l)!);
     });
@@ -345,9 +236,9 @@ export class LanguageModel {
       const o = parseOptions(logitsSchema, options, 'logits');
       const head = this.#head;
       if (!head) throw new LmrecError(`'${this.#dir}' is an encoder: it has no language-model head`, 'UNSUPPORTED');
-      const [ids] = this.#prepare([input], o.truncate, 'the input');
+      const [ids] = this.#inputs.prepare([input], o.truncate, 'the input');
       const T = ids!.length;
-      this.#checkBudget(T, 1, 'the input');
+      this.#inputs.checkBudget(T, 1, 'the input');
       const L = this.config.layers;
       const states = (await this.#run([ids!], [L])).get(L)!;
       // the head only needs the last position: logits for every position would be T x vocab
@@ -395,10 +286,10 @@ export class LanguageModel {
     if (pooling === 'cls' && this.config.family === 'decoder') {
       throw new LmrecError("encode: pooling 'cls' takes the first token, which a decoder's causal attention keeps blind to the rest: use 'last' or 'mean'", 'INVALID_ARGUMENT');
     }
-    const seqs = this.#prepare(await this.#tokenizeYielding(inputs), o.truncate);
+    const seqs = this.#inputs.prepare(await this.#inputs.tokenizeYielding(inputs), o.truncate);
     const H = this.config.hidden;
     const out: Float32Array[][] = layers.map(() => []);
-    for (const [start, end] of this.#batches(seqs, o.batchSize ?? 16)) {
+    for (const [start, end] of this.#inputs.batches(seqs, o.batchSize ?? 16)) {
       const batch = seqs.slice(start, end);
       const states = await this.#run(batch, layers);
       const T = Math.max(...batch.map((s) => s.length));
@@ -452,107 +343,13 @@ export class LanguageModel {
     return p;
   }
 
-  /**
-   * Token ids of each input, checked: each a string or token ids within the vocabulary, not
-   * empty, and no longer than the model's context (or cut to it when `truncate`). Everything is
-   * checked before anything runs.
-   */
-  #prepare(inputs: readonly ModelInput[], truncate: boolean | undefined, single?: string): ArrayLike<number>[] {
-    const { maxPositions: max, vocab } = this.config;
-    return inputs.map((input, i) => {
-      const name = single ?? `input ${i}`;
-      if (typeof input !== 'string' && !Array.isArray(input) && !(ArrayBuffer.isView(input) && !(input instanceof DataView))) {
-        throw new LmrecError(`${name} must be a string or an array of token ids, got ${kindOf(input)}`, 'INVALID_ARGUMENT');
-      }
-      let ids: ArrayLike<number> = typeof input === 'string' ? this.tokenize(input) : input;
-      if (ids.length === 0) throw new LmrecError(`${name} has no tokens`, 'INVALID_ARGUMENT');
-      if (ids.length > max) {
-        if (!truncate) {
-          throw new LmrecError(
-            `${name} has ${ids.length} tokens, more than the model's context of ${max}: shorten it, or pass truncate: true to keep its first ${max}`,
-            'INPUT_TOO_LONG',
-          );
-        }
-        const all = ids;
-        ids = Array.from({ length: max }, (_, t) => all[t]!);
-      }
-      for (let t = 0; t < ids.length; t++) {
-        const id = ids[t]!;
-        if (!Number.isInteger(id) || id < 0 || id >= vocab) {
-          throw new LmrecError(`${name}: token id ${String(id)} at position ${t} is outside the vocabulary (0..${vocab - 1})`, 'INVALID_ARGUMENT');
-        }
-      }
-      return ids;
-    });
-  }
-
-  /**
-   * The texts among `inputs` as token ids, the JS thread given back every few ms: tokenizing is
-   * the part of a run left on it (~1.4 ms a 400-token text), and a batch of long texts would
-   * otherwise hold it for ~0.1 s. Stops at the first input that is neither text nor ids, for
-   * #prepare to refuse in order.
-   */
-  async #tokenizeYielding(inputs: readonly ModelInput[]): Promise<ModelInput[]> {
-    const out = [...inputs];
-    let since = performance.now();
-    for (let i = 0; i < out.length; i++) {
-      const input = out[i];
-      if (typeof input !== 'string') {
-        if (Array.isArray(input) || (ArrayBuffer.isView(input) && !(input instanceof DataView))) continue;
-        break;
-      }
-      out[i] = this.tokenize(input);
-      if (performance.now() - since > YIELD_MS) {
-        await new Promise((resolve) => setImmediate(resolve));
-        since = performance.now();
-      }
-    }
-    return out;
-  }
-
-  /** REQUEST_TOO_LARGE when one sequence of `tokens` cannot run within maxBatchBytes. */
-  #checkBudget(tokens: number, outputs: number, name: string, batch = 1): void {
-    const bytes = runBytes(this.config, { batch, tokens, outputs });
-    if (bytes > this.#maxBatchBytes) {
-      throw new LmrecError(
-        `${name} (${batch > 1 ? `${batch} x ` : ''}${tokens} tokens) needs about ${mib(bytes)} in one run, more than maxBatchBytes (${mib(this.#maxBatchBytes)}): shorten it, or load the model with a larger maxBatchBytes`,
-        'REQUEST_TOO_LARGE',
-      );
-    }
-  }
-
-  /**
-   * Consecutive [start, end) batches of at most `batchSize` sequences whose padded run fits
-   * maxBatchBytes (inputs keep their order; a batch is closed when the next input would not
-   * fit). Checks every sequence alone first, so an impossible request fails before any run.
-   */
-  #batches(seqs: ArrayLike<number>[], batchSize: number): [number, number][] {
-    seqs.forEach((s, i) => this.#checkBudget(s.length, 1, `input ${i}`));
-    const batches: [number, number][] = [];
-    let start = 0;
-    let T = 0;
-    for (let i = 0; i < seqs.length; i++) {
-      const longest = Math.max(T, seqs[i]!.length);
-      const fits = runBytes(this.config, { batch: i - start + 1, tokens: longest, outputs: 1 }) <= this.#maxBatchBytes;
-      if (i > start && (i - start === batchSize || !fits)) {
-        batches.push([start, i]);
-        start = i;
-        T = seqs[i]!.length;
-      } else {
-        T = longest;
-      }
-    }
-    if (seqs.length > start) batches.push([start, seqs.length]);
-    return batches;
-  }
-
   async #runLayers(input: ArrayLike<number>[] | Float32Array, B: number, T: number, positions: BigInt64Array, bias: Float32Array, from: number, to: number): Promise<Float32Array> {
     const H = this.config.hidden;
     const blocks = this.#blocks.filter((b) => b.first >= from && b.first + b.count <= to);
     if (blocks[0]?.first !== from || blocks.at(-1)!.first + blocks.at(-1)!.count !== to) {
       throw new LmrecError(`layers ${from}..${to} do not fall on the model's block boundaries (${[0, ...this.#blocks.map((b) => b.first + b.count)].join(', ')}): load it with a blockSize that divides the split layer`, 'INVALID_ARGUMENT');
     }
-    this.#checkBudget(T, 1, 'the segments', B);
+    this.#inputs.checkBudget(T, 1, 'the segments', B);
     // positions, bias and hidden states are the caller's: copied to onnxruntime's thread
     const inputs: Record<string, WireTensor> = {
       position_ids: { type: 'int64', data: positions, dims: [B, T] },
@@ -652,15 +449,6 @@ export class LanguageModel {
   }
 }
 
-/** What a wrong argument is, for messages. */
-function kindOf(value: unknown): string {
-  if (typeof value === 'string') return `'${value.length > 40 ? `${value.slice(0, 40)}...` : value}'`;
-  return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
-}
-
-function mib(bytes: number): string {
-  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
-}
 
 /**
  * One sequence's states [T x H] pooled to a vector: the mean over its tokens (a native
