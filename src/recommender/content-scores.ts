@@ -106,16 +106,11 @@ export class ContentScores {
    */
   addTo(history: ArrayLike<number>, out: Float32Array, warm: Uint8Array): void {
     if (!this.active) return;
-    const touched = this.#profileOf(history);
-    const row = this.#scores;
-    const reached = this.#reached;
-    const { reached: n } = this.tfidf.addScores(this.#profile, touched, row, 1, reached);
+    const { n } = this.#reach(this.#profileOf(history), warm, Infinity);
     this.#clearProfile();
-    for (let j = 0; j < n; j++) {
-      const i = reached[j]!;
-      out[i]! += this.#weightOf(i, warm) * row[i]!;
-      row[i] = 0;
-    }
+    const items = this.#partItems;
+    const parts = this.#parts;
+    for (let j = 0; j < n; j++) out[items[j]!]! += parts[j]!;
   }
 
   /**
@@ -133,11 +128,27 @@ export class ContentScores {
     const touched = this.#profileOf(history);
     const profile = this.#profile;
     for (let j = 0; j < given.length; j++) parts[j] = this.#weightOf(given[j]!, warm) * this.tfidf.dot(profile, given[j]!);
+    const { n, complete } = this.#reach(touched, warm, postings);
+    let best = highest(this.#partItems, this.#parts, complete ? limit : 4 * limit, n);
+    if (!complete) {
+      best.scores = best.items.map((i) => this.#weightOf(i, warm) * this.tfidf.dot(profile, i));
+      best = highest(best.items, best.scores, limit);
+    }
+    this.#clearProfile();
+    return { given: parts, items: best.items, scores: best.scores };
+  }
+
+  /**
+   * The items the scratch profile's words reach (reading at most `postings` postings) with
+   * their nonzero content parts w_i x (partial) cosine, into the scratch lists #partItems and
+   * #parts (the first `n`); the score row is left zeroed for the next request.
+   */
+  #reach(touched: readonly number[], warm: Uint8Array, postings: number): { n: number; complete: boolean } {
     const row = this.#scores;
     const reached = this.#reached;
-    const walk = this.tfidf.addScores(profile, touched, row, 1, reached, postings);
+    const walk = this.tfidf.addScores(this.#profile, touched, row, 1, reached, postings);
     const items = this.#partItems;
-    const scores = this.#parts;
+    const parts = this.#parts;
     let n = 0;
     for (let j = 0; j < walk.reached; j++) {
       const i = reached[j]!;
@@ -145,16 +156,10 @@ export class ContentScores {
       row[i] = 0;
       if (part !== 0) {
         items[n] = i;
-        scores[n++] = part;
+        parts[n++] = part;
       }
     }
-    let best = highest(items, scores, walk.complete ? limit : 4 * limit, n);
-    if (!walk.complete) {
-      best.scores = best.items.map((i) => this.#weightOf(i, warm) * this.tfidf.dot(profile, i));
-      best = highest(best.items, best.scores, limit);
-    }
-    this.#clearProfile();
-    return { given: parts, items: best.items, scores: best.scores };
+    return { n, complete: walk.complete };
   }
 
   #weightOf(item: number, warm: Uint8Array): number {

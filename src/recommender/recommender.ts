@@ -22,6 +22,7 @@ import { LmrecError } from '../errors.js';
 import { checkItemRecord } from '../data/limits.js';
 import type { EventRecord, ItemRecord } from '../data/records.js';
 import type { Scorer } from '../eval/leave-one-out.js';
+import { native } from '../addon/loader.js';
 import { DEFAULT_MODEL_DIR } from '../lm/default-model.js';
 import { LanguageModel } from '../lm/language-model.js';
 import { SequentialRecommender } from '../srm/sequential-recommender.js';
@@ -414,6 +415,10 @@ export class Recommender {
   /** The serving indexes brought up to the current model (see ServingIndexes.reindex). */
   async #reindex(): Promise<void> {
     await this.#s.serving.reindex(live(this.#s), this.#s.catalog.size);
+    // at the swap, before any event can arrive: the new mask holds every item warmed until now
     this.#s.warming.clear();
+    // what the old indexes (and the update's training) freed goes back to the OS, off the JS
+    // thread: otherwise glibc keeps it in its arenas and RSS climbs with every update
+    await native.releaseMemory();
   }
 }

@@ -3,7 +3,6 @@
  * (inner product: recommend(); cosine: similar() by behaviour) and the int8 codes (cosine:
  * similar() by content), with the fp32 vectors and the mask of warm items they were built from.
  */
-import { native } from '../addon/loader.js';
 import type { SequentialRecommender } from '../srm/sequential-recommender.js';
 import { VectorIndex } from '../vector-index/vector-index.js';
 import type { IndexChoice, IndexInfo } from './options.js';
@@ -97,9 +96,6 @@ export class ServingIndexes {
       this.#spareVectors = old.vectors;
       if (grown) this.#spareCodes = old.codes;
     }
-    // what the old indexes (and the update's training) freed goes back to the OS, off the JS
-    // thread: otherwise glibc keeps it in its arenas and RSS climbs with every update
-    await native.releaseMemory();
   }
 
   close(): void {

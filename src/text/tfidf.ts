@@ -86,8 +86,8 @@ export class TfidfVectors {
     // the new items' postings, heaviest first, merged into each word's
     const fresh = invert(added, this.words);
     const V = this.words;
-    const postPtr = new Uint32Array(V + 1);
-    for (let w = 0; w < V; w++) postPtr[w + 1] = postPtr[w]! + (this.#postPtr[w + 1]! - this.#postPtr[w]!) + (fresh.ptr[w + 1]! - fresh.ptr[w]!);
+    // a word's postings start after the old and the new postings of the words before it
+    const postPtr = this.#postPtr.map((at, w) => at + fresh.ptr[w]!);
     const postItems = new Uint32Array(nnz + extra);
     const postValues = new Float32Array(nnz + extra);
     // the runs of words without new postings move as blocks; the few words with some are merged
