@@ -1,7 +1,10 @@
-import { describe, expect, it } from 'vitest';
-import { ContentScores, highest } from '../src/recommender/content-scores.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { native } from '../src/addon/loader.js';
+import { ContentIndex } from '../src/recommender/content-index.js';
+import { ContentScores } from '../src/recommender/content-scores.js';
 import { TfidfVectors, wordsOf } from '../src/text/tfidf.js';
 import { Random } from '../src/util/random.js';
+import { highest, referenceRequest } from './helpers/content-reference.js';
 
 const texts = [
   'Lego City fire truck', // 0
@@ -109,29 +112,122 @@ describe('ContentScores', () => {
     out.forEach((x, i) => expect(x).toBeCloseTo(1 + 2 * (warm[i] ? 3 : 10) * cos[i]!, 5));
   });
 
-  it('for a request: exact parts of the given items, and the best items by content part', () => {
-    const c = new ContentScores(tf, 1.5, 0);
+  it('round-trips through its saved state, and refuses a damaged one', () => {
+    const c = new ContentScores(tf, 2, 5, 7);
+    const back = ContentScores.restore(JSON.parse(JSON.stringify(c.state())), texts);
+    expect([back.weight, back.coldWeight, back.recent]).toEqual([2, 5, 7]);
+    const warm = Uint8Array.from([1, 0, 1, 0, 1, 0, 1]);
+    const a = new Float32Array(texts.length);
+    const b = new Float32Array(texts.length);
+    c.addTo([1, 6], a, warm);
+    back.addTo([1, 6], b, warm);
+    Array.from(a).forEach((x, i) => expect(b[i]).toBeCloseTo(x, 6));
+    for (const bad of [null, { ...c.state(), weight: -1 }, { ...c.state(), idf: 'x' }, { ...c.state(), extra: 1 }, { ...c.state(), idf: [1] }, { ...c.state(), coldWeight: undefined }]) {
+      expect(() => ContentScores.restore(bad, texts)).toThrow(expect.objectContaining({ name: 'LmrecError' }));
+    }
+  });
+
+  it('keeps its vocabulary over a grown catalog, reading only the new texts, as a rebuild would', () => {
+    const c = new ContentScores(tf, 1);
+    const { content: grown, rows } = c.withItems(['lego fire boat']);
+    expect(rows).toHaveLength(1);
+    expect(grown.tfidf.items).toBe(texts.length + 1);
+    expect(grown.tfidf.wordList()).toEqual(tf.wordList());
+    const row = new Float32Array(texts.length + 1);
+    grown.addTo([0], row, new Uint8Array(texts.length + 1));
+    expect(row[texts.length]).toBeGreaterThan(0);
+    // grown twice, in pieces, against the vectors built over every text at once: the same rows,
+    // and the same postings order (a bounded walk reads the same ones)
+    const { base, more } = grownCatalog();
+    const first = new ContentScores(TfidfVectors.fit(base, { minDf: 1, maxDfShare: 1 }), 1);
+    const pieces = first.withItems(more.slice(0, 25)).content.withItems(more.slice(25)).content.tfidf;
+    const whole = TfidfVectors.withVocabulary(first.tfidf.wordList(), first.tfidf.idf, [...base, ...more]);
+    expect([pieces.indptr, pieces.indices, pieces.values]).toEqual([whole.indptr, whole.indices, whole.values]);
+    const warm = new Uint8Array(460).fill(1);
+    for (const budget of [Infinity, 300, 40]) {
+      const h = [3, 420, 77, 451];
+      expect(referenceRequest(pieces, ONE, h, warm, [1, 2, 455], 20, budget)).toEqual(referenceRequest(whole, ONE, h, warm, [1, 2, 455], 20, budget));
+    }
+  });
+});
+
+const ONE = { weight: 1, coldWeight: 1, recent: 50 };
+
+/** 400 texts over 30 words, some far more common than others, and 60 more. */
+function grownCatalog(): { base: string[]; more: string[] } {
+  const rng = new Random(9);
+  const words = Array.from({ length: 30 }, (_, j) => `w${j}`);
+  const textOf = () => Array.from({ length: 5 }, () => words[Math.floor(30 * rng.next() ** 2)]).join(' ');
+  return { base: Array.from({ length: 400 }, textOf), more: Array.from({ length: 60 }, textOf) };
+}
+
+describe('ContentIndex (the native lexical index of served requests)', () => {
+  const tf = TfidfVectors.fit(texts, { minDf: 1, maxDfShare: 1 });
+  const cosines = (history: number[]) => {
+    const row = new Float32Array(texts.length);
+    const { dense, touched } = tf.profile(history);
+    tf.addScores(dense, touched, row);
+    return row;
+  };
+  const open: ContentIndex[] = [];
+  const build = async (c: ContentScores) => {
+    const index = await ContentIndex.build(c);
+    open.push(index);
+    return index;
+  };
+  afterAll(async () => {
+    for (const x of open) await x.close();
+  });
+
+  it('for a request: exact parts of the given items, and the best items by content part', async () => {
+    const index = await build(new ContentScores(tf, 1.5, 0));
     const warm = Uint8Array.from([1, 1, 1, 1, 1, 1, 0]);
     const cos = cosines([0]);
     const all = [...cos.keys()];
-    const one = c.forRequest([0], warm, all, 100);
+    const one = index.request({ history: [0], given: all, limit: 100 }, warm);
     all.forEach((i) => expect(one.given[i]).toBeCloseTo((warm[i] ? 1.5 : 0) * cos[i]!, 6));
     // every item with a nonzero part, ascending; not item 2 (no shared word), not item 6 (cold, weight 0)
     expect(one.items).toEqual(all.filter((i) => cos[i] !== 0 && warm[i]));
     one.items.forEach((i, j) => expect(one.scores[j]).toBeCloseTo(1.5 * cos[i]!, 6));
-    expect(new ContentScores(tf, 0, 0).forRequest([0], warm, [1], 5)).toEqual({ given: new Float64Array(1), items: [], scores: [] });
     // the highest few (ties: the lower item), in item order
-    const every = new ContentScores(tf, 1).forRequest([0, 1], Uint8Array.from(texts, () => 1), [], 100);
+    const ones = Uint8Array.from(texts, () => 1);
+    const plain = await build(new ContentScores(tf, 1));
+    const every = plain.request({ history: [0, 1], given: [], limit: 100 }, ones);
     const order = every.items.map((i, j) => [i, every.scores[j]!] as const).sort((a, b) => b[1] - a[1] || a[0] - b[0]);
     for (const limit of [1, 2, 3, 100]) {
       const kept = highest(every.items, every.scores, limit);
       expect(kept.items).toEqual(order.slice(0, limit).map(([i]) => i).sort((a, b) => a - b));
-      expect(new ContentScores(tf, 1).forRequest([0, 1], Uint8Array.from(texts, () => 1), [], limit).items).toEqual(kept.items);
+      expect(plain.request({ history: [0, 1], given: [], limit }, ones).items).toEqual(kept.items);
+    }
+    // no history, no words: nothing reached, zero parts
+    expect(plain.request({ history: [5], given: [1], limit: 5 }, ones)).toEqual({ given: new Float64Array(1), items: [], scores: [] });
+  });
+
+  it('equals the TypeScript reference bit for bit, bounded or not, one request or a batch', async () => {
+    // 3,000 items over 40 words, a few of them in most items: a profile's words reach everything
+    const rng = new Random(4);
+    const words = Array.from({ length: 40 }, (_, j) => `w${j}`);
+    const big = Array.from({ length: 3000 }, () => Array.from({ length: 6 }, () => words[Math.floor(40 * rng.next() ** 2)]).join(' '));
+    const vectors = TfidfVectors.fit(big, { minDf: 1, maxDfShare: 1 });
+    const w = { weight: 1, coldWeight: 2, recent: 3 };
+    const index = await build(new ContentScores(vectors, w.weight, w.coldWeight, w.recent));
+    const warm = Uint8Array.from(big, (_, i) => (i % 5 ? 1 : 0));
+    const asks = Array.from({ length: 12 }, (_, u) => ({
+      history: Array.from({ length: 1 + (u % 6) }, () => rng.int(big.length)),
+      given: Array.from({ length: 8 }, () => rng.int(big.length)),
+      limit: 5 + 4 * u,
+    }));
+    for (const budget of [Infinity, 4000, 500, 40]) {
+      const batch = await index.requests(asks, warm, budget);
+      asks.forEach((a, j) => {
+        const want = referenceRequest(vectors, w, a.history, warm, a.given, a.limit, budget);
+        expect(index.request(a, warm, budget)).toEqual(want);
+        expect(batch[j]).toEqual(want);
+      });
     }
   });
 
-  it('bounds the postings a request reads: the heaviest first, the best found among leaders and scored exactly', () => {
-    // 3,000 items over 40 words, a few of them in most items: a profile's words reach everything
+  it('bounds the postings a request reads: the heaviest first, the best found among leaders and scored exactly', async () => {
     const rng = new Random(4);
     const words = Array.from({ length: 40 }, (_, j) => `w${j}`);
     const big = Array.from({ length: 3000 }, () => Array.from({ length: 6 }, () => words[Math.floor(40 * rng.next() ** 2)]).join(' '));
@@ -150,12 +246,12 @@ describe('ContentScores', () => {
     for (let i = 0; i < big.length; i++) expect(vectors.dot(dense, i)).toBeCloseTo(exact[i]!, 5);
 
     const warm = Uint8Array.from(big, (_, i) => (i % 5 ? 1 : 0));
-    const c = new ContentScores(vectors, 1, 2);
+    const index = await build(new ContentScores(vectors, 1, 2));
     const part = (i: number) => (warm[i] ? 1 : 2) * exact[i]!;
     const rank = [...exact.keys()].sort((a, b) => part(b) - part(a) || a - b);
-    const unbounded = c.forRequest(history, warm, [5, 6, 7], 20, Infinity);
+    const unbounded = index.request({ history, given: [5, 6, 7], limit: 20 }, warm, Infinity);
     expect(unbounded.items).toEqual(rank.slice(0, 20).sort((a, b) => a - b));
-    const bounded = c.forRequest(history, warm, [5, 6, 7], 20, 500);
+    const bounded = index.request({ history, given: [5, 6, 7], limit: 20 }, warm, 500);
     [5, 6, 7].forEach((i, j) => expect(bounded.given[j]).toBeCloseTo(part(i), 5)); // the given items: exact
     bounded.items.forEach((i, j) => expect(bounded.scores[j]).toBeCloseTo(part(i), 5)); // never a wrong score
     expect(bounded.items).toHaveLength(20);
@@ -164,50 +260,49 @@ describe('ContentScores', () => {
     let found = 0;
     for (let u = 0; u < 30; u++) {
       const h = Array.from({ length: 4 }, () => rng.int(big.length));
-      const want = new Set(c.forRequest(h, warm, [], 20, Infinity).items);
-      found += c.forRequest(h, warm, [], 20, 4000).items.filter((i) => want.has(i)).length;
+      const want = new Set(index.request({ history: h, given: [], limit: 20 }, warm, Infinity).items);
+      found += index.request({ history: h, given: [], limit: 20 }, warm, 4000).items.filter((i) => want.has(i)).length;
     }
     expect(found / (30 * 20)).toBeGreaterThanOrEqual(0.85);
   });
 
-  it('round-trips through its saved state, and refuses a damaged one', () => {
-    const c = new ContentScores(tf, 2, 5, 7);
-    const back = ContentScores.restore(JSON.parse(JSON.stringify(c.state())), texts);
-    expect([back.weight, back.coldWeight, back.recent]).toEqual([2, 5, 7]);
-    const warm = Uint8Array.from([1, 0, 1, 0, 1, 0, 1]);
-    const a = new Float32Array(texts.length);
-    const b = new Float32Array(texts.length);
-    c.addTo([1, 6], a, warm);
-    back.addTo([1, 6], b, warm);
-    Array.from(a).forEach((x, i) => expect(b[i]).toBeCloseTo(x, 6));
-    for (const bad of [null, { ...c.state(), weight: -1 }, { ...c.state(), idf: 'x' }, { ...c.state(), extra: 1 }, { ...c.state(), idf: [1] }, { ...c.state(), coldWeight: undefined }]) {
-      expect(() => ContentScores.restore(bad, texts)).toThrow(expect.objectContaining({ name: 'LmrecError' }));
+  it('grows by new items off the JS thread to what a rebuild over every text holds', async () => {
+    const { base, more } = grownCatalog();
+    const first = new ContentScores(TfidfVectors.fit(base, { minDf: 1, maxDfShare: 1 }), 1);
+    const a = first.withItems(more.slice(0, 25));
+    const b = a.content.withItems(more.slice(25));
+    const index = await build(first);
+    const grown = await (await index.withItems(a.content, a.rows)).withItems(b.content, b.rows);
+    open.push(grown);
+    expect(grown.items).toBe(460);
+    expect(index.items).toBe(400); // the old one serves on, unchanged
+    const whole = TfidfVectors.withVocabulary(first.tfidf.wordList(), first.tfidf.idf, [...base, ...more]);
+    const warm = Uint8Array.from({ length: 460 }, (_, i) => (i % 3 ? 1 : 0));
+    for (const budget of [Infinity, 300, 40]) {
+      for (const history of [[3, 420, 77, 451], [459], [0, 1, 2]]) {
+        expect(grown.request({ history, given: [1, 2, 455], limit: 20 }, warm, budget)).toEqual(referenceRequest(whole, ONE, history, warm, [1, 2, 455], 20, budget));
+      }
     }
+    // items the index does not hold yet (added after it was built) have no words there
+    expect(index.request({ history: [455], given: [455, 1], limit: 5 }, warm).given).toEqual(new Float64Array(2));
+    await grown.close();
+    expect(() => grown.request({ history: [1], given: [], limit: 1 }, warm)).toThrow(expect.objectContaining({ code: 'CLOSED' }));
   });
 
-  it('keeps its vocabulary over a grown catalog, reading only the new texts, as a rebuild would', () => {
-    const c = new ContentScores(tf, 1);
-    const grown = c.withItems(['lego fire boat']);
-    expect(grown.tfidf.items).toBe(texts.length + 1);
-    expect(grown.tfidf.wordList()).toEqual(tf.wordList());
-    const row = new Float32Array(texts.length + 1);
-    grown.addTo([0], row, new Uint8Array(texts.length + 1));
-    expect(row[texts.length]).toBeGreaterThan(0);
-    // grown twice, in pieces, against the vectors built over every text at once: the same rows,
-    // and the same postings order (a bounded walk reads the same ones)
-    const rng = new Random(9);
-    const words = Array.from({ length: 30 }, (_, j) => `w${j}`);
-    const textOf = () => Array.from({ length: 5 }, () => words[Math.floor(30 * rng.next() ** 2)]).join(' ');
-    const base = Array.from({ length: 400 }, textOf);
-    const more = Array.from({ length: 60 }, textOf);
-    const first = TfidfVectors.fit(base, { minDf: 1, maxDfShare: 1 });
-    const pieces = first.withItems(more.slice(0, 25)).withItems(more.slice(25));
-    const whole = TfidfVectors.withVocabulary(first.wordList(), first.idf, [...base, ...more]);
-    expect([pieces.indptr, pieces.indices, pieces.values]).toEqual([whole.indptr, whole.indices, whole.values]);
-    const warm = new Uint8Array(460).fill(1);
-    for (const budget of [Infinity, 300, 40]) {
-      const h = [3, 420, 77, 451];
-      expect(new ContentScores(pieces, 1).forRequest(h, warm, [1, 2, 455], 20, budget)).toEqual(new ContentScores(whole, 1).forRequest(h, warm, [1, 2, 455], 20, budget));
-    }
+  it('refuses malformed rows and requests with typed errors', async () => {
+    const addon = native.NativeLexicalIndex;
+    const u32 = (...x: number[]) => Uint32Array.from(x);
+    await expect(addon.build(2, u32(0, 1), u32(5), Float32Array.of(1))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' }); // word past the vocabulary
+    await expect(addon.build(2, u32(0, 2), u32(1), Float32Array.of(1))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' }); // pointers past the entries
+    await expect(addon.build(2, u32(0, 1), u32(1), Float32Array.of(Number.NaN))).rejects.toMatchObject({ code: 'NON_FINITE' });
+    await expect(addon.build(2, u32(0, 1), u32(1), Float32Array.of(-1))).rejects.toMatchObject({ code: 'NON_FINITE' });
+    expect(() => addon.build(2 ** 40, u32(0), u32(), new Float32Array())).toThrow(expect.objectContaining({ code: 'REQUEST_TOO_LARGE' })); // checked before any work
+    const index = await addon.build(2, u32(0, 1, 2), u32(0, 1), Float32Array.of(1, 1));
+    const warm = new Uint8Array(2);
+    expect(() => index.query(u32(0, 1), u32(0), u32(0, 3), u32(0), u32(5), Infinity, warm, 1, 1)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' })); // givenPtr past given
+    expect(() => index.query(u32(0, 1), u32(0), u32(0, 0), u32(), u32(5), Infinity, warm, -1, 1)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => index.query(u32(0, 1), u32(0), u32(0, 0), u32(), u32(5), Infinity, new Float32Array(2) as never, 1, 1)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    await expect(index.withItems(u32(0, 1), u32(9), Float32Array.of(1))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await index.close();
   });
 });

@@ -3,6 +3,7 @@
 
 #include "addon_data.h"
 #include "index_wrap.h"
+#include "lexical_wrap.h"
 #include "lm_trainer_wrap.h"
 #include "machine_wrap.h"
 #include "segment_cache_wrap.h"
@@ -39,6 +40,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeSrm", init_srm_class(env));
   exports.Set("NativeLmTrainer", init_lm_trainer_class(env));
   exports.Set("NativeSegmentCache", init_segment_cache_class(env));
+  exports.Set("NativeLexicalIndex", init_lexical_class(env));
   init_machine_functions(env, exports);
   return exports;
 }

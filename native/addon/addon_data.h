@@ -10,6 +10,7 @@ struct AddonData {
   Napi::FunctionReference srm_class;    // NativeSrm
   Napi::FunctionReference lm_trainer_class;  // NativeLmTrainer
   Napi::FunctionReference segment_cache_class;  // NativeSegmentCache
+  Napi::FunctionReference lexical_class;  // NativeLexicalIndex
 };
 
 inline AddonData& addon_data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }

@@ -91,6 +91,27 @@ inline Int32Span int32_array(const Napi::Value& v, const char* name) {
   return {a.Data(), a.ElementLength()};
 }
 
+// A Uint32Array or Uint8Array, read in place.
+template <class T>
+struct Span {
+  const T* data;
+  size_t size;
+};
+
+inline Span<uint32_t> uint32_array(const Napi::Value& v, const char* name) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array)
+    throw Error(ErrorCode::InvalidArgument, std::string(name) + " must be a Uint32Array");
+  auto a = v.As<Napi::Uint32Array>();
+  return {a.Data(), a.ElementLength()};
+}
+
+inline Span<uint8_t> uint8_array(const Napi::Value& v, const char* name) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    throw Error(ErrorCode::InvalidArgument, std::string(name) + " must be a Uint8Array");
+  auto a = v.As<Napi::Uint8Array>();
+  return {a.Data(), a.ElementLength()};
+}
+
 // An optional number option; `fallback` when absent.
 inline double number_or(const Napi::Object& o, const char* key, double fallback) {
   const Napi::Value v = o.Get(key);

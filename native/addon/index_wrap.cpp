@@ -179,10 +179,13 @@ class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
     });
   }
 
-  // Drops this handle's reference; work in flight keeps its own until it ends.
+  // Drops this handle's reference off the JS thread: freeing a catalog's vectors there stalled
+  // the requests behind it. Work in flight keeps its own reference until it ends.
   Napi::Value Close(const Napi::CallbackInfo& info) {
-    index_.reset();
-    return info.Env().Undefined();
+    auto doomed = std::make_shared<IndexPtr>(std::move(index_));
+    return PromiseWorker::run(
+        info.Env(), "lmrec.close", [doomed] { doomed->reset(); },
+        [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
   }
 
   Napi::Value Has(const Napi::CallbackInfo& info) {

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import bindings from 'bindings';
 import { LmrecError } from '../errors.js';
+import type { NativeLexicalIndexConstructor } from './lexical-index.js';
 import type { NativeLmTrainerConstructor } from './lm-trainer.js';
 import type { NativeSegmentCacheConstructor } from './segment-cache.js';
 import type { NativeSrmConstructor } from './srm.js';
@@ -18,6 +19,7 @@ export interface NativeAddon {
   NativeSrm: NativeSrmConstructor;
   NativeLmTrainer: NativeLmTrainerConstructor;
   NativeSegmentCache: NativeSegmentCacheConstructor;
+  NativeLexicalIndex: NativeLexicalIndexConstructor;
   sourceHash: string;
   /** Every error code the native core can throw. */
   errorCodes(): string[];

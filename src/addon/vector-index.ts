@@ -20,7 +20,8 @@ export interface NativeIndexInfo {
 export interface NativeIndex {
   add(ids: Float64Array, vectors: Float32Array): Promise<void>;
   remove(ids: Float64Array): Promise<void>;
-  close(): void;
+  /** Releases the index off the JS thread. */
+  close(): Promise<void>;
   has(id: number): boolean;
   size(): number;
   memoryBytes(): number;

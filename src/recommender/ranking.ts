@@ -6,6 +6,7 @@
 import { LmrecError } from '../errors.js';
 import type { RecommenderState } from './state.js';
 import { admitted, itemNumbers, live } from './state.js';
+import type { ContentAsk, ContentRequest } from './content-index.js';
 import type { Recommendations, RecommendRequest, ScoredItem, SimilarOptions } from './options.js';
 
 /** Most results a request may ask for. */
@@ -30,10 +31,16 @@ export function answer(s: RecommenderState, p: PreparedRequest): Recommendations
   const { r, k, ignored, excluded, state } = p;
   const only = admitted(s, r.filter);
   if (!state) return popularity(s, k, excluded, only, ignored);
-  const width = s.content.active ? srmPool(s, k) : k;
+  const width = s.lexical ? srmPool(s, k) : k;
   const found = s.serving.now.index.search(state, width, { rescore: RESCORE, exclude: [...excluded], ...(only ? { only } : {}) });
-  if (!s.content.active) return result(found.ids.map((i, j) => ({ id: s.catalog.ids.name(i), score: found.scores[j]! })), null, ignored);
-  return withContent(s, p, found.ids, found.scores, only);
+  if (!s.lexical) return result(found.ids.map((i, j) => ({ id: s.catalog.ids.name(i), score: found.scores[j]! })), null, ignored);
+  const content = s.lexical.request(contentAsk(s, p, found.ids), s.serving.now.warm);
+  return withContent(s, p, found.ids, found.scores, content, only);
+}
+
+/** What a request asks of the content part: its history, the SRM's candidates, and as many of the content's own best as the SRM's pool (and the exclusions they may hold). */
+function contentAsk(s: RecommenderState, p: PreparedRequest, ids: ArrayLike<number>): ContentAsk {
+  return { history: p.history, given: ids, limit: srmPool(s, p.k) + p.excluded.size };
 }
 
 /** With a content part: the SRM candidates a request fetches (they and the content's own candidates are fused). */
@@ -49,9 +56,9 @@ function srmPool(s: RecommenderState, k: number): number {
  * against the exact scores; the pools are max(4k, 50)) and the content side's walk read every
  * posting of the profile's words (beyond CONTENT_POSTINGS its best are found among leaders).
  */
-function withContent(s: RecommenderState, p: PreparedRequest, ids: ArrayLike<number>, scores: ArrayLike<number>, only: number[] | undefined): Recommendations {
+function withContent(s: RecommenderState, p: PreparedRequest, ids: ArrayLike<number>, scores: ArrayLike<number>, content: ContentRequest, only: number[] | undefined): Recommendations {
   const { vectors, warm } = s.serving.now;
-  const { given, items, scores: extra } = s.content.forRequest(p.history, warm, ids, srmPool(s, p.k) + p.excluded.size);
+  const { given, items, scores: extra } = content;
   const fused = new Map<number, number>();
   for (let j = 0; j < ids.length; j++) fused.set(ids[j]!, scores[j]! + given[j]!);
   const indexed = warm.length;
@@ -99,13 +106,13 @@ export async function recommendMany(s: RecommenderState, requests: readonly Reco
   });
   if (batch.length > 0) {
     const serving = s.serving.now;
-    const want = (k: number) => (s.content.active ? srmPool(s, k) : k);
+    const want = (k: number) => (s.lexical ? srmPool(s, k) : k);
     const width = Math.max(...batch.map((b) => want(b.k) + b.excluded.size));
     const dim = batch[0]!.state.length;
     const queries = new Float32Array(batch.length * dim);
     batch.forEach((b, j) => queries.set(b.state, j * dim));
     const found = await serving.index.searchBatch(queries, Math.min(width, s.catalog.size), { rescore: RESCORE });
-    batch.forEach((b, j) => {
+    const pools = batch.map((b, j) => {
       const ids: number[] = [];
       const scores: number[] = [];
       const f = found[j]!;
@@ -114,8 +121,16 @@ export async function recommendMany(s: RecommenderState, requests: readonly Reco
         ids.push(f.ids[x]!);
         scores.push(f.scores[x]!);
       }
-      out[b.at] = s.content.active
-        ? withContent(s, b, ids, scores, undefined)
+      return { ids, scores };
+    });
+    // the content side of the whole batch in one native call, off the JS thread, on the mask
+    // of the indexes the candidates came from
+    const lexical = s.lexical;
+    const content = lexical ? await lexical.requests(batch.map((b, j) => contentAsk(s, b, pools[j]!.ids)), serving.warm) : [];
+    batch.forEach((b, j) => {
+      const { ids, scores } = pools[j]!;
+      out[b.at] = lexical
+        ? withContent(s, b, ids, scores, content[j]!, undefined)
         : result(ids.map((i, x) => ({ id: s.catalog.ids.name(i), score: scores[x]! })), null, b.ignored);
     });
   }

@@ -30,6 +30,7 @@ import { compileItemTemplate } from '../text/item-template.js';
 import { parseOptions } from '../util/options.js';
 import { BackgroundWork } from './background.js';
 import { Catalog } from './catalog.js';
+import { ContentIndex } from './content-index.js';
 import { ContentScores } from './content-scores.js';
 import { fitParts, modelScorer, type FittedParts, type LayerSweep } from './fit.js';
 import { applyScaling, encodeItemStates } from './item-states.js';
@@ -67,6 +68,7 @@ export class Recommender {
     this.#s = {
       ...parts,
       serving: new ServingIndexes(o.index ?? 'auto'),
+      lexical: undefined,
       popular: undefined,
       catalogTemplate: undefined,
       lmOwned: false,
@@ -193,7 +195,7 @@ export class Recommender {
     const t0 = performance.now();
     const rec = new Recommender((await fitParts(options, false)) as FittedParts);
     options.onProgress?.({ stage: 'indexing', done: 0, total: 1 });
-    await rec.#reindex();
+    await rec.#serve();
     options.onProgress?.({ stage: 'indexing', done: 1, total: 1 });
     rec.#s.manifest.report.seconds = (performance.now() - t0) / 1000;
     return rec;
@@ -244,7 +246,7 @@ export class Recommender {
       { catalog, users, histories, manifest, scaling: { mean: scales.slice(0, H), scale: scales.slice(H) }, srm, content, lm: undefined },
       { index: o.index, updateIntervalMs: o.updateIntervalMs, updateThreads: o.updateThreads },
     );
-    await rec.#reindex();
+    await rec.#serve();
     return rec;
   }
 
@@ -343,9 +345,19 @@ export class Recommender {
       this.#s.popular = undefined;
       this.#s.catalogTemplate = undefined;
       // the template's source is the fit's: only the new items' texts are rendered and read
-      const content = this.#s.content.withItems(texts);
-      await this.#reindex();
-      this.#s.content = content; // with the indexes that hold the new items
+      const { content, rows } = this.#s.content.withItems(texts);
+      const lexical = await this.#s.lexical?.withItems(content, rows);
+      try {
+        await this.#reindex();
+      } catch (e) {
+        await lexical?.close();
+        throw e;
+      }
+      // with the indexes that hold the new items
+      const old = this.#s.lexical;
+      this.#s.content = content;
+      this.#s.lexical = lexical;
+      await old?.close();
       return items.map((it) => it.id);
     });
   }
@@ -394,6 +406,8 @@ export class Recommender {
     s.srm.close();
     s.srm = undefined;
     s.serving.close();
+    await s.lexical?.close();
+    s.lexical = undefined;
     if (s.lm && s.lmOwned) await s.lm.close();
     s.lm = undefined;
   }
@@ -410,6 +424,12 @@ export class Recommender {
     this.#s.lm = lm;
     this.#s.lmOwned = true;
     return lm;
+  }
+
+  /** Everything requests read, built for a fit or loaded model: the content part's index and the serving indexes. */
+  async #serve(): Promise<void> {
+    if (this.#s.content.active) this.#s.lexical = await ContentIndex.build(this.#s.content);
+    await this.#reindex();
   }
 
   /** The serving indexes brought up to the current model (see ServingIndexes.reindex). */

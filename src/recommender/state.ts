@@ -8,6 +8,7 @@ import type { LanguageModel } from '../lm/language-model.js';
 import { compileItemTemplate } from '../text/item-template.js';
 import type { SequentialRecommender } from '../srm/sequential-recommender.js';
 import type { Catalog } from './catalog.js';
+import type { ContentIndex } from './content-index.js';
 import type { ContentScores } from './content-scores.js';
 import type { FeatureScaling } from './item-states.js';
 import type { Manifest, RecommendRequest } from './options.js';
@@ -24,6 +25,8 @@ export interface RecommenderState {
   srm: SequentialRecommender | undefined;
   readonly serving: ServingIndexes;
   content: ContentScores;
+  /** The content part as served requests read it (undefined while the content part is off). */
+  lexical: ContentIndex | undefined;
   /** Items by training count, most first (rebuilt after updates). */
   popular: Int32Array | undefined;
   /** The fit's item template compiled over the catalog's fields (until items are added). */

@@ -64,19 +64,19 @@ export class TfidfVectors {
   }
 
   /**
-   * The same vocabulary and idf over the catalog grown by `texts` (their items numbered after
-   * the present ones). Only the new texts are read: the rows are copied and each word's postings
-   * merged with the new items' (they stay heaviest first), so adding an item costs time in the
-   * postings, not in re-reading every item's text.
+   * The same vocabulary and idf over the catalog grown by items with the vectors `rows` (from
+   * transform(), numbered after the present items). No text is re-read: the rows are copied and
+   * each word's postings merged with the new items' (they stay heaviest first), so adding an item
+   * costs time in the postings, not in re-reading every item's text.
    */
-  withItems(texts: readonly string[]): TfidfVectors {
-    const added = rowsToCsr(texts.map((t) => this.transform(t)));
+  withRows(rows: readonly SparseVector[]): TfidfVectors {
+    const added = rowsToCsr(rows);
     const n = this.items;
     const nnz = this.indices.length;
     const extra = added.index.length;
-    const ptr = new Uint32Array(n + texts.length + 1);
+    const ptr = new Uint32Array(n + rows.length + 1);
     ptr.set(this.indptr);
-    for (let i = 1; i <= texts.length; i++) ptr[n + i] = nnz + added.ptr[i]!;
+    for (let i = 1; i <= rows.length; i++) ptr[n + i] = nnz + added.ptr[i]!;
     const index = new Uint32Array(nnz + extra);
     index.set(this.indices);
     index.set(added.index, nnz);
@@ -288,13 +288,14 @@ function vectorOf(ws: readonly string[], vocabulary: ReadonlyMap<string, number>
 }
 
 /** A sparse matrix by rows: row r's columns are index[ptr[r] .. ptr[r+1]), with weights in value. */
-interface Csr {
+export interface Csr {
   ptr: Uint32Array;
   index: Uint32Array;
   value: Float32Array;
 }
 
-function rowsToCsr(rows: readonly SparseVector[]): Csr {
+/** Sparse vectors as the rows of one matrix. */
+export function rowsToCsr(rows: readonly SparseVector[]): Csr {
   const ptr = new Uint32Array(rows.length + 1);
   rows.forEach((r, i) => (ptr[i + 1] = ptr[i]! + r.indices.length));
   const index = new Uint32Array(ptr[rows.length]!);
