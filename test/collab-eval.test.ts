@@ -117,6 +117,16 @@ describe('lmrec eval collab', () => {
       // nothing stale, the whole catalog listed: llm-only is exactly the cloud's full ranking
       expect(r.fusions['llm-only'].test).toEqual(r.models['cloud-only'].test);
       expect(r.recall.stale).toBe(1);
+      // the groups split the test users two ways; their user-weighted means are the whole's
+      const g = r.groups;
+      for (const [a, b] of [[g.shortHistory, g.longHistory], [g.warmTarget, g.coldTarget]] as const) {
+        expect(a.users + b.users).toBe(r.testUsers);
+        const mean = (key: 'cloud-only' | 'device-only' | 'fusion') => (a.users * a[key] + b.users * b[key]) / r.testUsers;
+        expect(mean('cloud-only')).toBeCloseTo(r.models['cloud-only'].test['NDCG@10'], 10);
+        expect(mean('device-only')).toBeCloseTo(r.models['device-only'].test['NDCG@10'], 10);
+        expect(mean('fusion')).toBeCloseTo(r.fusions[r.bestFusion].test['NDCG@10'], 10);
+      }
+      expect(r.medianHistory).toBeGreaterThan(0);
       await expect(evaluateCollab(split, 31, { cloud: srm, device: srm })).rejects.toMatchObject({ code: 'DIM_MISMATCH' });
       await expect(evaluateCollab(split, 30, { cloud: srm, device: srm }, { rates: [2] })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
       await expect(evaluateCollab({ valid: [], test: [] }, 30, { cloud: srm, device: srm })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { validateReply, type CloudClient, type CloudReply } from '../src/collab/cloud.js';
-import { DeviceRecommender, type DeviceRecommenderOptions } from '../src/collab/device-recommender.js';
+import { DeviceRecommender, type DeviceRecommenderOptions, type DeviceRecommendOptions } from '../src/collab/device-recommender.js';
 import { candidateProbabilities, FUSION_RULES, fusedOrder, fusedScore } from '../src/collab/fusion.js';
 import { inconsistency, RandomPolicy, thresholdForRate, ThresholdPolicy } from '../src/collab/policy.js';
 import type { CandidateScorer } from '../src/collab/rerank.js';
@@ -127,16 +127,22 @@ describe('request policy', () => {
   });
 });
 
+/** The device's catalog in these tests: item number i is id 'i<i>'. */
+const ITEM_IDS = Array.from({ length: 30 }, (_, i) => `i${i}`);
+const CATALOG = new Map(ITEM_IDS.map((id, i) => [id, i]));
+const idsOf = (items: readonly number[]) => items.map((i) => `i${i}`);
+const numbersOf = (ids: readonly string[]) => ids.map((id) => Number(id.slice(1)));
+
 describe('cloud replies', () => {
   it('keep the valid candidates and count the others as padding', () => {
-    expect(validateReply({ items: [3, 3, 99, 1.5, -1, NaN, 2] }, 50, 10)).toEqual({ items: Int32Array.of(3, 2), dropped: 5 });
-    expect(validateReply({ items: Int32Array.of(0, 1, 2, 3, 4, 5), scores: [6, 5, 5, 3, 2, 1] }, 4, 10)).toEqual({ items: Int32Array.of(0, 1, 2, 3), dropped: 2 });
-    expect(validateReply({ items: [] }, 4, 10)).toEqual({ items: new Int32Array(0), dropped: 0 });
+    expect(validateReply({ items: ['i3', 'i3', 'nope', 'I2', 'i2'] }, 50, CATALOG)).toEqual({ items: Int32Array.of(3, 2), dropped: 3 });
+    expect(validateReply({ items: idsOf([0, 1, 2, 3, 4, 5]), scores: [6, 5, 5, 3, 2, 1] }, 4, CATALOG)).toEqual({ items: Int32Array.of(0, 1, 2, 3), dropped: 2 });
+    expect(validateReply({ items: [] }, 4, CATALOG)).toEqual({ items: new Int32Array(0), dropped: 0 });
   });
 
   it('reject garbage with INVALID_DATA', () => {
-    for (const reply of [null, undefined, 'items', 7, {}, { items: 'abc' }, { items: [1, '2'] }, { items: [1, null] }, { items: [1, 2], scores: [1] }, { items: [1, 2], scores: [1, 2] }, { items: [1, 2], scores: [2, NaN] }, { items: [1], scores: 'x' }]) {
-      expect(thrown(() => validateReply(reply, 50, 10)).code, JSON.stringify(reply)).toBe('INVALID_DATA');
+    for (const reply of [null, undefined, 'items', 7, {}, { items: 'abc' }, { items: ['i1', 2] }, { items: ['i1', null] }, { items: Int32Array.of(1) }, { items: ['i1', 'i2'], scores: [1] }, { items: ['i1', 'i2'], scores: [1, 2] }, { items: ['i1', 'i2'], scores: [2, NaN] }, { items: ['i1'], scores: 'x' }]) {
+      expect(thrown(() => validateReply(reply, 50, CATALOG)).code, JSON.stringify(reply)).toBe('INVALID_DATA');
     }
   });
 });
@@ -160,12 +166,12 @@ const fakeSrm: CandidateScorer = {
   },
 };
 
-/** A cloud that answers from a script, one entry per call (the last repeats), and records the calls. */
+/** A cloud that answers from a script, one entry per call (the last repeats), and records the calls (histories as item numbers). */
 function scriptedCloud(script: ((signal: AbortSignal) => Promise<CloudReply> | CloudReply)[]) {
   const calls: { history: readonly number[]; n: number; signal: AbortSignal; at: number }[] = [];
   const client: CloudClient = {
     candidates(history, n, signal) {
-      calls.push({ history, n, signal, at: performance.now() });
+      calls.push({ history: numbersOf(history), n, signal, at: performance.now() });
       return script[Math.min(calls.length - 1, script.length - 1)]!(signal);
     },
   };
@@ -173,16 +179,58 @@ function scriptedCloud(script: ((signal: AbortSignal) => Promise<CloudReply> | C
 }
 
 const never = (): Promise<CloudReply> => new Promise(() => {});
-const reply = (items: number[]) => () => Promise.resolve({ items });
+const reply = (items: number[]) => () => Promise.resolve({ items: idsOf(items) });
 const fail = (message: string) => () => Promise.reject(new Error(message));
 const askNever = new ThresholdPolicy(Infinity); // only when there is no list
 const askAlways = new ThresholdPolicy(-Infinity);
 
-function device(cloud: CloudClient, o: Partial<DeviceRecommenderOptions> = {}): DeviceRecommender {
-  return new DeviceRecommender({ srm: fakeSrm, cloud, policy: askNever, candidates: 8, timeoutMs: 50, backoffMs: 5, maxBackoffMs: 20, cooldownMs: 0, ...o });
+/**
+ * A DeviceRecommender over fakeSrm, seen through item numbers (the tests below reason in the
+ * fake SRM's numbers): histories go in as ids, answers come back as ids, sources and scores in
+ * parallel lists. The first test checks the id API itself.
+ */
+function device(cloud: CloudClient, o: Partial<DeviceRecommenderOptions> = {}) {
+  const d = new DeviceRecommender({ srm: fakeSrm, itemIds: ITEM_IDS, cloud, policy: askNever, candidates: 8, timeoutMs: 50, backoffMs: 5, maxBackoffMs: 20, cooldownMs: 0, ...o });
+  return {
+    async recommend(history: number[], options: DeviceRecommendOptions = {}) {
+      const r = await d.recommend(idsOf(history), options);
+      return { ids: numbersOf(r.items.map((x) => x.id)), scores: r.items.map((x) => x.score), sources: r.items.map((x) => x.source), inconsistency: r.inconsistency, requested: r.requested };
+    },
+    refresh: (history: number[]) => d.refresh(idsOf(history)),
+    whenIdle: () => d.whenIdle(),
+    close: () => d.close(),
+    get stats() {
+      return d.stats;
+    },
+    get cloudCandidates() {
+      return numbersOf(d.cloudCandidates);
+    },
+  };
 }
 
 describe('DeviceRecommender', () => {
+  it('names items by the catalog ids: histories, answers and the cloud lists', async () => {
+    const cloud = scriptedCloud([() => ({ items: ['i20', 'i21', 'ghost', 'i5'] })]);
+    let sent: readonly string[] = [];
+    const d = new DeviceRecommender({
+      srm: fakeSrm,
+      itemIds: ITEM_IDS,
+      cloud: { candidates: (h, n, signal) => ((sent = h), cloud.client.candidates(h, n, signal)) },
+      policy: askNever,
+      candidates: 4,
+      fusion: 'llm-only',
+      waitForCloud: true,
+    });
+    const r = await d.recommend(['i4', 'unknown', 'i5'], { k: 3 });
+    expect(sent).toEqual(['i4', 'i5']); // the cloud gets the ids the device knows
+    expect(r.ignored).toBe(1);
+    expect(r.items.map((x) => [x.id, x.source])).toEqual([['i20', 'cloud'], ['i21', 'cloud'], ['i6', 'device']]); // i5 seen, 'ghost' dropped
+    expect(JSON.parse(JSON.stringify(r))).toEqual(r); // a plain object, as Recommender.recommend's
+    expect(d.cloudCandidates).toEqual(['i20', 'i21', 'i5']);
+    expect(thrown(() => new DeviceRecommender({ srm: fakeSrm, itemIds: ITEM_IDS.slice(1), cloud: cloud.client, policy: askNever })).code).toBe('DIM_MISMATCH');
+    expect(thrown(() => new DeviceRecommender({ srm: fakeSrm, itemIds: [...ITEM_IDS.slice(1), 'i1'], cloud: cloud.client, policy: askNever })).code).toBe('DUPLICATE_ID');
+  });
+
   it('answers from its SRM before the first list, fetches one in the background, then fuses it', async () => {
     const cloud = scriptedCloud([reply([20, 21, 22, 5, 6, 7, 8, 9])]);
     const d = device(cloud.client, { fusion: 'llm-only' });
@@ -222,14 +270,14 @@ describe('DeviceRecommender', () => {
     const b = await d.recommend([9, 10], { k: 2 }); // would ask: one is on its way
     expect([a.requested, b.requested]).toEqual([true, false]);
     expect(d.stats).toMatchObject({ requests: 2, skipped: 1 });
-    release({ items: [10, 11, 12] });
+    release({ items: idsOf([10, 11, 12]) });
     await d.whenIdle();
     expect(d.cloudCandidates).toEqual([10, 11, 12]);
     expect(cloud.calls.map((c) => c.history)).toEqual([[], [9]]);
   });
 
   it('lets an answer that waits join the request already on its way', async () => {
-    const cloud = scriptedCloud([() => new Promise<CloudReply>((resolve) => setTimeout(() => resolve({ items: [10, 11] }), 30))]);
+    const cloud = scriptedCloud([() => new Promise<CloudReply>((resolve) => setTimeout(() => resolve({ items: idsOf([10, 11]) }), 30))]);
     const d = device(cloud.client, { fusion: 'llm-only' });
     const a = await d.recommend([9], { k: 1 }); // no list: asks in the background
     const b = await d.recommend([9], { k: 1, waitForCloud: true });
@@ -313,7 +361,7 @@ describe('DeviceRecommender', () => {
   });
 
   it('fills a short list from its SRM, padding counted in the inconsistency', async () => {
-    // unknown items (99), repeats and non-integers are dropped: 3 valid of 8 slots
+    // unknown items (99, 2.5), repeats are dropped: 3 valid of 8 slots
     const cloud = scriptedCloud([reply([25, 99, 25, 2.5, 26, 24])]);
     const d = device(cloud.client, { fusion: 'llm-only' });
     await d.refresh([]);
@@ -344,17 +392,19 @@ describe('DeviceRecommender', () => {
 
   it('checks its options and requests', async () => {
     const cloud = scriptedCloud([reply([1])]).client;
-    expect(thrown(() => new DeviceRecommender({ srm: fakeSrm, cloud } as never)).code).toBe('INVALID_ARGUMENT');
-    expect(thrown(() => new DeviceRecommender({ srm: fakeSrm, cloud, policy: askNever, candidates: 0 })).code).toBe('INVALID_ARGUMENT');
-    expect(thrown(() => new DeviceRecommender({ srm: fakeSrm, cloud, policy: askNever, fusion: 'mean' as never })).code).toBe('INVALID_ARGUMENT');
-    expect(thrown(() => new DeviceRecommender({ srm: {} as never, cloud, policy: askNever })).code).toBe('INVALID_ARGUMENT');
+    const itemIds = ITEM_IDS;
+    expect(thrown(() => new DeviceRecommender({ srm: fakeSrm, itemIds, cloud } as never)).code).toBe('INVALID_ARGUMENT');
+    expect(thrown(() => new DeviceRecommender({ srm: fakeSrm, cloud, policy: askNever } as never)).code).toBe('INVALID_ARGUMENT'); // no itemIds
+    expect(thrown(() => new DeviceRecommender({ srm: fakeSrm, itemIds, cloud, policy: askNever, candidates: 0 })).code).toBe('INVALID_ARGUMENT');
+    expect(thrown(() => new DeviceRecommender({ srm: fakeSrm, itemIds, cloud, policy: askNever, fusion: 'mean' as never })).code).toBe('INVALID_ARGUMENT');
+    expect(thrown(() => new DeviceRecommender({ srm: {} as never, itemIds, cloud, policy: askNever })).code).toBe('INVALID_ARGUMENT');
     // options left undefined keep their defaults (a 2 s time-out, not none)
-    const slowish = new DeviceRecommender({ srm: fakeSrm, policy: askNever, cloud: { candidates: () => new Promise((r) => setTimeout(() => r({ items: [4] }), 20)) }, timeoutMs: undefined, waitForCloud: true });
-    expect((await slowish.recommend([1], { k: 1 })).sources).toEqual(['cloud']);
-    const d = device(cloud);
-    await expect(d.recommend([1], { k: 0 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
-    await expect(d.recommend('12' as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
-    await expect(d.recommend([1, '2'] as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    const slowish = new DeviceRecommender({ srm: fakeSrm, itemIds, policy: askNever, cloud: { candidates: () => new Promise((r) => setTimeout(() => r({ items: ['i4'] }), 20)) }, timeoutMs: undefined, waitForCloud: true });
+    expect((await slowish.recommend(['i1'], { k: 1 })).items[0]!.source).toBe('cloud');
+    const d = new DeviceRecommender({ srm: fakeSrm, itemIds, cloud, policy: askNever });
+    await expect(d.recommend(['i1'], { k: 0 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(d.recommend('i12' as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(d.recommend(['i1', 2] as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await d.whenIdle();
   });
 });

@@ -184,6 +184,17 @@ function summary(r: CollabEvalResult): string[] {
     ...r.curve.map((p) => `${p.rate.toFixed(2).padStart(8)}${p.policy.requestRate.toFixed(3).padStart(9)}${f(p.policy['NDCG@10'])}${f(p.random['NDCG@10'])}`),
     `${'1.00'.padStart(8)}${'1.000'.padStart(9)}${f(r.allRequests['NDCG@10'])}${f(r.allRequests['NDCG@10'])}`,
     '',
+    `where the gain comes from (test NDCG@10; histories of at most ${r.medianHistory} events are short):`,
+    `${'users'.padEnd(22)}${'n'.padStart(7)}${'cloud'.padStart(9)}${'device'.padStart(9)}${'fusion'.padStart(9)}`,
+    ...(
+      [
+        ['short histories', r.groups.shortHistory],
+        ['long histories', r.groups.longHistory],
+        ['warm targets', r.groups.warmTarget],
+        ['cold targets', r.groups.coldTarget],
+      ] as const
+    ).map(([name, g]) => `${name.padEnd(22)}${String(g.users).padStart(7)}${f(g['cloud-only'])}${f(g['device-only'])}${f(g.fusion)}`),
+    '',
     `target: the best fusion beats the cloud alone and the device SRM over the whole catalog: ${met(r.targets.bestFusionBeatsBoth)}`,
     `target: the best mixing fusion beats llm-only and srm-only on the same list (the paper's comparison): ${met(r.targets.mixBeatsSingleRules)}`,
     `target: the policy beats random requests at every budget <= 30%: ${met(r.targets.policyBeatsRandom)}`,

@@ -6,10 +6,10 @@
  */
 import { LmrecError } from '../errors.js';
 
-/** The cloud's answer: candidate item numbers, best first, and optionally their scores. */
+/** The cloud's answer: candidate item ids, best first, and optionally their scores. */
 export interface CloudReply {
-  /** Candidate item numbers, best first; unknown numbers, repeats and entries past N are dropped. */
-  items: ArrayLike<number>;
+  /** Candidate item ids, best first; ids the device does not know, repeats and entries past N are dropped. */
+  items: readonly string[];
   /** The cloud's scores of the items (non-increasing). Informational: fusion uses the ranks. */
   scores?: ArrayLike<number>;
 }
@@ -17,36 +17,36 @@ export interface CloudReply {
 /** Asks the cloud for up to n candidates after a history. Should give up when `signal` aborts. */
 export interface CloudClient {
   /**
-   * @param history The device's real-time history, item numbers oldest first.
+   * @param history The device's real-time history, item ids oldest first (those the device knows).
    * @param n How many candidates to return at most (N).
    * @param signal Aborted when the device stops waiting for this attempt (its time-out, or close()); give up then.
    */
-  candidates(history: readonly number[], n: number, signal: AbortSignal): Promise<CloudReply> | CloudReply;
+  candidates(history: readonly string[], n: number, signal: AbortSignal): Promise<CloudReply> | CloudReply;
 }
 
 /** A validated candidate list. */
 export interface CandidateList {
-  /** Unique item numbers the device knows, best first. */
+  /** Unique item numbers (places in the device's catalog) of the ids it knows, best first. */
   items: Int32Array;
-  /** Entries left out: numbers that are not items the device knows, repeats, and entries past N. */
+  /** Entries left out: ids the device does not know, repeats, and entries past N. */
   dropped: number;
 }
 
 /**
  * Checks a reply and keeps its valid candidates. Garbage (INVALID_DATA) is a reply of the wrong
- * shape: not an object, `items` not an array, an entry that is not a number, or `scores` that
- * are not finite numbers, one per item, non-increasing. Numbers that are not items of the
- * device's catalog (0..items-1) are left out and counted, as LSC4Rec leaves out the item ids
- * an LLM invents: their slots count as padding.
+ * shape: not an object, `items` not an array, an entry that is not a string, or `scores` that
+ * are not finite numbers, one per item, non-increasing. Ids that are not in the device's
+ * catalog are left out and counted, as LSC4Rec leaves out the item ids an LLM invents: their
+ * slots count as padding.
  * @param reply What the cloud client answered.
  * @param slots N: entries past it are dropped.
- * @param items The device's catalog size: valid candidates are integers in 0..items-1.
+ * @param catalog The device's catalog: id -> item number.
  */
-export function validateReply(reply: unknown, slots: number, items: number): CandidateList {
+export function validateReply(reply: unknown, slots: number, catalog: ReadonlyMap<string, number>): CandidateList {
   const bad = (why: string) => new LmrecError(`the cloud's reply is not a candidate list: ${why}`, 'INVALID_DATA');
   if (typeof reply !== 'object' || reply === null) throw bad(`got ${reply === null ? 'null' : typeof reply}`);
   const { items: list, scores } = reply as { items?: unknown; scores?: unknown };
-  if (!isArrayLike(list)) throw bad("'items' is not an array");
+  if (!Array.isArray(list)) throw bad("'items' is not an array");
   if (scores !== undefined) {
     if (!isArrayLike(scores) || scores.length !== list.length) throw bad("'scores' is not an array as long as 'items'");
     for (let i = 0; i < scores.length; i++) {
@@ -59,11 +59,12 @@ export function validateReply(reply: unknown, slots: number, items: number): Can
   const seen = new Set<number>();
   const n = Math.min(list.length, slots);
   for (let i = 0; i < n; i++) {
-    const x = list[i];
-    if (typeof x !== 'number') throw bad(`item ${i} is ${x === null ? 'null' : typeof x}, not an item number`);
-    if (Number.isInteger(x) && x >= 0 && x < items && !seen.has(x)) {
-      seen.add(x);
-      kept.push(x);
+    const x: unknown = list[i];
+    if (typeof x !== 'string') throw bad(`item ${i} is ${x === null ? 'null' : typeof x}, not an item id`);
+    const item = catalog.get(x);
+    if (item !== undefined && !seen.has(item)) {
+      seen.add(item);
+      kept.push(item);
     }
   }
   return { items: Int32Array.from(kept), dropped: list.length - kept.length };
@@ -109,9 +110,9 @@ export interface CloudCounters {
  */
 export async function fetchCandidates(
   client: CloudClient,
-  history: readonly number[],
+  history: readonly string[],
   slots: number,
-  items: number,
+  catalog: ReadonlyMap<string, number>,
   o: RetryOptions,
   counters: CloudCounters,
   signal?: AbortSignal,
@@ -126,7 +127,7 @@ export async function fetchCandidates(
     const r = await attempt(client, history, slots, o.timeoutMs, signal);
     if ('reply' in r) {
       try {
-        return validateReply(r.reply, slots, items);
+        return validateReply(r.reply, slots, catalog);
       } catch (e) {
         counters.garbage++;
         throw e;
@@ -147,7 +148,7 @@ export async function fetchCandidates(
 type Attempt = { reply: unknown } | { error: 'timeout' } | { error: 'aborted' } | { error: 'failed'; cause: unknown };
 
 /** One call of the client, settled by its reply, its failure, the time-out or `signal`, whichever comes first. */
-function attempt(client: CloudClient, history: readonly number[], n: number, timeoutMs: number, signal: AbortSignal | undefined): Promise<Attempt> {
+function attempt(client: CloudClient, history: readonly string[], n: number, timeoutMs: number, signal: AbortSignal | undefined): Promise<Attempt> {
   return new Promise((resolve) => {
     const call = new AbortController();
     const settle = (r: Attempt) => {

@@ -28,6 +28,8 @@ import { rerank, type CandidateScorer, type Reranked } from './rerank.js';
 export interface DeviceRecommenderOptions {
   /** The device's model (a SequentialRecommender, or anything with its score and topK). */
   srm: CandidateScorer;
+  /** The catalog's item ids in the SRM's item order (item number i is `itemIds[i]`): histories, answers and the cloud's lists name items by these ids. */
+  itemIds: readonly string[];
   /** The transport to the cloud's model: asked for N candidates after the history the device sends. */
   cloud: CloudClient;
   /** When to ask the cloud again: a ThresholdPolicy set on validation traffic (ThresholdPolicy.forRate), or a RandomPolicy. */
@@ -67,14 +69,21 @@ export interface DeviceRecommendOptions {
   signal?: AbortSignal;
 }
 
-/** Best first. Scores are the fusion's for items from the cloud's list and the SRM's for the others: compare them within a source only. */
+/** An answered item: its id, its score, and where it came from. */
+export interface DeviceItem {
+  id: string;
+  /** The fused score for a 'cloud' item, the SRM's for a 'device' one: compare scores within a source only. */
+  score: number;
+  /** The cloud's list (re-ranked and fused) or the SRM's own top items. */
+  source: 'cloud' | 'device';
+}
+
+/** A device answer, shaped as Recommender.recommend's: the items, best first, and what happened on the way. */
 export interface DeviceRecommendations {
-  /** Item numbers, best first: at most k. */
-  ids: number[];
-  /** Each item's score: the fused score for a 'cloud' item, the SRM's for a 'device' one. */
-  scores: number[];
-  /** Where each item came from: the cloud's list (re-ranked and fused) or the SRM's own top items. */
-  sources: ('cloud' | 'device')[];
+  /** At most k items, best first. */
+  items: DeviceItem[];
+  /** History ids the device does not know (skipped). */
+  ignored: number;
   /** The inconsistency S of the list this answer re-ranked, null when there was none. */
   inconsistency: number | null;
   /** Whether this answer asked the cloud for a new list. */
@@ -100,6 +109,7 @@ const optionsSchema = z.strictObject({
     (v) => typeof v === 'object' && v !== null && typeof (v as CandidateScorer).score === 'function' && typeof (v as CandidateScorer).topK === 'function' && Number.isInteger((v as CandidateScorer).items) && (v as CandidateScorer).items >= 1,
     'a model with score(), topK() and items (a SequentialRecommender)',
   ),
+  itemIds: z.array(z.string()).readonly(),
   cloud: z.custom<CloudClient>((v) => typeof v === 'object' && v !== null && typeof (v as CloudClient).candidates === 'function', 'an object with candidates(history, n, signal)'),
   policy: z.custom<RequestPolicy>((v) => typeof v === 'object' && v !== null && typeof (v as RequestPolicy).shouldRequest === 'function', 'an object with shouldRequest(inconsistency)'),
   candidates: z.number().int().min(1).max(MAX_K).optional(),
@@ -123,7 +133,9 @@ const recommendSchema = z.strictObject({
 });
 
 export class DeviceRecommender {
-  readonly #o: Required<Omit<DeviceRecommenderOptions, 'onError' | 'seed'>> & Pick<DeviceRecommenderOptions, 'onError'>;
+  readonly #o: Required<Omit<DeviceRecommenderOptions, 'onError' | 'seed' | 'itemIds'>> & Pick<DeviceRecommenderOptions, 'onError'>;
+  readonly #ids: readonly string[];
+  readonly #numbers = new Map<string, number>();
   readonly #rng: Random;
   readonly #stats: DeviceStats = { requests: 0, updates: 0, skipped: 0, attempts: 0, retries: 0, timeouts: 0, failures: 0, garbage: 0 };
   #list: CandidateList | undefined;
@@ -137,6 +149,10 @@ export class DeviceRecommender {
    */
   constructor(options: DeviceRecommenderOptions) {
     const o = parseOptions(optionsSchema, options, 'DeviceRecommender');
+    if (o.itemIds.length !== o.srm.items) throw new LmrecError(`itemIds names ${o.itemIds.length} items, the SRM knows ${o.srm.items}`, 'DIM_MISMATCH');
+    this.#ids = [...o.itemIds];
+    this.#ids.forEach((id, i) => this.#numbers.set(id, i));
+    if (this.#numbers.size !== this.#ids.length) throw new LmrecError('itemIds names an item twice', 'DUPLICATE_ID');
     this.#o = {
       srm: o.srm,
       cloud: o.cloud,
@@ -161,8 +177,8 @@ export class DeviceRecommender {
   }
 
   /** The cloud's last valid candidate list, best first (empty before the first one). */
-  get cloudCandidates(): number[] {
-    return Array.from(this.#list?.items ?? []);
+  get cloudCandidates(): string[] {
+    return Array.from(this.#list?.items ?? [], (i) => this.#ids[i]!);
   }
 
   /**
@@ -170,13 +186,13 @@ export class DeviceRecommender {
    * SRM and fuses; asks the cloud for a new list when there is none or the policy says so
    * (in the background, unless waitForCloud). Items of the list past what it holds, and every
    * item when there is no list, come from the SRM alone.
-   * @param history The real-time history: item numbers of the SRM, oldest first.
+   * @param history The real-time history: item ids, oldest first (ids the device does not know are skipped and counted).
    * @param options How many, whether seen items are left out, and whether to wait for a new list.
    */
-  async recommend(history: ArrayLike<number>, options: DeviceRecommendOptions = {}): Promise<DeviceRecommendations> {
+  async recommend(history: readonly string[], options: DeviceRecommendOptions = {}): Promise<DeviceRecommendations> {
     this.#checkOpen();
     const o = parseOptions(recommendSchema, options, 'recommend');
-    const h = historyCopy(history);
+    const { items: h, ignored } = this.#known(history);
     let state = this.#rerank(h);
     const wanted = state === undefined || this.#o.policy.shouldRequest(state.inconsistency);
     let requested = false;
@@ -190,17 +206,17 @@ export class DeviceRecommender {
         state = this.#rerank(h);
       }
     }
-    return this.#answer(h, state, o.k ?? 10, o.excludeSeen ?? true, requested);
+    return this.#answer(h, state, o.k ?? 10, o.excludeSeen ?? true, requested, ignored);
   }
 
   /**
    * Asks the cloud for a new list for this history now (unless one is on its way, which it
    * joins). True when a new list arrived; failures are counted and passed to onError.
-   * @param history The real-time history sent to the cloud, item numbers oldest first.
+   * @param history The real-time history sent to the cloud, item ids oldest first (unknown ones are left out).
    */
-  async refresh(history: ArrayLike<number>): Promise<boolean> {
+  async refresh(history: readonly string[]): Promise<boolean> {
     this.#checkOpen();
-    return this.#inFlight ?? this.#start(historyCopy(history));
+    return this.#inFlight ?? this.#start(this.#known(history).items);
   }
 
   /** Resolves when no request is in flight. */
@@ -211,6 +227,18 @@ export class DeviceRecommender {
   /** Cancels a request in flight; later calls fail with CLOSED. The SRM is the caller's and stays open. */
   async close(): Promise<void> {
     this.#closing.abort();
+  }
+
+  /** The item numbers of a history's known ids, and how many it names that the device does not know. */
+  #known(history: readonly string[]): { items: number[]; ignored: number } {
+    if (!Array.isArray(history)) throw new LmrecError('history must be an array of item ids', 'INVALID_ARGUMENT');
+    const items: number[] = [];
+    for (const id of history) {
+      if (typeof id !== 'string') throw new LmrecError('history must hold item ids (strings)', 'INVALID_ARGUMENT');
+      const i = this.#numbers.get(id);
+      if (i !== undefined) items.push(i);
+    }
+    return { items, ignored: history.length - items.length };
   }
 
   #checkOpen(): void {
@@ -238,9 +266,9 @@ export class DeviceRecommender {
     const o = this.#o;
     const run = fetchCandidates(
       o.cloud,
-      history,
+      history.map((i) => this.#ids[i]!),
       o.candidates,
-      o.srm.items,
+      this.#numbers,
       { timeoutMs: o.timeoutMs, retries: o.retries, backoffMs: o.backoffMs, maxBackoffMs: o.maxBackoffMs, random: () => this.#rng.next() },
       this.#stats,
       this.#closing.signal,
@@ -269,46 +297,34 @@ export class DeviceRecommender {
     return tracked;
   }
 
-  #answer(history: number[], state: ListView | undefined, k: number, excludeSeen: boolean, requested: boolean): DeviceRecommendations {
+  #answer(history: number[], state: ListView | undefined, k: number, excludeSeen: boolean, requested: boolean, ignored: number): DeviceRecommendations {
     const seen = excludeSeen ? new Set(history) : undefined;
-    const out: DeviceRecommendations = { ids: [], scores: [], sources: [], inconsistency: state?.inconsistency ?? null, requested };
+    const out: DeviceRecommendations = { items: [], ignored, inconsistency: state?.inconsistency ?? null, requested };
     const taken = new Set<number>();
+    const push = (item: number, score: number, source: 'cloud' | 'device') => out.items.push({ id: this.#ids[item]!, score, source });
     if (state) {
       const { list, probabilities } = state;
       const rule = this.#o.fusion;
       for (const j of fusedOrder(rule, probabilities, this.#o.candidates)) {
-        if (out.ids.length >= k) break;
+        if (out.items.length >= k) break;
         const item = list.items[j]!;
         if (seen?.has(item)) continue;
         taken.add(item);
-        out.ids.push(item);
-        out.scores.push(fusedScore(rule, j, this.#o.candidates, probabilities[j]!));
-        out.sources.push('cloud');
+        push(item, fusedScore(rule, j, this.#o.candidates, probabilities[j]!), 'cloud');
       }
     }
-    if (out.ids.length < k) {
+    if (out.items.length < k) {
       // the SRM's own best items fill what the list cannot
       const more = this.#o.srm.topK(history, Math.min(this.#o.srm.items, k + taken.size), { excludeHistory: excludeSeen });
       more.ids.forEach((item, i) => {
-        if (out.ids.length >= k || taken.has(item)) return;
-        out.ids.push(item);
-        out.scores.push(more.scores[i]!);
-        out.sources.push('device');
+        if (out.items.length >= k || taken.has(item)) return;
+        push(item, more.scores[i]!, 'device');
       });
     }
     return out;
   }
 }
 
-/** The history as plain numbers (what the cloud is sent), checked to be an array of numbers. */
-function historyCopy(history: ArrayLike<number>): number[] {
-  if (history === null || typeof history !== 'object' || typeof (history as { length?: unknown }).length !== 'number') {
-    throw new LmrecError('history must be an array (or typed array) of item numbers', 'INVALID_ARGUMENT');
-  }
-  const h = Array.from(history);
-  if (h.some((x) => typeof x !== 'number')) throw new LmrecError('history must hold item numbers', 'INVALID_ARGUMENT');
-  return h;
-}
 
 /** Waits for `p` unless `signal` aborts first (then returns; p goes on). */
 function raceAbort(p: Promise<unknown>, signal: AbortSignal | undefined): Promise<unknown> {

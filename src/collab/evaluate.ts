@@ -116,6 +116,15 @@ export interface CollabReport {
   allRequests: CollabMetrics;
   /** Test quality at each request rate of `rates`: the policy's requests against as many random ones. */
   curve: CurvePoint[];
+  /**
+   * Where the gain comes from: test NDCG@10 of the cloud alone (stale view), the device's SRM
+   * over the whole catalog, and the best fusion, within groups of test users: histories at most
+   * the median length (`shortHistory`) or longer, and targets some training history holds
+   * (`warmTarget`) or none does (`coldTarget`).
+   */
+  groups: Record<'shortHistory' | 'longHistory' | 'warmTarget' | 'coldTarget', CollabGroup>;
+  /** The median test history length, the line between short and long histories. */
+  medianHistory: number;
   /** Test NDCG@10 comparisons (the issue's targets). */
   targets: {
     /**
@@ -132,6 +141,15 @@ export interface CollabReport {
     /** The policy is above random requests at every rate <= 0.3. */
     policyBeatsRandom: boolean;
   };
+}
+
+/** Test NDCG@10 of one group of users (see CollabReport.groups). */
+export interface CollabGroup {
+  users: number;
+  'cloud-only': number;
+  'device-only': number;
+  /** The best fusion (by validation) of the stale list. */
+  fusion: number;
 }
 
 export const DEFAULT_RATES = [0.05, 0.1, 0.2, 0.3, 0.5, 0.8];
@@ -221,6 +239,31 @@ export async function evaluateCollab(split: Pick<LeaveOneOut, 'valid' | 'test'>,
     };
   });
 
+  // the groups: by history length, and by whether the target occurs in any training history
+  // (every training history is some validation user's history: validation hides one event fewer)
+  const trained = new Set<number>();
+  for (const s of valid.splits) for (const i of s.history) trained.add(i);
+  const lengths = test.splits.map((s) => s.history.length).sort((a, b) => a - b);
+  const medianHistory = lengths[(lengths.length - 1) >> 1]!;
+  const group = async (member: (s: Split) => boolean): Promise<CollabGroup> => {
+    const mask = Uint8Array.from(test.splits, (s) => (member(s) ? 1 : 0));
+    const users = mask.reduce((a, x) => a + x, 0);
+    const sub: Traffic = { ...test, splits: test.splits.filter((_, u) => mask[u]), stale: test.stale.filter((_, u) => mask[u]) };
+    const ndcg = async (model: CollabModel, stale: boolean) => (users === 0 ? 0 : (await fullRanking(sub, model, stale, items))['NDCG@10']);
+    return {
+      users,
+      'cloud-only': await ndcg(cloud, true),
+      'device-only': await ndcg(device, false),
+      fusion: users === 0 ? 0 : fromRanks(test.ranks.stale[bestFusion].filter((_, u) => mask[u]))['NDCG@10'],
+    };
+  };
+  const groups = {
+    shortHistory: await group((s) => s.history.length <= medianHistory),
+    longHistory: await group((s) => s.history.length > medianHistory),
+    warmTarget: await group((s) => trained.has(s.target)),
+    coldTarget: await group((s) => !trained.has(s.target)),
+  };
+
   const testNdcg = (rule: FusionRule) => fusions[rule].test['NDCG@10'];
   const best = testNdcg(bestFusion);
   return {
@@ -234,6 +277,8 @@ export async function evaluateCollab(split: Pick<LeaveOneOut, 'valid' | 'test'>,
     bestFusion,
     allRequests: fromRanks(test.ranks.fresh[bestFusion]),
     curve,
+    groups,
+    medianHistory,
     targets: {
       bestFusionBeatsBoth: best > models_['cloud-only'].test['NDCG@10'] && best > models_['device-only'].test['NDCG@10'],
       mixBeatsSingleRules: testNdcg(bestMix) > testNdcg('llm-only') && testNdcg(bestMix) > testNdcg('srm-only'),

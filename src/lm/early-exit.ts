@@ -14,7 +14,9 @@
  *    the users' true next items when given, else against the final top k); an exit no
  *    threshold satisfies is never taken.
  */
+import { z } from 'zod';
 import { LmrecError } from '../errors.js';
+import { parseOptions } from '../util/options.js';
 import { native } from '../addon/loader.js';
 import type { ModelInput } from './language-model.js';
 import type { LateInteraction } from './late-interaction.js';
@@ -38,6 +40,14 @@ export interface EarlyExitOptions {
   /** The top k the confidence and the loss look at. Default 10. */
   k?: number;
 }
+
+const optionsSchema = z.strictObject({
+  exits: z.array(z.number().int()).min(1),
+  targetLoss: z.number().min(0).max(1).default(0.01),
+  targets: z.array(z.number().int().min(0)).readonly().optional(),
+  ridge: z.number().gt(0).finite().default(1),
+  k: z.number().int().min(1).default(10),
+});
 
 /**
  * What a request ranks, from a state in the last layer's space: candidate vectors (scores are
@@ -83,12 +93,13 @@ export class EarlyExit {
    * @param scoring What a request ranks: candidate vectors or a function of the state.
    * @param o The exit layers, the loss allowed, the targets, the ridge penalty and k.
    */
-  static async fit(li: LateInteraction, last: number, train: readonly ModelInput[][], valid: readonly ModelInput[][], scoring: ExitScoring, o: EarlyExitOptions): Promise<EarlyExit> {
+  static async fit(li: LateInteraction, last: number, train: readonly ModelInput[][], valid: readonly ModelInput[][], scoring: ExitScoring, options: EarlyExitOptions): Promise<EarlyExit> {
+    const o = parseOptions(optionsSchema, options, 'EarlyExit.fit');
     const exits = [...new Set(o.exits)].sort((a, b) => a - b);
     if (exits.length === 0 || exits.some((e) => !(e > li.splitLayer && e < last))) {
       throw new LmrecError(`exits must be layers between the split (${li.splitLayer}) and the last (${last})`, 'INVALID_ARGUMENT');
     }
-    const k = o.k ?? 10;
+    const k = o.k;
     if (train.length < 2 || valid.length < 1) throw new LmrecError('early exit needs at least 2 training and 1 validation users', 'INVALID_ARGUMENT');
     const layers = [...exits, last];
     const states = async (users: readonly ModelInput[][]) => {
@@ -100,12 +111,12 @@ export class EarlyExit {
     const heads: Head[] = exits.map((layer) => {
       const xs = trainStates.map((s) => s.get(layer)!);
       const residuals = trainStates.map((s, i) => Float32Array.from(s.get(last)!, (y, j) => y - xs[i]![j]!));
-      const { w, c } = ridge(xs, residuals, o.ridge ?? 1);
+      const { w, c } = ridge(xs, residuals, o.ridge);
       return { layer, w, c, threshold: Infinity };
     });
     const validStates = await states(valid);
     const targets = o.targets;
-    if (targets && (targets.length !== valid.length || targets.some((t) => !Number.isInteger(t) || t < 0))) {
+    if (targets && targets.length !== valid.length) {
       throw new LmrecError(`targets must hold one candidate index per validation user (${valid.length})`, 'INVALID_ARGUMENT');
     }
     const finalRanks = validStates.map((s) => rankOf(scoresOf(s.get(last)!, scoring, k)));
@@ -113,7 +124,7 @@ export class EarlyExit {
     const finals = finalRanks.map((r, u) => quality(r, u));
     // Exits in order share one budget: each lets out the most confident users it can while the
     // loss of everyone let out so far stays within it; later exits see only who is left.
-    const budget = (o.targetLoss ?? 0.01) * finals.reduce((a, x) => a + x, 0);
+    const budget = o.targetLoss * finals.reduce((a, x) => a + x, 0);
     let spent = 0;
     let left = validStates.map((_, u) => u);
     for (const head of heads) {

@@ -16,7 +16,9 @@
  * supports it); `reference*` methods run the same computation without the cache and without
  * splitting the batch per segment, as the oracle the cached path is tested against.
  */
+import { z } from 'zod';
 import { LmrecError } from '../errors.js';
+import { parseOptions } from '../util/options.js';
 import { MASKED } from './onnx/ops.js';
 import { layerAccess, type LanguageModel, type LayerAccess, type ModelInput } from './language-model.js';
 import { SegmentCache } from './segment-cache.js';
@@ -29,6 +31,12 @@ export interface LateInteractionOptions {
   /** Names the model in cache keys; a different model must use a different id. Default: the model's shape and a counter per loaded model. */
   modelId?: string;
 }
+
+const optionsSchema = z.strictObject({
+  splitLayer: z.number().int(),
+  cache: z.instanceof(SegmentCache).optional(),
+  modelId: z.string().min(1).optional(),
+});
 
 const DEFAULT_CACHE_BYTES = 256 * 2 ** 20;
 let loadedModels = 0;
@@ -52,9 +60,10 @@ export class LateInteraction {
    */
   constructor(lm: LanguageModel, options: LateInteractionOptions) {
     const L = lm.config.layers;
-    const split = options?.splitLayer;
+    const o = parseOptions(optionsSchema, options, 'LateInteraction');
+    const split = o.splitLayer;
     this.#run = layerAccess(lm);
-    if (!Number.isInteger(split) || split < 1 || split >= L || !this.#run.boundaries().includes(split)) {
+    if (split < 1 || split >= L || !this.#run.boundaries().includes(split)) {
       throw new LmrecError(
         `splitLayer must be a block boundary between 1 and ${L - 1} (boundaries: ${this.#run.boundaries().join(', ')}), got ${String(split)}`,
         'INVALID_ARGUMENT',
@@ -63,10 +72,10 @@ export class LateInteraction {
     if (lm.config.family !== 'decoder') throw new LmrecError('late interaction needs a decoder (causal) model', 'UNSUPPORTED');
     this.#lm = lm;
     this.splitLayer = split;
-    this.#ownsCache = !options.cache;
-    this.cache = options.cache ?? new SegmentCache({ budgetBytes: DEFAULT_CACHE_BYTES });
+    this.#ownsCache = !o.cache;
+    this.cache = o.cache ?? new SegmentCache({ budgetBytes: DEFAULT_CACHE_BYTES });
     if (!modelIds.has(lm)) modelIds.set(lm, `${JSON.stringify(lm.config)}#${++loadedModels}`);
-    this.modelId = options.modelId ?? modelIds.get(lm)!;
+    this.modelId = o.modelId ?? modelIds.get(lm)!;
     this.cache.keepOnly(this.modelId);
   }
 

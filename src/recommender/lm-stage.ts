@@ -2,8 +2,10 @@
  * The LM stage: recommend()'s candidates re-ranked by a language model reading the history as
  * text (M6-Rec's late interaction), or by a model lmrec trained on the catalog (LmRanker).
  */
+import { z } from 'zod';
 import { LmrecError } from '../errors.js';
-import type { LateInteraction } from '../lm/late-interaction.js';
+import { LateInteraction } from '../lm/late-interaction.js';
+import { parseOptions } from '../util/options.js';
 import { LmRanker } from './lm-ranker.js';
 import type { Recommendations, RecommendRequest, ScoredItem } from './options.js';
 import { checkK, MAX_K, recommend, requestHistory, result } from './ranking.js';
@@ -36,14 +38,18 @@ export interface RerankStage {
  * request and helps only with a model that knows the catalog. A request without a known
  * history is answered by popularity, as recommend() does.
  */
-export async function rerank(s: RecommenderState, request: RecommendRequest, stage: RerankStage): Promise<Recommendations> {
+const stageSchema = z.strictObject({
+  model: z.custom<LateInteraction | LmRanker>((m) => m instanceof LateInteraction || m instanceof LmRanker, 'model must be a LateInteraction or an LmRanker'),
+  weight: z.number().min(0).finite().default(1),
+  candidates: z.number().int().min(1).max(MAX_K).default(50),
+  events: z.number().int().min(1).default(20),
+});
+
+export async function rerank(s: RecommenderState, request: RecommendRequest, options: RerankStage): Promise<Recommendations> {
   const k = checkK(request?.k ?? 10);
-  const weight = stage.weight ?? 1;
-  const n = stage.candidates ?? 50;
-  const m = stage.events ?? 20;
-  if (!(Number.isFinite(weight) && weight >= 0)) throw new LmrecError('weight must be a number >= 0', 'INVALID_ARGUMENT');
-  if (!Number.isInteger(n) || n < k || n > MAX_K) throw new LmrecError(`candidates must be an integer from k (${k}) to ${MAX_K}`, 'INVALID_ARGUMENT');
-  if (!Number.isInteger(m) || m < 1) throw new LmrecError('events must be a positive integer', 'INVALID_ARGUMENT');
+  const stage = parseOptions(stageSchema, options, 'rerank stage');
+  const { weight, candidates: n, events: m } = stage;
+  if (n < k) throw new LmrecError(`rerank stage options: candidates (${n}) must be at least k (${k})`, 'INVALID_ARGUMENT');
   const first = recommend(s, { ...request, k: n });
   if (first.fallback || first.items.length === 0) return result(first.items.slice(0, k), first.fallback, first.ignored);
   const history = requestHistory(s, request).history.slice(-m);

@@ -9,7 +9,9 @@
  * Vectors are sparse (CSR) with an inverted index, so a profile scores the whole catalog in
  * time proportional to the postings of its words (or fewer: a bounded walk reads the heaviest).
  */
+import { z } from 'zod';
 import { LmrecError } from '../errors.js';
+import { parseOptions } from '../util/options.js';
 
 const WORD = /[\p{L}\p{N}]+/gu;
 
@@ -17,6 +19,12 @@ const WORD = /[\p{L}\p{N}]+/gu;
 export function wordsOf(text: string): string[] {
   return text.toLowerCase().match(WORD) ?? [];
 }
+
+const optionsSchema = z.strictObject({
+  minDf: z.number().int().min(1).default(2),
+  maxDfShare: z.number().gt(0).max(1).default(0.5),
+  maxWords: z.number().int().min(1).default(200_000),
+});
 
 export interface TfidfOptions {
   /** Words in fewer items are left out (they cannot relate two items). Default 2. */
@@ -121,12 +129,7 @@ export class TfidfVectors {
 
   /** Learns the vocabulary and idf from the item texts and returns their vectors. */
   static fit(texts: readonly string[], options: TfidfOptions = {}): TfidfVectors {
-    const minDf = options.minDf ?? 2;
-    const maxShare = options.maxDfShare ?? 0.5;
-    const maxWords = options.maxWords ?? 200_000;
-    if (!(Number.isInteger(minDf) && minDf >= 1)) throw new LmrecError(`minDf must be a positive integer, got ${minDf}`, 'INVALID_ARGUMENT');
-    if (!(maxShare > 0 && maxShare <= 1)) throw new LmrecError(`maxDfShare must be in (0, 1], got ${maxShare}`, 'INVALID_ARGUMENT');
-    if (!(Number.isInteger(maxWords) && maxWords >= 1)) throw new LmrecError(`maxWords must be a positive integer, got ${maxWords}`, 'INVALID_ARGUMENT');
+    const { minDf, maxDfShare: maxShare, maxWords } = parseOptions(optionsSchema, options, 'TfidfVectors.fit');
     const tokenized = texts.map(wordsOf);
     const df = new Map<string, number>();
     for (const ws of tokenized) for (const w of new Set(ws)) df.set(w, (df.get(w) ?? 0) + 1);

@@ -8,8 +8,10 @@
  * `remove`, `save` and `load` run off the JS thread; `search` runs one query on the calling
  * thread.
  */
+import { z } from 'zod';
 import { LmrecError } from '../errors.js';
 import { native } from '../addon/loader.js';
+import { parseOptions } from '../util/options.js';
 import type { NativeIdFilter, NativeIndex, NativeIndexInfo, NativeSearchResult } from '../addon/vector-index.js';
 
 export type Metric = 'ip' | 'cosine' | 'l2';
@@ -101,6 +103,24 @@ export interface VectorIndexLoadOptions {
 
 const DEFAULT_RESCORE = 4;
 
+const optionsSchema = z.strictObject({
+  dim: z.number(),
+  metric: z.enum(['ip', 'cosine', 'l2']).default('ip'),
+  storage: z.enum(['int8', 'f16', 'f32']).default('int8'),
+  keepOriginals: z.boolean().default(false),
+  threads: z.number().default(0),
+  kernel: z.string().optional(),
+  partitions: z.union([z.literal('auto'), z.number()]).optional(),
+  seed: z.number().optional(),
+});
+
+const loadSchema = z.strictObject({
+  mmap: z.boolean().default(false),
+  verify: z.boolean().default(true),
+  threads: z.number().default(0),
+  kernel: z.string().optional(),
+});
+
 /** Module-private key: lets load() wrap a native index built off-thread. */
 const ADOPT = Symbol('lmrec.adopt');
 type Adopt = { readonly [ADOPT]: NativeIndex };
@@ -114,21 +134,9 @@ export class VectorIndex {
    * @param options The dimension (required), metric, storage, threads, kernel and partitioning.
    */
   constructor(options: VectorIndexOptions) {
-    if (typeof options !== 'object' || options === null) {
-      throw new LmrecError('VectorIndex needs an options object with at least { dim }', 'INVALID_ARGUMENT');
-    }
-    this.#native =
-      (options as Partial<Adopt>)[ADOPT] ??
-      new native.NativeIndex({
-        dim: options.dim,
-        metric: options.metric ?? 'ip',
-        storage: options.storage ?? 'int8',
-        keepOriginals: options.keepOriginals ?? false,
-        threads: options.threads ?? 0,
-        kernel: options.kernel,
-        partitions: options.partitions,
-        seed: options.seed,
-      });
+    const adopted = typeof options === 'object' && options !== null ? (options as Partial<Adopt>)[ADOPT] : undefined;
+    // the types here, the ranges (and which kernels this CPU has) natively, where they are known
+    this.#native = adopted ?? new native.NativeIndex(parseOptions(optionsSchema, options ?? null, 'VectorIndex'));
     this.#info = this.#native.info();
   }
 
@@ -143,13 +151,7 @@ export class VectorIndex {
    * @param options Memory-mapping, verification, threads and kernel.
    */
   static async load(path: string, options: VectorIndexLoadOptions = {}): Promise<VectorIndex> {
-    if (typeof options !== 'object' || options === null) throw new LmrecError('load options must be an object', 'INVALID_ARGUMENT');
-    const loaded = await native.NativeIndex.load(path, {
-      mmap: options.mmap ?? false,
-      verify: options.verify ?? true,
-      threads: options.threads ?? 0,
-      kernel: options.kernel,
-    });
+    const loaded = await native.NativeIndex.load(path, parseOptions(loadSchema, options, 'VectorIndex.load'));
     return new VectorIndex({ [ADOPT]: loaded } as Adopt as unknown as VectorIndexOptions);
   }
 
