@@ -36,7 +36,7 @@ const GATE = 0.4;
 export function fusedScore(rule: FusionRule, j: number, n: number, p: number): number {
   switch (rule) {
     case 'llm-only':
-      return -j;
+      return 0 - j; // not -j: the first would be -0, which JSON writes as 0
     case 'gated':
       return 0.5 - j / n + (Math.abs(p - 0.5) > GATE ? p - 0.5 : 0);
     case 'sum':

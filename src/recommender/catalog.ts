@@ -14,6 +14,9 @@ export class Catalog {
   readonly fields: Record<string, string>[] = [];
   // field -> value -> item numbers, built on first use and extended by add()
   readonly #byField = new Map<string, Map<string, number[]>>();
+  // fieldNames(), kept: reading every item's fields on each added item cost the JS thread
+  // milliseconds per add on a large catalog. Added items can only append names; setFields drops it.
+  #names: Set<string> | undefined;
 
   constructor(records: Iterable<ItemRecord> = []) {
     this.add(records);
@@ -36,6 +39,7 @@ export class Catalog {
     for (const r of list) {
       const i = this.ids.add(r.id);
       this.fields.push({ ...r.fields });
+      if (this.#names) for (const name of Object.keys(r.fields)) this.#names.add(name);
       for (const [field, values] of this.#byField) {
         const v = r.fields[field];
         if (v !== undefined) (values.get(v) ?? values.set(v, []).get(v)!).push(i);
@@ -57,13 +61,16 @@ export class Catalog {
       if (fields[field] !== undefined) (values.get(fields[field]) ?? values.set(fields[field], []).get(fields[field])!).push(i);
     }
     this.fields[i] = { ...fields };
+    this.#names = undefined;
   }
 
   /** The names of the fields items have, in order of first appearance. */
   fieldNames(): string[] {
-    const names = new Set<string>();
-    for (const f of this.fields) for (const name of Object.keys(f)) names.add(name);
-    return [...names];
+    if (!this.#names) {
+      this.#names = new Set<string>();
+      for (const f of this.fields) for (const name of Object.keys(f)) this.#names.add(name);
+    }
+    return [...this.#names];
   }
 
   /**

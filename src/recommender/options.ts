@@ -198,7 +198,11 @@ export interface RecommenderLoadOptions {
    * with, e.g., 2000 ms and 1 thread.
    */
   updateIntervalMs?: number;
-  /** Threads a background SRM update trains on, 1..1024 (default all cores). */
+  /**
+   * Threads of background work, 1..1024 (default all cores): a background SRM update trains on
+   * them, and the language model encodes added items on them (addItems, when it loads the model
+   * itself). A server keeps the other cores for requests.
+   */
   updateThreads?: number;
   /**
    * The indexes recommend() and similar() search. 'exact' scans every item (int8 codes, the

@@ -63,6 +63,7 @@ export type { LayerSweep } from './fit.js';
 export class Recommender {
   readonly #s: RecommenderState;
   readonly #work: BackgroundWork;
+  readonly #backgroundThreads: number | undefined;
 
   private constructor(parts: FittedParts, o: { index?: IndexChoice | undefined; updateIntervalMs?: number | undefined; updateThreads?: number | undefined } = {}) {
     this.#s = {
@@ -76,6 +77,7 @@ export class Recommender {
       warming: new Set(),
     };
     this.#work = new BackgroundWork(this.#s, () => this.#reindex(), o);
+    this.#backgroundThreads = o.updateThreads;
   }
 
   /** What the last fit measured (kept with the saved model). */
@@ -416,7 +418,9 @@ export class Recommender {
     if (this.#s.lm) return this.#s.lm;
     const src = this.#s.manifest.model.source;
     if (src === '(given)') throw new LmrecError('this recommender was fit with a LanguageModel object: adding items needs the model, pass it to fit from a directory', 'UNSUPPORTED');
-    const lm = await LanguageModel.load(src === 'default' ? DEFAULT_MODEL_DIR : src);
+    // background work: its threads bounded as the updates' are (onnxruntime's threads spin
+    // between operators, and on a small server they took the cores requests needed)
+    const lm = await LanguageModel.load(src === 'default' ? DEFAULT_MODEL_DIR : src, this.#backgroundThreads ? { threads: this.#backgroundThreads } : {});
     if (lm.config.hidden !== this.#s.manifest.model.hidden) {
       await lm.close();
       throw new LmrecError(`the model at '${src}' is ${lm.config.hidden} wide, not the ${this.#s.manifest.model.hidden} this recommender was fit with`, 'DIM_MISMATCH');

@@ -269,11 +269,12 @@ export class VectorIndex {
   }
 
   /**
-   * Frees the index's memory (or mapping) now rather than at garbage collection. Calls in
-   * flight finish first; any later call fails with CLOSED.
+   * Frees the index's memory (or mapping) now rather than at garbage collection, off the JS
+   * thread (resolved once it is freed). Calls in flight finish first; any later call fails
+   * with CLOSED.
    */
   async close(): Promise<void> {
-    this.#native.close();
+    await this.#native.close();
   }
 }
 

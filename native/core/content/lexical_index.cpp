@@ -13,6 +13,7 @@ namespace lmrec {
 struct LexicalIndex::Scratch {
   std::vector<float> profile;     // dense over words, zero but at `touched`
   std::vector<uint32_t> touched;  // the profile's words
+  std::vector<uint32_t> ends, lows, mids;  // per touched word: the walk's end, the bisection's other bracket, its middle
   std::vector<float> row;         // dense over items, zero between requests
   std::vector<uint32_t> reached;  // items whose row entry left zero, in order
   std::vector<uint32_t> part_items;
@@ -199,31 +200,55 @@ double LexicalIndex::dot(const Scratch& s, size_t item) const {
   return sum;
 }
 
-size_t LexicalIndex::heavier(size_t w, double min) const {
-  size_t lo = postings_.ptr[w], hi = postings_.ptr[w + 1];
+// End of word w's postings of weight at least `min`, searched within [lo, hi) (it lies there).
+static size_t heavier_within(const std::vector<float>& value, size_t lo, size_t hi, double min) {
   while (lo < hi) {
     const size_t mid = (lo + hi) >> 1;
-    if (double(postings_.value[mid]) >= min) lo = mid + 1;
+    if (double(value[mid]) >= min) lo = mid + 1;
     else hi = mid;
   }
   return lo;
 }
 
-double LexicalIndex::threshold(const Scratch& s, size_t budget) const {
+// The reference bisects t over 32 steps, searching every word's postings at each; here each
+// word's search is kept within the bracket the earlier steps left it (ends at hi, lows at lo),
+// and the bisection stops once no bracket holds more than its end: every later t would read
+// the same postings. The postings read are the reference's, at a fraction of the searches.
+void LexicalIndex::bounded_ends(Scratch& s, size_t budget) const {
+  const size_t W = s.touched.size();
   double hi = 0;
   for (uint32_t w : s.touched)
     if (postings_.ptr[w + 1] > postings_.ptr[w]) hi = std::max(hi, double(s.profile[w]) * double(postings_.value[postings_.ptr[w]]));
   double lo = 0;
   hi = hi * 1.000001 + std::numeric_limits<double>::denorm_min();  // above every contribution
+  s.ends.resize(W);
+  s.lows.resize(W);
+  s.mids.resize(W);
+  for (size_t j = 0; j < W; ++j) {
+    const uint32_t w = s.touched[j];
+    s.ends[j] = postings_.ptr[w];  // at hi, nothing is read
+    s.lows[j] = s.profile[w] > 0 ? postings_.ptr[w + 1] : postings_.ptr[w];  // at 0, everything
+  }
+  std::vector<uint32_t>& at = s.mids;
   for (int step = 0; step < 32; ++step) {
+    bool settled = true;
+    for (size_t j = 0; j < W && settled; ++j) settled = s.ends[j] == s.lows[j];
+    if (settled) break;
     const double mid = (lo + hi) / 2;
     size_t count = 0;
-    for (uint32_t w : s.touched)
-      if (s.profile[w] > 0) count += heavier(w, mid / double(s.profile[w])) - postings_.ptr[w];
-    if (count > budget) lo = mid;
-    else hi = mid;
+    for (size_t j = 0; j < W; ++j) {
+      const uint32_t w = s.touched[j];
+      at[j] = s.profile[w] > 0 ? uint32_t(heavier_within(postings_.value, s.ends[j], s.lows[j], mid / double(s.profile[w]))) : postings_.ptr[w];
+      count += at[j] - postings_.ptr[w];
+    }
+    if (count > budget) {
+      lo = mid;
+      std::copy_n(at.begin(), W, s.lows.begin());
+    } else {
+      hi = mid;
+      std::copy_n(at.begin(), W, s.ends.begin());
+    }
   }
-  return hi;
 }
 
 LexicalAnswer LexicalIndex::query(const LexicalQuery& q, const LexicalWeights& weights) const {
@@ -238,14 +263,15 @@ LexicalAnswer LexicalIndex::query(const LexicalQuery& q, const LexicalWeights& w
   size_t total = 0;
   for (uint32_t w : s.touched) total += postings_.ptr[w + 1] - postings_.ptr[w];
   const bool complete = total <= q.postings;
-  const double limit = complete ? 0 : threshold(s, q.postings);
+  if (!complete) bounded_ends(s, q.postings);
   size_t reached = 0;
   float* row = s.row.data();
-  for (uint32_t w : s.touched) {
+  for (size_t j = 0; j < s.touched.size(); ++j) {
+    const uint32_t w = s.touched[j];
     const double pw = double(s.profile[w]);
     if (pw == 0) continue;
     const size_t from = postings_.ptr[w];
-    const size_t to = complete ? postings_.ptr[w + 1] : heavier(w, limit / pw);
+    const size_t to = complete ? postings_.ptr[w + 1] : s.ends[j];
     for (size_t p = from; p < to; ++p) {
       const uint32_t i = postings_.index[p];
       if (row[i] == 0) s.reached[reached++] = i;

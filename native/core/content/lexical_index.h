@@ -76,10 +76,9 @@ class LexicalIndex {
   // The profile of q's history into s.profile (nonzero at s.touched).
   void profile(const LexicalQuery& q, Scratch& s) const;
   double dot(const Scratch& s, size_t item) const;
-  // The smallest contribution whose postings at least as heavy number at most `budget`.
-  double threshold(const Scratch& s, size_t budget) const;
-  // End of word w's postings of weight at least `min`.
-  size_t heavier(size_t w, double min) const;
+  // Where each touched word's walk ends when the postings read are those contributing at least
+  // the smallest contribution t whose postings number at most `budget` (into s.ends).
+  void bounded_ends(Scratch& s, size_t budget) const;
 
   size_t words_;
   SparseRows rows_;      // item -> words
