@@ -234,7 +234,10 @@ async function main(): Promise<void> {
       ['phase', 'requests', 'requestsPerSecond', 'p50Ms', 'p99Ms', 'errors', 'timeouts', 'non2xx', 'eventLoopP99Ms'],
     );
     console.log(
-      `server RSS: ${soak.rssMbAfterFirstMinute.toFixed(0)} MB after the first minute, ${soak.rssMbAtEnd.toFixed(0)} MB at the end, ${soak.rssMbRange[0]!.toFixed(0)}–${soak.rssMbRange[1]!.toFixed(0)} MB over the run; trend ${soak.rssGrowthMbPerMinute.toFixed(1)} MB/min (JS heap ${soak.heapGrowthMbPerMinute.toFixed(2)} MB/min, C heap in use ${soak.nativeInUseGrowthMbPerMinute.toFixed(1)}, held ${soak.nativeHeldGrowthMbPerMinute.toFixed(1)}); 30 s lows ${soak.rssFloorGrowthMbPerMinute.toFixed(1)} MB/min, highs ${soak.rssPeakGrowthMbPerMinute.toFixed(1)} MB/min`,
+      `server RSS: ${soak.rssMbAfterFirstMinute.toFixed(0)} MB after the first minute, ${soak.rssMbAtEnd.toFixed(0)} MB at the end, ${soak.rssMbRange[0]!.toFixed(0)}–${soak.rssMbRange[1]!.toFixed(0)} MB over the run; ` +
+        (Number.isFinite(soak.rssGrowthMbPerMinute)
+          ? `trend ${soak.rssGrowthMbPerMinute.toFixed(1)} MB/min (JS heap ${soak.heapGrowthMbPerMinute.toFixed(2)} MB/min, C heap in use ${soak.nativeInUseGrowthMbPerMinute.toFixed(1)}, held ${soak.nativeHeldGrowthMbPerMinute.toFixed(1)}); 30 s lows ${soak.rssFloorGrowthMbPerMinute.toFixed(1)} MB/min, highs ${soak.rssPeakGrowthMbPerMinute.toFixed(1)} MB/min`
+          : 'no trends: they are read after the first minute, and this soak is too short for two samples there'),
     );
     const name = QUICK ? 'serve-quick' : soakArg > 0 ? `serve-soak-${SOAK_SECONDS}s` : 'serve';
     writeJson(path.join(here, 'results', `${name}${INDEX === 'auto' ? '' : `-${INDEX}`}.json`), {
