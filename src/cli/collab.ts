@@ -6,7 +6,7 @@
  * out) and reports the table, the request curve as JSON and an SVG chart. The command itself
  * is declared in src/cli/commands/eval-collab.ts.
  */
-import { evaluateCollab, type CollabModel, type CollabReport } from '../collab/evaluate.js';
+import { evaluateCollab, type CloudModel, type CollabReport } from '../collab/evaluate.js';
 import { FUSION_RULES } from '../collab/fusion.js';
 import { readCatalogIds, readInteractions } from '../data/interactions.js';
 import { LmrecError } from '../errors.js';
@@ -72,7 +72,7 @@ export async function runCollabEval(o: CollabCommandOptions, io: CommandIo): Pro
   io.log(`${items} items, ${data.users.size} users, ${data.events} events; ${split.test.length} users evaluated`);
 
   const device = await trainSrm('device', split, items, o.deviceDim ?? 32, o.deviceBudget ?? 30, o, io);
-  let cloud: { model: CollabModel; info: CollabModelInfo; close: () => Promise<void> };
+  let cloud: { model: CloudModel; info: CollabModelInfo; close: () => Promise<void> };
   try {
     cloud = o.cloud === 'srm' ? await trainSrm('cloud', split, items, o.cloudDim ?? 128, o.cloudBudget ?? 60, o, io) : await fitRecommender(o, items, io);
   } catch (e) {
@@ -159,7 +159,13 @@ async function fitRecommender(o: CollabCommandOptions, items: number, io: Comman
   const srm = rec.srm;
   const info: CollabModelInfo = { kind: 'recommender', dim: srm.info.dim, parameters: srm.info.parameters, layer: rec.layer, trainSeconds: rec.report.seconds, stopReason: rec.report.stopReason };
   io.log(`cloud recommender: layer ${rec.layer}, valid NDCG@10 ${rec.report.valid['NDCG@10']?.toFixed(4)}, ${rec.report.seconds.toFixed(0)} s`);
-  return { model: srm, info, close: () => rec.close() };
+  // the whole Recommender as recommend() ranks (SRM and content part), not its SRM alone
+  const scorer = rec.scorer();
+  const model: CloudModel = {
+    items: rec.items,
+    scoreBatch: async (histories) => scorer(histories.map((h, user) => ({ history: Int32Array.from(h), target: -1, user }))),
+  };
+  return { model, info, close: () => rec.close() };
 }
 
 const met = (ok: boolean) => (ok ? 'met' : 'NOT met');

@@ -33,14 +33,19 @@ import { FUSION_RULES, fusedOrder, type FusionRule } from './fusion.js';
 import { DEFAULT_PAD_PENALTY, thresholdForRate } from './policy.js';
 import { rerank, type CandidateScorer } from './rerank.js';
 
-/** A model the evaluation can run both ways: on candidate lists, and over the whole catalog. */
-export interface CollabModel extends CandidateScorer {
+/** The cloud's model: scores of the whole catalog (its top N is a candidate list). */
+export interface CloudModel {
+  /** Items it scores (the catalog's size). */
+  readonly items: number;
   /**
    * Scores of every item after each history, one row of `items` per history.
    * @param histories Item-number histories, oldest first.
    */
   scoreBatch(histories: ArrayLike<number>[]): Promise<Float32Array>;
 }
+
+/** The device's model: it re-ranks candidate lists and ranks the whole catalog. */
+export interface CollabModel extends CandidateScorer, CloudModel {}
 
 export interface CollabEvalOptions {
   /** N, the candidates the cloud returns. Default 50. */
@@ -187,7 +192,7 @@ interface Traffic {
  * @param models.device The device's SRM, re-ranking the lists.
  * @param options N, stale events, request rates, random draws, pad penalty and seed.
  */
-export async function evaluateCollab(split: Pick<LeaveOneOut, 'valid' | 'test'>, items: number, models: { cloud: CollabModel; device: CollabModel }, options: CollabEvalOptions = {}): Promise<CollabReport> {
+export async function evaluateCollab(split: Pick<LeaveOneOut, 'valid' | 'test'>, items: number, models: { cloud: CloudModel; device: CollabModel }, options: CollabEvalOptions = {}): Promise<CollabReport> {
   const o = parseOptions(optionsSchema, options, 'evaluateCollab');
   const N = o.candidates ?? 50;
   const staleEvents = o.staleEvents ?? 2;
@@ -199,10 +204,10 @@ export async function evaluateCollab(split: Pick<LeaveOneOut, 'valid' | 'test'>,
     throw new LmrecError(`the models know ${cloud.items} (cloud) and ${device.items} (device) items, the catalog has ${items}`, 'DIM_MISMATCH');
   }
   const run = (splits: Split[]) => traffic(splits, staleEvents, N, cloud, device, o.padPenalty ?? DEFAULT_PAD_PENALTY);
-  const valid = run(split.valid);
-  const test = run(split.test);
+  const valid = await run(split.valid);
+  const test = await run(split.test);
 
-  const full = async (model: CollabModel, stale: boolean): Promise<CollabQuality> => ({
+  const full = async (model: CloudModel, stale: boolean): Promise<CollabQuality> => ({
     valid: await fullRanking(valid, model, stale, items),
     test: await fullRanking(test, model, stale, items),
   });
@@ -249,7 +254,7 @@ export async function evaluateCollab(split: Pick<LeaveOneOut, 'valid' | 'test'>,
     const mask = Uint8Array.from(test.splits, (s) => (member(s) ? 1 : 0));
     const users = mask.reduce((a, x) => a + x, 0);
     const sub: Traffic = { ...test, splits: test.splits.filter((_, u) => mask[u]), stale: test.stale.filter((_, u) => mask[u]) };
-    const ndcg = async (model: CollabModel, stale: boolean) => (users === 0 ? 0 : (await fullRanking(sub, model, stale, items))['NDCG@10']);
+    const ndcg = async (model: CloudModel, stale: boolean) => (users === 0 ? 0 : (await fullRanking(sub, model, stale, items))['NDCG@10']);
     return {
       users,
       'cloud-only': await ndcg(cloud, true),
@@ -288,7 +293,7 @@ export async function evaluateCollab(split: Pick<LeaveOneOut, 'valid' | 'test'>,
 }
 
 /** The cloud's stale and fresh lists for each split, re-ranked and fused by the device every way. */
-function traffic(splits: Split[], staleEvents: number, N: number, cloud: CollabModel, device: CollabModel, padPenalty: number): Traffic {
+async function traffic(splits: Split[], staleEvents: number, N: number, cloud: CloudModel, device: CollabModel, padPenalty: number): Promise<Traffic> {
   const perRule = () => Object.fromEntries(FUSION_RULES.map((r) => [r, new Int32Array(splits.length)])) as Record<FusionRule, Int32Array>;
   const t: Traffic = {
     splits,
@@ -297,11 +302,11 @@ function traffic(splits: Split[], staleEvents: number, N: number, cloud: CollabM
     inconsistency: new Float64Array(splits.length),
     inList: { stale: 0, fresh: 0 },
   };
+  const lists = { stale: await topLists(cloud, t.stale, N), fresh: await topLists(cloud, splits.map((s) => s.history), N) };
   splits.forEach((split, u) => {
     const seen = new Set(split.history);
     for (const kind of ['stale', 'fresh'] as const) {
-      const view = kind === 'stale' ? t.stale[u]! : split.history;
-      const list = Int32Array.from(cloud.topK(view, N, { excludeHistory: false }).ids);
+      const list = lists[kind][u]!;
       const r = rerank(device, split.history, list, N, padPenalty);
       if (kind === 'stale') t.inconsistency[u] = r.inconsistency;
       if (list.includes(split.target)) t.inList[kind]++;
@@ -309,6 +314,56 @@ function traffic(splits: Split[], staleEvents: number, N: number, cloud: CollabM
     }
   });
   return t;
+}
+
+/** Scored per scoreBatch call of the cloud's lists. */
+const LIST_BATCH = 256;
+
+/** The cloud's top N over the whole catalog after each history (seen items included), best first, ties to the lower item. */
+async function topLists(cloud: CloudModel, histories: ArrayLike<number>[], N: number): Promise<Int32Array[]> {
+  const I = cloud.items;
+  const n = Math.min(N, I);
+  const out: Int32Array[] = [];
+  for (let from = 0; from < histories.length; from += LIST_BATCH) {
+    const chunk = histories.slice(from, from + LIST_BATCH);
+    const rows = await cloud.scoreBatch(chunk);
+    chunk.forEach((_, j) => out.push(topOf(rows.subarray(j * I, (j + 1) * I), n)));
+  }
+  return out;
+}
+
+/** The n best items of a score row, best first (ties: the lower item; NaN below everything). */
+function topOf(row: Float32Array, n: number): Int32Array {
+  const s = (i: number) => (Number.isNaN(row[i]) ? -Infinity : row[i]!);
+  const better = (a: number, b: number) => s(a) > s(b) || (s(a) === s(b) && a < b);
+  const heap: number[] = []; // heap[0]: the weakest kept
+  const down = (at: number) => {
+    for (;;) {
+      const l = 2 * at + 1;
+      const r = l + 1;
+      let m = at;
+      if (l < heap.length && better(heap[m]!, heap[l]!)) m = l;
+      if (r < heap.length && better(heap[m]!, heap[r]!)) m = r;
+      if (m === at) return;
+      [heap[at], heap[m]] = [heap[m]!, heap[at]!];
+      at = m;
+    }
+  };
+  for (let i = 0; i < row.length; i++) {
+    if (heap.length < n) {
+      heap.push(i);
+      for (let at = heap.length - 1; at > 0; ) {
+        const up = (at - 1) >> 1;
+        if (!better(heap[up]!, heap[at]!)) break;
+        [heap[at], heap[up]] = [heap[up]!, heap[at]!];
+        at = up;
+      }
+    } else if (n > 0 && better(i, heap[0]!)) {
+      heap[0] = i;
+      down(0);
+    }
+  }
+  return Int32Array.from(heap.sort((a, b) => (better(a, b) ? -1 : 1)));
 }
 
 /** The target's 0-based rank among the list's items not seen before (in `order`), -1 if absent. */
@@ -354,7 +409,7 @@ function randomSubset(n: number, count: number, rng: Random): Uint8Array {
 }
 
 /** A model's full-catalog metrics, on the cloud's stale views or the device's histories. */
-async function fullRanking(t: Traffic, model: CollabModel, stale: boolean, items: number): Promise<CollabMetrics> {
+async function fullRanking(t: Traffic, model: CloudModel, stale: boolean, items: number): Promise<CollabMetrics> {
   const view = new Map(t.splits.map((s, u) => [s, stale ? t.stale[u]! : s.history]));
   const m = await evaluate(t.splits, items, (batch) => model.scoreBatch(batch.map((s) => view.get(s)!)), [K]);
   return { 'HR@10': m[`HR@${K}`]!, 'NDCG@10': m[`NDCG@${K}`]! };

@@ -1,0 +1,160 @@
+/**
+ * npm run bench:lm-stage -- --data DIR [--layers 12] [--split 4] [--epochs 4] [--budget 60]
+ *
+ * The LM stage and early exit on a real catalog (DIR holds items.jsonl and events.jsonl in
+ * lmrec's formats, e.g. a set `../shared/data/dev-datasets.sh` builds), leave-one-out as
+ * everywhere (validation target: each user's second-to-last event; test: the last):
+ *  - recommend() alone: the Recommender (the bundled LM, its content part) fit on the catalog
+ *    within `--budget` seconds; each validation and test user asks with the history before the
+ *    target (an anonymous request), k 10;
+ *  - a model that learned the catalog: a decoder of `--layers` layers (128 wide) pretrained on
+ *    the training histories (`--epochs` epochs, next token + item head), then tuned 2 epochs for
+ *    late interaction at `--split` (its bottom layers segment-local and frozen);
+ *  - the LM stage (Recommender.rerank with that model as an LmRanker): the SRM's best 50
+ *    re-ranked by u·e_i + w·lm_i, w chosen on validation users from a grid, test NDCG@10
+ *    against recommend() alone, and the stage's latency per request (p50/p99, warm segment cache);
+ *  - early exit on the tuned model: heads after every layer above the split, fitted on half the
+ *    validation users, thresholds (at most 1% loss of NDCG@10 against the true next items) on
+ *    the other half; test users' mean speed-up and test NDCG@10 with and without exit.
+ * Writes bench/results/lm-stage-<DIR's name>.json and prints a table.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { readItems } from '../src/data/records.js';
+import type { ItemRecord } from '../src/data/records.js';
+import type { Split } from '../src/eval/leave-one-out.js';
+import { readBehaviour } from '../src/pretrain/behaviour-data.js';
+import { pretrain } from '../src/pretrain/pretrain.js';
+import { LmRanker } from '../src/recommender/lm-ranker.js';
+import { Recommender } from '../src/recommender/recommender.js';
+import { earlyExitOnTrained } from './late-quality.js';
+import { latencyStats, printTable, writeJson } from './measure.js';
+
+const arg = (name: string, fallback?: string): string | undefined => {
+  const at = process.argv.indexOf(`--${name}`);
+  return at > 0 ? process.argv[at + 1] : fallback;
+};
+const DATA = arg('data');
+if (!DATA) throw new Error('--data DIR is required (a folder with items.jsonl and events.jsonl)');
+const LAYERS = Number(arg('layers', '12'));
+const SPLIT = Number(arg('split', '4'));
+const EPOCHS = Number(arg('epochs', '4'));
+const BUDGET = Number(arg('budget', '60'));
+const CANDIDATES = 50;
+const EVENTS = 20; // history events the LM reads (rerank's default)
+const WEIGHTS = [0, 0.05, 0.1, 0.2, 0.5, 1, 2, 4];
+const threads = os.availableParallelism();
+const name = path.basename(path.resolve(DATA));
+const log = (s: string) => console.error(`[bench:lm-stage ${name}] ${s}`);
+
+const items = path.join(DATA, 'items.jsonl');
+const events = path.join(DATA, 'events.jsonl');
+const dir = mkdtempSync(path.join(os.tmpdir(), 'lmrec-lm-stage-'));
+try {
+  const data = await readBehaviour(items, events);
+  const ids = data.catalog;
+  const records: ItemRecord[] = [];
+  for await (const r of readItems(items)) records.push(r);
+  const idsOf = (s: Split) => Array.from(s.history, (i) => ids.name(i));
+
+  log(`fitting the Recommender (budget ${BUDGET} s)`);
+  const rec = await Recommender.fit({ items, events, budget: BUDGET, seed: 1 });
+  const fitted = { layer: rec.layer, budgetSeconds: BUDGET, reportTestNdcg10: rec.report.test['NDCG@10'] };
+  log(`layer ${rec.layer}, valid NDCG@10 ${rec.report.valid['NDCG@10']?.toFixed(4)}, test ${rec.report.test['NDCG@10']?.toFixed(4)}`);
+
+  log(`pretraining a ${LAYERS}-layer model (${EPOCHS} epochs, full attention)`);
+  const shape = { dim: 128, layers: LAYERS, heads: 4, kvHeads: 2, ffn: 352, context: 192 };
+  const progress = (what: string) => (p: { step: number; totalSteps: number; lmLoss: number; itemLoss: number }) => {
+    if (p.step % 200 === 0 || p.step === p.totalSteps) log(`${what}: step ${p.step}/${p.totalSteps} loss ${p.lmLoss.toFixed(3)} item ${p.itemLoss.toFixed(3)}`);
+  };
+  const full = path.join(dir, 'full');
+  const pre = await pretrain({ items, events, out: full, ...shape, epochs: EPOCHS, threads, seed: 1, onProgress: progress('pretrain') });
+  const tuned = path.join(dir, 'tuned');
+  const tune = await pretrain({ items, events, out: tuned, model: full, localLayers: SPLIT, freezeLayers: SPLIT, epochs: 2, threads, onProgress: progress('tune') });
+  log(`item head alone: test NDCG@10 ${pre.itemHead.test['NDCG@10']!.toFixed(4)} (pretrained), ${tune.itemHead.test['NDCG@10']!.toFixed(4)} (tuned for late interaction)`);
+
+  const ranker = await LmRanker.load(tuned, records, { threads });
+  /** For each user: the target's place among recommend()'s 50 (by id), the SRM+content scores and the LM's. */
+  const lists = async (splits: Split[]) => {
+    const out: { target: string; base: string[]; ids: string[]; srm: number[]; lm: Float32Array | undefined }[] = [];
+    for (const s of splits) {
+      const history = idsOf(s);
+      const base = rec.recommend({ history, k: 10 }).items.map((x) => x.id);
+      const first = rec.recommend({ history, k: CANDIDATES }).items;
+      const readable = history.slice(-EVENTS).filter((id) => ranker.readable(id));
+      const scorable = first.filter((x) => ranker.scorable(x.id));
+      const lm = readable.length > 0 && scorable.length === first.length ? await ranker.scores(readable, first.map((x) => x.id)) : undefined;
+      out.push({ target: ids.name(s.target), base, ids: first.map((x) => x.id), srm: first.map((x) => x.score), lm });
+    }
+    return out;
+  };
+  const ndcg = (ranked: string[], target: string) => {
+    const r = ranked.slice(0, 10).indexOf(target);
+    return r < 0 ? 0 : 1 / Math.log2(r + 2);
+  };
+  /** Mean NDCG@10 of the lists re-ranked at weight w (ties: the SRM's order, as rerank keeps them by item number). */
+  const at = (ls: Awaited<ReturnType<typeof lists>>, w: number) =>
+    ls.reduce((sum, l) => {
+      if (!l.lm || w === 0) return sum + ndcg(l.ids, l.target);
+      const order = l.ids.map((_, j) => j).sort((a, b) => l.srm[b]! + w * l.lm![b]! - (l.srm[a]! + w * l.lm![a]!) || a - b);
+      return sum + ndcg(order.map((j) => l.ids[j]!), l.target);
+    }, 0) / ls.length;
+  const valid = data.split.valid;
+  const test = data.split.test;
+  log(`scoring ${valid.length} validation and ${test.length} test users with the LM`);
+  const validLists = await lists(valid);
+  const testLists = await lists(test);
+  const grid = WEIGHTS.map((w) => ({ weight: w, validNdcg10: at(validLists, w), testNdcg10: at(testLists, w) }));
+  const best = grid.reduce((a, b) => (b.validNdcg10 > a.validNdcg10 ? b : a));
+  const alone = testLists.reduce((sum, l) => sum + ndcg(l.base, l.target), 0) / testLists.length;
+
+  log('latency of the stage (Recommender.rerank, warm segment cache)');
+  const stage = { model: ranker, weight: best.weight, candidates: CANDIDATES, events: EVENTS };
+  const sample = test.slice(0, 300);
+  for (const s of sample) await rec.rerank({ history: idsOf(s), k: 10 }, stage); // fills the cache
+  const ms: number[] = [];
+  const baseMs: number[] = [];
+  for (const s of sample) {
+    let t = performance.now();
+    await rec.rerank({ history: idsOf(s), k: 10 }, stage);
+    ms.push(performance.now() - t);
+    t = performance.now();
+    rec.recommend({ history: idsOf(s), k: 10 });
+    baseMs.push(performance.now() - t);
+  }
+  const latency = latencyStats(ms);
+  const baseLatency = latencyStats(baseMs);
+  await ranker.close();
+  await rec.close();
+
+  log(`early exit: ${LAYERS - SPLIT - 1} heads above the split ${SPLIT}`);
+  const earlyExit = await earlyExitOnTrained(tuned, SPLIT, LAYERS, data, threads, Math.min(1000, valid.length >> 1));
+
+  const gain = best.testNdcg10 / alone - 1;
+  const result = {
+    date: new Date().toISOString(),
+    data: { name, items: ids.size, validUsers: valid.length, testUsers: test.length },
+    recommender: { ...fitted, testNdcg10: alone },
+    lm: { ...shape, epochs: EPOCHS, tuneEpochs: 2, split: SPLIT, pretrainSeconds: pre.seconds, tuneSeconds: tune.seconds, itemHeadTestNdcg10: tune.itemHead.test['NDCG@10'] },
+    stage: { candidates: CANDIDATES, events: EVENTS, grid, weight: best.weight, testNdcg10: best.testNdcg10, gain, p50Ms: latency.p50, p99Ms: latency.p99, recommendP50Ms: baseLatency.p50 },
+    target: { gainAtLeast3Percent: gain >= 0.03, p50AtMost5Ms: latency.p50 <= 5 },
+    earlyExit,
+  };
+  writeJson(path.join('bench', 'results', `lm-stage-${name}.json`), result);
+  console.log(`\nthe LM stage on ${name} (test NDCG@10; weight chosen on validation):`);
+  printTable(
+    [
+      { model: 'recommend() alone', ndcg10: alone.toFixed(4), p50Ms: baseLatency.p50.toFixed(2), p99Ms: baseLatency.p99.toFixed(2) },
+      { model: `rerank top ${CANDIDATES} by the LM (w ${best.weight})`, ndcg10: best.testNdcg10.toFixed(4), p50Ms: latency.p50.toFixed(2), p99Ms: latency.p99.toFixed(2) },
+      { model: `the LM's item head alone (${LAYERS} layers)`, ndcg10: tune.itemHead.test['NDCG@10']!.toFixed(4), p50Ms: '', p99Ms: '' },
+    ],
+    ['model', 'ndcg10', 'p50Ms', 'p99Ms'],
+  );
+  console.log(`gain ${(100 * gain).toFixed(1)}% (target >= 3% at p50 <= 5 ms: ${gain >= 0.03 && latency.p50 <= 5 ? 'met' : 'NOT met'})`);
+  console.log(
+    `early exit (split ${SPLIT} of ${LAYERS}): speed-up ${earlyExit.speedup.toFixed(2)}x, test NDCG@10 ${earlyExit.testNdcg10.toFixed(4)} vs ${earlyExit.testNdcg10WithoutExit.toFixed(4)} without (loss ${(100 * earlyExit.testNdcgLoss).toFixed(1)}%; target >= 2x at <= 1%: ${earlyExit.speedup >= 2 && earlyExit.testNdcgLoss <= 0.01 ? 'met' : 'NOT met'})`,
+  );
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
