@@ -3,7 +3,7 @@ import { validateReply, type CloudClient, type CloudReply } from '../src/collab/
 import { DeviceRecommender, type DeviceRecommenderOptions, type DeviceRecommendOptions } from '../src/collab/device-recommender.js';
 import { candidateProbabilities, FUSION_RULES, fusedOrder, fusedScore } from '../src/collab/fusion.js';
 import { inconsistency, RandomPolicy, thresholdForRate, ThresholdPolicy } from '../src/collab/policy.js';
-import type { CandidateScorer } from '../src/collab/rerank.js';
+import { rerank, type CandidateScorer } from '../src/collab/rerank.js';
 import { LmrecError } from '../src/errors.js';
 import { Random } from '../src/util/random.js';
 import { thrown } from './helpers/errors.js';
@@ -57,6 +57,23 @@ describe('fusion rules', () => {
     expect(Array.from(big)).toEqual([0.5, 0.5, 0]);
     expect(Array.from(candidateProbabilities([-Infinity]))).toEqual([0]);
     expect(thrown(() => candidateProbabilities([0, NaN])).code).toBe('NON_FINITE');
+  });
+
+  it('take an item the SRM never saw in training as undecided: p = 0.5, its guessed score out of the mean', () => {
+    const p = candidateProbabilities([5, -40, 2, -1], [0, 1, 0, 0]);
+    expect(p[1]).toBe(0.5);
+    expect(Array.from(p)).toEqual(Array.from(candidateProbabilities([5, 0.5 /* any */, 2, -1], [0, 1, 0, 0])));
+    expect(p[2]).toBe(0.5); // 2 is the mean of 5, 2 and -1
+    // under every rule but srm-only, an undecided candidate keeps its place among the cloud's ranks
+    for (const rule of ['gated', 'sum', 'sum-srm-x2'] as const) {
+      const order = Array.from(fusedOrder(rule, candidateProbabilities([0, -50, 0, 0], [0, 1, 0, 0]), 4));
+      expect(order, rule).toEqual([0, 1, 2, 3]);
+    }
+    // through rerank, with the device's mask
+    const known = Uint8Array.from({ length: 30 }, (_, i) => (i === 7 ? 0 : 1));
+    const withMask = rerank(fakeSrm, [20], [21, 7, 19], 3, 1, known);
+    expect(withMask.probabilities[1]).toBe(0.5);
+    expect(rerank(fakeSrm, [20], [21, 7, 19], 3).probabilities[1]).toBeLessThan(0.01); // without: far below the list
   });
 
   it('refuse unknown rules and slot counts below the list', () => {

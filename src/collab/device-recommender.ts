@@ -249,7 +249,7 @@ export class DeviceRecommender {
   #rerank(history: number[]): ListView | undefined {
     const list = this.#list;
     if (!list) return undefined;
-    return { list, ...rerank(this.#o.srm, history, list.items, this.#o.candidates, this.#o.padPenalty) };
+    return { list, ...rerank(this.#o.srm, history, list.items, this.#o.candidates, this.#o.padPenalty, this.#o.srm.idMask?.()) };
   }
 
   /** A new request, or undefined when one is in flight or the last one failed too recently. */

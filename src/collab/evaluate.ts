@@ -18,6 +18,9 @@
  * its metrics come from the target's rank among the list's unmasked items, a target outside the
  * list being a miss.
  *
+ * The device takes a candidate it never saw in training (no training history holds it) as
+ * undecided (see candidateProbabilities): an ID-only SRM's score for it is a guess.
+ *
  * Request curve: at each rate the policy's threshold is the quantile of the inconsistency on
  * validation traffic; on test, a user above it gets a fresh list for their real-time history,
  * the others keep the stale one; the device fuses either with the validation-best rule. The
@@ -203,7 +206,13 @@ export async function evaluateCollab(split: Pick<LeaveOneOut, 'valid' | 'test'>,
   if (cloud.items !== items || device.items !== items) {
     throw new LmrecError(`the models know ${cloud.items} (cloud) and ${device.items} (device) items, the catalog has ${items}`, 'DIM_MISMATCH');
   }
-  const run = (splits: Split[]) => traffic(splits, staleEvents, N, cloud, device, o.padPenalty ?? DEFAULT_PAD_PENALTY);
+  // the items of the training histories (every training history is some validation user's
+  // history: validation hides one event fewer): what an ID-only device model has learned
+  const trained = new Set<number>();
+  for (const s of split.valid) for (const i of s.history) trained.add(i);
+  const mask = device.idMask?.();
+  const known = Uint8Array.from({ length: items }, (_, i) => (trained.has(i) && (!mask || mask[i]) ? 1 : 0));
+  const run = (splits: Split[]) => traffic(splits, staleEvents, N, cloud, device, o.padPenalty ?? DEFAULT_PAD_PENALTY, known);
   const valid = await run(split.valid);
   const test = await run(split.test);
 
@@ -245,9 +254,6 @@ export async function evaluateCollab(split: Pick<LeaveOneOut, 'valid' | 'test'>,
   });
 
   // the groups: by history length, and by whether the target occurs in any training history
-  // (every training history is some validation user's history: validation hides one event fewer)
-  const trained = new Set<number>();
-  for (const s of valid.splits) for (const i of s.history) trained.add(i);
   const lengths = test.splits.map((s) => s.history.length).sort((a, b) => a - b);
   const medianHistory = lengths[(lengths.length - 1) >> 1]!;
   const group = async (member: (s: Split) => boolean): Promise<CollabGroup> => {
@@ -293,7 +299,7 @@ export async function evaluateCollab(split: Pick<LeaveOneOut, 'valid' | 'test'>,
 }
 
 /** The cloud's stale and fresh lists for each split, re-ranked and fused by the device every way. */
-async function traffic(splits: Split[], staleEvents: number, N: number, cloud: CloudModel, device: CollabModel, padPenalty: number): Promise<Traffic> {
+async function traffic(splits: Split[], staleEvents: number, N: number, cloud: CloudModel, device: CollabModel, padPenalty: number, known: Uint8Array): Promise<Traffic> {
   const perRule = () => Object.fromEntries(FUSION_RULES.map((r) => [r, new Int32Array(splits.length)])) as Record<FusionRule, Int32Array>;
   const t: Traffic = {
     splits,
@@ -307,7 +313,7 @@ async function traffic(splits: Split[], staleEvents: number, N: number, cloud: C
     const seen = new Set(split.history);
     for (const kind of ['stale', 'fresh'] as const) {
       const list = lists[kind][u]!;
-      const r = rerank(device, split.history, list, N, padPenalty);
+      const r = rerank(device, split.history, list, N, padPenalty, known);
       if (kind === 'stale') t.inconsistency[u] = r.inconsistency;
       if (list.includes(split.target)) t.inList[kind]++;
       for (const rule of FUSION_RULES) t.ranks[kind][rule][u] = targetRank(list, fusedOrder(rule, r.probabilities, N), split.target, seen);

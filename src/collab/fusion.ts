@@ -62,22 +62,26 @@ function unknownRule(rule: unknown): LmrecError {
  * are log-odds up to a constant; centred on the list's mean, sigmoid(s_j − s̄) is the
  * probability the SRM prefers candidate j to the list's typical candidate — 0.5 for an average
  * one, near 1 or 0 only where the SRM is sure. A candidate it cannot score (−Infinity) gets 0.
+ * A candidate the SRM never saw in training (`undecided`) gets 0.5, and its score, a guess,
+ * stays out of the mean: the fusion then keeps the cloud's rank for it. (An ID-only SRM ranks
+ * an item it never saw near the bottom; on Amazon Sports, where 15% of the test targets are
+ * such items and the cloud finds them by their text, that threw away most of the cloud's hits.)
  * @param scores The SRM's scores of the list's candidates, in the cloud's order; −Infinity for one it cannot score (NaN or +Infinity is NON_FINITE).
+ * @param undecided Per candidate, nonzero where the SRM never saw the item in training.
  */
-export function candidateProbabilities(scores: ArrayLike<number>): Float64Array {
+export function candidateProbabilities(scores: ArrayLike<number>, undecided?: ArrayLike<number>): Float64Array {
   const p = new Float64Array(scores.length);
   let sum = 0;
   let count = 0;
   for (let i = 0; i < scores.length; i++) {
     const s = scores[i]!;
     if (Number.isNaN(s) || s === Infinity) throw new LmrecError(`the SRM scored candidate ${i} as ${s}`, 'NON_FINITE');
-    if (s === -Infinity) continue;
+    if (s === -Infinity || undecided?.[i]) continue;
     sum += s;
     count++;
   }
-  if (count === 0) return p;
-  const mean = sum / count;
-  for (let i = 0; i < p.length; i++) p[i] = scores[i] === -Infinity ? 0 : 1 / (1 + Math.exp(mean - scores[i]!));
+  const mean = count > 0 ? sum / count : 0;
+  for (let i = 0; i < p.length; i++) p[i] = undecided?.[i] ? 0.5 : scores[i] === -Infinity || count === 0 ? 0 : 1 / (1 + Math.exp(mean - scores[i]!));
   return p;
 }
 

@@ -35,12 +35,17 @@ export interface CandidateScorer {
     /** Their scores (higher is better). */
     scores: number[];
   };
+  /**
+   * 1 for each item the model learned from events, 0 for one it never saw in training (its
+   * score is then a guess, and the fusion takes it as undecided). Absent: every item is known.
+   */
+  idMask?(): Uint8Array;
 }
 
 export interface Reranked {
   /** The SRM's scores of the candidates, in the cloud's order. */
   scores: Float32Array;
-  /** sigmoid(score − the list's mean score): the p_j of the fusion rules (candidateProbabilities). */
+  /** sigmoid(score − the list's mean score), 0.5 for items the model never saw in training: the p_j of the fusion rules (candidateProbabilities). */
   probabilities: Float64Array;
   /** The list's inconsistency S (see policy.ts). */
   inconsistency: number;
@@ -53,8 +58,10 @@ export interface Reranked {
  * @param candidates The list's valid candidates, in the cloud's order.
  * @param slots N, the list length asked of the cloud (at least the number of candidates).
  * @param padPenalty Inconsistency added per empty slot (default 1).
+ * @param known The model's idMask() (1: an item it learned from events), taken once by the caller for many lists; absent: every item is known.
  */
-export function rerank(srm: CandidateScorer, history: ArrayLike<number>, candidates: ArrayLike<number>, slots: number, padPenalty?: number): Reranked {
+export function rerank(srm: CandidateScorer, history: ArrayLike<number>, candidates: ArrayLike<number>, slots: number, padPenalty?: number, known?: Uint8Array): Reranked {
   const scores = candidates.length > 0 ? srm.score(history, candidates).scores : new Float32Array(0);
-  return { scores, probabilities: candidateProbabilities(scores), inconsistency: inconsistency(scores, slots, padPenalty) };
+  const undecided = known ? Uint8Array.from(candidates, (i) => (known[i] ? 0 : 1)) : undefined;
+  return { scores, probabilities: candidateProbabilities(scores, undecided), inconsistency: inconsistency(scores, slots, padPenalty) };
 }
