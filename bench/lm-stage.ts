@@ -6,7 +6,9 @@
  * everywhere (validation target: each user's second-to-last event; test: the last):
  *  - recommend() alone: the Recommender (the bundled LM, its content part) fit on the catalog
  *    within `--budget` seconds; each validation and test user asks with the history before the
- *    target (an anonymous request), k 10;
+ *    target (an anonymous request), k 10. Seen items are left out, as recommend() answers: a
+ *    target that repeats a history item is a miss for every row (evaluate() keeps such targets
+ *    eligible, so the Recommender's own report reads higher where repeats are common);
  *  - a model that learned the catalog: a decoder of `--layers` layers (128 wide) pretrained on
  *    the training histories (`--epochs` epochs, next token + item head), then tuned 2 epochs for
  *    late interaction at `--split` (its bottom layers segment-local and frozen);
