@@ -13,8 +13,9 @@
  *    the training histories (`--epochs` epochs, next token + item head), then tuned 2 epochs for
  *    late interaction at `--split` (its bottom layers segment-local and frozen);
  *  - the LM stage (Recommender.rerank with that model as an LmRanker): the SRM's best 50
- *    re-ranked by u·e_i + w·lm_i, w chosen on validation users from a grid, test NDCG@10
- *    against recommend() alone, and the stage's latency per request (p50/p99, warm segment cache);
+ *    re-ranked by u·e_i + w·lm_i after the last m history events, w and m chosen on validation
+ *    users from a grid, test NDCG@10 against recommend() alone, and the stage's latency per
+ *    request (p50/p99, warm segment cache);
  *  - early exit on the tuned model: heads after every layer above the split, fitted on half the
  *    validation users, thresholds (at most 1% loss of NDCG@10 against the true next items) on
  *    the other half; test users' mean speed-up and test NDCG@10 with and without exit.
@@ -44,7 +45,7 @@ const SPLIT = Number(arg('split', '4'));
 const EPOCHS = Number(arg('epochs', '4'));
 const BUDGET = Number(arg('budget', '60'));
 const CANDIDATES = 50;
-const EVENTS = 20; // history events the LM reads (rerank's default)
+const EVENTS = [10, 20]; // history events the LM reads (20: rerank's default), chosen on validation with the weight
 const WEIGHTS = [0, 0.05, 0.1, 0.2, 0.5, 1, 2, 4];
 const threads = os.availableParallelism();
 const name = path.basename(path.resolve(DATA));
@@ -77,16 +78,19 @@ try {
   log(`item head alone: test NDCG@10 ${pre.itemHead.test['NDCG@10']!.toFixed(4)} (pretrained), ${tune.itemHead.test['NDCG@10']!.toFixed(4)} (tuned for late interaction)`);
 
   const ranker = await LmRanker.load(tuned, records, { threads });
-  /** For each user: the target's place among recommend()'s 50 (by id), the SRM+content scores and the LM's. */
+  /** For each user: recommend()'s 10, its 50 with their SRM+content scores, and the LM's scores of the 50 after the last m events (per m of EVENTS). */
   const lists = async (splits: Split[]) => {
-    const out: { target: string; base: string[]; ids: string[]; srm: number[]; lm: Float32Array | undefined }[] = [];
+    const out: { target: string; base: string[]; ids: string[]; srm: number[]; lm: (Float32Array | undefined)[] }[] = [];
     for (const s of splits) {
       const history = idsOf(s);
       const base = rec.recommend({ history, k: 10 }).items.map((x) => x.id);
       const first = rec.recommend({ history, k: CANDIDATES }).items;
-      const readable = history.slice(-EVENTS).filter((id) => ranker.readable(id));
-      const scorable = first.filter((x) => ranker.scorable(x.id));
-      const lm = readable.length > 0 && scorable.length === first.length ? await ranker.scores(readable, first.map((x) => x.id)) : undefined;
+      const scorable = first.every((x) => ranker.scorable(x.id));
+      const lm: (Float32Array | undefined)[] = [];
+      for (const m of EVENTS) {
+        const readable = history.slice(-m).filter((id) => ranker.readable(id));
+        lm.push(readable.length > 0 && scorable ? await ranker.scores(readable, first.map((x) => x.id)) : undefined);
+      }
       out.push({ target: ids.name(s.target), base, ids: first.map((x) => x.id), srm: first.map((x) => x.score), lm });
     }
     return out;
@@ -95,11 +99,12 @@ try {
     const r = ranked.slice(0, 10).indexOf(target);
     return r < 0 ? 0 : 1 / Math.log2(r + 2);
   };
-  /** Mean NDCG@10 of the lists re-ranked at weight w (ties: the SRM's order, as rerank keeps them by item number). */
-  const at = (ls: Awaited<ReturnType<typeof lists>>, w: number) =>
+  /** Mean NDCG@10 of the lists re-ranked at weight w with the LM's scores after e = EVENTS[x] events (ties: the SRM's order). */
+  const at = (ls: Awaited<ReturnType<typeof lists>>, w: number, x: number) =>
     ls.reduce((sum, l) => {
-      if (!l.lm || w === 0) return sum + ndcg(l.ids, l.target);
-      const order = l.ids.map((_, j) => j).sort((a, b) => l.srm[b]! + w * l.lm![b]! - (l.srm[a]! + w * l.lm![a]!) || a - b);
+      const lm = l.lm[x];
+      if (!lm || w === 0) return sum + ndcg(l.ids, l.target);
+      const order = l.ids.map((_, j) => j).sort((a, b) => l.srm[b]! + w * lm[b]! - (l.srm[a]! + w * lm[a]!) || a - b);
       return sum + ndcg(order.map((j) => l.ids[j]!), l.target);
     }, 0) / ls.length;
   const valid = data.split.valid;
@@ -107,12 +112,12 @@ try {
   log(`scoring ${valid.length} validation and ${test.length} test users with the LM`);
   const validLists = await lists(valid);
   const testLists = await lists(test);
-  const grid = WEIGHTS.map((w) => ({ weight: w, validNdcg10: at(validLists, w), testNdcg10: at(testLists, w) }));
+  const grid = EVENTS.flatMap((events, x) => WEIGHTS.map((w) => ({ events, weight: w, validNdcg10: at(validLists, w, x), testNdcg10: at(testLists, w, x) })));
   const best = grid.reduce((a, b) => (b.validNdcg10 > a.validNdcg10 ? b : a));
   const alone = testLists.reduce((sum, l) => sum + ndcg(l.base, l.target), 0) / testLists.length;
 
   log('latency of the stage (Recommender.rerank, warm segment cache)');
-  const stage = { model: ranker, weight: best.weight, candidates: CANDIDATES, events: EVENTS };
+  const stage = { model: ranker, weight: best.weight, candidates: CANDIDATES, events: best.events };
   const sample = test.slice(0, 300);
   for (const s of sample) await rec.rerank({ history: idsOf(s), k: 10 }, stage); // fills the cache
   const ms: number[] = [];
@@ -139,7 +144,7 @@ try {
     data: { name, items: ids.size, validUsers: valid.length, testUsers: test.length },
     recommender: { ...fitted, testNdcg10: alone },
     lm: { ...shape, epochs: EPOCHS, tuneEpochs: 2, split: SPLIT, pretrainSeconds: pre.seconds, tuneSeconds: tune.seconds, itemHeadTestNdcg10: tune.itemHead.test['NDCG@10'] },
-    stage: { candidates: CANDIDATES, events: EVENTS, grid, weight: best.weight, testNdcg10: best.testNdcg10, gain, p50Ms: latency.p50, p99Ms: latency.p99, recommendP50Ms: baseLatency.p50 },
+    stage: { candidates: CANDIDATES, events: best.events, grid, weight: best.weight, testNdcg10: best.testNdcg10, gain, p50Ms: latency.p50, p99Ms: latency.p99, recommendP50Ms: baseLatency.p50 },
     target: { gainAtLeast3Percent: gain >= 0.03, p50AtMost5Ms: latency.p50 <= 5 },
     earlyExit,
   };
@@ -148,7 +153,7 @@ try {
   printTable(
     [
       { model: 'recommend() alone', ndcg10: alone.toFixed(4), p50Ms: baseLatency.p50.toFixed(2), p99Ms: baseLatency.p99.toFixed(2) },
-      { model: `rerank top ${CANDIDATES} by the LM (w ${best.weight})`, ndcg10: best.testNdcg10.toFixed(4), p50Ms: latency.p50.toFixed(2), p99Ms: latency.p99.toFixed(2) },
+      { model: `rerank top ${CANDIDATES} by the LM (w ${best.weight}, ${best.events} events)`, ndcg10: best.testNdcg10.toFixed(4), p50Ms: latency.p50.toFixed(2), p99Ms: latency.p99.toFixed(2) },
       { model: `the LM's item head alone (${LAYERS} layers)`, ndcg10: tune.itemHead.test['NDCG@10']!.toFixed(4), p50Ms: '', p99Ms: '' },
     ],
     ['model', 'ndcg10', 'p50Ms', 'p99Ms'],

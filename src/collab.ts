@@ -16,4 +16,4 @@ export { validateReply, type CloudClient, type CloudReply, type CandidateList } 
 export { FUSION_RULES, fusedScore, fusedOrder, candidateProbabilities, type FusionRule } from './collab/fusion.js';
 export { inconsistency, thresholdForRate, ThresholdPolicy, RandomPolicy, DEFAULT_PAD_PENALTY, type RequestPolicy } from './collab/policy.js';
 export { rerank as rerankCandidates, type CandidateScorer, type Reranked } from './collab/rerank.js';
-export { evaluateCollab, DEFAULT_RATES, type CollabModel, type CollabEvalOptions, type CollabReport, type CollabQuality, type CollabGroup, type CollabMetrics, type CurvePoint } from './collab/evaluate.js';
+export { evaluateCollab, DEFAULT_RATES, type CloudModel, type CollabModel, type CollabEvalOptions, type CollabReport, type CollabQuality, type CollabGroup, type CollabMetrics, type CurvePoint } from './collab/evaluate.js';

@@ -91,7 +91,7 @@ export class EarlyExit {
    * @param train Training users' histories (at least 2): the heads are fitted on them.
    * @param valid Validation users' histories (at least 1): the thresholds are set on them.
    * @param scoring What a request ranks: candidate vectors or a function of the state.
-   * @param o The exit layers, the loss allowed, the targets, the ridge penalty and k.
+   * @param options The exit layers, the loss allowed, the targets, the ridge penalty and k.
    */
   static async fit(li: LateInteraction, last: number, train: readonly ModelInput[][], valid: readonly ModelInput[][], scoring: ExitScoring, options: EarlyExitOptions): Promise<EarlyExit> {
     const o = parseOptions(optionsSchema, options, 'EarlyExit.fit');
