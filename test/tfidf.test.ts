@@ -91,14 +91,16 @@ describe('TfidfVectors', () => {
   });
 });
 
+/** The small catalog's vectors with every word kept, and the cosine of every item with a history's profile. */
+const tf = TfidfVectors.fit(texts, { minDf: 1, maxDfShare: 1 });
+const cosines = (history: number[]) => {
+  const row = new Float32Array(texts.length);
+  const { dense, touched } = tf.profile(history);
+  tf.addScores(dense, touched, row);
+  return row;
+};
+
 describe('ContentScores', () => {
-  const tf = TfidfVectors.fit(texts, { minDf: 1, maxDfShare: 1 });
-  const cosines = (history: number[]) => {
-    const row = new Float32Array(texts.length);
-    const { dense, touched } = tf.profile(history);
-    tf.addScores(dense, touched, row);
-    return row;
-  };
 
   it('reads the last `recent` history items and adds w_i x cosine, w_i by whether item i is warm', () => {
     const c = new ContentScores(tf, 3, 10, 2);
@@ -153,6 +155,13 @@ describe('ContentScores', () => {
 
 const ONE = { weight: 1, coldWeight: 1, recent: 50 };
 
+/** 3,000 items over 40 words, a few of them in most items: a profile's words reach everything; and the generator, to draw histories from. */
+function bigCatalog(): { rng: Random; big: string[] } {
+  const rng = new Random(4);
+  const words = Array.from({ length: 40 }, (_, j) => `w${j}`);
+  return { rng, big: Array.from({ length: 3000 }, () => Array.from({ length: 6 }, () => words[Math.floor(40 * rng.next() ** 2)]).join(' ')) };
+}
+
 /** 400 texts over 30 words, some far more common than others, and 60 more. */
 function grownCatalog(): { base: string[]; more: string[] } {
   const rng = new Random(9);
@@ -162,13 +171,6 @@ function grownCatalog(): { base: string[]; more: string[] } {
 }
 
 describe('ContentIndex (the native lexical index of served requests)', () => {
-  const tf = TfidfVectors.fit(texts, { minDf: 1, maxDfShare: 1 });
-  const cosines = (history: number[]) => {
-    const row = new Float32Array(texts.length);
-    const { dense, touched } = tf.profile(history);
-    tf.addScores(dense, touched, row);
-    return row;
-  };
   const open: ContentIndex[] = [];
   const build = async (c: ContentScores) => {
     const index = await ContentIndex.build(c);
@@ -204,10 +206,7 @@ describe('ContentIndex (the native lexical index of served requests)', () => {
   });
 
   it('equals the TypeScript reference bit for bit, bounded or not, one request or a batch', async () => {
-    // 3,000 items over 40 words, a few of them in most items: a profile's words reach everything
-    const rng = new Random(4);
-    const words = Array.from({ length: 40 }, (_, j) => `w${j}`);
-    const big = Array.from({ length: 3000 }, () => Array.from({ length: 6 }, () => words[Math.floor(40 * rng.next() ** 2)]).join(' '));
+    const { rng, big } = bigCatalog();
     const vectors = TfidfVectors.fit(big, { minDf: 1, maxDfShare: 1 });
     const w = { weight: 1, coldWeight: 2, recent: 3 };
     const index = await build(new ContentScores(vectors, w.weight, w.coldWeight, w.recent));
@@ -228,9 +227,7 @@ describe('ContentIndex (the native lexical index of served requests)', () => {
   });
 
   it('bounds the postings a request reads: the heaviest first, the best found among leaders and scored exactly', async () => {
-    const rng = new Random(4);
-    const words = Array.from({ length: 40 }, (_, j) => `w${j}`);
-    const big = Array.from({ length: 3000 }, () => Array.from({ length: 6 }, () => words[Math.floor(40 * rng.next() ** 2)]).join(' '));
+    const { rng, big } = bigCatalog();
     const vectors = TfidfVectors.fit(big, { minDf: 1, maxDfShare: 1 });
     const history = [3, 17, 99, 2500];
     const { dense, touched } = vectors.profile(history);
