@@ -410,6 +410,18 @@ describe('Recommender', () => {
       await expect(ranker.scores([])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
       await expect(LmRanker.load(full, records)).rejects.toMatchObject({ code: 'UNSUPPORTED' }); // not tuned, no split given
       await expect(LmRanker.load(tuned, records, { splitLayer: 4 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+      await expect(LmRanker.load(tuned, records, { precision: 'fp8' as never })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+      await expect(LmRanker.load(tuned, records, { thread: 1 } as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' }); // unknown option
+      // int8 matrix products: the same ranking up to the quantisation's small moves
+      const int8 = await LmRanker.load(tuned, records, { threads: 1, precision: 'int8' });
+      try {
+        const a = await ranker.scores(history('u5'));
+        const b = await int8.scores(history('u5'));
+        const spread = Math.max(...a) - Math.min(...a);
+        a.forEach((x, i) => expect(Math.abs(b[i]! - x)).toBeLessThan(0.1 * spread + 1e-6));
+      } finally {
+        await int8.close();
+      }
     } finally {
       await ranker.close();
     }

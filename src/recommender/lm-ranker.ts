@@ -5,6 +5,7 @@
  * layers from the segment cache, the top layers over the concatenation — and the item head
  * scores the catalog at the end of it. `Recommender.rerank` takes it as its LM stage.
  */
+import { z } from 'zod';
 import { LmrecError } from '../errors.js';
 import type { ItemRecord } from '../data/records.js';
 import { readConfig } from '../lm/config.js';
@@ -12,11 +13,13 @@ import { ItemHead } from '../lm/item-head.js';
 import { LanguageModel } from '../lm/language-model.js';
 import { LateInteraction } from '../lm/late-interaction.js';
 import { readModelInfo } from '../lm/model-info.js';
-import type { SegmentCache } from '../lm/segment-cache.js';
+import type { Precision } from '../lm/onnx/ops.js';
+import { SegmentCache } from '../lm/segment-cache.js';
 import { loadTokenizer } from '../lm/tokenizer.js';
 import { historySegments, type BehaviourEncoder } from '../pretrain/behaviour-corpus.js';
 import { behaviourEncoder } from '../pretrain/behaviour-data.js';
 import { renderItemTexts } from '../text/item-template.js';
+import { parseOptions } from '../util/options.js';
 
 export interface LmRankerOptions {
   /** The layer late interaction splits at. Default: the one the model was tuned for (lmrec.json's localLayers). */
@@ -25,7 +28,16 @@ export interface LmRankerOptions {
   cache?: SegmentCache;
   /** onnxruntime threads. */
   threads?: number;
+  /** Matrix products in 'fp32' (default) or 'int8' (weights per output channel, activations per call): faster, scores slightly moved. */
+  precision?: Precision;
 }
+
+const optionsSchema = z.strictObject({
+  splitLayer: z.number().int().min(1).optional(),
+  cache: z.instanceof(SegmentCache).optional(),
+  threads: z.number().int().min(1).optional(),
+  precision: z.enum(['fp32', 'int8']).optional(),
+});
 
 export class LmRanker {
   readonly #lm: LanguageModel;
@@ -50,12 +62,13 @@ export class LmRanker {
    * one not tuned for late interaction when no splitLayer is given.
    * @param dir A model directory lmrec trained with an item head (pretrain, distill).
    * @param catalog Item records (non-empty): their texts write histories with the model's template.
-   * @param options The split layer, the segment cache and onnxruntime threads.
+   * @param options The split layer, the segment cache, onnxruntime threads and the precision of the matrix products.
    */
   static async load(dir: string, catalog: readonly ItemRecord[], options: LmRankerOptions = {}): Promise<LmRanker> {
+    const o = parseOptions(optionsSchema, options, 'LmRanker.load');
     const info = readModelInfo(dir);
     const head = await ItemHead.load(dir);
-    const split = options.splitLayer ?? info?.localLayers;
+    const split = o.splitLayer ?? info?.localLayers;
     if (split === undefined) {
       throw new LmrecError(`'${dir}' was not tuned for late interaction (lmrec pretrain --local-layers); give splitLayer to serve it anyway`, 'UNSUPPORTED');
     }
@@ -70,9 +83,9 @@ export class LmRanker {
       throw new LmrecError(`splitLayer must be an integer from 1 to ${layers - 1}, got ${String(split)}`, 'INVALID_ARGUMENT');
     }
     // blocks must end at the split: the largest block size dividing both parts
-    const lm = await LanguageModel.load(dir, { precision: 'fp32', blockSize: gcd(split, layers - split), ...(options.threads ? { threads: options.threads } : {}) });
+    const lm = await LanguageModel.load(dir, { precision: o.precision ?? 'fp32', blockSize: gcd(split, layers - split), ...(o.threads ? { threads: o.threads } : {}) });
     try {
-      const li = new LateInteraction(lm, { splitLayer: split, ...(options.cache ? { cache: options.cache } : {}) });
+      const li = new LateInteraction(lm, { splitLayer: split, ...(o.cache ? { cache: o.cache } : {}) });
       return new LmRanker(lm, li, head, encoder, number);
     } catch (e) {
       await lm.close();
