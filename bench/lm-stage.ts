@@ -1,5 +1,5 @@
 /**
- * npm run bench:lm-stage -- --data DIR [--layers 12] [--split 4] [--epochs 4] [--budget 60]
+ * npm run bench:lm-stage -- --data DIR [--layers 12] [--split 4] [--epochs 4] [--budget 60] [--users N]
  *
  * The LM stage and early exit on a real catalog (DIR holds items.jsonl and events.jsonl in
  * lmrec's formats, e.g. a set `../shared/data/dev-datasets.sh` builds), leave-one-out as
@@ -19,7 +19,8 @@
  *  - early exit on the tuned model: heads after every layer above the split, fitted on half the
  *    validation users, thresholds (at most 1% loss of NDCG@10 against the true next items) on
  *    the other half; test users' mean speed-up and test NDCG@10 with and without exit.
- * Writes bench/results/lm-stage-<DIR's name>.json and prints a table.
+ * `--users N` measures on the first N validation and N test users only (large sets; training
+ * still reads everyone). Writes bench/results/lm-stage-<DIR's name>.json and prints a table.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -44,6 +45,7 @@ const LAYERS = Number(arg('layers', '12'));
 const SPLIT = Number(arg('split', '4'));
 const EPOCHS = Number(arg('epochs', '4'));
 const BUDGET = Number(arg('budget', '60'));
+const USERS = Number(arg('users', 'Infinity'));
 const CANDIDATES = 50;
 const EVENTS = [10, 20]; // history events the LM reads (20: rerank's default), chosen on validation with the weight
 const WEIGHTS = [0, 0.05, 0.1, 0.2, 0.5, 1, 2, 4];
@@ -77,8 +79,8 @@ try {
   const tune = await pretrain({ items, events, out: tuned, model: full, localLayers: SPLIT, freezeLayers: SPLIT, epochs: 2, threads, onProgress: progress('tune') });
   log(`item head alone: test NDCG@10 ${pre.itemHead.test['NDCG@10']!.toFixed(4)} (pretrained), ${tune.itemHead.test['NDCG@10']!.toFixed(4)} (tuned for late interaction)`);
 
-  const valid = data.split.valid;
-  const test = data.split.test;
+  const valid = data.split.valid.slice(0, USERS);
+  const test = data.split.test.slice(0, USERS);
   const ndcg = (ranked: string[], target: string) => {
     const r = ranked.slice(0, 10).indexOf(target);
     return r < 0 ? 0 : 1 / Math.log2(r + 2);
@@ -144,7 +146,7 @@ try {
   await rec.close();
 
   log(`early exit: ${LAYERS - SPLIT - 1} heads above the split ${SPLIT}`);
-  const earlyExit = await earlyExitOnTrained(tuned, SPLIT, LAYERS, data, threads, Math.min(1000, valid.length >> 1));
+  const earlyExit = await earlyExitOnTrained(tuned, SPLIT, LAYERS, { ...data, split: { ...data.split, valid, test } }, threads, Math.min(1000, valid.length >> 1));
 
   const result = {
     date: new Date().toISOString(),
