@@ -4,7 +4,7 @@ import { ContentIndex } from '../src/recommender/content-index.js';
 import { ContentScores } from '../src/recommender/content-scores.js';
 import { TfidfVectors, wordsOf } from '../src/text/tfidf.js';
 import { Random } from '../src/util/random.js';
-import { highest, referenceRequest } from './helpers/content-reference.js';
+import { boundedWalk, highest, referenceRequest } from './helpers/content-reference.js';
 
 const texts = [
   'Lego City fire truck', // 0
@@ -232,10 +232,10 @@ describe('ContentIndex (the native lexical index of served requests)', () => {
     const history = [3, 17, 99, 2500];
     const { dense, touched } = vectors.profile(history);
     const exact = new Float32Array(big.length);
-    expect(vectors.addScores(dense, touched, exact).complete).toBe(true);
+    expect(boundedWalk(vectors, dense, touched, exact, new Int32Array(big.length), Infinity).complete).toBe(true);
     const partial = new Float32Array(big.length);
     const list = new Int32Array(big.length);
-    const walk = vectors.addScores(dense, touched, partial, 1, list, 500);
+    const walk = boundedWalk(vectors, dense, touched, partial, list, 500);
     expect(walk.complete).toBe(false);
     expect(walk.reached).toBeLessThanOrEqual(500);
     expect(walk.reached).toBe(partial.filter((x) => x !== 0).length); // every item reached listed once

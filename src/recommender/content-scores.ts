@@ -113,8 +113,8 @@ export class ContentScores {
     const s = (this.#scratch ??= { profile: new Float32Array(tfidf.words), row: new Float32Array(tfidf.items), reached: new Int32Array(tfidf.items) });
     const from = Math.max(0, history.length - this.recent);
     const { touched } = tfidf.profile(Array.prototype.slice.call(history, from) as number[], s.profile);
-    const walk = tfidf.addScores(s.profile, touched, s.row, 1, s.reached);
-    for (let j = 0; j < walk.reached; j++) {
+    const reached = tfidf.addScores(s.profile, touched, s.row, 1, s.reached);
+    for (let j = 0; j < reached; j++) {
       const i = s.reached[j]!;
       out[i]! += this.weightOf(i, warm) * s.row[i]!;
       s.row[i] = 0;

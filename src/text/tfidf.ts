@@ -7,7 +7,7 @@
  *   x_i      = tfidf_i / ‖tfidf_i‖                             (items without words: zero)
  *
  * Vectors are sparse (CSR) with an inverted index, so a profile scores the whole catalog in
- * time proportional to the postings of its words (or fewer: a bounded walk reads the heaviest).
+ * time proportional to the postings of its words.
  */
 import { z } from 'zod';
 import { LmrecError } from '../errors.js';
@@ -208,68 +208,27 @@ export class TfidfVectors {
 
   /**
    * Cosine of every item with a profile (dense over words, nonzero at `touched`), added into
-   * `out` (length items) times `weight`. `reached`, when given (length items), gets each item
-   * whose entry of `out` was 0 before (with a zeroed `out`: the items sharing a word with the
-   * profile); it is a typed array rather than a growing list, which costs tens of ns a push.
-   *
-   * `budget` bounds the postings read: when the profile's words have more, only the postings
-   * contributing most (profile weight × posting weight, over all words; a threshold found by
-   * bisection, each word's postings being heaviest first) are read, so `out` holds partial sums
-   * made of their largest terms. Returns how many items were reached and whether every posting
-   * was read.
+   * `out` (length items) times `weight`, reading every posting of the profile's words. `reached`,
+   * when given (length items), gets each item whose entry of `out` was 0 before (with a zeroed
+   * `out`: the items sharing a word with the profile); it is a typed array rather than a growing
+   * list, which costs tens of ns a push. Returns how many items were reached. (Served requests
+   * read a bounded number of postings in the native lexical index instead.)
    */
-  addScores(profile: Float32Array, touched: readonly number[], out: Float32Array, weight = 1, reached?: Int32Array, budget = Infinity): { reached: number; complete: boolean } {
-    let total = 0;
-    for (const w of touched) total += this.#postPtr[w + 1]! - this.#postPtr[w]!;
-    const complete = total <= budget;
-    const limit = complete ? 0 : this.#threshold(profile, touched, budget);
+  addScores(profile: Float32Array, touched: readonly number[], out: Float32Array, weight = 1, reached?: Int32Array): number {
     const postItems = this.#postItems;
     const postValues = this.#postValues;
     let n = 0;
     for (const w of touched) {
       const pw = profile[w]! * weight;
       if (pw === 0) continue;
-      const from = this.#postPtr[w]!;
-      const to = complete ? this.#postPtr[w + 1]! : this.#heavier(w, limit / profile[w]!);
-      for (let p = from; p < to; p++) {
+      for (let p = this.#postPtr[w]!; p < this.#postPtr[w + 1]!; p++) {
         const i = postItems[p]!;
         // `out` starts at zero where a caller lists the items reached (stored weights are positive)
         if (reached && out[i] === 0) reached[n++] = i;
         out[i]! += pw * postValues[p]!;
       }
     }
-    return { reached: n, complete };
-  }
-
-  /**
-   * The smallest contribution t (profile weight × posting weight) such that the postings
-   * contributing at least t number at most `budget`: those are the ones a bounded walk reads.
-   */
-  #threshold(profile: Float32Array, touched: readonly number[], budget: number): number {
-    let hi = 0;
-    for (const w of touched) if (this.#postPtr[w + 1]! > this.#postPtr[w]!) hi = Math.max(hi, profile[w]! * this.#postValues[this.#postPtr[w]!]!);
-    let lo = 0;
-    hi = hi * 1.000001 + Number.MIN_VALUE; // above every contribution: nothing read
-    for (let step = 0; step < 32; step++) {
-      const mid = (lo + hi) / 2;
-      let count = 0;
-      for (const w of touched) if (profile[w]! > 0) count += this.#heavier(w, mid / profile[w]!) - this.#postPtr[w]!;
-      if (count > budget) lo = mid;
-      else hi = mid;
-    }
-    return hi;
-  }
-
-  /** The end of word w's postings of weight at least `min` (they are heaviest first). */
-  #heavier(w: number, min: number): number {
-    let lo = this.#postPtr[w]!;
-    let hi = this.#postPtr[w + 1]!;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.#postValues[mid]! >= min) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return n;
   }
 }
 
