@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { beyondAccuracy } from '../src/eval/beyond-accuracy.js';
 import { LanguageModel } from '../src/lm/language-model.js';
 import { Catalog } from '../src/recommender/catalog.js';
+import { popularOrder } from '../src/recommender/ranking.js';
 import { applyScaling, candidateLayers, encodeItemStates, fitScaling } from '../src/recommender/item-states.js';
 import { lineChart } from '../src/util/svg-chart.js';
 import { writeTinyDecoder, writeTinyTokenizer } from './helpers/tiny-models.js';
@@ -104,6 +105,23 @@ describe('catalog filters', () => {
     expect(() => c.matching({ brand: 'x' })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     c.add([{ id: 'c', fields: { brand: 'y' } }]);
     expect(c.matching({ brand: 'y' })).toEqual([2]);
+  });
+});
+
+describe('popularity order', () => {
+  const sorted = (c: Float32Array) => Array.from(c.keys()).sort((a, b) => c[b]! - c[a]! || a - b);
+  it('is the comparison sort (highest count first, ties by number) for whole counts, ties and zeros', () => {
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    for (const [n, top] of [[1, 0], [5, 0], [1000, 3], [1000, 50_000], [20_000, 400]] as const) {
+      const counts = Float32Array.from({ length: n }, () => (top === 0 ? 0 : Math.floor((next() / 2 ** 31) ** 3 * top)));
+      expect(Array.from(popularOrder(counts))).toEqual(sorted(counts));
+    }
+  });
+  it('sorts what is not a count of events (fractions, a huge count) the same way', () => {
+    for (const counts of [Float32Array.of(0.5, 2, 0.5, 1e9, 3), Float32Array.of(2 ** 24, 1, 2 ** 24, 0)]) {
+      expect(Array.from(popularOrder(counts))).toEqual(sorted(counts));
+    }
   });
 });
 

@@ -223,7 +223,10 @@ describe('Recommender', () => {
   it('addItems: new items are encoded, compressed and recommendable at once; duplicates refused', async () => {
     const loaded = await Recommender.load(path.join(dir, 'kept'));
     const twin = data.items[20]!;
+    const popularBefore = loaded.recommend({ user: 'nobody', k: 151 }).items;
     const added = await loaded.addItems([{ id: 'brand-new', fields: { title: twin.title, category: twin.category } }]);
+    // the kept popularity order grows by the new item (no events: last) as a fresh sort would put it
+    expect(loaded.recommend({ user: 'nobody', k: 151 }).items).toEqual([...popularBefore, { id: 'brand-new', score: 0 }]);
     expect(added).toEqual(['brand-new']);
     expect(loaded.items).toBe(151);
     const sim = loaded.similar('brand-new', { k: 10 }).map((x) => x.id);

@@ -343,8 +343,15 @@ export class Recommender {
       texts.forEach((t, j) => t.trim().length === 0 && features.fill(0, j * H, (j + 1) * H));
       const srm = live(this.#s);
       await srm.addItems(features);
+      const first = this.#s.catalog.size;
       this.#s.catalog.add(items);
-      this.#s.popular = undefined;
+      // new items have no events: they follow every counted item, in number order
+      if (this.#s.popular) {
+        const order = new Int32Array(first + items.length);
+        order.set(this.#s.popular);
+        for (let i = first; i < order.length; i++) order[i] = i;
+        this.#s.popular = order;
+      }
       this.#s.catalogTemplate = undefined;
       // the template's source is the fit's: only the new items' texts are rendered and read
       const { content, rows } = this.#s.content.withItems(texts);
