@@ -1,5 +1,5 @@
 /**
- * npm run bench:lm-stage -- --data DIR [--layers 12] [--split 4] [--epochs 4] [--budget 60] [--users N]
+ * npm run bench:lm-stage -- --data DIR [--layers 12] [--split 4] [--epochs 4] [--budget 60] [--users N] [--tag T]
  *
  * The LM stage and early exit on a real catalog (DIR holds items.jsonl and events.jsonl in
  * lmrec's formats, e.g. a set `../shared/data/dev-datasets.sh` builds), leave-one-out as
@@ -20,7 +20,8 @@
  *    validation users, thresholds (at most 1% loss of NDCG@10 against the true next items) on
  *    the other half; test users' mean speed-up and test NDCG@10 with and without exit.
  * `--users N` measures on the first N validation and N test users only (large sets; training
- * still reads everyone). Writes bench/results/lm-stage-<DIR's name>.json and prints a table.
+ * still reads everyone). Writes bench/results/lm-stage-<DIR's name>.json (-<T> appended with --tag)
+ * and prints a table.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -30,6 +31,7 @@ import type { ItemRecord } from '../src/data/records.js';
 import type { Split } from '../src/eval/leave-one-out.js';
 import { readBehaviour } from '../src/pretrain/behaviour-data.js';
 import { pretrain } from '../src/pretrain/pretrain.js';
+import { chooseRerank } from '../src/eval/rerank-choice.js';
 import { LmRanker } from '../src/recommender/lm-ranker.js';
 import { Recommender } from '../src/recommender/recommender.js';
 import { earlyExitOnTrained } from './late-quality.js';
@@ -46,9 +48,8 @@ const SPLIT = Number(arg('split', '4'));
 const EPOCHS = Number(arg('epochs', '4'));
 const BUDGET = Number(arg('budget', '60'));
 const USERS = Number(arg('users', 'Infinity'));
+const TAG = arg('tag');
 const CANDIDATES = 50;
-const EVENTS = [10, 20]; // history events the LM reads (20: rerank's default), chosen on validation with the weight
-const WEIGHTS = [0, 0.05, 0.1, 0.2, 0.5, 1, 2, 4];
 const threads = os.availableParallelism();
 const name = path.basename(path.resolve(DATA));
 const log = (s: string) => console.error(`[bench:lm-stage ${name}] ${s}`);
@@ -81,48 +82,21 @@ try {
 
   const valid = data.split.valid.slice(0, USERS);
   const test = data.split.test.slice(0, USERS);
-  const ndcg = (ranked: string[], target: string) => {
-    const r = ranked.slice(0, 10).indexOf(target);
-    return r < 0 ? 0 : 1 / Math.log2(r + 2);
-  };
-  const alone = test.reduce((sum, s) => sum + ndcg(rec.recommend({ history: idsOf(s), k: 10 }).items.map((x) => x.id), ids.name(s.target)), 0) / test.length;
+  let alone = NaN; // recommend() alone on the test users (the same for both precisions)
 
   /** The stage with the model's matrix products in `precision`: w and m chosen on validation, test NDCG@10, latency. */
   const measureStage = async (precision: 'fp32' | 'int8') => {
     const ranker = await LmRanker.load(tuned, records, { threads, precision });
     try {
-      /** For each user: recommend()'s 50 with their SRM+content scores, and the LM's scores of them after the last m events (per m of EVENTS). */
-      const lists = async (splits: Split[]) => {
-        const out: { target: string; ids: string[]; srm: number[]; lm: (Float32Array | undefined)[] }[] = [];
-        for (const s of splits) {
-          const history = idsOf(s);
-          const first = rec.recommend({ history, k: CANDIDATES }).items;
-          const scorable = first.every((x) => ranker.scorable(x.id));
-          const lm: (Float32Array | undefined)[] = [];
-          for (const m of EVENTS) {
-            const readable = history.slice(-m).filter((id) => ranker.readable(id));
-            lm.push(readable.length > 0 && scorable ? await ranker.scores(readable, first.map((x) => x.id)) : undefined);
-          }
-          out.push({ target: ids.name(s.target), ids: first.map((x) => x.id), srm: first.map((x) => x.score), lm });
-        }
-        return out;
-      };
-      /** Mean NDCG@10 of the lists re-ranked at weight w with the LM's scores after EVENTS[x] events (ties: the SRM's order). */
-      const at = (ls: Awaited<ReturnType<typeof lists>>, w: number, x: number) =>
-        ls.reduce((sum, l) => {
-          const lm = l.lm[x];
-          if (!lm || w === 0) return sum + ndcg(l.ids, l.target);
-          const order = l.ids.map((_, j) => j).sort((a, b) => l.srm[b]! + w * lm[b]! - (l.srm[a]! + w * lm[a]!) || a - b);
-          return sum + ndcg(order.map((j) => l.ids[j]!), l.target);
-        }, 0) / ls.length;
       log(`${precision}: scoring ${valid.length} validation and ${test.length} test users with the LM`);
-      const validLists = await lists(valid);
-      const testLists = await lists(test);
-      const grid = EVENTS.flatMap((events, x) => WEIGHTS.map((w) => ({ events, weight: w, validNdcg10: at(validLists, w, x), testNdcg10: at(testLists, w, x) })));
-      const best = grid.reduce((a, b) => (b.validNdcg10 > a.validNdcg10 ? b : a));
+      const chosen = await chooseRerank(rec, ranker, { valid, test }, (i) => ids.name(i), {
+        candidates: CANDIDATES,
+        onProgress: (done, total) => done % 500 === 0 && log(`${precision}: ${done}/${total} users`),
+      });
+      alone = chosen.aloneTestNdcg10;
 
       log(`${precision}: latency of the stage (Recommender.rerank, warm segment cache)`);
-      const stage = { model: ranker, weight: best.weight, candidates: CANDIDATES, events: best.events };
+      const stage = { model: ranker, weight: chosen.weight, candidates: CANDIDATES, events: chosen.events };
       const sample = test.slice(0, 300);
       for (const s of sample) await rec.rerank({ history: idsOf(s), k: 10 }, stage); // fills the cache
       const ms: number[] = [];
@@ -136,8 +110,8 @@ try {
         baseMs.push(performance.now() - t);
       }
       const latency = latencyStats(ms);
-      const gain = best.testNdcg10 / alone - 1;
-      return { precision, candidates: CANDIDATES, events: best.events, weight: best.weight, testNdcg10: best.testNdcg10, gain, p50Ms: latency.p50, p99Ms: latency.p99, recommendP50Ms: latencyStats(baseMs).p50, recommendP99Ms: latencyStats(baseMs).p99, met: gain >= 0.03 && latency.p50 <= 5, grid };
+      const { events: m, weight, testNdcg10, gain, grid } = chosen;
+      return { precision, candidates: CANDIDATES, events: m, weight, testNdcg10, gain, p50Ms: latency.p50, p99Ms: latency.p99, recommendP50Ms: latencyStats(baseMs).p50, recommendP99Ms: latencyStats(baseMs).p99, met: gain >= 0.03 && latency.p50 <= 5, grid };
     } finally {
       await ranker.close();
     }
@@ -156,7 +130,7 @@ try {
     stages,
     earlyExit,
   };
-  writeJson(path.join('bench', 'results', `lm-stage-${name}.json`), result);
+  writeJson(path.join('bench', 'results', `lm-stage-${name}${TAG ? `-${TAG}` : ''}.json`), result);
   console.log(`\nthe LM stage on ${name} (test NDCG@10; weight and events chosen on validation):`);
   printTable(
     [

@@ -14,6 +14,8 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SyntheticData } from '../src/data/synthetic.js';
+import { pretrain } from '../src/pretrain/pretrain.js';
+import { LmRanker } from '../src/recommender/lm-ranker.js';
 import { Recommender } from '../src/recommender/recommender.js';
 import { createServer, type ServerOptions } from '../src/serve/server.js';
 import { RecommendationService } from '../src/serve/service.js';
@@ -77,6 +79,39 @@ describe('lmrec serve', () => {
       await app.close();
     }
   });
+
+  it('with the LM stage (--rerank): every recommendation is Recommender.rerank with the tuned model; bad settings refused before it loads', async () => {
+    const items = path.join(dir, 'items.jsonl');
+    const events = path.join(dir, 'events.jsonl');
+    const full = path.join(dir, 'lm-full');
+    const tuned = path.join(dir, 'lm-tuned');
+    await pretrain({ dim: 32, layers: 4, heads: 2, kvHeads: 1, ffn: 64, vocabSize: 300, context: 96, batchTokens: 1024, threads: 1, items, events, out: full, steps: 20, lr: 1e-2 });
+    await pretrain({ items, events, out: tuned, model: full, localLayers: 2, freezeLayers: 2, steps: 10, lr: 1e-2, threads: 1 });
+    const settings = { weight: 0.5, candidates: 20, events: 6 };
+    const service = await RecommendationService.open({ model, store: path.join(dir, `store-${++stores}.db`), rerank: { model: tuned, ...settings } });
+    const app = await createServer(service);
+    const ranker = await LmRanker.load(tuned, [...reference.listItems()], { threads: 1 });
+    try {
+      const stage = { model: ranker, ...settings };
+      const want = await reference.rerank({ user: 'u5', k: 5 }, stage);
+      expect(want.items.map((x) => x.id)).not.toEqual(reference.recommend({ user: 'u5', k: 5 }).items.map((x) => x.id)); // the stage changes the answer
+      const got = (await app.inject(json('GET', '/v1/users/u5/recommendations?k=5'))).json() as { items: { id: string; score: number }[] };
+      expect(got).toEqual({ items: want.items.map((x) => ({ id: x.id, score: expect.closeTo(x.score, 4) })), fallback: null, ignored: 0 });
+      const anon = (await app.inject(json('POST', '/v1/recommend', { history: ['i3', 'i17'], k: 4 }))).json() as { items: { id: string }[] };
+      expect(anon.items.map((x) => x.id)).toEqual((await reference.rerank({ history: ['i3', 'i17'], k: 4 }, stage)).items.map((x) => x.id));
+      // k above the stage's candidates: the candidates grow to k
+      const many = (await app.inject(json('GET', '/v1/users/u5/recommendations?k=30'))).json() as { items: { id: string }[] };
+      expect(many.items.map((x) => x.id)).toEqual((await reference.rerank({ user: 'u5', k: 30 }, { ...stage, candidates: 30 })).items.map((x) => x.id));
+      expect((await app.inject(json('GET', '/v1/users/nobody/recommendations?k=3'))).json()).toMatchObject({ fallback: 'popularity' });
+    } finally {
+      await ranker.close();
+      await app.close();
+    }
+    const open = (rerank: object) => RecommendationService.open({ model, store: path.join(dir, `store-${++stores}.db`), rerank: rerank as never });
+    await expect(open({ model: tuned, weight: -1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(open({ model: tuned, events: 0 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(open({ model: full })).rejects.toMatchObject({ code: 'UNSUPPORTED' }); // not tuned for late interaction
+  }, 120_000);
 
   it('events change histories before the reply and are replayed after a restart', async () => {
     const first = await start();

@@ -23,6 +23,12 @@ export interface ServeCliOptions {
   updateThreads: number;
   index: IndexChoice;
   heapArenas: number;
+  rerank?: string;
+  rerankWeight: number;
+  rerankCandidates: number;
+  rerankEvents: number;
+  rerankPrecision: 'fp32' | 'int8';
+  rerankThreads: number;
 }
 
 export async function runServe(o: ServeCliOptions): Promise<void> {
@@ -31,7 +37,16 @@ export async function runServe(o: ServeCliOptions): Promise<void> {
   // leaves a peak in each (bench:serve: the server's RSS highs rose ~40 MB/min with the
   // default, ~11 with 2)
   native.limitHeapArenas(o.heapArenas);
-  const service = await RecommendationService.open({ model: o.model, store: o.store ?? `${o.model.replace(/[/\\]+$/, '')}.db`, updateIntervalMs: Math.round(o.updateInterval * 1000), updateThreads: o.updateThreads, index: o.index });
+  const service = await RecommendationService.open({
+    model: o.model,
+    store: o.store ?? `${o.model.replace(/[/\\]+$/, '')}.db`,
+    updateIntervalMs: Math.round(o.updateInterval * 1000),
+    updateThreads: o.updateThreads,
+    index: o.index,
+    ...(o.rerank
+      ? { rerank: { model: o.rerank, weight: o.rerankWeight, candidates: o.rerankCandidates, events: o.rerankEvents, precision: o.rerankPrecision, threads: o.rerankThreads } }
+      : {}),
+  });
   const token = o.token ?? process.env.LMREC_TOKEN;
   const app = await createServer(service, {
     token: token || undefined,
@@ -40,7 +55,7 @@ export async function runServe(o: ServeCliOptions): Promise<void> {
     logger: o.logLevel === 'silent' ? false : { level: o.logLevel },
   });
   const address = await app.listen({ host: o.host, port: o.port });
-  app.log.info(`lmrec serving ${o.model} at ${address}`);
+  app.log.info(`lmrec serving ${o.model} at ${address}${o.rerank ? `, re-ranked by ${o.rerank}` : ''}`);
   if (o.logLevel === 'silent') process.stderr.write(`lmrec serving ${o.model} at ${address}\n`);
   let stopping = false;
   const stop = (signal: string) => {

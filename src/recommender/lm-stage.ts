@@ -38,12 +38,19 @@ export interface RerankStage {
  * request and helps only with a model that knows the catalog. A request without a known
  * history is answered by popularity, as recommend() does.
  */
-const stageSchema = z.strictObject({
-  model: z.custom<LateInteraction | LmRanker>((m) => m instanceof LateInteraction || m instanceof LmRanker, 'model must be a LateInteraction or an LmRanker'),
+const settingsSchema = z.strictObject({
   weight: z.number().min(0).finite().default(1),
   candidates: z.number().int().min(1).max(MAX_K).default(50),
   events: z.number().int().min(1).default(20),
 });
+const stageSchema = settingsSchema.extend({
+  model: z.custom<LateInteraction | LmRanker>((m) => m instanceof LateInteraction || m instanceof LmRanker, 'model must be a LateInteraction or an LmRanker'),
+});
+
+/** A stage's settings (all but the model) with their defaults; INVALID_ARGUMENT for what rerank would refuse. */
+export function rerankSettings(options: Omit<RerankStage, 'model'>): Required<Omit<RerankStage, 'model'>> {
+  return parseOptions(settingsSchema, options, 'rerank stage');
+}
 
 export async function rerank(s: RecommenderState, request: RecommendRequest, options: RerankStage): Promise<Recommendations> {
   const k = checkK(request?.k ?? 10);

@@ -16,6 +16,8 @@
  */
 import { LmrecError } from '../errors.js';
 import type { ItemRecord } from '../data/records.js';
+import { LmRanker } from '../recommender/lm-ranker.js';
+import { rerankSettings, type RerankStage } from '../recommender/lm-stage.js';
 import { Recommender, type IndexChoice, type IndexInfo, type RecommendRequest, type Recommendations, type ScoredItem } from '../recommender/recommender.js';
 import { openStore } from './store/open-store.js';
 import { isCatalogChange, STORE_LIMITS, type Store } from './store/store.js';
@@ -33,11 +35,29 @@ export interface ServiceOptions {
   /** The serving indexes (Recommender.load's `index`). Default 'auto'. */
   index?: IndexChoice;
   /**
+   * The LM stage on every recommendation (Recommender.rerank): a model lmrec pretrained on
+   * this catalog and tuned for late interaction (an LmRanker) re-scores the SRM's best
+   * `candidates` (at least k) as SRM + weight × its item-head score after the last `events`
+   * history items. Items it was not trained on keep the SRM score. Off by default: it costs
+   * an LM run a request (docs/benchmarks.md: its gain and latency on the dev sets).
+   */
+  rerank?: RerankOptions;
+  /**
    * Told about failures off the request path (reading the log, a background SRM update) as they
    * happen. Default: the logger of the server made with createServer when it has one, else
    * process.emitWarning.
    */
   onError?: (e: unknown) => void;
+}
+
+/** `ServiceOptions.rerank`: the model directory, the stage's settings, how it runs. */
+export interface RerankOptions extends Omit<RerankStage, 'model'> {
+  /** A model directory lmrec pretrained on this catalog with an item head, tuned with --local-layers. */
+  model: string;
+  /** Precision of its matrix products (LmRanker.load's). Default 'fp32'. */
+  precision?: 'fp32' | 'int8';
+  /** onnxruntime threads it runs on. Default 1 (the other cores answer requests). */
+  threads?: number;
 }
 
 export interface IncomingEvent {
@@ -97,6 +117,7 @@ export class RecommendationService {
   #logger: ((e: unknown) => void) | undefined;
   #backgroundErrors = 0;
   #stopFailures: () => void = () => undefined;
+  #stage: Required<RerankStage> | undefined;
 
   private constructor(rec: Recommender, store: Store, onError: ((e: unknown) => void) | undefined) {
     this.#rec = rec;
@@ -129,6 +150,7 @@ export class RecommendationService {
   static async open(o: ServiceOptions): Promise<RecommendationService> {
     const rec = await Recommender.load(o.model, { updateIntervalMs: o.updateIntervalMs ?? 2000, updateThreads: o.updateThreads ?? 1, ...(o.index ? { index: o.index } : {}) });
     let store: Store | undefined;
+    let ranker: LmRanker | undefined;
     try {
       store = await openStore(o.store);
       const s = new RecommendationService(rec, store, o.onError);
@@ -143,8 +165,16 @@ export class RecommendationService {
         void s.#requestCatchUp().catch(() => undefined);
       });
       await s.#requestCatchUp();
+      if (o.rerank) {
+        const { model, precision, threads, ...stage } = o.rerank;
+        const settings = rerankSettings(stage); // refused before the model loads
+        // the texts histories are written with: the catalog as the store holds it
+        ranker = await LmRanker.load(model, [...rec.listItems()], { precision: precision ?? 'fp32', threads: threads ?? 1 });
+        s.#stage = { model: ranker, ...settings };
+      }
       return s;
     } catch (e) {
+      await ranker?.close();
       await store?.close();
       await rec.close();
       throw e;
@@ -198,6 +228,8 @@ export class RecommendationService {
    * (Recommender.recommendMany) costs far less per request than one scan each on it.
    */
   #batched(request: RecommendRequest): Promise<Recommendations> {
+    // the LM stage answers each request on its own (its LM run is the cost, not the scan)
+    if (this.#stage) return this.#rec.rerank(request, { ...this.#stage, candidates: Math.max(this.#stage.candidates, request.k ?? 10) });
     return new Promise((resolve, reject) => {
       this.#waiting.push({ request, resolve, reject });
       if (!this.#batchScheduled) {
@@ -338,6 +370,7 @@ export class RecommendationService {
     } finally {
       this.#stopFailures();
       await this.#store.close();
+      await this.#stage?.model.close();
       await this.#rec.close();
     }
   }

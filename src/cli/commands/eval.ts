@@ -1,6 +1,6 @@
 /**
  * `lmrec eval`: leave-one-out evaluation (src/cli/eval.ts runs it), and the parent of
- * `eval quality` and `eval collab`, which take its options as their own.
+ * `eval quality`, `eval collab` and `eval rerank`, which take its options as their own.
  */
 import { Command, Option } from 'commander';
 import { SRM_DEFAULTS, type SrmFitOptions } from '../../srm/sequential-recommender.js';
@@ -11,6 +11,7 @@ import { interruptOnCtrlC } from '../interrupt.js';
 import { budget, fraction, layerList, positive, positiveInt } from '../options.js';
 import { collabCommand } from './eval-collab.js';
 import { qualityCommand, runQuality } from './eval-quality.js';
+import { rerankCommand } from './eval-rerank.js';
 
 interface EvalCliOptions {
   items: string;
@@ -68,12 +69,13 @@ export function evalCommand(kit: CommandKit): Command {
     .option('--threads <count>', 'training threads (default: all)', positiveInt)
     .option('--seed <seed>', 'random seed', positiveInt, 1)
     .option('--sampled-negatives <count>', 'rank among this many sampled negatives instead of the full catalog', positiveInt)
-    .option('--lm <dir>', "also rank with the item head of a model lmrec trained (pretrain, distill); for eval quality, lmrec's LM (default: the bundled one)")
+    .option('--lm <dir>', "also rank with the item head of a model lmrec trained (pretrain, distill); for eval quality, lmrec's LM (default: the bundled one); for eval rerank, the model that re-ranks")
     .option('--cold-items <fraction>', 'for eval quality: the share of items made cold (default 0.1). Without the subcommand: deprecated, runs eval quality', fraction)
     .option('--budget <time>', 'for eval quality: an optional time bound of each fit', budget)
     .option('--layers <list>', "for eval quality: layers lmrec's sweep tries, e.g. 0,2,4", layerList)
     .addCommand(qualityCommand(kit))
     .addCommand(collabCommand(kit))
+    .addCommand(rerankCommand(kit))
     .addHelpText(
       'after',
       kit.examples(

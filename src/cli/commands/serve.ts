@@ -1,7 +1,8 @@
 /** `lmrec serve`: serve a fitted recommender over HTTP (src/cli/serve.ts runs it). */
 import { Command } from 'commander';
 import type { CommandKit } from '../command-kit.js';
-import { budget, indexChoice, nonNegativeInt, positiveInt } from '../options.js';
+import { Option } from 'commander';
+import { budget, indexChoice, nonNegative, nonNegativeInt, positiveInt } from '../options.js';
 import { runServe, type ServeCliOptions } from '../serve.js';
 
 export function serveCommand(kit: CommandKit): Command {
@@ -18,12 +19,22 @@ export function serveCommand(kit: CommandKit): Command {
     .option('--update-interval <time>', "at most one background SRM update per this time ('2s', '1m'; events meanwhile join the next)", budget, 2)
     .option('--update-threads <n>', 'threads the background SRM updates train on (the rest serve requests)', positiveInt, 1)
     .option('--index <kind>', "'exact' (scan every item), 'partitioned' (scan the partitions nearest each query; or a partition count) or 'auto' (partitioned from 200,000 items)", indexChoice, 'auto')
+    .option('--rerank <dir>', 're-rank each answer with a model lmrec pretrain trained on this catalog and tuned with --local-layers (the LM stage: an LM run a request)')
+    .option('--rerank-weight <w>', "weight of the model's item-head score beside the SRM's (choose it on validation users: docs/benchmarks.md)", nonNegative, 1)
+    .option('--rerank-candidates <n>', "how many of the SRM's best are re-ranked (at least k)", positiveInt, 50)
+    .option('--rerank-events <n>', 'the last this many history events are read', positiveInt, 20)
+    .addOption(new Option('--rerank-precision <p>', "the model's matrix products").choices(['fp32', 'int8']).default('fp32'))
+    .option('--rerank-threads <n>', 'onnxruntime threads the model runs on', positiveInt, 1)
     .option('--heap-arenas <n>', "glibc heap arenas the process allocates from (MALLOC_ARENA_MAX; fewer hold less memory after each model update)", positiveInt, 2)
     .addHelpText(
       'after',
       kit.examples(
         'lmrec fit --items items.jsonl --events events.jsonl --out rec',
         'lmrec serve --model rec --port 8080 &',
+        '# with the LM stage: a model trained on the catalog, tuned for late interaction',
+        'lmrec pretrain --items items.jsonl --events events.jsonl --layers 6 --out lm',
+        'lmrec pretrain --items items.jsonl --events events.jsonl --model lm --local-layers 2 --freeze-layers 2 --out tuned',
+        'lmrec serve --model rec --rerank tuned --rerank-weight 0.5 --port 8080 &',
         "curl -s localhost:8080/v1/users/u5/recommendations?k=5",
         "curl -s 'localhost:8080/v1/users/u5/recommendations?k=5&category=c3&exclude_seen=false'",
         "curl -s -XPOST localhost:8080/v1/recommend -H 'content-type: application/json' -d '{\"history\":[\"i3\",\"i17\"],\"k\":5}'",

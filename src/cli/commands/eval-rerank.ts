@@ -1,0 +1,98 @@
+/**
+ * `lmrec eval rerank`, a subcommand of `lmrec eval`: the LM stage's weight and history length
+ * chosen on validation users (src/eval/rerank-choice.ts), its test NDCG@10 beside recommend()
+ * alone, and the `lmrec serve --rerank` line that serves it.
+ */
+import { Command, Option } from 'commander';
+import { readCatalogIds, readInteractions } from '../../data/interactions.js';
+import { readItems, type ItemRecord } from '../../data/records.js';
+import { leaveOneOut, sampleSplits } from '../../eval/leave-one-out.js';
+import { chooseRerank, type RerankChoice } from '../../eval/rerank-choice.js';
+import { LmRanker } from '../../recommender/lm-ranker.js';
+import { Recommender } from '../../recommender/recommender.js';
+import { writeFileAtomic } from '../../util/atomic-file.js';
+import type { CommandKit } from '../command-kit.js';
+import { positiveInt } from '../options.js';
+
+interface RerankCliOptions {
+  items: string;
+  events: string;
+  lm?: string;
+  model: string;
+  candidates: number;
+  users?: number;
+  precision: 'fp32' | 'int8';
+  threads?: number;
+  out?: string;
+  json?: boolean;
+}
+
+export function rerankCommand(kit: CommandKit): Command {
+  return new Command('rerank')
+    .description("the LM stage (lmrec serve --rerank): its weight and history length chosen on validation users, test NDCG@10 against recommend() alone")
+    .requiredOption('--model <dir>', 'the recommender (lmrec fit on the same --events)')
+    .option('--candidates <n>', "how many of recommend()'s best are re-ranked", positiveInt, 50)
+    .option('--users <n>', 'at most this many validation and test users (drawn at random)', positiveInt)
+    .addOption(new Option('--precision <p>', "the LM's matrix products").choices(['fp32', 'int8']).default('fp32'))
+    .addHelpText(
+      'after',
+      `\nAlso takes eval's --items and --events (required), --lm (required: a model lmrec pretrain trained on these\nevents and tuned with --local-layers), --out (the JSON result), --json and --threads.\n` +
+        kit.examples(
+          'lmrec fit --items items.jsonl --events events.jsonl --out rec',
+          'lmrec pretrain --items items.jsonl --events events.jsonl --layers 6 --out lm',
+          'lmrec pretrain --items items.jsonl --events events.jsonl --model lm --local-layers 2 --freeze-layers 2 --out tuned',
+          'lmrec eval rerank --items items.jsonl --events events.jsonl --model rec --lm tuned --out rerank.json',
+        ),
+    )
+    .action(async (_opts: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals<RerankCliOptions>();
+      const log = kit.humanLog(o.json);
+      if (!o.lm) return cmd.error("error: --lm <dir> is required: the model that re-ranks (lmrec pretrain, tuned with --local-layers)");
+      const result = await runRerankEval(o, log);
+      if (o.json) kit.printJson(result);
+    });
+}
+
+async function runRerankEval(o: RerankCliOptions, log: (line: string) => void): Promise<RerankChoice & { lm: string; model: string; precision: string }> {
+  const catalog = await readCatalogIds(o.items);
+  const split = leaveOneOut((await readInteractions(o.events, { items: catalog })).sequences);
+  const users = o.users ?? Infinity;
+  const pick = { valid: sampleSplits(split.valid, users, 11), test: sampleSplits(split.test, users, 11) };
+  const records: ItemRecord[] = [];
+  for await (const r of readItems(o.items)) records.push(r);
+  const rec = await Recommender.load(o.model);
+  try {
+    const ranker = await LmRanker.load(o.lm!, records, { precision: o.precision, ...(o.threads ? { threads: o.threads } : {}) });
+    try {
+      log(`scoring ${pick.valid.length} validation and ${pick.test.length} test users (recommend()'s best ${o.candidates}, the LM after the last 10 and 20 events)`);
+      let shown = 0;
+      const choice = await chooseRerank(rec, ranker, pick, (i) => catalog.name(i), {
+        candidates: o.candidates,
+        onProgress: (done, total) => {
+          const pct = Math.floor((100 * done) / total);
+          if (pct >= shown + 10 || done === total) log(`  ${(shown = pct)}% (${done}/${total} users)`);
+        },
+      });
+      log(`\nvalidation NDCG@10 by weight (rows: history events read):`);
+      const weights = [...new Set(choice.grid.map((g) => g.weight))];
+      log(`  events ${weights.map((w) => `w=${w}`.padStart(8)).join('')}`);
+      for (const m of new Set(choice.grid.map((g) => g.events))) {
+        log(`  ${String(m).padStart(6)} ${weights.map((w) => choice.grid.find((g) => g.events === m && g.weight === w)!.validNdcg10.toFixed(4).padStart(8)).join('')}`);
+      }
+      log(`\nchosen: weight ${choice.weight}, the last ${choice.events} events (validation NDCG@10 ${choice.validNdcg10.toFixed(4)})`);
+      log(`test NDCG@10: ${choice.testNdcg10.toFixed(4)} re-ranked, ${choice.aloneTestNdcg10.toFixed(4)} recommend() alone (${choice.gain >= 0 ? '+' : ''}${(100 * choice.gain).toFixed(1)}%)`);
+      log(
+        choice.weight > 0
+          ? `serve it: lmrec serve --model ${o.model} --rerank ${o.lm} --rerank-weight ${choice.weight} --rerank-events ${choice.events} --rerank-candidates ${o.candidates}${o.precision === 'int8' ? ' --rerank-precision int8' : ''}`
+          : 'the stage does not help on validation users: serve without --rerank',
+      );
+      const result = { ...choice, lm: o.lm!, model: o.model, precision: o.precision };
+      if (o.out) writeFileAtomic(o.out, `${JSON.stringify(result, null, 1)}\n`);
+      return result;
+    } finally {
+      await ranker.close();
+    }
+  } finally {
+    await rec.close();
+  }
+}
