@@ -1,8 +1,9 @@
 /**
  * `lmrec eval collab`: device–cloud collaboration (LSC4Rec) measured on a catalog and an event
  * log. Trains the two sides on leave-one-out's training part — the cloud: the Recommender (LM
- * codes + SRM, the whole catalog) or a wider plain SRM; the device: a small SRM — then runs
- * evaluateCollab (src/collab/evaluate.ts, where exactly which events each side sees is set
+ * codes + SRM, the whole catalog) or a wider plain SRM; the device: a small SRM; plain SRMs
+ * early-stop on every other validation user — then runs evaluateCollab on the other half and
+ * the test users (src/collab/evaluate.ts, where exactly which events each side sees is set
  * out) and reports the table, the request curve as JSON and an SVG chart. The command itself
  * is declared in src/cli/commands/eval-collab.ts.
  */
@@ -10,7 +11,7 @@ import { evaluateCollab, type CloudModel, type CollabReport } from '../collab/ev
 import { FUSION_RULES } from '../collab/fusion.js';
 import { readCatalogIds, readInteractions } from '../data/interactions.js';
 import { LmrecError } from '../errors.js';
-import { leaveOneOut, type LeaveOneOut } from '../eval/leave-one-out.js';
+import { leaveOneOut, type Split } from '../eval/leave-one-out.js';
 import { Recommender } from '../recommender/recommender.js';
 import { SequentialRecommender, SRM_DEFAULTS, type StopReason } from '../srm/sequential-recommender.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
@@ -71,17 +72,25 @@ export async function runCollabEval(o: CollabCommandOptions, io: CommandIo): Pro
   const items = catalog.size;
   io.log(`${items} items, ${data.users.size} users, ${data.events} events; ${split.test.length} users evaluated`);
 
-  const device = await trainSrm('device', split, items, o.deviceDim ?? 32, o.deviceBudget ?? 30, o, io);
+  // The SRMs early-stop on every other validation user; the fusion and the policy's thresholds
+  // are chosen on the rest. A model early-stopped on the users that choose reads stronger there
+  // than on test (Sports, all users for both: the device 0.0151 on validation, 0.0092 on test),
+  // and the choice leaned to it.
+  const halves = split.valid.length >= 2;
+  const stopOn = halves ? split.valid.filter((_, j) => j % 2 === 0) : split.valid;
+  const chooseOn = halves ? split.valid.filter((_, j) => j % 2 === 1) : split.valid;
+  io.log(`validation users: ${stopOn.length} early-stop the SRMs, ${chooseOn.length} others choose the fusion and the policy's thresholds`);
+  const device = await trainSrm('device', split.train, stopOn, items, o.deviceDim ?? 32, o.deviceBudget ?? 30, o, io);
   let cloud: { model: CloudModel; info: CollabModelInfo; close: () => Promise<void> };
   try {
-    cloud = o.cloud === 'srm' ? await trainSrm('cloud', split, items, o.cloudDim ?? 128, o.cloudBudget ?? 60, o, io) : await fitRecommender(o, items, io);
+    cloud = o.cloud === 'srm' ? await trainSrm('cloud', split.train, stopOn, items, o.cloudDim ?? 128, o.cloudBudget ?? 60, o, io) : await fitRecommender(o, items, io);
   } catch (e) {
     await device.close();
     throw e;
   }
   let report: CollabReport;
   try {
-    report = await evaluateCollab(split, items, { cloud: cloud.model, device: device.model }, {
+    report = await evaluateCollab({ valid: chooseOn, test: split.test }, items, { cloud: cloud.model, device: device.model }, {
       ...(o.candidates !== undefined ? { candidates: o.candidates } : {}),
       ...(o.rates !== undefined ? { rates: o.rates } : {}),
       ...(o.randomDraws !== undefined ? { randomDraws: o.randomDraws } : {}),
@@ -109,13 +118,13 @@ export async function runCollabEval(o: CollabCommandOptions, io: CommandIo): Pro
   return result;
 }
 
-/** A plain SRM on the training part, early-stopped on validation within the budget. */
-async function trainSrm(side: 'cloud' | 'device', split: LeaveOneOut, items: number, dim: number, seconds: number, o: CollabCommandOptions, io: CommandIo) {
+/** A plain SRM on the training part, early-stopped on `valid` within the budget. */
+async function trainSrm(side: 'cloud' | 'device', train: Int32Array[], valid: Split[], items: number, dim: number, seconds: number, o: CollabCommandOptions, io: CommandIo) {
   const t0 = performance.now();
-  const srm = await SequentialRecommender.fit(split.train, items, {
+  const srm = await SequentialRecommender.fit(train, items, {
     ...SRM_DEFAULTS,
     dim,
-    valid: split.valid,
+    valid,
     maxSeconds: seconds,
     ...(o.seed !== undefined ? { seed: o.seed } : {}),
     ...(o.threads !== undefined ? { threads: o.threads } : {}),

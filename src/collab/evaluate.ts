@@ -3,7 +3,8 @@
  * leave-one-out splits and two trained models already in memory.
  *
  * Who sees what, for a user whose time-ordered events are s_0 .. s_{n-1}:
- *  - training, both models: s_0 .. s_{n-3} (leaveOneOut's train), early-stopped on validation;
+ *  - training, both models: s_0 .. s_{n-3} (leaveOneOut's train), early-stopped on validation
+ *    (`lmrec eval collab` stops its SRMs on every other validation user, and gives the rest here);
  *  - validation traffic: target s_{n-2}. The device sees s_0 .. s_{n-3}; the cloud's stale view
  *    lacks the last `staleEvents` (2) of them, s_0 .. s_{n-5}; a request sends it s_0 .. s_{n-3}.
  *    The fusion rule of the request curve and the policy's thresholds are chosen here;
@@ -188,7 +189,7 @@ interface Traffic {
 /**
  * LSC4Rec's evaluation: full-catalog rankings of each model, every fusion rule on the stale list,
  * and the request curve of the policy against random requests.
- * @param split Leave-one-out validation and test splits (leaveOneOut's); both models were trained on its train part.
+ * @param split Leave-one-out validation and test splits (leaveOneOut's; validation may be a part of the users); both models were trained on its train part.
  * @param items Catalog size: both models must know exactly this many items.
  * @param models The two models.
  * @param models.cloud The cloud's model: its top N over the whole catalog is the candidate list.
@@ -206,10 +207,10 @@ export async function evaluateCollab(split: Pick<LeaveOneOut, 'valid' | 'test'>,
   if (cloud.items !== items || device.items !== items) {
     throw new LmrecError(`the models know ${cloud.items} (cloud) and ${device.items} (device) items, the catalog has ${items}`, 'DIM_MISMATCH');
   }
-  // the items of the training histories (every training history is some validation user's
-  // history: validation hides one event fewer): what an ID-only device model has learned
+  // the items of the evaluated users' training histories (a test history without its last
+  // event; validation may be a part of the users): what an ID-only device model has learned
   const trained = new Set<number>();
-  for (const s of split.valid) for (const i of s.history) trained.add(i);
+  for (const s of split.test) for (let j = 0; j + 1 < s.history.length; j++) trained.add(s.history[j]!);
   const mask = device.idMask?.();
   const known = Uint8Array.from({ length: items }, (_, i) => (trained.has(i) && (!mask || mask[i]) ? 1 : 0));
   const run = (splits: Split[]) => traffic(splits, staleEvents, N, cloud, device, o.padPenalty ?? DEFAULT_PAD_PENALTY, known);
