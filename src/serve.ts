@@ -9,6 +9,6 @@
  * @module lmrec/serve
  */
 export { createServer, type ServerOptions } from './serve/server.js';
-export { RecommendationService, type ServiceOptions, type ServiceStats, type ServiceHealth, type IncomingEvent } from './serve/service.js';
+export { RecommendationService, type ServiceOptions, type ServiceStats, type ServiceHealth, type IncomingEvent, type RerankOptions } from './serve/service.js';
 export { openStore } from './serve/store/open-store.js';
 export { STORE_LIMITS, type Store, type StoreOptions, type StoredEvent } from './serve/store/store.js';
