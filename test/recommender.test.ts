@@ -408,7 +408,9 @@ describe('Recommender', () => {
       const srmTop = rec.recommend({ user: 'u5', k: 20 });
       const lm = await ranker.scores(history('u5').slice(-6), fused.items.map((x) => x.id));
       fused.items.forEach((x, i) => expect(x.score).toBeCloseTo(srmTop.items.find((y) => y.id === x.id)!.score + 0.5 * lm[i]!, 3));
-      expect((await ranker.scores(history('u5'))).length).toBe(ranker.items.length);
+      const all = await ranker.scores(history('u5'));
+      expect(all.length).toBe(ranker.items.length);
+      expect(await ranker.scores(history('u5'))).toEqual(all); // a second time, from the texts' kept tokens
       await expect(ranker.scores(['nope'])).rejects.toMatchObject({ code: 'UNKNOWN_ID' });
       await expect(ranker.scores([])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
       await expect(LmRanker.load(full, records)).rejects.toMatchObject({ code: 'UNSUPPORTED' }); // not tuned, no split given

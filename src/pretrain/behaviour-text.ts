@@ -82,15 +82,16 @@ export function encodeBehaviour(
     return Int32Array.from(ids);
   };
   const sep = separator ? encode(separator, 'the separator') : new Int32Array(0);
-  const cache: (Int32Array | undefined)[] = new Array(itemTexts.length);
+  const cache = new Map<number, Int32Array>(); // the items met, not an array over the catalog per call (one request's history)
   const itemTokens = (item: number, h: number, e: number): Int32Array => {
-    let t = cache[item];
+    let t = cache.get(item);
     if (t) return t;
     const text = itemTexts[item];
     if (!Number.isInteger(item) || text === undefined) {
       throw new LmrecError(`history ${h}, event ${e}: no item has the number ${item} (${itemTexts.length} items have texts)`, 'UNKNOWN_ID');
     }
-    t = cache[item] = encode(text, `item ${item}`);
+    t = encode(text, `item ${item}`);
+    cache.set(item, t);
     return t;
   };
 
@@ -144,7 +145,7 @@ export function encodeBehaviour(
           at += sep.length;
         }
         const item = history[e]!;
-        const text = cache[item]!;
+        const text = cache.get(item)!;
         const room = end - 1 - at; // EOS still to come
         const kept = text.length <= room ? text : text.subarray(0, room);
         tokens.set(kept, at);
