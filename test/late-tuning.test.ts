@@ -99,6 +99,13 @@ describe('tuning for late interaction', () => {
     await expect(ItemHead.load(tuned)).rejects.toMatchObject({ code: 'CORRUPT_FILE' });
     const head = await ItemHead.load(full);
     expect(() => head.scores(new Float32Array(5))).toThrowError(expect.objectContaining({ code: 'DIM_MISMATCH' }));
+    // some rows, in a given order, for two states: those rows of the full scoring
+    const states = Float32Array.from({ length: 2 * head.dim }, (_, i) => Math.sin(i));
+    const all = head.scores(states, 2);
+    const rows = [3, 0, head.items.length - 1, 3];
+    const some = head.scores(states, 2, rows);
+    for (let r = 0; r < 2; r++) rows.forEach((row, j) => expect(some[r * rows.length + j]).toBeCloseTo(all[r * head.items.length + row]!, 4));
+    expect(() => head.scores(states, 2, [head.items.length])).toThrowError(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     const trainer = new native.NativeLmTrainer(importModel(full).shape);
     try {
       expect((await rejection(trainer.itemScores({ tokens: new Int32Array([1, 2]), offsets: new Float64Array([0, 2]) }, { localLayers: 9 }))).code).toBe('INVALID_ARGUMENT');

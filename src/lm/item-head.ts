@@ -55,10 +55,13 @@ export class ItemHead {
   /**
    * Scores of every item after each of `n` states [n x dim] taken after the last layer,
    * before the final norm (LateInteraction.encodeUser's, LanguageModel's layer L): [n x items].
+   * With `rows`, only those rows' scores, in their order: [n x rows.length] (a re-ranking
+   * stage needs 50 of a catalog's rows, not all of them).
    * @param states n x dim floats, row after row.
    * @param n How many states (default 1).
+   * @param rows Row numbers (items' places in `items`) to score instead of every row.
    */
-  scores(states: Float32Array, n = 1): Float32Array {
+  scores(states: Float32Array, n = 1, rows?: readonly number[]): Float32Array {
     const H = this.dim;
     if (!(states instanceof Float32Array) || !Number.isInteger(n) || n < 1 || states.length !== n * H) {
       throw new LmrecError(`states must be a Float32Array of ${n} x ${H} values`, 'DIM_MISMATCH');
@@ -69,6 +72,18 @@ export class ItemHead {
       for (let j = 0; j < H; j++) ss += states[r * H + j]! ** 2;
       const rstd = 1 / Math.sqrt(ss / H + this.#eps);
       for (let j = 0; j < H; j++) normed[r * H + j] = states[r * H + j]! * rstd * this.#norm[j]!;
+    }
+    if (rows) {
+      const out = new Float32Array(n * rows.length);
+      rows.forEach((row, j) => {
+        if (!Number.isInteger(row) || row < 0 || row >= this.items.length) throw new LmrecError(`row ${row} is not one of the head's ${this.items.length}`, 'INVALID_ARGUMENT');
+        for (let r = 0; r < n; r++) {
+          let dot = 0;
+          for (let k = 0; k < H; k++) dot += normed[r * H + k]! * this.#weight[row * H + k]!;
+          out[r * rows.length + j] = dot;
+        }
+      });
+      return out;
     }
     const out = new Float32Array(n * this.items.length);
     native.sgemm(undefined, n, this.items.length, H, 1, normed, false, this.#weight, true, 0, out, 1);

@@ -155,8 +155,7 @@ export class LmRanker {
       if (r === undefined) throw new LmrecError(`item '${String(id)}' has no row in the model's item head (it was trained without it)`, 'UNKNOWN_ID');
       return r;
     });
-    const all = this.#head.scores(await this.#li.encodeUser(historySegments(numbers, this.#encoder)));
-    return rows ? Float32Array.from(rows, (r) => all[r]!) : all;
+    return this.#head.scores(await this.#li.encodeUser(historySegments(numbers, this.#encoder)), 1, rows);
   }
 
   async close(): Promise<void> {
