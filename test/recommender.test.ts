@@ -404,10 +404,22 @@ describe('Recommender', () => {
     const ranker = await LmRanker.load(tuned, records, { threads: 1 });
     try {
       expect(ranker.splitLayer).toBe(2); // from lmrec.json
-      const fused = await rec.rerank({ user: 'u5', k: 5 }, { model: ranker, weight: 0.5, candidates: 20, events: 6 });
-      const srmTop = rec.recommend({ user: 'u5', k: 20 });
-      const lm = await ranker.scores(history('u5').slice(-6), fused.items.map((x) => x.id));
-      fused.items.forEach((x, i) => expect(x.score).toBeCloseTo(srmTop.items.find((y) => y.id === x.id)!.score + 0.5 * lm[i]!, 3));
+      // fused = SRM + 0.5 x head score; a cold candidate (no training events) gets the warm ones' mean head score
+      const warm = rec.srm.idMask();
+      const number = new Map(records.map((it, i) => [it.id, i]));
+      let coldSeen = 0;
+      for (const request of [{ user: 'u5' }, ...COLD.map((id) => ({ history: [id] }))]) {
+        const fused = await rec.rerank({ ...request, k: 20 }, { model: ranker, weight: 0.5, candidates: 20, events: 6 }); // every candidate's fused score
+        const srmTop = rec.recommend({ ...request, k: 20 }).items;
+        const lm = await ranker.scores(('user' in request ? history('u5') : request.history).slice(-6), srmTop.map((x) => x.id));
+        const isWarm = srmTop.map((x) => warm[number.get(x.id)!] === 1);
+        coldSeen += isWarm.filter((w) => !w).length;
+        const mean = lm.reduce((a, v, j) => a + (isWarm[j] ? v : 0), 0) / isWarm.filter(Boolean).length;
+        const want = srmTop.map((x, j) => ({ id: x.id, score: x.score + 0.5 * (isWarm[j] ? lm[j]! : mean) })).sort((a, b) => b.score - a.score);
+        expect(fused.items.map((x) => x.id)).toEqual(want.map((x) => x.id));
+        fused.items.forEach((x, i) => expect(x.score).toBeCloseTo(want[i]!.score, 3));
+      }
+      expect(coldSeen).toBeGreaterThan(0); // the rule was exercised
       const all = await ranker.scores(history('u5'));
       expect(all.length).toBe(ranker.items.length);
       expect(await ranker.scores(history('u5'))).toEqual(all); // a second time, from the texts' kept tokens

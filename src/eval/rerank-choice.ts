@@ -6,8 +6,11 @@
  * pair with the best validation NDCG@10 is chosen and reported with its test NDCG@10 beside
  * recommend() alone on the same users. Seen items are left out, as recommend() answers, so a
  * target that repeats a history item is a miss for every row. Ties keep recommend()'s order.
+ * Cold candidates get the mean head score of the others, as in the stage. `rec` and `name`
+ * number items alike (the catalog file's order, as Recommender.fit and readCatalogIds do).
  */
 import type { LmRanker } from '../recommender/lm-ranker.js';
+import { undecidedAsMean } from '../recommender/lm-stage.js';
 import type { Recommender } from '../recommender/recommender.js';
 import type { Split } from './leave-one-out.js';
 
@@ -66,6 +69,9 @@ export async function chooseRerank(rec: Recommender, ranker: LmRanker, split: { 
   const events = o.events ?? RERANK_EVENTS;
   const total = split.valid.length + split.test.length;
   let done = 0;
+  // as the stage does: cold candidates (no training events) are undecided for the head
+  const warm = rec.srm.idMask();
+  const number = new Map(Array.from({ length: rec.items }, (_, i) => [name(i), i]));
   const scoreAll = async (splits: Split[]): Promise<Scored[]> => {
     const out: Scored[] = [];
     for (const s of splits) {
@@ -80,7 +86,11 @@ export async function chooseRerank(rec: Recommender, ranker: LmRanker, split: { 
           lm.push(undefined);
           continue;
         }
-        const scores = await ranker.scores(readable, at.map((j) => first[j]!.id));
+        const scores = undecidedAsMean(await ranker.scores(readable, at.map((j) => first[j]!.id)), (x) => warm[number.get(first[at[x]!]!.id)!] === 1);
+        if (!scores) {
+          lm.push(undefined);
+          continue;
+        }
         const all = new Float32Array(first.length);
         at.forEach((j, i) => (all[j] = scores[i]!));
         lm.push(all);

@@ -34,7 +34,8 @@ export interface RerankStage {
  * interaction), its item head's score of item i after the last `events` history items; with a
  * plain `LateInteraction`, the LM's mean per-token log-probability of the item's text after the
  * history's texts. The k best fused scores are returned. Candidates the LM cannot score (no
- * text; no head row) keep the SRM score alone. Off the default path: it costs an LM run per
+ * text; no head row) keep the SRM score alone; with an LmRanker, cold candidates (no training
+ * events) get the mean of the others' head scores. Off the default path: it costs an LM run per
  * request and helps only with a model that knows the catalog. A request without a known
  * history is answered by popularity, as recommend() does.
  */
@@ -68,12 +69,43 @@ export async function rerank(s: RecommenderState, request: RecommendRequest, opt
   return result(fused.slice(0, k), null, first.ignored);
 }
 
-/** The item head's scores of the candidates it has rows for (`at`: their places in `first`). */
+/**
+ * The item head's scores of the candidates it has rows for (`at`: their places in `first`),
+ * those of cold candidates (no training events: their rows only ever learned to lose, so the
+ * head buries the items recommend() finds by their text) made undecided (see undecidedAsMean).
+ */
 async function rankerScores(s: RecommenderState, ranker: LmRanker, history: number[], first: ScoredItem[]): Promise<{ at: number[]; scores: Float32Array } | undefined> {
   const ids = history.map((i) => s.catalog.ids.name(i)).filter((id) => ranker.readable(id));
   const at = first.flatMap((x, j) => (ranker.scorable(x.id) ? [j] : []));
   if (ids.length === 0 || at.length === 0) return undefined;
-  return { at, scores: await ranker.scores(ids, at.map((j) => first[j]!.id)) };
+  const warm = s.serving.now.warm;
+  const isWarm = (id: string) => {
+    const i = s.catalog.ids.get(id)!;
+    return (i < warm.length && warm[i] === 1) || s.warming.has(i);
+  };
+  const scores = undecidedAsMean(await ranker.scores(ids, at.map((j) => first[j]!.id)), (x) => isWarm(first[at[x]!]!.id));
+  return scores && { at, scores };
+}
+
+/**
+ * An LM's candidate scores with the undecided ones (`decided(x)` false) set to the mean of the
+ * decided: the fusion then moves them by the list's average, keeping recommend()'s order for
+ * them against the rest. Undefined when none is decided (the LM then changes nothing).
+ * @param scores The LM's score of each candidate.
+ * @param decided Whether the LM's score of candidate x means something.
+ */
+export function undecidedAsMean(scores: Float32Array, decided: (x: number) => boolean): Float32Array | undefined {
+  let sum = 0;
+  let n = 0;
+  scores.forEach((v, x) => {
+    if (decided(x)) {
+      sum += v;
+      n++;
+    }
+  });
+  if (n === 0) return undefined;
+  const mean = sum / n;
+  return scores.map((v, x) => (decided(x) ? v : mean));
 }
 
 /** The LM's mean log-probability of each candidate's text after the history's texts. */

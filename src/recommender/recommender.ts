@@ -298,7 +298,9 @@ export class Recommender {
    * interaction), its item head's score of item i after the last `events` history items; with a
    * plain `LateInteraction`, the LM's mean per-token log-probability of the item's text after the
    * history's texts. The k best fused scores are returned. Candidates the LM cannot score (no
-   * text; no head row) keep the SRM score alone. Off the default path: it costs an LM run per
+   * text; no head row) keep the SRM score alone; with an LmRanker, cold candidates (no training
+   * events: the head only ever learned to rank them low) get the mean of the others' head
+   * scores, so the stage does not bury what recommend() finds by text. Off the default path: it costs an LM run per
    * request and helps only with a model that knows the catalog. A request without a known
    * history is answered by popularity, as recommend() does.
    * @param request As recommend() takes it; k may not exceed `stage.candidates`.
