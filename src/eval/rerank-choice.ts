@@ -10,7 +10,7 @@
  * number items alike (the catalog file's order, as Recommender.fit and readCatalogIds do).
  */
 import type { LmRanker } from '../recommender/lm-ranker.js';
-import { undecidedAsMean } from '../recommender/lm-stage.js';
+import { candidateHeadScores } from '../recommender/lm-stage.js';
 import type { Recommender } from '../recommender/recommender.js';
 import type { Split } from './leave-one-out.js';
 
@@ -69,30 +69,25 @@ export async function chooseRerank(rec: Recommender, ranker: LmRanker, split: { 
   const events = o.events ?? RERANK_EVENTS;
   const total = split.valid.length + split.test.length;
   let done = 0;
-  // as the stage does: cold candidates (no training events) are undecided for the head
+  // cold candidates (no training events) are undecided for the head, as in the stage
   const warm = rec.srm.idMask();
   const number = new Map(Array.from({ length: rec.items }, (_, i) => [name(i), i]));
+  const isWarm = (id: string) => warm[number.get(id)!] === 1;
   const scoreAll = async (splits: Split[]): Promise<Scored[]> => {
     const out: Scored[] = [];
     for (const s of splits) {
       const history = Array.from(s.history, name);
       const first = rec.recommend({ history, k: candidates }).items;
-      // as the stage scores: candidates without a head row keep recommend()'s score alone
-      const at = first.flatMap((x, j) => (ranker.scorable(x.id) ? [j] : []));
       const lm: (Float32Array | undefined)[] = [];
       for (const m of events) {
-        const readable = history.slice(-m).filter((id) => ranker.readable(id));
-        if (readable.length === 0 || at.length === 0) {
-          lm.push(undefined);
-          continue;
-        }
-        const scores = undecidedAsMean(await ranker.scores(readable, at.map((j) => first[j]!.id)), (x) => warm[number.get(first[at[x]!]!.id)!] === 1);
-        if (!scores) {
+        // as the stage scores: unscorable candidates keep recommend()'s score, cold ones the mean
+        const got = await candidateHeadScores(ranker, history.slice(-m), first, isWarm);
+        if (!got) {
           lm.push(undefined);
           continue;
         }
         const all = new Float32Array(first.length);
-        at.forEach((j, i) => (all[j] = scores[i]!));
+        got.at.forEach((j, i) => (all[j] = got.scores[i]!));
         lm.push(all);
       }
       out.push({ target: name(s.target), ids: first.map((x) => x.id), srm: first.map((x) => x.score), lm });

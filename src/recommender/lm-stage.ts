@@ -69,21 +69,32 @@ export async function rerank(s: RecommenderState, request: RecommendRequest, opt
   return result(fused.slice(0, k), null, first.ignored);
 }
 
-/**
- * The item head's scores of the candidates it has rows for (`at`: their places in `first`),
- * those of cold candidates (no training events: their rows only ever learned to lose, so the
- * head buries the items recommend() finds by their text) made undecided (see undecidedAsMean).
- */
-async function rankerScores(s: RecommenderState, ranker: LmRanker, history: number[], first: ScoredItem[]): Promise<{ at: number[]; scores: Float32Array } | undefined> {
-  const ids = history.map((i) => s.catalog.ids.name(i)).filter((id) => ranker.readable(id));
-  const at = first.flatMap((x, j) => (ranker.scorable(x.id) ? [j] : []));
-  if (ids.length === 0 || at.length === 0) return undefined;
+/** The stage's item-head scores for a request of the Recommender's (see candidateHeadScores). */
+function rankerScores(s: RecommenderState, ranker: LmRanker, history: number[], first: ScoredItem[]): Promise<{ at: number[]; scores: Float32Array } | undefined> {
   const warm = s.serving.now.warm;
   const isWarm = (id: string) => {
     const i = s.catalog.ids.get(id)!;
     return (i < warm.length && warm[i] === 1) || s.warming.has(i);
   };
-  const scores = undecidedAsMean(await ranker.scores(ids, at.map((j) => first[j]!.id)), (x) => isWarm(first[at[x]!]!.id));
+  return candidateHeadScores(ranker, history.map((i) => s.catalog.ids.name(i)), first, isWarm);
+}
+
+/**
+ * The item head's scores of the candidates it has rows for (`at`: their places in `first`),
+ * after the history items it can read; those of cold candidates (`warm` false: no training
+ * events, so their rows only ever learned to lose and the head buries the items recommend()
+ * finds by their text) made undecided (see undecidedAsMean). Undefined when the head has
+ * nothing to say. The stage and `lmrec eval rerank` (chooseRerank) both score this way.
+ * @param ranker The model.
+ * @param history Item ids, oldest first (those the ranker cannot read are skipped).
+ * @param first recommend()'s candidates, best first.
+ * @param warm Whether an item had training events.
+ */
+export async function candidateHeadScores(ranker: LmRanker, history: readonly string[], first: readonly { id: string }[], warm: (id: string) => boolean): Promise<{ at: number[]; scores: Float32Array } | undefined> {
+  const ids = history.filter((id) => ranker.readable(id));
+  const at = first.flatMap((x, j) => (ranker.scorable(x.id) ? [j] : []));
+  if (ids.length === 0 || at.length === 0) return undefined;
+  const scores = undecidedAsMean(await ranker.scores(ids, at.map((j) => first[j]!.id)), (x) => warm(first[at[x]!]!.id));
   return scores && { at, scores };
 }
 

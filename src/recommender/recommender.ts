@@ -300,9 +300,9 @@ export class Recommender {
    * history's texts. The k best fused scores are returned. Candidates the LM cannot score (no
    * text; no head row) keep the SRM score alone; with an LmRanker, cold candidates (no training
    * events: the head only ever learned to rank them low) get the mean of the others' head
-   * scores, so the stage does not bury what recommend() finds by text. Off the default path: it costs an LM run per
-   * request and helps only with a model that knows the catalog. A request without a known
-   * history is answered by popularity, as recommend() does.
+   * scores, so the stage does not bury what recommend() finds by text. Off the default path:
+   * it costs an LM run per request and helps only with a model that knows the catalog. A
+   * request without a known history is answered by popularity, as recommend() does.
    * @param request As recommend() takes it; k may not exceed `stage.candidates`.
    * @param stage The model that re-ranks, its weight, the candidates and the history events it reads.
    */
