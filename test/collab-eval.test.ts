@@ -136,11 +136,46 @@ describe('lmrec eval collab', () => {
     }
   });
 
+  it('chooses the fusion on validation weighted to a share of cold targets (coldShare): 1 reads the cold-target users alone, 0 the others', async () => {
+    // every third user's validation target is an item no training history holds (30..49)
+    const sequences = Array.from({ length: 60 }, (_, u) => {
+      const seq = Int32Array.from({ length: 8 }, (_, i) => (u * 3 + i) % 30);
+      if (u % 3 === 0) seq[6] = 30 + (u % 20);
+      return seq;
+    });
+    const split = leaveOneOut(sequences);
+    const cold = split.valid.filter((s) => s.target >= 30);
+    const warm = split.valid.filter((s) => s.target < 30);
+    const srm = await SequentialRecommender.fit(split.train, 50, { dim: 8, maxLen: 10, epochs: 2, seed: 4 });
+    try {
+      const models = { cloud: srm, device: srm };
+      const o = { candidates: 20, rates: [0.2], randomDraws: 1 };
+      const plain = await evaluateCollab(split, 50, models, o);
+      expect(plain.choice.validColdShare).toBeCloseTo(cold.length / split.valid.length, 12);
+      expect(plain.choice.coldShare).toBe(plain.choice.validColdShare);
+      for (const rule of FUSION_RULES) expect(plain.choice.validNdcg10[rule]).toBe(plain.fusions[rule].valid['NDCG@10']);
+      // weighted to validation's own share: the plain mean again
+      const own = await evaluateCollab(split, 50, models, { ...o, coldShare: plain.choice.validColdShare });
+      for (const rule of FUSION_RULES) expect(own.choice.validNdcg10[rule]).toBeCloseTo(plain.fusions[rule].valid['NDCG@10'], 12);
+      // weighted all to one side: that side's users alone (the same training histories, so the same device)
+      for (const [share, users] of [[1, cold], [0, warm]] as const) {
+        const weighted = await evaluateCollab(split, 50, models, { ...o, coldShare: share });
+        const alone = await evaluateCollab({ ...split, valid: users }, 50, models, o);
+        expect(weighted.choice.coldShare).toBe(share);
+        for (const rule of FUSION_RULES) expect(weighted.choice.validNdcg10[rule]).toBeCloseTo(alone.fusions[rule].valid['NDCG@10'], 12);
+        expect(weighted.bestFusion).toBe(alone.bestFusion);
+      }
+      await expect(evaluateCollab(split, 50, models, { ...o, coldShare: 1.2 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    } finally {
+      srm.close();
+    }
+  });
+
   it('runs from the command line as a subcommand of eval, with eval\'s data options', async () => {
     const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
       execFile(
         process.execPath,
-        ['--import', 'tsx', 'src/cli/main.ts', 'eval', 'collab', '--items', items, '--events', events, '--cloud', 'srm', '--cloud-dim', '16', '--cloud-budget', '2s', '--device-dim', '8', '--device-budget', '1s', '--candidates', '10', '--rates', '0.2', '--random-draws', '1', '--seed', '2', '--json'],
+        ['--import', 'tsx', 'src/cli/main.ts', 'eval', 'collab', '--items', items, '--events', events, '--cloud', 'srm', '--cloud-dim', '16', '--cloud-budget', '2s', '--device-dim', '8', '--device-budget', '1s', '--candidates', '10', '--rates', '0.2', '--random-draws', '1', '--seed', '2', '--cold-share', 'auto', '--json'],
         { cwd: root },
         (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
       );
@@ -150,5 +185,8 @@ describe('lmrec eval collab', () => {
     const result = JSON.parse(r.stdout) as CollabEvalResult;
     expect(result).toMatchObject({ candidates: 10, cloudModel: { kind: 'srm', dim: 16 }, deviceModel: { dim: 8 } });
     expect(result.curve.map((p) => p.rate)).toEqual([0.2]);
+    // --cold-share auto: every other test user says how many targets are cold, the rest are measured
+    expect(r.stderr).toMatch(/cold targets among the last events of 200 test users set aside: [0-9.]+%/);
+    expect(result.testUsers).toBe(200);
   });
 });

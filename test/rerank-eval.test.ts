@@ -75,11 +75,57 @@ describe('lmrec eval rerank', () => {
     }
   }, 60_000);
 
+  it('reports users with a cold target apart from the others; coldShare weights validation to that share', async () => {
+    const catalog = await readCatalogIds(items);
+    const split = leaveOneOut((await readInteractions(events, { items: catalog })).sequences);
+    const records: ItemRecord[] = [];
+    for await (const r of readItems(items)) records.push(r);
+    const pick = { valid: split.valid.slice(0, 60), test: split.test.slice(0, 60) };
+    // items without training events: the targets of a few of the users measured
+    const cold = new Set([...pick.valid.slice(0, 8), ...pick.test.slice(0, 8)].map((s) => catalog.name(s.target)));
+    const rec = await Recommender.fit({ items, events, coldItems: [...cold], sweepLayers: [1], dim: 16, epochs: 2, seed: 1, srm: { dim: 16, maxLen: 16 } });
+    const ranker = await LmRanker.load(tuned, records, { threads: 1 });
+    try {
+      const o = { candidates: 20, weights: [0, 0.5, 3], events: [3, 8] };
+      const warm = rec.srm.idMask(); // the items held out, and any no training history holds
+      for (const id of cold) expect(warm[catalog.get(id)!]).toBe(0);
+      const isCold = (s: Split) => warm[s.target] !== 1;
+      const mean = async (splits: Split[], weight: number, m: number) => {
+        let sum = 0;
+        for (const s of splits) {
+          const history = Array.from(s.history, (i) => catalog.name(i));
+          const r = await rec.rerank({ history, k: 10 }, { model: ranker, weight, candidates: 20, events: m });
+          sum += ndcg10(r.items.map((x) => x.id), catalog.name(s.target));
+        }
+        return sum / splits.length;
+      };
+      const plain = await chooseRerank(rec, ranker, pick, (i) => catalog.name(i), o);
+      expect(plain.validColdShare).toBe(pick.valid.filter(isCold).length / 60);
+      expect(plain.testColdShare).toBe(pick.test.filter(isCold).length / 60);
+      expect(plain.validColdShare).toBeGreaterThan(0);
+      expect(plain.coldShare).toBe(plain.validColdShare); // none given: validation as it is
+      for (const g of plain.grid) {
+        expect(g.cold.test).toBeCloseTo(await mean(pick.test.filter(isCold), g.weight, g.events), 10);
+        expect(g.warm.valid).toBeCloseTo(await mean(pick.valid.filter((s) => !isCold(s)), g.weight, g.events), 10);
+      }
+      expect(plain.aloneGroups.cold).toBeCloseTo(plain.grid[0]!.cold.test, 12); // weight 0: recommend() alone
+
+      const weighted = await chooseRerank(rec, ranker, pick, (i) => catalog.name(i), { ...o, coldShare: 0.9 });
+      expect(weighted.coldShare).toBe(0.9);
+      for (const g of weighted.grid) expect(g.validNdcg10).toBeCloseTo(0.9 * g.cold.valid + 0.1 * g.warm.valid, 12);
+      expect(weighted.validNdcg10).toBe(Math.max(...weighted.grid.map((g) => g.validNdcg10)));
+      await expect(chooseRerank(rec, ranker, pick, (i) => catalog.name(i), { ...o, coldShare: 1.5 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    } finally {
+      await ranker.close();
+      await rec.close();
+    }
+  }, 60_000);
+
   it('the command prints the grid, the choice and the serve line, and writes the JSON', async () => {
     const out = path.join(dir, 'rerank.json');
     const { stdout, stderr } = await promisify(execFile)(
       process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', 'eval', 'rerank', '--items', items, '--events', events, '--model', model, '--lm', tuned, '--users', '40', '--candidates', '20', '--threads', '1', '--out', out, '--json'],
+      ['--import', 'tsx', 'src/cli/main.ts', 'eval', 'rerank', '--items', items, '--events', events, '--model', model, '--lm', tuned, '--users', '40', '--candidates', '20', '--cold-share', 'auto', '--threads', '1', '--out', out, '--json'],
       { cwd: path.resolve(import.meta.dirname, '..') },
     );
     const result = JSON.parse(stdout) as { weight: number; events: number; grid: unknown[]; candidates: number; lm: string };
@@ -87,6 +133,9 @@ describe('lmrec eval rerank', () => {
     expect(result.grid).toHaveLength(16); // 8 weights x 2 history lengths
     expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual(result);
     expect(stderr).toMatch(/scoring 40 validation and 40 test users/);
+    expect(stderr).toMatch(/cold targets among the last events of 160 test users left out of the measure: [0-9.]+%/); // the 200 users but the 40 measured
+    expect(stderr).toMatch(/cold targets \(no training events\): [0-9.]+% of validation, [0-9.]+% of test users/);
+    expect(stderr).toMatch(/users with a cold target: .*; with a warm one: [0-9.]+ re-ranked, [0-9.]+ alone/);
     expect(stderr).toMatch(/chosen: weight [0-9.]+, the last (10|20) events/);
     expect(stderr).toMatch(result.weight > 0 ? new RegExp(`serve it: lmrec serve --model .* --rerank-weight ${result.weight} --rerank-events ${result.events}`) : /serve without --rerank/);
   }, 60_000);

@@ -11,6 +11,7 @@ import { evaluateCollab, type CloudModel, type CollabReport } from '../collab/ev
 import { FUSION_RULES } from '../collab/fusion.js';
 import { readCatalogIds, readInteractions } from '../data/interactions.js';
 import { LmrecError } from '../errors.js';
+import { coldShareOf, setAsideForColdShare } from '../eval/cold-share.js';
 import { leaveOneOut, type Split } from '../eval/leave-one-out.js';
 import { Recommender } from '../recommender/recommender.js';
 import { SequentialRecommender, SRM_DEFAULTS, type StopReason } from '../srm/sequential-recommender.js';
@@ -45,6 +46,8 @@ export interface CollabCommandOptions {
   out?: string | undefined;
   /** Write the request curve as an SVG chart here. */
   svg?: string | undefined;
+  /** The fusion chosen on validation weighted to this share of cold targets; 'auto': read from test users set aside. */
+  coldShare?: number | 'auto' | undefined;
 }
 
 /** A side's model as the result describes it. */
@@ -70,7 +73,19 @@ export async function runCollabEval(o: CollabCommandOptions, io: CommandIo): Pro
   const split = leaveOneOut(data.sequences);
   if (split.test.length === 0) throw new LmrecError('nothing to evaluate: no user has 3 or more events', 'INVALID_DATA');
   const items = catalog.size;
-  io.log(`${items} items, ${data.users.size} users, ${data.events} events; ${split.test.length} users evaluated`);
+  // --cold-share auto: every other test user's last event says how many targets are cold, and
+  // that user is measured nowhere
+  let test = split.test;
+  let coldShare = o.coldShare === 'auto' ? undefined : o.coldShare;
+  if (o.coldShare === 'auto') {
+    const aside = setAsideForColdShare(split.test);
+    const trained = new Uint8Array(catalog.size);
+    for (const h of split.train) for (const i of h) trained[i] = 1;
+    test = aside.measured;
+    coldShare = coldShareOf(aside.estimate, (i) => trained[i] === 1);
+    io.log(`cold targets among the last events of ${aside.estimate.length} test users set aside: ${(100 * coldShare).toFixed(1)}% (validation weighted to it)`);
+  }
+  io.log(`${items} items, ${data.users.size} users, ${data.events} events; ${test.length} users evaluated`);
 
   // The SRMs early-stop on every other validation user; the fusion and the policy's thresholds
   // are chosen on the rest. A model early-stopped on the users that choose reads stronger there
@@ -90,11 +105,12 @@ export async function runCollabEval(o: CollabCommandOptions, io: CommandIo): Pro
   }
   let report: CollabReport;
   try {
-    report = await evaluateCollab({ valid: chooseOn, test: split.test }, items, { cloud: cloud.model, device: device.model }, {
+    report = await evaluateCollab({ valid: chooseOn, test, train: split.train }, items, { cloud: cloud.model, device: device.model }, {
       ...(o.candidates !== undefined ? { candidates: o.candidates } : {}),
       ...(o.rates !== undefined ? { rates: o.rates } : {}),
       ...(o.randomDraws !== undefined ? { randomDraws: o.randomDraws } : {}),
       ...(o.seed !== undefined ? { seed: o.seed } : {}),
+      ...(coldShare !== undefined ? { coldShare } : {}),
     });
   } finally {
     await cloud.close();
@@ -178,6 +194,7 @@ async function fitRecommender(o: CollabCommandOptions, items: number, io: Comman
 }
 
 const met = (ok: boolean) => (ok ? 'met' : 'NOT met');
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
 function summary(r: CollabEvalResult): string[] {
   const f = (x: number) => x.toFixed(4).padStart(9);
@@ -192,6 +209,7 @@ function summary(r: CollabEvalResult): string[] {
     row('cloud only (stale history)', r.models['cloud-only']),
     row('cloud on the fresh history', r.models['cloud-fresh']),
     row('device only', r.models['device-only']),
+    `cold targets: ${pct(r.choice.validColdShare)} of validation, ${pct(r.choice.testColdShare)} of test users; the fusion chosen on validation NDCG@10 ${r.choice.coldShare === r.choice.validColdShare ? 'as it is' : `weighted to ${pct(r.choice.coldShare)}: ${FUSION_RULES.map((rule) => `${rule} ${r.choice.validNdcg10[rule].toFixed(4)}`).join(', ')}`}`,
     ...FUSION_RULES.map((rule) => row(`fusion ${rule}${rule === r.bestFusion ? ' (best)' : ''}`, r.fusions[rule])),
     '',
     `request curve (fusion ${r.bestFusion}; thresholds from validation; test NDCG@10):`,

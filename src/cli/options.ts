@@ -18,6 +18,12 @@ export const fraction = numberOption((n) => n >= 0 && n < 1, 'a number in [0, 1)
 export const nonNegative = numberOption((n) => Number.isFinite(n) && n >= 0, 'a number >= 0');
 export const nonNegativeInt = numberOption((n) => Number.isInteger(n) && n >= 0, 'an integer >= 0');
 
+/** --cold-share: a share in [0, 1], or 'auto' (estimated from users set aside, see src/eval/cold-share.ts). */
+export function coldShareChoice(value: string): number | 'auto' {
+  if (value.trim() === 'auto') return 'auto';
+  return numberOption((n) => n >= 0 && n <= 1, "a share in [0, 1] or 'auto'")(value);
+}
+
 /** A duration ('90s', '5m', '1h' or seconds) as seconds. */
 export function budget(value: string): number {
   const s = parseDuration(value);

@@ -64,6 +64,13 @@ export interface CollabEvalOptions {
   padPenalty?: number;
   /** Seed of the random baseline's draws (default 1). */
   seed?: number;
+  /**
+   * The share of requests whose target is cold (no training history holds it) in the traffic
+   * to serve: the fusion rules are compared on validation NDCG@10 weighted to it (cold-target
+   * users count coldShare, the others 1 − coldShare). Default: validation as it is. Ignored
+   * where validation has no cold-target users or only those. See src/eval/cold-share.ts.
+   */
+  coldShare?: number;
 }
 
 /** HR@10 and NDCG@10. */
@@ -119,8 +126,18 @@ export interface CollabReport {
   };
   /** Each fusion of the stale list with the device's SRM, no requests. */
   fusions: Record<FusionRule, CollabQuality>;
-  /** The rule with the best validation NDCG@10: the one the curve uses. */
+  /** The rule with the best validation NDCG@10 (weighted to `choice.coldShare`): the one the curve uses. */
   bestFusion: FusionRule;
+  /** What the rules were compared on: validation NDCG@10 weighted to a share of cold targets. */
+  choice: {
+    /** The share weighted to (validation's own when none was given). */
+    coldShare: number;
+    /** The share of cold targets among the validation and the test users. */
+    validColdShare: number;
+    testColdShare: number;
+    /** Each rule's weighted validation NDCG@10. */
+    validNdcg10: Record<FusionRule, number>;
+  };
   /** The best rule with a fresh list for every user (a request rate of 1). */
   allRequests: CollabMetrics;
   /** Test quality at each request rate of `rates`: the policy's requests against as many random ones. */
@@ -173,6 +190,7 @@ const optionsSchema = z.strictObject({
   randomDraws: z.number().int().min(1).max(1000).optional(),
   padPenalty: z.number().min(0).optional(),
   seed: z.number().int().nonnegative().optional(),
+  coldShare: z.number().min(0).max(1).optional(),
 });
 
 /** Target ranks on one split set: -1 where the target is not in the list. */
@@ -189,14 +207,14 @@ interface Traffic {
 /**
  * LSC4Rec's evaluation: full-catalog rankings of each model, every fusion rule on the stale list,
  * and the request curve of the policy against random requests.
- * @param split Leave-one-out validation and test splits (leaveOneOut's; validation may be a part of the users); both models were trained on its train part.
+ * @param split Leave-one-out validation and test splits (leaveOneOut's; either may be a part of the users), and the training histories both models were trained on (default: the test users' histories without their last event).
  * @param items Catalog size: both models must know exactly this many items.
  * @param models The two models.
  * @param models.cloud The cloud's model: its top N over the whole catalog is the candidate list.
  * @param models.device The device's SRM, re-ranking the lists.
  * @param options N, stale events, request rates, random draws, pad penalty and seed.
  */
-export async function evaluateCollab(split: Pick<LeaveOneOut, 'valid' | 'test'>, items: number, models: { cloud: CloudModel; device: CollabModel }, options: CollabEvalOptions = {}): Promise<CollabReport> {
+export async function evaluateCollab(split: Pick<LeaveOneOut, 'valid' | 'test'> & Partial<Pick<LeaveOneOut, 'train'>>, items: number, models: { cloud: CloudModel; device: CollabModel }, options: CollabEvalOptions = {}): Promise<CollabReport> {
   const o = parseOptions(optionsSchema, options, 'evaluateCollab');
   const N = o.candidates ?? 50;
   const staleEvents = o.staleEvents ?? 2;
@@ -207,10 +225,11 @@ export async function evaluateCollab(split: Pick<LeaveOneOut, 'valid' | 'test'>,
   if (cloud.items !== items || device.items !== items) {
     throw new LmrecError(`the models know ${cloud.items} (cloud) and ${device.items} (device) items, the catalog has ${items}`, 'DIM_MISMATCH');
   }
-  // the items of the evaluated users' training histories (a test history without its last
-  // event; validation may be a part of the users): what an ID-only device model has learned
+  // the items of the training histories (without them, the evaluated users': a test history
+  // without its last event): what an ID-only device model has learned
   const trained = new Set<number>();
-  for (const s of split.test) for (let j = 0; j + 1 < s.history.length; j++) trained.add(s.history[j]!);
+  if (split.train) for (const h of split.train) for (const i of h) trained.add(i);
+  else for (const s of split.test) for (let j = 0; j + 1 < s.history.length; j++) trained.add(s.history[j]!);
   const mask = device.idMask?.();
   const known = Uint8Array.from({ length: items }, (_, i) => (trained.has(i) && (!mask || mask[i]) ? 1 : 0));
   const run = (splits: Split[]) => traffic(splits, staleEvents, N, cloud, device, o.padPenalty ?? DEFAULT_PAD_PENALTY, known);
@@ -224,8 +243,19 @@ export async function evaluateCollab(split: Pick<LeaveOneOut, 'valid' | 'test'>,
   const fusions = Object.fromEntries(
     FUSION_RULES.map((rule) => [rule, { valid: fromRanks(valid.ranks.stale[rule]), test: fromRanks(test.ranks.stale[rule]) }]),
   ) as Record<FusionRule, CollabQuality>;
-  // the first of the rules with the best validation NDCG@10
-  const bestOf = (rules: readonly FusionRule[]) => rules.reduce((best, rule) => (fusions[rule].valid['NDCG@10'] > fusions[best].valid['NDCG@10'] ? rule : best));
+  // the first of the rules with the best validation NDCG@10, weighted to the traffic's cold share
+  const coldValid = Uint8Array.from(valid.splits, (s) => (trained.has(s.target) ? 0 : 1));
+  const validColdShare = coldValid.reduce((a, x) => a + x, 0) / coldValid.length;
+  const weighted = o.coldShare !== undefined && validColdShare > 0 && validColdShare < 1;
+  const coldShare = weighted ? o.coldShare! : validColdShare;
+  const ofGroup = (ranks: Int32Array, cold: number) => fromRanks(ranks.filter((_, u) => coldValid[u] === cold))['NDCG@10'];
+  const criterion = Object.fromEntries(
+    FUSION_RULES.map((rule) => {
+      const r = valid.ranks.stale[rule];
+      return [rule, weighted ? coldShare * ofGroup(r, 1) + (1 - coldShare) * ofGroup(r, 0) : fusions[rule].valid['NDCG@10']];
+    }),
+  ) as Record<FusionRule, number>;
+  const bestOf = (rules: readonly FusionRule[]) => rules.reduce((best, rule) => (criterion[rule] > criterion[best] ? rule : best));
   const bestFusion = bestOf(FUSION_RULES);
   const bestMix = bestOf(MIXING_RULES);
   const models_ = {
@@ -287,6 +317,7 @@ export async function evaluateCollab(split: Pick<LeaveOneOut, 'valid' | 'test'>,
     models: models_,
     fusions,
     bestFusion,
+    choice: { coldShare, validColdShare, testColdShare: groups.coldTarget.users / n, validNdcg10: criterion },
     allRequests: fromRanks(test.ranks.fresh[bestFusion]),
     curve,
     groups,

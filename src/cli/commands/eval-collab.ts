@@ -7,7 +7,7 @@ import { DEFAULT_RATES } from '../../collab/evaluate.js';
 import { runCollabEval, type CollabCommandOptions } from '../collab.js';
 import type { CommandKit } from '../command-kit.js';
 import { interruptOnCtrlC } from '../interrupt.js';
-import { budget, layerChoice, positiveInt } from '../options.js';
+import { budget, coldShareChoice, layerChoice, positiveInt } from '../options.js';
 
 /** A comma-separated list of request rates in [0, 1], e.g. '0.05,0.1,0.3'. */
 function rateList(value: string): number[] {
@@ -37,6 +37,11 @@ export function collabCommand(kit: CommandKit): Command {
     .option('--rates <list>', `request budgets of the curve (default ${DEFAULT_RATES.join(',')})`, rateList)
     .option('--random-draws <n>', 'random request draws averaged at each budget', positiveInt, 5)
     .option('--svg <file>', 'write the request curve as an SVG chart')
+    .option(
+      '--cold-share <x|auto>',
+      "choose the fusion on validation weighted to this share of targets no training history holds (leave-one-out's validation under-states the traffic's); 'auto': read it from every other test user's last event, and measure the rest",
+      coldShareChoice,
+    )
     .addHelpText(
       'after',
       `\nAlso takes eval's --items and --events (required), --out (the JSON result), --json, --seed, --threads and\n--lm (the cloud recommender's language model; default the bundled one).\n` +
@@ -66,6 +71,7 @@ export function collabCommand(kit: CommandKit): Command {
           threads: opts.threads,
           out: opts.out,
           svg: opts.svg,
+          coldShare: opts.coldShare,
         },
         { log: kit.humanLog(opts.json), signal: interruptOnCtrlC('stopping training (the best weights so far are evaluated)') },
       );

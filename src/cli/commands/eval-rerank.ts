@@ -6,13 +6,14 @@
 import { Command, Option } from 'commander';
 import { readCatalogIds, readInteractions } from '../../data/interactions.js';
 import { readItems, type ItemRecord } from '../../data/records.js';
-import { leaveOneOut, sampleSplits } from '../../eval/leave-one-out.js';
+import { coldShareOf, setAsideForColdShare } from '../../eval/cold-share.js';
+import { leaveOneOut, sampleSplits, type Split } from '../../eval/leave-one-out.js';
 import { chooseRerank, type RerankChoice } from '../../eval/rerank-choice.js';
 import { LmRanker } from '../../recommender/lm-ranker.js';
 import { Recommender } from '../../recommender/recommender.js';
 import { writeFileAtomic } from '../../util/atomic-file.js';
 import type { CommandKit } from '../command-kit.js';
-import { positiveInt } from '../options.js';
+import { coldShareChoice, positiveInt } from '../options.js';
 
 interface RerankCliOptions {
   items: string;
@@ -21,6 +22,7 @@ interface RerankCliOptions {
   model: string;
   candidates: number;
   users?: number;
+  coldShare?: number | 'auto';
   precision: 'fp32' | 'int8';
   threads?: number;
   out?: string;
@@ -33,6 +35,11 @@ export function rerankCommand(kit: CommandKit): Command {
     .requiredOption('--model <dir>', 'the recommender (lmrec fit on the same --events)')
     .option('--candidates <n>', "how many of recommend()'s best are re-ranked", positiveInt, 50)
     .option('--users <n>', 'at most this many validation and test users (drawn at random)', positiveInt)
+    .option(
+      '--cold-share <x|auto>',
+      "weight validation to this share of requests whose next item has no training events (leave-one-out's validation under-states the traffic's); 'auto': read it from the last events of test users left out of the measure (those --users leaves, else every other one)",
+      coldShareChoice,
+    )
     .addOption(new Option('--precision <p>', "the LM's matrix products").choices(['fp32', 'int8']).default('fp32'))
     .addHelpText(
       'after',
@@ -53,27 +60,49 @@ export function rerankCommand(kit: CommandKit): Command {
     });
 }
 
+/** What --cold-share did: weighted validation to it, or nothing (no cold-target users to weight, or only those). */
+function coldNote(asked: number | undefined, choice: RerankChoice): string {
+  if (asked === undefined) return '';
+  return asked === choice.coldShare ? `; validation weighted to ${(100 * asked).toFixed(1)}%` : '; --cold-share ignored: validation has no users with a cold target, or only those';
+}
+
 async function runRerankEval(o: RerankCliOptions, log: (line: string) => void): Promise<RerankChoice & { lm: string; model: string; precision: string }> {
   const catalog = await readCatalogIds(o.items);
   const split = leaveOneOut((await readInteractions(o.events, { items: catalog })).sequences);
   const users = o.users ?? Infinity;
   const pick = { valid: sampleSplits(split.valid, users, 11), test: sampleSplits(split.test, users, 11) };
+  // --cold-share auto: the traffic's share from test users measured nowhere here
+  let setAside: Split[] = [];
+  if (o.coldShare === 'auto') {
+    const picked = new Set(pick.test);
+    if (picked.size < split.test.length) setAside = split.test.filter((s) => !picked.has(s));
+    else ({ measured: pick.test, estimate: setAside } = setAsideForColdShare(split.test));
+  }
   const records: ItemRecord[] = [];
   for await (const r of readItems(o.items)) records.push(r);
   const rec = await Recommender.load(o.model);
   try {
     const ranker = await LmRanker.load(o.lm!, records, { precision: o.precision, ...(o.threads ? { threads: o.threads } : {}) });
     try {
+      let coldShare = o.coldShare === 'auto' ? undefined : o.coldShare;
+      if (o.coldShare === 'auto') {
+        const warm = rec.srm.idMask();
+        coldShare = coldShareOf(setAside, (i) => warm[i] === 1);
+        log(`cold targets among the last events of ${setAside.length} test users left out of the measure: ${(100 * coldShare).toFixed(1)}%`);
+      }
       log(`scoring ${pick.valid.length} validation and ${pick.test.length} test users (recommend()'s best ${o.candidates}, the LM after the last 10 and 20 events)`);
       let shown = 0;
       const choice = await chooseRerank(rec, ranker, pick, (i) => catalog.name(i), {
         candidates: o.candidates,
+        ...(coldShare !== undefined ? { coldShare } : {}),
         onProgress: (done, total) => {
           const pct = Math.floor((100 * done) / total);
           if (pct >= shown + 10 || done === total) log(`  ${(shown = pct)}% (${done}/${total} users)`);
         },
       });
-      log(`\nvalidation NDCG@10 by weight (rows: history events read):`);
+      const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+      log(`\ncold targets (no training events): ${pct(choice.validColdShare)} of validation, ${pct(choice.testColdShare)} of test users${coldNote(coldShare, choice)}`);
+      log(`validation NDCG@10 by weight (rows: history events read)${choice.coldShare !== choice.validColdShare ? `, weighted to ${pct(choice.coldShare)} cold targets` : ''}:`);
       const weights = [...new Set(choice.grid.map((g) => g.weight))];
       log(`  events ${weights.map((w) => `w=${w}`.padStart(8)).join('')}`);
       for (const m of new Set(choice.grid.map((g) => g.events))) {
@@ -81,6 +110,9 @@ async function runRerankEval(o: RerankCliOptions, log: (line: string) => void): 
       }
       log(`\nchosen: weight ${choice.weight}, the last ${choice.events} events (validation NDCG@10 ${choice.validNdcg10.toFixed(4)})`);
       log(`test NDCG@10: ${choice.testNdcg10.toFixed(4)} re-ranked, ${choice.aloneTestNdcg10.toFixed(4)} recommend() alone (${choice.gain >= 0 ? '+' : ''}${(100 * choice.gain).toFixed(1)}%)`);
+      const chosen = choice.grid.find((g) => g.weight === choice.weight && g.events === choice.events)!;
+      const group = (a: number, b: number) => (Number.isNaN(a) ? 'no users' : `${b.toFixed(4)} re-ranked, ${a.toFixed(4)} alone`);
+      log(`  users with a cold target: ${group(choice.aloneGroups.cold, chosen.cold.test)}; with a warm one: ${group(choice.aloneGroups.warm, chosen.warm.test)}`);
       log(
         choice.weight > 0
           ? `serve it: lmrec serve --model ${o.model} --rerank ${o.lm} --rerank-weight ${choice.weight} --rerank-events ${choice.events} --rerank-candidates ${o.candidates}${o.precision === 'int8' ? ' --rerank-precision int8' : ''}`
