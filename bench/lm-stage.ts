@@ -85,7 +85,7 @@ try {
   const others = data.split.test.slice(USERS);
   const warm = rec.srm.idMask();
   const coldShare = others.length > 0 ? coldShareOf(others, (i) => warm[i] === 1) : undefined;
-  if (coldShare !== undefined) log(`cold targets among the other ${others.length} users' last events: ${(100 * coldShare).toFixed(1)}% (validation weighted to it)`);
+  if (coldShare !== undefined) log(`cold targets among the other ${others.length} users' last events: ${(100 * coldShare).toFixed(1)}%`);
   let alone = NaN; // recommend() alone on the test users (the same for both precisions)
 
   /** The stage with the model's matrix products in `precision`: w and m chosen on validation, test NDCG@10, latency. */
@@ -118,7 +118,7 @@ try {
       const { events: m, weight, testNdcg10, gain, grid, validColdShare, testColdShare } = chosen;
       const point = grid.find((g) => g.weight === weight && g.events === m)!;
       const byTarget = { cold: { alone: chosen.aloneGroups.cold, reranked: point.cold.test }, warm: { alone: chosen.aloneGroups.warm, reranked: point.warm.test } };
-      return { precision, candidates: CANDIDATES, events: m, weight, testNdcg10, gain, coldShare: { weightedTo: chosen.coldShare, valid: validColdShare, test: testColdShare }, byTarget, p50Ms: latency.p50, p99Ms: latency.p99, recommendP50Ms: latencyStats(baseMs).p50, recommendP99Ms: latencyStats(baseMs).p99, met: gain >= 0.03 && latency.p50 <= 5, grid };
+      return { precision, candidates: CANDIDATES, events: m, weight, testNdcg10, gain, coldShare: { weightedTo: chosen.weighted ? chosen.coldShare : null, valid: validColdShare, test: testColdShare }, byTarget, p50Ms: latency.p50, p99Ms: latency.p99, recommendP50Ms: latencyStats(baseMs).p50, recommendP99Ms: latencyStats(baseMs).p99, met: gain >= 0.03 && latency.p50 <= 5, grid };
     } finally {
       await ranker.close();
     }
@@ -156,7 +156,7 @@ try {
   for (const st of stages) {
     const { cold, warm } = st.byTarget;
     console.log(`${st.precision}: target >= 3% at p50 <= 5 ms: ${st.met ? 'met' : 'NOT met'}`);
-    console.log(`  test users with a cold target (${(100 * st.coldShare.test).toFixed(1)}%): ${cold.alone.toFixed(4)} -> ${cold.reranked.toFixed(4)}; warm: ${warm.alone.toFixed(4)} -> ${warm.reranked.toFixed(4)} (validation ${(100 * st.coldShare.valid).toFixed(1)}% cold, weighted to ${(100 * st.coldShare.weightedTo).toFixed(1)}%)`);
+    console.log(`  test users with a cold target (${(100 * st.coldShare.test).toFixed(1)}%): ${cold.alone.toFixed(4)} -> ${cold.reranked.toFixed(4)}; warm: ${warm.alone.toFixed(4)} -> ${warm.reranked.toFixed(4)} (validation ${(100 * st.coldShare.valid).toFixed(1)}% cold${st.coldShare.weightedTo === null ? ', not weighted' : `, weighted to ${(100 * st.coldShare.weightedTo).toFixed(1)}%`})`);
   }
   console.log(
     `early exit (split ${SPLIT} of ${LAYERS}): speed-up ${earlyExit.speedup.toFixed(2)}x, test NDCG@10 ${earlyExit.testNdcg10.toFixed(4)} vs ${earlyExit.testNdcg10WithoutExit.toFixed(4)} without (loss ${(100 * earlyExit.testNdcgLoss).toFixed(1)}%; target >= 2x at <= 1%: ${earlyExit.speedup >= 2 && earlyExit.testNdcgLoss <= 0.01 ? 'met' : 'NOT met'})`,

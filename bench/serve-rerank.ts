@@ -58,7 +58,7 @@ async function load(url: string, connections: number, seconds: number) {
     connections,
     requests: [{ method: 'POST', path: '/v1/recommend', headers: { 'content-type': 'application/json' }, setupRequest: (req) => ({ ...req, body: bodies[n++ % bodies.length]! }) }],
   });
-  return { connections, requestsPerSecond: r.requests.average, p50Ms: r.latency.p50, p99Ms: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx };
+  return { connections, requestsPerSecond: r.requests.average, p50Ms: r.latency.p50, p99Ms: r.latency.p99, errors: r.errors, timeouts: r.timeouts, non2xx: r.non2xx };
 }
 
 /** One server (with `extra` options), loaded from each connection count in turn. */

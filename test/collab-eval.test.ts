@@ -137,35 +137,52 @@ describe('lmrec eval collab', () => {
   });
 
   it('chooses the fusion on validation weighted to a share of cold targets (coldShare): 1 reads the cold-target users alone, 0 the others', async () => {
-    // every third user's validation target is an item no training history holds (30..49)
+    // every third user's validation target is an item no training history holds (30..39),
+    // which only the cloud can find: it ranks item 30 + h[0] / 3 first after a history h
     const sequences = Array.from({ length: 60 }, (_, u) => {
       const seq = Int32Array.from({ length: 8 }, (_, i) => (u * 3 + i) % 30);
-      if (u % 3 === 0) seq[6] = 30 + (u % 20);
+      if (u % 3 === 0) seq[6] = 30 + seq[0]! / 3;
       return seq;
     });
     const split = leaveOneOut(sequences);
     const cold = split.valid.filter((s) => s.target >= 30);
     const warm = split.valid.filter((s) => s.target < 30);
-    const srm = await SequentialRecommender.fit(split.train, 50, { dim: 8, maxLen: 10, epochs: 2, seed: 4 });
+    const srm = await SequentialRecommender.fit(split.train, 40, { dim: 8, maxLen: 10, epochs: 3, seed: 4 });
+    const cloud = {
+      items: 40,
+      scoreBatch: async (histories: ArrayLike<number>[]) => {
+        const rows = await srm.scoreBatch(histories);
+        histories.forEach((h, j) => (rows[j * 40 + 30 + h[0]! / 3] = 1e6));
+        return rows;
+      },
+    };
     try {
-      const models = { cloud: srm, device: srm };
+      const models = { cloud, device: srm };
       const o = { candidates: 20, rates: [0.2], randomDraws: 1 };
-      const plain = await evaluateCollab(split, 50, models, o);
+      const plain = await evaluateCollab(split, 40, models, o);
       expect(plain.choice.validColdShare).toBeCloseTo(cold.length / split.valid.length, 12);
-      expect(plain.choice.coldShare).toBe(plain.choice.validColdShare);
+      expect(plain.choice).toMatchObject({ weighted: false, coldShare: plain.choice.validColdShare });
       for (const rule of FUSION_RULES) expect(plain.choice.validNdcg10[rule]).toBe(plain.fusions[rule].valid['NDCG@10']);
       // weighted to validation's own share: the plain mean again
-      const own = await evaluateCollab(split, 50, models, { ...o, coldShare: plain.choice.validColdShare });
+      const own = await evaluateCollab(split, 40, models, { ...o, coldShare: plain.choice.validColdShare });
+      expect(own.choice.weighted).toBe(true);
       for (const rule of FUSION_RULES) expect(own.choice.validNdcg10[rule]).toBeCloseTo(plain.fusions[rule].valid['NDCG@10'], 12);
       // weighted all to one side: that side's users alone (the same training histories, so the same device)
+      const chosen: string[] = [];
       for (const [share, users] of [[1, cold], [0, warm]] as const) {
-        const weighted = await evaluateCollab(split, 50, models, { ...o, coldShare: share });
-        const alone = await evaluateCollab({ ...split, valid: users }, 50, models, o);
-        expect(weighted.choice.coldShare).toBe(share);
+        const weighted = await evaluateCollab(split, 40, models, { ...o, coldShare: share });
+        const alone = await evaluateCollab({ ...split, valid: users }, 40, models, o);
+        expect(weighted.choice).toMatchObject({ weighted: true, coldShare: share });
         for (const rule of FUSION_RULES) expect(weighted.choice.validNdcg10[rule]).toBeCloseTo(alone.fusions[rule].valid['NDCG@10'], 12);
         expect(weighted.bestFusion).toBe(alone.bestFusion);
+        chosen.push(weighted.bestFusion);
       }
-      await expect(evaluateCollab(split, 50, models, { ...o, coldShare: 1.2 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+      // the cloud finds the cold targets (the device cannot), so the share decides the rule
+      const coldOnly = await evaluateCollab({ ...split, valid: cold }, 40, models, o);
+      expect(coldOnly.fusions['llm-only'].valid['NDCG@10']).toBe(1);
+      expect(coldOnly.fusions['srm-only'].valid['NDCG@10']).toBeLessThan(1);
+      expect(chosen[0]).not.toBe(chosen[1]);
+      await expect(evaluateCollab(split, 40, models, { ...o, coldShare: 1.2 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     } finally {
       srm.close();
     }

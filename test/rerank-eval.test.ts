@@ -94,7 +94,7 @@ describe('lmrec eval rerank', () => {
         let sum = 0;
         for (const s of splits) {
           const history = Array.from(s.history, (i) => catalog.name(i));
-          const r = await rec.rerank({ history, k: 10 }, { model: ranker, weight, candidates: 20, events: m });
+          const r = weight === 0 ? rec.recommend({ history, k: 10 }) : await rec.rerank({ history, k: 10 }, { model: ranker, weight, candidates: 20, events: m });
           sum += ndcg10(r.items.map((x) => x.id), catalog.name(s.target));
         }
         return sum / splits.length;
@@ -103,15 +103,19 @@ describe('lmrec eval rerank', () => {
       expect(plain.validColdShare).toBe(pick.valid.filter(isCold).length / 60);
       expect(plain.testColdShare).toBe(pick.test.filter(isCold).length / 60);
       expect(plain.validColdShare).toBeGreaterThan(0);
-      expect(plain.coldShare).toBe(plain.validColdShare); // none given: validation as it is
+      expect(plain).toMatchObject({ weighted: false, coldShare: plain.validColdShare }); // none given: validation as it is
+      const groups = { valid: pick.valid, test: pick.test };
       for (const g of plain.grid) {
-        expect(g.cold.test).toBeCloseTo(await mean(pick.test.filter(isCold), g.weight, g.events), 10);
-        expect(g.warm.valid).toBeCloseTo(await mean(pick.valid.filter((s) => !isCold(s)), g.weight, g.events), 10);
+        for (const part of ['valid', 'test'] as const) {
+          expect(g.cold[part]).toBeCloseTo(await mean(groups[part].filter(isCold), g.weight, g.events), 10);
+          expect(g.warm[part]).toBeCloseTo(await mean(groups[part].filter((s) => !isCold(s)), g.weight, g.events), 10);
+        }
       }
-      expect(plain.aloneGroups.cold).toBeCloseTo(plain.grid[0]!.cold.test, 12); // weight 0: recommend() alone
+      expect(plain.aloneGroups.cold).toBeCloseTo(await mean(pick.test.filter(isCold), 0, 3), 12); // weight 0: recommend() alone
+      expect(plain.aloneGroups.warm).toBeCloseTo(await mean(pick.test.filter((s) => !isCold(s)), 0, 3), 12);
 
       const weighted = await chooseRerank(rec, ranker, pick, (i) => catalog.name(i), { ...o, coldShare: 0.9 });
-      expect(weighted.coldShare).toBe(0.9);
+      expect(weighted).toMatchObject({ weighted: true, coldShare: 0.9 });
       for (const g of weighted.grid) expect(g.validNdcg10).toBeCloseTo(0.9 * g.cold.valid + 0.1 * g.warm.valid, 12);
       expect(weighted.validNdcg10).toBe(Math.max(...weighted.grid.map((g) => g.validNdcg10)));
       await expect(chooseRerank(rec, ranker, pick, (i) => catalog.name(i), { ...o, coldShare: 1.5 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
@@ -128,12 +132,15 @@ describe('lmrec eval rerank', () => {
       ['--import', 'tsx', 'src/cli/main.ts', 'eval', 'rerank', '--items', items, '--events', events, '--model', model, '--lm', tuned, '--users', '40', '--candidates', '20', '--cold-share', 'auto', '--threads', '1', '--out', out, '--json'],
       { cwd: path.resolve(import.meta.dirname, '..') },
     );
-    const result = JSON.parse(stdout) as { weight: number; events: number; grid: unknown[]; candidates: number; lm: string };
+    const result = JSON.parse(stdout) as { weight: number; events: number; grid: unknown[]; candidates: number; lm: string; weighted: boolean; validColdShare: number };
     expect(result).toMatchObject({ candidates: 20, lm: tuned, model });
     expect(result.grid).toHaveLength(16); // 8 weights x 2 history lengths
     expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual(result);
     expect(stderr).toMatch(/scoring 40 validation and 40 test users/);
     expect(stderr).toMatch(/cold targets among the last events of 160 test users left out of the measure: [0-9.]+%/); // the 200 users but the 40 measured
+    // weighted where validation has users of both kinds; said either way
+    expect(result.weighted).toBe(result.validColdShare > 0 && result.validColdShare < 1);
+    expect(stderr).toMatch(result.weighted ? /; validation weighted to [0-9.]+%/ : /--cold-share ignored: validation has no users with a cold target, or only those/);
     expect(stderr).toMatch(/cold targets \(no training events\): [0-9.]+% of validation, [0-9.]+% of test users/);
     expect(stderr).toMatch(/users with a cold target: .*; with a warm one: [0-9.]+ re-ranked, [0-9.]+ alone/);
     expect(stderr).toMatch(/chosen: weight [0-9.]+, the last (10|20) events/);

@@ -11,7 +11,7 @@ import { evaluateCollab, type CloudModel, type CollabReport } from '../collab/ev
 import { FUSION_RULES } from '../collab/fusion.js';
 import { readCatalogIds, readInteractions } from '../data/interactions.js';
 import { LmrecError } from '../errors.js';
-import { coldShareOf, setAsideForColdShare } from '../eval/cold-share.js';
+import { coldShareOf, FEW_FOR_COLD_SHARE, setAsideForColdShare } from '../eval/cold-share.js';
 import { leaveOneOut, type Split } from '../eval/leave-one-out.js';
 import { Recommender } from '../recommender/recommender.js';
 import { SequentialRecommender, SRM_DEFAULTS, type StopReason } from '../srm/sequential-recommender.js';
@@ -83,7 +83,7 @@ export async function runCollabEval(o: CollabCommandOptions, io: CommandIo): Pro
     for (const h of split.train) for (const i of h) trained[i] = 1;
     test = aside.measured;
     coldShare = coldShareOf(aside.estimate, (i) => trained[i] === 1);
-    io.log(`cold targets among the last events of ${aside.estimate.length} test users set aside: ${(100 * coldShare).toFixed(1)}% (validation weighted to it)`);
+    io.log(`cold targets among the last events of ${aside.estimate.length} test users set aside: ${(100 * coldShare).toFixed(1)}%${aside.estimate.length < FEW_FOR_COLD_SHARE ? ' (few users: a rough estimate)' : ''}`);
   }
   io.log(`${items} items, ${data.users.size} users, ${data.events} events; ${test.length} users evaluated`);
 
@@ -122,7 +122,7 @@ export async function runCollabEval(o: CollabCommandOptions, io: CommandIo): Pro
     deviceModel: device.info,
     ...report,
   };
-  for (const line of summary(result)) io.log(line);
+  for (const line of summary(result, coldShare)) io.log(line);
   if (o.out) {
     writeFileAtomic(o.out, `${JSON.stringify(result, null, 1)}\n`);
     io.log(`wrote ${o.out}`);
@@ -196,7 +196,13 @@ async function fitRecommender(o: CollabCommandOptions, items: number, io: Comman
 const met = (ok: boolean) => (ok ? 'met' : 'NOT met');
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
-function summary(r: CollabEvalResult): string[] {
+/** How the fusion was chosen: validation as it is, weighted to the share asked for, or the share ignored. */
+function choiceNote(r: CollabEvalResult, asked: number | undefined): string {
+  if (r.choice.weighted) return `weighted to ${pct(r.choice.coldShare)}: ${FUSION_RULES.map((rule) => `${rule} ${r.choice.validNdcg10[rule].toFixed(4)}`).join(', ')}`;
+  return asked === undefined ? 'as it is' : 'as it is (--cold-share ignored: validation has no users with a cold target, or only those)';
+}
+
+function summary(r: CollabEvalResult, coldShare: number | undefined): string[] {
   const f = (x: number) => x.toFixed(4).padStart(9);
   const row = (name: string, q: { valid: { 'NDCG@10': number }; test: { 'HR@10': number; 'NDCG@10': number } }) =>
     `${name.padEnd(30)}${f(q.valid['NDCG@10'])}${f(q.test['HR@10'])}${f(q.test['NDCG@10'])}`;
@@ -209,7 +215,7 @@ function summary(r: CollabEvalResult): string[] {
     row('cloud only (stale history)', r.models['cloud-only']),
     row('cloud on the fresh history', r.models['cloud-fresh']),
     row('device only', r.models['device-only']),
-    `cold targets: ${pct(r.choice.validColdShare)} of validation, ${pct(r.choice.testColdShare)} of test users; the fusion chosen on validation NDCG@10 ${r.choice.coldShare === r.choice.validColdShare ? 'as it is' : `weighted to ${pct(r.choice.coldShare)}: ${FUSION_RULES.map((rule) => `${rule} ${r.choice.validNdcg10[rule].toFixed(4)}`).join(', ')}`}`,
+    `cold targets: ${pct(r.choice.validColdShare)} of validation, ${pct(r.choice.testColdShare)} of test users; the fusion chosen on validation NDCG@10 ${choiceNote(r, coldShare)}`,
     ...FUSION_RULES.map((rule) => row(`fusion ${rule}${rule === r.bestFusion ? ' (best)' : ''}`, r.fusions[rule])),
     '',
     `request curve (fusion ${r.bestFusion}; thresholds from validation; test NDCG@10):`,

@@ -65,7 +65,8 @@ export interface CollabEvalOptions {
   /** Seed of the random baseline's draws (default 1). */
   seed?: number;
   /**
-   * The share of requests whose target is cold (no training history holds it) in the traffic
+   * The share of requests whose target is cold (no training history holds it; the LM stage's
+   * chooseRerank reads the same from the Recommender's `idMask()`) in the traffic
    * to serve: the fusion rules are compared on validation NDCG@10 weighted to it (cold-target
    * users count coldShare, the others 1 − coldShare). Default: validation as it is. Ignored
    * where validation has no cold-target users or only those. See src/eval/cold-share.ts.
@@ -130,8 +131,10 @@ export interface CollabReport {
   bestFusion: FusionRule;
   /** What the rules were compared on: validation NDCG@10 weighted to a share of cold targets. */
   choice: {
-    /** The share weighted to (validation's own when none was given). */
+    /** The share weighted to (validation's own when not weighted). */
     coldShare: number;
+    /** Whether validation was weighted to the given coldShare (false: none given, or validation has no cold-target users or only those). */
+    weighted: boolean;
     /** The share of cold targets among the validation and the test users. */
     validColdShare: number;
     testColdShare: number;
@@ -207,7 +210,7 @@ interface Traffic {
 /**
  * LSC4Rec's evaluation: full-catalog rankings of each model, every fusion rule on the stale list,
  * and the request curve of the policy against random requests.
- * @param split Leave-one-out validation and test splits (leaveOneOut's; either may be a part of the users), and the training histories both models were trained on (default: the test users' histories without their last event).
+ * @param split Leave-one-out validation and test splits (leaveOneOut's; either may be a part of the users), and the training histories both models were trained on. Without `train`, the test users' histories without their last event stand for it: right only when the test users are every user who trained, so pass it whenever `test` is a part of them.
  * @param items Catalog size: both models must know exactly this many items.
  * @param models The two models.
  * @param models.cloud The cloud's model: its top N over the whole catalog is the candidate list.
@@ -317,7 +320,7 @@ export async function evaluateCollab(split: Pick<LeaveOneOut, 'valid' | 'test'> 
     models: models_,
     fusions,
     bestFusion,
-    choice: { coldShare, validColdShare, testColdShare: groups.coldTarget.users / n, validNdcg10: criterion },
+    choice: { coldShare, weighted, validColdShare, testColdShare: groups.coldTarget.users / n, validNdcg10: criterion },
     allRequests: fromRanks(test.ranks.fresh[bestFusion]),
     curve,
     groups,

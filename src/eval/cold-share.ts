@@ -6,16 +6,29 @@
  * choice made on them trades the cold targets away. The honest estimate reads the latest events
  * of users whose figures are not reported: set aside here, never measured.
  */
+import { LmrecError } from '../errors.js';
 import type { Split } from './leave-one-out.js';
 
-/** The share of splits whose target is cold (0 for none). */
+/** Fewer users than this read the share roughly: the commands say so. */
+export const FEW_FOR_COLD_SHARE = 100;
+
+/**
+ * The share of splits whose target is cold: INVALID_ARGUMENT for none (no users, no estimate:
+ * 0 would be a claim).
+ * @param splits The users whose last events estimate the share.
+ * @param warm Whether an item has training events.
+ */
 export function coldShareOf(splits: readonly Split[], warm: (item: number) => boolean): number {
-  return splits.length === 0 ? 0 : splits.filter((s) => !warm(s.target)).length / splits.length;
+  if (splits.length === 0) throw new LmrecError('--cold-share auto needs test users left out of the measure to read the share from, and there are none', 'INVALID_ARGUMENT');
+  return splits.filter((s) => !warm(s.target)).length / splits.length;
 }
 
 /**
  * Test users split for `--cold-share auto`: every other one (odd places) estimates the
  * traffic's cold share from their last events and is then left out; the rest are measured.
+ * (In `lmrec eval collab` the measured ones are the users whose validation events early-stop
+ * the SRMs, the others choose: the same user's validation and test events, as leave-one-out
+ * always pairs them; no test event is read for a choice.)
  */
 export function setAsideForColdShare(test: readonly Split[]): { measured: Split[]; estimate: Split[] } {
   return { measured: test.filter((_, j) => j % 2 === 0), estimate: test.filter((_, j) => j % 2 === 1) };

@@ -31,7 +31,7 @@ export interface RerankGridPoint {
   /** What the choice maximises: validation NDCG@10, weighted to `coldShare` when one is given. */
   validNdcg10: number;
   testNdcg10: number;
-  /** NDCG@10 of the users whose target is cold (no training events); NaN where there are none. */
+  /** NDCG@10 of the users whose target is cold (no training events: the Recommender's SRM has no ID row for it, `idMask()`); NaN where there are none (null in JSON). */
   cold: { valid: number; test: number };
   /** NDCG@10 of the other users; NaN where there are none. */
   warm: { valid: number; test: number };
@@ -50,8 +50,10 @@ export interface RerankChoice {
   aloneGroups: { cold: number; warm: number };
   /** testNdcg10 / aloneTestNdcg10 - 1. */
   gain: number;
-  /** The share of cold targets validation was weighted to (its own share when none was given). */
+  /** The share of cold targets validation was weighted to (its own share when not weighted). */
   coldShare: number;
+  /** Whether validation was weighted to a given coldShare (false: none given, or validation has no cold-target users or only those). */
+  weighted: boolean;
   /** The share of cold targets among the validation and the test users. */
   validColdShare: number;
   testColdShare: number;
@@ -153,6 +155,7 @@ export async function chooseRerank(rec: Recommender, ranker: LmRanker, split: { 
     aloneGroups: { cold: groupNdcg(testColdLists, 0, 0), warm: groupNdcg(testWarmLists, 0, 0) },
     gain: alone > 0 ? best.testNdcg10 / alone - 1 : 0,
     coldShare,
+    weighted,
     validColdShare: validCold,
     testColdShare: coldListShare(test),
     grid,

@@ -6,7 +6,7 @@
 import { Command, Option } from 'commander';
 import { readCatalogIds, readInteractions } from '../../data/interactions.js';
 import { readItems, type ItemRecord } from '../../data/records.js';
-import { coldShareOf, setAsideForColdShare } from '../../eval/cold-share.js';
+import { coldShareOf, FEW_FOR_COLD_SHARE, setAsideForColdShare } from '../../eval/cold-share.js';
 import { leaveOneOut, sampleSplits, type Split } from '../../eval/leave-one-out.js';
 import { chooseRerank, type RerankChoice } from '../../eval/rerank-choice.js';
 import { LmRanker } from '../../recommender/lm-ranker.js';
@@ -63,19 +63,21 @@ export function rerankCommand(kit: CommandKit): Command {
 /** What --cold-share did: weighted validation to it, or nothing (no cold-target users to weight, or only those). */
 function coldNote(asked: number | undefined, choice: RerankChoice): string {
   if (asked === undefined) return '';
-  return asked === choice.coldShare ? `; validation weighted to ${(100 * asked).toFixed(1)}%` : '; --cold-share ignored: validation has no users with a cold target, or only those';
+  return choice.weighted ? `; validation weighted to ${(100 * asked).toFixed(1)}%` : '; --cold-share ignored: validation has no users with a cold target, or only those';
 }
 
 async function runRerankEval(o: RerankCliOptions, log: (line: string) => void): Promise<RerankChoice & { lm: string; model: string; precision: string }> {
   const catalog = await readCatalogIds(o.items);
   const split = leaveOneOut((await readInteractions(o.events, { items: catalog })).sequences);
   const users = o.users ?? Infinity;
-  const pick = { valid: sampleSplits(split.valid, users, 11), test: sampleSplits(split.test, users, 11) };
+  // the same users for validation and test (their places in both lists)
+  const places = sampleSplits(Array.from(split.test, (_, j) => j), users, 11);
+  const pick = { valid: places.map((j) => split.valid[j]!), test: places.map((j) => split.test[j]!) };
   // --cold-share auto: the traffic's share from test users measured nowhere here
   let setAside: Split[] = [];
   if (o.coldShare === 'auto') {
-    const picked = new Set(pick.test);
-    if (picked.size < split.test.length) setAside = split.test.filter((s) => !picked.has(s));
+    const picked = new Set(places);
+    if (picked.size < split.test.length) setAside = split.test.filter((_, j) => !picked.has(j));
     else ({ measured: pick.test, estimate: setAside } = setAsideForColdShare(split.test));
   }
   const records: ItemRecord[] = [];
@@ -88,7 +90,7 @@ async function runRerankEval(o: RerankCliOptions, log: (line: string) => void): 
       if (o.coldShare === 'auto') {
         const warm = rec.srm.idMask();
         coldShare = coldShareOf(setAside, (i) => warm[i] === 1);
-        log(`cold targets among the last events of ${setAside.length} test users left out of the measure: ${(100 * coldShare).toFixed(1)}%`);
+        log(`cold targets among the last events of ${setAside.length} test users left out of the measure: ${(100 * coldShare).toFixed(1)}%${setAside.length < FEW_FOR_COLD_SHARE ? ' (few users: a rough estimate)' : ''}`);
       }
       log(`scoring ${pick.valid.length} validation and ${pick.test.length} test users (recommend()'s best ${o.candidates}, the LM after the last 10 and 20 events)`);
       let shown = 0;
@@ -102,7 +104,7 @@ async function runRerankEval(o: RerankCliOptions, log: (line: string) => void): 
       });
       const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
       log(`\ncold targets (no training events): ${pct(choice.validColdShare)} of validation, ${pct(choice.testColdShare)} of test users${coldNote(coldShare, choice)}`);
-      log(`validation NDCG@10 by weight (rows: history events read)${choice.coldShare !== choice.validColdShare ? `, weighted to ${pct(choice.coldShare)} cold targets` : ''}:`);
+      log(`validation NDCG@10 by weight (rows: history events read)${choice.weighted ? `, weighted to ${pct(choice.coldShare)} cold targets` : ''}:`);
       const weights = [...new Set(choice.grid.map((g) => g.weight))];
       log(`  events ${weights.map((w) => `w=${w}`.padStart(8)).join('')}`);
       for (const m of new Set(choice.grid.map((g) => g.events))) {
