@@ -25,7 +25,7 @@
  * share that leave-one-out's validation under-states (see chooseRerank's coldShare).
  * `--models M` keeps the three trained models (rec, full, tuned) and their training figures in
  * M, and a later run with the same M and settings measures them again without training. Writes bench/results/lm-stage-<DIR's name>.json (-<T> appended with --tag)
- * and prints a table.
+ * and prints a table; the fp32 weight sweep (every user, warm and cold targets) as an SVG beside it.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -36,7 +36,9 @@ import type { Split } from '../src/eval/leave-one-out.js';
 import { readBehaviour } from '../src/pretrain/behaviour-data.js';
 import { pretrain } from '../src/pretrain/pretrain.js';
 import { coldShareOf } from '../src/eval/cold-share.js';
+import { rerankChart } from '../src/eval/rerank-chart.js';
 import { chooseRerank } from '../src/eval/rerank-choice.js';
+import { writeFileAtomic } from '../src/util/atomic-file.js';
 import { LmRanker } from '../src/recommender/lm-ranker.js';
 import { Recommender } from '../src/recommender/recommender.js';
 import { earlyExitOnTrained } from './late-quality.js';
@@ -115,6 +117,7 @@ try {
         baseMs.push(performance.now() - t);
       }
       const latency = latencyStats(ms);
+      if (precision === 'fp32') writeFileAtomic(path.join('bench', 'results', `lm-stage-${name}${TAG ? `-${TAG}` : ''}.svg`), rerankChart(chosen, `The LM stage on ${name}: NDCG@10 against its weight (fp32)`));
       const { events: m, weight, testNdcg10, gain, grid, validColdShare, testColdShare } = chosen;
       const point = grid.find((g) => g.weight === weight && g.events === m)!;
       const byTarget = { cold: { alone: chosen.aloneGroups.cold, reranked: point.cold.test }, warm: { alone: chosen.aloneGroups.warm, reranked: point.warm.test } };

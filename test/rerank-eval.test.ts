@@ -127,15 +127,19 @@ describe('lmrec eval rerank', () => {
 
   it('the command prints the grid, the choice and the serve line, and writes the JSON', async () => {
     const out = path.join(dir, 'rerank.json');
+    const svg = path.join(dir, 'rerank.svg');
     const { stdout, stderr } = await promisify(execFile)(
       process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', 'eval', 'rerank', '--items', items, '--events', events, '--model', model, '--lm', tuned, '--users', '40', '--candidates', '20', '--cold-share', 'auto', '--threads', '1', '--out', out, '--json'],
+      ['--import', 'tsx', 'src/cli/main.ts', 'eval', 'rerank', '--items', items, '--events', events, '--model', model, '--lm', tuned, '--users', '40', '--candidates', '20', '--cold-share', 'auto', '--threads', '1', '--out', out, '--svg', svg, '--json'],
       { cwd: path.resolve(import.meta.dirname, '..') },
     );
     const result = JSON.parse(stdout) as { weight: number; events: number; grid: unknown[]; candidates: number; lm: string; weighted: boolean; validColdShare: number };
     expect(result).toMatchObject({ candidates: 20, lm: tuned, model });
     expect(result.grid).toHaveLength(16); // 8 weights x 2 history lengths
     expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual(result);
+    const chart = readFileSync(svg, 'utf8');
+    expect(chart.startsWith('<svg')).toBe(true);
+    for (const name of ['test, every user', 'test, warm targets', 'validation (what the choice maximised)']) expect(chart).toContain(name);
     expect(stderr).toMatch(/scoring 40 validation and 40 test users/);
     expect(stderr).toMatch(/cold targets among the last events of 160 test users left out of the measure: [0-9.]+%/); // the 200 users but the 40 measured
     // weighted where validation has users of both kinds; said either way

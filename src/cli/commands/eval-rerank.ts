@@ -8,6 +8,7 @@ import { readCatalogIds, readInteractions } from '../../data/interactions.js';
 import { readItems, type ItemRecord } from '../../data/records.js';
 import { coldShareOf, FEW_FOR_COLD_SHARE, setAsideForColdShare } from '../../eval/cold-share.js';
 import { leaveOneOut, sampleSplits, type Split } from '../../eval/leave-one-out.js';
+import { rerankChart } from '../../eval/rerank-chart.js';
 import { chooseRerank, type RerankChoice } from '../../eval/rerank-choice.js';
 import { LmRanker } from '../../recommender/lm-ranker.js';
 import { Recommender } from '../../recommender/recommender.js';
@@ -26,6 +27,7 @@ interface RerankCliOptions {
   precision: 'fp32' | 'int8';
   threads?: number;
   out?: string;
+  svg?: string;
   json?: boolean;
 }
 
@@ -40,6 +42,7 @@ export function rerankCommand(kit: CommandKit): Command {
       "weight validation to this share of requests whose next item has no training events (leave-one-out's validation under-states the traffic's); 'auto': read it from the last events of test users left out of the measure (those --users leaves, else every other one)",
       coldShareChoice,
     )
+    .option('--svg <file>', 'write the weight sweep as an SVG chart (test NDCG@10 of every user, warm and cold targets, against w)')
     .addOption(new Option('--precision <p>', "the LM's matrix products").choices(['fp32', 'int8']).default('fp32'))
     .addHelpText(
       'after',
@@ -122,6 +125,10 @@ async function runRerankEval(o: RerankCliOptions, log: (line: string) => void): 
       );
       const result = { ...choice, lm: o.lm!, model: o.model, precision: o.precision };
       if (o.out) writeFileAtomic(o.out, `${JSON.stringify(result, null, 1)}\n`);
+      if (o.svg) {
+        writeFileAtomic(o.svg, rerankChart(choice, `The LM stage: NDCG@10 against its weight (${o.lm})`));
+        log(`wrote the weight sweep to ${o.svg}`);
+      }
       return result;
     } finally {
       await ranker.close();
