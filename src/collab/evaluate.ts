@@ -30,6 +30,7 @@
  */
 import { z } from 'zod';
 import { LmrecError } from '../errors.js';
+import { coldWeighting } from '../eval/cold-share.js';
 import { evaluate, type LeaveOneOut, type Split } from '../eval/leave-one-out.js';
 import { parseOptions } from '../util/options.js';
 import { Random } from '../util/random.js';
@@ -249,13 +250,12 @@ export async function evaluateCollab(split: Pick<LeaveOneOut, 'valid' | 'test'> 
   // the first of the rules with the best validation NDCG@10, weighted to the traffic's cold share
   const coldValid = Uint8Array.from(valid.splits, (s) => (trained.has(s.target) ? 0 : 1));
   const validColdShare = coldValid.reduce((a, x) => a + x, 0) / coldValid.length;
-  const weighted = o.coldShare !== undefined && validColdShare > 0 && validColdShare < 1;
-  const coldShare = weighted ? o.coldShare! : validColdShare;
+  const weighting = coldWeighting(o.coldShare, validColdShare);
   const ofGroup = (ranks: Int32Array, cold: number) => fromRanks(ranks.filter((_, u) => coldValid[u] === cold))['NDCG@10'];
   const criterion = Object.fromEntries(
     FUSION_RULES.map((rule) => {
       const r = valid.ranks.stale[rule];
-      return [rule, weighted ? coldShare * ofGroup(r, 1) + (1 - coldShare) * ofGroup(r, 0) : fusions[rule].valid['NDCG@10']];
+      return [rule, weighting.weighted ? weighting.mix(ofGroup(r, 1), ofGroup(r, 0)) : fusions[rule].valid['NDCG@10']];
     }),
   ) as Record<FusionRule, number>;
   const bestOf = (rules: readonly FusionRule[]) => rules.reduce((best, rule) => (criterion[rule] > criterion[best] ? rule : best));
@@ -320,7 +320,7 @@ export async function evaluateCollab(split: Pick<LeaveOneOut, 'valid' | 'test'> 
     models: models_,
     fusions,
     bestFusion,
-    choice: { coldShare, weighted, validColdShare, testColdShare: groups.coldTarget.users / n, validNdcg10: criterion },
+    choice: { coldShare: weighting.coldShare, weighted: weighting.weighted, validColdShare, testColdShare: groups.coldTarget.users / n, validNdcg10: criterion },
     allRequests: fromRanks(test.ranks.fresh[bestFusion]),
     curve,
     groups,

@@ -23,6 +23,27 @@ export function coldShareOf(splits: readonly Split[], warm: (item: number) => bo
   return splits.filter((s) => !warm(s.target)).length / splits.length;
 }
 
+/** How a choice weights validation: to `coldShare` where `weighted`, else validation as it is. */
+export interface ColdWeighting {
+  weighted: boolean;
+  /** The share weighted to (validation's own when not weighted). */
+  coldShare: number;
+  /** The figure a choice maximises from the cold-target and the other users' (only where weighted). */
+  mix(cold: number, warm: number): number;
+}
+
+/**
+ * The weighting chooseRerank and evaluateCollab both apply: to the share asked for, unless
+ * none was asked or validation has no cold-target users or only those (nothing to weight).
+ * @param asked The share asked for, if any.
+ * @param validColdShare The share of cold targets among the validation users.
+ */
+export function coldWeighting(asked: number | undefined, validColdShare: number): ColdWeighting {
+  const weighted = asked !== undefined && validColdShare > 0 && validColdShare < 1;
+  const coldShare = weighted ? asked : validColdShare;
+  return { weighted, coldShare, mix: (cold, warm) => coldShare * cold + (1 - coldShare) * warm };
+}
+
 /**
  * Test users split for `--cold-share auto`: every other one (odd places) estimates the
  * traffic's cold share from their last events and is then left out; the rest are measured.

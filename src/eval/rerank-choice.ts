@@ -17,6 +17,7 @@
  * Amazon Sports 4.2% against 14.7%). `coldShare` weights validation to the share the traffic has.
  */
 import { LmrecError } from '../errors.js';
+import { coldWeighting } from './cold-share.js';
 import type { LmRanker } from '../recommender/lm-ranker.js';
 import { candidateHeadScores } from '../recommender/lm-stage.js';
 import type { Recommender } from '../recommender/recommender.js';
@@ -131,15 +132,14 @@ export async function chooseRerank(rec: Recommender, ranker: LmRanker, split: { 
   const valid = await scoreAll(split.valid);
   const test = await scoreAll(split.test);
   const validCold = coldListShare(valid);
-  const weighted = o.coldShare !== undefined && validCold > 0 && validCold < 1;
-  const coldShare = weighted ? o.coldShare! : validCold;
+  const weighting = coldWeighting(o.coldShare, validCold);
   const [validColdLists, validWarmLists] = byTarget(valid);
   const [testColdLists, testWarmLists] = byTarget(test);
   const grid = events.flatMap((m, x) =>
     weights.map((w): RerankGridPoint => {
       const cold = { valid: groupNdcg(validColdLists, w, x), test: groupNdcg(testColdLists, w, x) };
       const warm = { valid: groupNdcg(validWarmLists, w, x), test: groupNdcg(testWarmLists, w, x) };
-      const validNdcg10 = weighted ? coldShare * cold.valid + (1 - coldShare) * warm.valid : meanNdcg(valid, w, x);
+      const validNdcg10 = weighting.weighted ? weighting.mix(cold.valid, warm.valid) : meanNdcg(valid, w, x);
       return { events: m, weight: w, validNdcg10, testNdcg10: meanNdcg(test, w, x), cold, warm };
     }),
   );
@@ -154,8 +154,8 @@ export async function chooseRerank(rec: Recommender, ranker: LmRanker, split: { 
     aloneTestNdcg10: alone,
     aloneGroups: { cold: groupNdcg(testColdLists, 0, 0), warm: groupNdcg(testWarmLists, 0, 0) },
     gain: alone > 0 ? best.testNdcg10 / alone - 1 : 0,
-    coldShare,
-    weighted,
+    coldShare: weighting.coldShare,
+    weighted: weighting.weighted,
     validColdShare: validCold,
     testColdShare: coldListShare(test),
     grid,
