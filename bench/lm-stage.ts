@@ -43,18 +43,15 @@ import { LmRanker } from '../src/recommender/lm-ranker.js';
 import { Recommender } from '../src/recommender/recommender.js';
 import { earlyExitOnTrained } from './late-quality.js';
 import { latencyStats, printTable, writeJson } from './measure.js';
+import { arg, argOr } from './args.js';
 
-const arg = (name: string, fallback?: string): string | undefined => {
-  const at = process.argv.indexOf(`--${name}`);
-  return at > 0 ? process.argv[at + 1] : fallback;
-};
 const DATA = arg('data');
 if (!DATA) throw new Error('--data DIR is required (a folder with items.jsonl and events.jsonl)');
-const LAYERS = Number(arg('layers', '12'));
-const SPLIT = Number(arg('split', '4'));
-const EPOCHS = Number(arg('epochs', '4'));
-const BUDGET = Number(arg('budget', '60'));
-const USERS = Number(arg('users', 'Infinity'));
+const LAYERS = Number(argOr('layers', '12'));
+const SPLIT = Number(argOr('split', '4'));
+const EPOCHS = Number(argOr('epochs', '4'));
+const BUDGET = Number(argOr('budget', '60'));
+const USERS = Number(argOr('users', 'Infinity'));
 const TAG = arg('tag');
 const MODELS = arg('models');
 const CANDIDATES = 50;

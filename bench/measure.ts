@@ -49,3 +49,9 @@ export function latencyStats(ms: number[]): LatencyStats {
   const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
   return { calls: s.length, p50: q(0.5), p99: q(0.99), max: s.at(-1)!, mean: s.reduce((a, b) => a + b, 0) / s.length };
 }
+
+/** A served lmrec's event-loop delay p99 (ms) since the last scrape of its /metrics: prom-client resets its histogram on each. */
+export async function eventLoopP99Ms(url: string): Promise<number> {
+  const m = await (await fetch(`${url}/metrics`)).text();
+  return Number(/^lmrec_nodejs_eventloop_lag_p99_seconds (\S+)/m.exec(m)?.[1]) * 1000;
+}

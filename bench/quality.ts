@@ -27,6 +27,7 @@ import { LanguageModel } from '../src/lm/language-model.js';
 import { DEFAULT_MODEL_DIR } from '../src/lm/default-model.js';
 import { qualityMarkdown, sweepTable } from '../src/cli/reports.js';
 import { printTable, writeJson } from './measure.js';
+import { arg } from './args.js';
 
 const SETS: Record<string, { template?: string }> = {
   toys: {},
@@ -35,13 +36,6 @@ const SETS: Record<string, { template?: string }> = {
 };
 
 const args = process.argv.slice(2);
-function arg(name: string): string | undefined {
-  const at = args.indexOf(`--${name}`);
-  if (at < 0) return undefined;
-  const v = args[at + 1];
-  if (v === undefined || v.startsWith('--')) throw new Error(`--${name} needs a value`);
-  return v;
-}
 function list(name: string): string[] | undefined {
   return arg(name)
     ?.split(',')

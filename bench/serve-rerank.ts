@@ -21,19 +21,16 @@ import autocannon from 'autocannon';
 import { readCatalogIds, readInteractions } from '../src/data/interactions.js';
 import { leaveOneOut } from '../src/eval/leave-one-out.js';
 import { startChildServer } from '../src/serve/child-server.js';
-import { printTable, writeJson } from './measure.js';
+import { eventLoopP99Ms, printTable, writeJson } from './measure.js';
+import { arg, argOr } from './args.js';
 
-const arg = (name: string, fallback?: string): string | undefined => {
-  const at = process.argv.indexOf(`--${name}`);
-  return at > 0 ? process.argv[at + 1] : fallback;
-};
 const MODELS = arg('models');
 const DATA = arg('data');
 if (!MODELS || !DATA) throw new Error('--models M (from bench:lm-stage --models) and --data DIR (the set they learned) are required');
-const WEIGHT = arg('weight', '1')!;
-const EVENTS = arg('events', '20')!;
-const PRECISION = arg('precision', 'fp32')!;
-const SECONDS = Number(arg('seconds', '20'));
+const WEIGHT = argOr('weight', '1');
+const EVENTS = argOr('events', '20');
+const PRECISION = argOr('precision', 'fp32');
+const SECONDS = Number(argOr('seconds', '20'));
 const TAG = arg('tag');
 const CONNECTIONS = [1, 4, 16];
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -43,12 +40,6 @@ const log = (line: string) => console.error(`[bench:serve-rerank ${name}] ${line
 const catalog = await readCatalogIds(path.join(DATA, 'items.jsonl'));
 const split = leaveOneOut((await readInteractions(path.join(DATA, 'events.jsonl'), { items: catalog })).sequences);
 const bodies = split.test.slice(0, 2000).map((s) => JSON.stringify({ history: Array.from(s.history.subarray(-50), (i) => catalog.name(i)), k: 10 }));
-
-/** The server's event-loop delay p99 (ms) since the last scrape: prom-client resets its histogram on each. */
-async function eventLoopP99Ms(url: string): Promise<number> {
-  const m = await (await fetch(`${url}/metrics`)).text();
-  return Number(/^lmrec_nodejs_eventloop_lag_p99_seconds (\S+)/m.exec(m)?.[1]) * 1000;
-}
 
 async function load(url: string, connections: number, seconds: number) {
   let n = 0;

@@ -27,7 +27,7 @@ import autocannon from 'autocannon';
 import { writeSynthetic } from '../src/data/synthetic.js';
 import { Recommender } from '../src/recommender/recommender.js';
 import { startChildServer } from '../src/serve/child-server.js';
-import { printTable, writeJson } from './measure.js';
+import { eventLoopP99Ms, printTable, writeJson } from './measure.js';
 
 const QUICK = process.argv.includes('--quick');
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -114,12 +114,6 @@ function itemPuts(url: string, duration: number): Promise<autocannon.Result> {
       },
     ],
   });
-}
-
-/** The server's event-loop delay p99 (ms) since the last scrape: prom-client resets its histogram on each. */
-async function eventLoopP99Ms(url: string): Promise<number> {
-  const m = await (await fetch(`${url}/metrics`)).text();
-  return Number(/^lmrec_nodejs_eventloop_lag_p99_seconds (\S+)/m.exec(m)?.[1]) * 1000;
 }
 
 const summary = (r: autocannon.Result) => ({
