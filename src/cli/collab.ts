@@ -11,7 +11,7 @@ import { evaluateCollab, type CloudModel, type CollabReport } from '../collab/ev
 import { FUSION_RULES } from '../collab/fusion.js';
 import { readCatalogIds, readInteractions } from '../data/interactions.js';
 import { LmrecError } from '../errors.js';
-import { coldShareOf, FEW_FOR_COLD_SHARE, setAsideForColdShare } from '../eval/cold-share.js';
+import { coldShareOf, describeColdShare, setAsideForColdShare } from '../eval/cold-share.js';
 import { leaveOneOut, type Split } from '../eval/leave-one-out.js';
 import { Recommender } from '../recommender/recommender.js';
 import { SequentialRecommender, SRM_DEFAULTS, type StopReason } from '../srm/sequential-recommender.js';
@@ -83,7 +83,7 @@ export async function runCollabEval(o: CollabCommandOptions, io: CommandIo): Pro
     for (const h of split.train) for (const i of h) trained[i] = 1;
     test = aside.measured;
     coldShare = coldShareOf(aside.estimate, (i) => trained[i] === 1);
-    io.log(`cold targets among the last events of ${aside.estimate.length} test users set aside: ${(100 * coldShare).toFixed(1)}%${aside.estimate.length < FEW_FOR_COLD_SHARE ? ' (few users: a rough estimate)' : ''}`);
+    io.log(`cold targets among the last events of ${aside.estimate.length} test users set aside: ${describeColdShare(aside.estimate.length, coldShare)}`);
   }
   io.log(`${items} items, ${data.users.size} users, ${data.events} events; ${test.length} users evaluated`);
 

@@ -10,7 +10,7 @@ import { LmrecError } from '../errors.js';
 import type { Split } from './leave-one-out.js';
 
 /** Fewer users than this read the share roughly: the commands say so. */
-export const FEW_FOR_COLD_SHARE = 100;
+const FEW_FOR_COLD_SHARE = 100;
 
 /**
  * The share of splits whose target is cold: INVALID_ARGUMENT for none (no users, no estimate:
@@ -42,6 +42,11 @@ export function coldWeighting(asked: number | undefined, validColdShare: number)
   const weighted = asked !== undefined && validColdShare > 0 && validColdShare < 1;
   const coldShare = weighted ? asked : validColdShare;
   return { weighted, coldShare, mix: (cold, warm) => coldShare * cold + (1 - coldShare) * warm };
+}
+
+/** What `--cold-share auto` read from `users` users, as the commands log it (a small set flagged as rough). */
+export function describeColdShare(users: number, share: number): string {
+  return `${(100 * share).toFixed(1)}%${users < FEW_FOR_COLD_SHARE ? ' (few users: a rough estimate)' : ''}`;
 }
 
 /**

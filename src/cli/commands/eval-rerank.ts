@@ -6,7 +6,7 @@
 import { Command, Option } from 'commander';
 import { readCatalogIds, readInteractions } from '../../data/interactions.js';
 import { readItems, type ItemRecord } from '../../data/records.js';
-import { coldShareOf, FEW_FOR_COLD_SHARE, setAsideForColdShare } from '../../eval/cold-share.js';
+import { coldShareOf, describeColdShare, setAsideForColdShare } from '../../eval/cold-share.js';
 import { leaveOneOut, sampleSplits, type Split } from '../../eval/leave-one-out.js';
 import { rerankChart } from '../../eval/rerank-chart.js';
 import { chooseRerank, type RerankChoice } from '../../eval/rerank-choice.js';
@@ -63,10 +63,12 @@ export function rerankCommand(kit: CommandKit): Command {
     });
 }
 
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+
 /** What --cold-share did: weighted validation to it, or nothing (no cold-target users to weight, or only those). */
 function coldNote(asked: number | undefined, choice: RerankChoice): string {
   if (asked === undefined) return '';
-  return choice.weighted ? `; validation weighted to ${(100 * asked).toFixed(1)}%` : '; --cold-share ignored: validation has no users with a cold target, or only those';
+  return choice.weighted ? `; validation weighted to ${pct(asked)}` : '; --cold-share ignored: validation has no users with a cold target, or only those';
 }
 
 async function runRerankEval(o: RerankCliOptions, log: (line: string) => void): Promise<RerankChoice & { lm: string; model: string; precision: string }> {
@@ -93,7 +95,7 @@ async function runRerankEval(o: RerankCliOptions, log: (line: string) => void): 
       if (o.coldShare === 'auto') {
         const warm = rec.srm.idMask();
         coldShare = coldShareOf(setAside, (i) => warm[i] === 1);
-        log(`cold targets among the last events of ${setAside.length} test users left out of the measure: ${(100 * coldShare).toFixed(1)}%${setAside.length < FEW_FOR_COLD_SHARE ? ' (few users: a rough estimate)' : ''}`);
+        log(`cold targets among the last events of ${setAside.length} test users left out of the measure: ${describeColdShare(setAside.length, coldShare)}`);
       }
       log(`scoring ${pick.valid.length} validation and ${pick.test.length} test users (recommend()'s best ${o.candidates}, the LM after the last 10 and 20 events)`);
       let shown = 0;
@@ -101,11 +103,10 @@ async function runRerankEval(o: RerankCliOptions, log: (line: string) => void): 
         candidates: o.candidates,
         ...(coldShare !== undefined ? { coldShare } : {}),
         onProgress: (done, total) => {
-          const pct = Math.floor((100 * done) / total);
-          if (pct >= shown + 10 || done === total) log(`  ${(shown = pct)}% (${done}/${total} users)`);
+          const reached = Math.floor((100 * done) / total);
+          if (reached >= shown + 10 || done === total) log(`  ${(shown = reached)}% (${done}/${total} users)`);
         },
       });
-      const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
       log(`\ncold targets (no training events): ${pct(choice.validColdShare)} of validation, ${pct(choice.testColdShare)} of test users${coldNote(coldShare, choice)}`);
       log(`validation NDCG@10 by weight (rows: history events read)${choice.weighted ? `, weighted to ${pct(choice.coldShare)} cold targets` : ''}:`);
       const weights = [...new Set(choice.grid.map((g) => g.weight))];
