@@ -24,10 +24,11 @@
  * targets (items without training events) among the other users' last events, the traffic's
  * share that leave-one-out's validation under-states (see chooseRerank's coldShare).
  * `--models M` keeps the three trained models (rec, full, tuned) and their training figures in
- * M, and a later run with the same M and settings measures them again without training. Writes bench/results/lm-stage-<DIR's name>.json (-<T> appended with --tag)
- * and prints a table; the fp32 weight sweep (every user, warm and cold targets) as an SVG beside it.
+ * M, and a later run with the same M and settings measures them again without training.
+ * Writes bench/results/lm-stage-<DIR's name>.json (-<T> appended with --tag) and prints a
+ * table; the fp32 weight sweep (every user, warm and cold targets) as an SVG beside it.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { readItems } from '../src/data/records.js';
@@ -58,6 +59,7 @@ const CANDIDATES = 50;
 const threads = os.availableParallelism();
 const name = path.basename(path.resolve(DATA));
 const log = (s: string) => console.error(`[bench:lm-stage ${name}] ${s}`);
+const RESULTS = path.join('bench', 'results', `lm-stage-${name}${TAG ? `-${TAG}` : ''}`); // .json and .svg
 
 const items = path.join(DATA, 'items.jsonl');
 const events = path.join(DATA, 'events.jsonl');
@@ -114,7 +116,7 @@ try {
         baseMs.push(performance.now() - t);
       }
       const latency = latencyStats(ms);
-      if (precision === 'fp32') writeFileAtomic(path.join('bench', 'results', `lm-stage-${name}${TAG ? `-${TAG}` : ''}.svg`), rerankChart(chosen, `The LM stage on ${name}: NDCG@10 against its weight (fp32)`));
+      if (precision === 'fp32') writeFileAtomic(`${RESULTS}.svg`, rerankChart(chosen, `The LM stage on ${name}: NDCG@10 against its weight (fp32)`));
       const { events: m, weight, testNdcg10, gain, grid, validColdShare, testColdShare } = chosen;
       const point = grid.find((g) => g.weight === weight && g.events === m)!;
       const byTarget = { cold: { alone: chosen.aloneGroups.cold, reranked: point.cold.test }, warm: { alone: chosen.aloneGroups.warm, reranked: point.warm.test } };
@@ -137,7 +139,7 @@ try {
     stages,
     earlyExit,
   };
-  writeJson(path.join('bench', 'results', `lm-stage-${name}${TAG ? `-${TAG}` : ''}.json`), result);
+  writeJson(`${RESULTS}.json`, result);
   console.log(`\nthe LM stage on ${name} (test NDCG@10; weight and events chosen on validation):`);
   printTable(
     [
@@ -203,6 +205,6 @@ async function train(): Promise<Trained> {
     pretrainHeadTestNdcg10: pre.itemHead.test['NDCG@10']!,
     itemHeadTestNdcg10: tune.itemHead.test['NDCG@10']!,
   };
-  writeFileSync(TRAINED, `${JSON.stringify(result, null, 1)}\n`);
+  writeJson(TRAINED, result);
   return result;
 }
